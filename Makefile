@@ -1,0 +1,77 @@
+# deploykit: the orchestration entry points. Each language folder builds with its own tool;
+# this file only wires them together. `make demo` and `make test` are the two commands a
+# newcomer needs; both run `make setup` first, which is quick when nothing is missing.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+UV_VERSION := 0.13.8
+MODELS ?= models
+BUILD := build
+CPP_BUILD := $(BUILD)/cpp
+APT_PACKAGES := cmake g++ ninja-build libgtest-dev
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+NATIVE_SOURCES := $(shell find cpp -type f) CMakeLists.txt pyproject.toml
+
+.PHONY: help setup system-deps demo export test test-python test-cpp lock clean
+
+help:
+	@echo "make demo    set up, export every model, print the parity table"
+	@echo "make test    set up, then run every test suite"
+	@echo "make setup   install system packages, the Python environment and the native extension"
+	@echo "make export  (re)export models into $(MODELS)/"
+	@echo "make lock    re-resolve requirements/requirements.in into requirements/lock.txt"
+	@echo "make clean   remove build trees and exported models (keeps .venv)"
+
+setup: system-deps $(VENV)/.deps-stamp $(VENV)/.native-stamp
+
+system-deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "setup: installing system packages:" $$missing; \
+	  $(SUDO) apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+$(PY):
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "deploykit needs Python 3.11, found " + sys.version.split()[0]'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet uv==$(UV_VERSION)
+
+$(VENV)/.deps-stamp: requirements/lock.txt | $(PY)
+	$(UV) pip install --quiet --python $(PY) -r requirements/lock.txt
+	@touch $@
+
+$(VENV)/.native-stamp: $(NATIVE_SOURCES) $(VENV)/.deps-stamp
+	$(UV) pip install --quiet --python $(PY) --no-build-isolation --no-deps --reinstall-package deploykit-builder -e .
+	@touch $@
+
+lock: | $(PY)
+	$(UV) pip compile --quiet --python-version 3.11 requirements/requirements.in -o requirements/lock.txt
+
+export: setup
+	$(PY) -m builder export --out $(MODELS)
+
+demo: export
+	@echo
+	@echo "Every artifact above was reloaded in Python and matched the eager reference on"
+	@echo "$(MODELS)/<model>/golden at batch 1 and the golden batch. Manifest: $(MODELS)/manifest.json"
+
+test: setup test-python test-cpp
+
+test-python:
+	$(PY) -m pytest
+
+test-cpp: setup
+	cmake -S . -B $(CPP_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DDEPLOYKIT_BUILD_CLIENT=OFF >/dev/null
+	cmake --build $(CPP_BUILD)
+	ctest --test-dir $(CPP_BUILD) --output-on-failure
+
+clean:
+	rm -rf $(BUILD) $(VENV)/.native-stamp
+	find $(MODELS) -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +

@@ -1,0 +1,139 @@
+"""Command line: `python -m builder <command>`. Errors are one line on stderr with exit code 2
+(usage, bad arguments) or 1 (the work failed); `--verbose` shows tracebacks."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from builder import __version__, quiet
+from builder.formats import FORMATS
+from builder.models import MODEL_MODULES
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line (`error: ...`) with exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"error: {self.prog}: {message} (see --help)", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def _names(known: tuple[str, ...] | list[str], what: str):
+    """argparse type for a comma- or space-separated list of names from `known`."""
+
+    def parse(text: str) -> list[str]:
+        names = [n for n in text.split(",") if n]
+        for n in names:
+            if n not in known:
+                raise argparse.ArgumentTypeError(f"unknown {what} {n!r} (known: {', '.join(known)})")
+        return names
+
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m builder", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=f"deploykit builder {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    export = sub.add_parser(
+        "export",
+        help="train the models and export every artifact, golden vectors and the manifest",
+        description=(
+            "Train each model on the built-in toy task (x ~ N(0,1) in R^10, y = sum(x) > 0), export "
+            "its artifacts, reload each one in Python and compare it with the eager reference on the "
+            "golden inputs (batch 1 and the golden batch), then write manifest.json. The output "
+            "folder is replaced atomically at the end: a failed run leaves the previous export intact."
+        ),
+    )
+    export.add_argument("--out", type=Path, default=Path("models"), help="output folder (default: models)")
+    export.add_argument(
+        "--models", type=_names(list(MODEL_MODULES), "model"), nargs="+", metavar="ID",
+        help=f"models to export (default: all of {', '.join(MODEL_MODULES)})",
+    )
+    export.add_argument(
+        "--formats", type=_names(FORMATS, "format"), nargs="+", metavar="FORMAT",
+        help=f"formats to export where the model's framework can (default: all of {', '.join(FORMATS)}); "
+        "tflite and tfjs-graph are converted from saved-model, which is then exported too",
+    )
+    export.add_argument("--seed", type=int, default=0, help="seed for data, initialisation and shuffling (default: 0)")
+    export.add_argument("--epochs", type=int, help="training epochs for every model (default: each model's own)")
+    export.add_argument("-v", "--verbose", action="store_true", help="show framework logs and tracebacks")
+    return parser
+
+
+def _flatten(lists: list[list[str]] | None) -> list[str] | None:
+    return None if lists is None else list(dict.fromkeys(n for group in lists for n in group))
+
+
+def _quiet_frameworks() -> None:
+    # Must run before TensorFlow is imported; users can still override with their own value.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    for name in ("torch.onnx", "torch._inductor", "torch.export", "absl", "tensorflow", "jax"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from builder.config import ExportConfig
+
+    try:
+        cfg = ExportConfig(
+            out=args.out,
+            models=tuple(_flatten(args.models) or MODEL_MODULES),
+            formats=tuple(_flatten(args.formats) or FORMATS),
+            seed=args.seed,
+            epochs=args.epochs,
+        )
+    except ValueError as e:
+        print(f"error: export: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    out = cfg.out.absolute()
+    if not out.parent.is_dir():
+        print(f"error: export: --out {cfg.out}: parent folder {out.parent} does not exist", file=sys.stderr)
+        return EXIT_USAGE
+    if (out.exists() and not out.is_dir()) or not os.access(out.parent, os.W_OK):
+        print(f"error: export: --out {cfg.out}: not a writable folder", file=sys.stderr)
+        return EXIT_USAGE
+
+    if args.verbose:
+        os.environ[quiet.ENV_VERBOSE] = "1"
+    else:
+        _quiet_frameworks()
+    from builder import export, ui  # imports the frameworks lazily, after the env is set
+
+    # Progress goes to a duplicate of stderr, so the frameworks' own native logging on fd 2 can be
+    # silenced for the whole run without hiding ours.
+    console = Console(file=os.fdopen(os.dup(2), "w", buffering=1))
+    start = time.perf_counter()
+    try:
+        with quiet.native_stderr_silenced(), ui.RichReporter(console) as reporter:
+            manifest_path, rows = export.run(cfg, reporter)
+    except (export.ExportError, OSError) as e:
+        if args.verbose:
+            raise
+        print(f"error: export: {e} ({cfg.out} is unchanged)", file=sys.stderr)
+        return EXIT_FAILED
+    Console().print(ui.summary_table(rows))
+    print(f"wrote {manifest_path} ({len(rows)} artifacts) in {time.perf_counter() - start:.1f} s")
+    return EXIT_OK
+
+
+COMMANDS = {"export": cmd_export}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print("error: interrupted; the previous output is unchanged", file=sys.stderr)
+        return 130

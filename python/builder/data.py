@@ -1,0 +1,54 @@
+"""The built-in toy task and the golden inputs.
+
+Task (from the seed document): x ~ N(0, 1) in R^10, y = 1 if sum(x) > 0 else 0.
+It is linearly separable, so every model must reach a high held-out accuracy.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+N_FEATURES = 10
+GOLDEN_ROWS = 64
+# Rows of the golden set scaled to this magnitude probe saturation of the activations.
+LARGE_MAGNITUDE = 100.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Split:
+    x: np.ndarray  # (n, 10) float32
+    y: np.ndarray  # (n, 1) float32, values 0 or 1
+
+
+def make_split(n: int, rng: np.random.Generator) -> Split:
+    x = rng.standard_normal((n, N_FEATURES), dtype=np.float32)
+    y = (x.sum(axis=1, keepdims=True) > 0).astype(np.float32)
+    return Split(x, y)
+
+
+def make_task(seed: int, n_train: int = 4096, n_test: int = 1024) -> tuple[Split, Split]:
+    """Returns (train, held-out test) splits, deterministic under `seed`."""
+    rng = np.random.default_rng(seed)
+    return make_split(n_train, rng), make_split(n_test, rng)
+
+
+def golden_inputs(seed: int, rows: int = GOLDEN_ROWS) -> np.ndarray:
+    """Golden input batch (rows, 10) float32: a zero row, large-magnitude rows, then N(0, 1) rows.
+
+    Seeded independently of the training data so golden vectors never overlap the train split.
+    """
+    if rows < 8:
+        raise ValueError(f"golden set needs at least 8 rows, got {rows}")
+    rng = np.random.default_rng([seed, 0x60_1D])
+    x = rng.standard_normal((rows, N_FEATURES), dtype=np.float32)
+    x[0] = 0.0
+    # rows 1..4: unit directions times ~100, mixed signs, so activations saturate both ways
+    big = rng.standard_normal((4, N_FEATURES)).astype(np.float32)
+    big /= np.abs(big).max(axis=1, keepdims=True)
+    x[1:5] = big * LARGE_MAGNITUDE
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    return float(((probabilities > 0.5) == (labels > 0.5)).mean())

@@ -1,0 +1,20 @@
+"""The model registry: model id -> module implementing `builder.models.common.ModelSpec`.
+
+Modules are imported lazily so that exporting only torch models never imports TensorFlow.
+"""
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+MODEL_MODULES: dict[str, str] = {
+    "mlp_torch": "builder.models.mlp_torch",
+    "mlp_keras": "builder.models.mlp_keras",
+    "mlp_flax": "builder.models.mlp_flax",
+}
+
+
+def get(model_id: str) -> ModuleType:
+    if model_id not in MODEL_MODULES:
+        raise KeyError(f"unknown model {model_id!r} (known: {', '.join(MODEL_MODULES)})")
+    return importlib.import_module(MODEL_MODULES[model_id])

@@ -1,0 +1,71 @@
+"""Terminal output of the export: progress while training and exporting, the closing table."""
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from builder.export import ArtifactRow
+from builder.models.common import Trained
+
+
+def human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")
+
+
+class RichReporter:
+    """Progress bars on a terminal; one plain line per step when stderr is not a terminal (CI logs)."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[status]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+        self._tasks: dict[str, int] = {}
+
+    def __enter__(self) -> "RichReporter":
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.stop()
+
+    def training(self, model_id: str, epochs: int) -> None:
+        self._tasks[model_id] = self.progress.add_task(f"train {model_id}", total=epochs, status="")
+
+    def epoch(self, model_id: str, epoch: int, loss: float) -> None:
+        self.progress.update(self._tasks[model_id], completed=epoch, status=f"loss {loss:.4f}")
+
+    def trained(self, trained: Trained) -> None:
+        self.progress.remove_task(self._tasks.pop(trained.model_id))
+        t = trained.training
+        self.console.print(
+            f"trained {trained.model_id}: {t['epochs']} epochs, loss {t['final_loss']:.4f}, "
+            f"held-out accuracy {t['accuracy']:.3f}, {t['seconds']:.1f} s"
+        )
+
+    def artifact(self, row: ArtifactRow) -> None:
+        self.console.print(
+            f"  exported {row.model}/{row.format}: {human_bytes(row.bytes)}, "
+            f"max abs diff {row.max_abs:.2e}, {row.seconds:.1f} s"
+        )
+
+
+def summary_table(rows: list[ArtifactRow]) -> Table:
+    table = Table(title="deploykit export")
+    for name, justify in (("model", "left"), ("format", "left"), ("size", "right"), ("max abs diff", "right"), ("time", "right")):
+        table.add_column(name, justify=justify)
+    for r in rows:
+        table.add_row(r.model, r.format, human_bytes(r.bytes), f"{r.max_abs:.2e}", f"{r.seconds:.1f} s")
+    return table
