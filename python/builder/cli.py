@@ -112,16 +112,16 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     # Progress goes to a duplicate of stderr, so the frameworks' own native logging on fd 2 can be
     # silenced for the whole run without hiding ours.
-    console = Console(file=os.fdopen(os.dup(2), "w", buffering=1))
     start = time.perf_counter()
-    try:
-        with quiet.native_stderr_silenced(), ui.RichReporter(console) as reporter:
-            manifest_path, rows = export.run(cfg, reporter)
-    except (export.ExportError, OSError) as e:
-        if args.verbose:
-            raise
-        print(f"error: export: {e} ({cfg.out} is unchanged)", file=sys.stderr)
-        return EXIT_FAILED
+    with os.fdopen(os.dup(2), "w", buffering=1) as progress_stream:
+        try:
+            with quiet.native_stderr_silenced(), ui.RichReporter(Console(file=progress_stream)) as reporter:
+                manifest_path, rows = export.run(cfg, reporter)
+        except (export.ExportError, OSError) as e:
+            if args.verbose:
+                raise
+            print(f"error: export: {e} ({cfg.out} is unchanged)", file=sys.stderr)
+            return EXIT_FAILED
     Console().print(ui.summary_table(rows))
     print(f"wrote {manifest_path} ({len(rows)} artifacts) in {time.perf_counter() - start:.1f} s")
     return EXIT_OK

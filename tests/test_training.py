@@ -1,0 +1,38 @@
+"""Training: default settings give a real model; training is deterministic under the seed."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from builder import data, models
+from builder.models.common import TrainConfig
+
+PARAMETERS = {"mlp_torch": 10 * 5 + 5 + 5 + 1, "mlp_keras": 10 * 5 + 5 + 5 + 1, "mlp_flax": 10 * 64 + 64 + 64 + 1}
+
+
+@pytest.mark.parametrize("model_id", list(models.MODEL_MODULES))
+def test_default_training_reaches_the_accuracy_bar(model_id):
+    losses = []
+    trained = models.get(model_id).train(TrainConfig(seed=0), on_epoch=lambda e, loss: losses.append(loss))
+    assert trained.training["accuracy"] >= 0.95
+    assert trained.parameters == PARAMETERS[model_id]
+    assert len(losses) == trained.training["epochs"] == models.get(model_id).DEFAULT_EPOCHS
+    assert losses[-1] < losses[0], "training lowers the loss"
+    assert trained.training["final_loss"] == pytest.approx(losses[-1])
+
+
+@pytest.mark.parametrize("model_id", list(models.MODEL_MODULES))
+def test_training_is_deterministic_under_the_seed(model_id):
+    x = data.golden_inputs(0)
+    runs = [models.get(model_id).train(TrainConfig(seed=s, epochs=1)).predict(x) for s in (3, 3, 4)]
+    np.testing.assert_array_equal(runs[0], runs[1])
+    assert not np.array_equal(runs[0], runs[2]), "another seed gives another model"
+
+
+def test_golden_inputs_are_seeded_and_shaped():
+    a, b = data.golden_inputs(1), data.golden_inputs(1)
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == (64, 10) and a.dtype == np.float32
+    assert not np.array_equal(a, data.golden_inputs(2))
+    train, _ = data.make_task(1)
+    assert not any(np.array_equal(row, t) for row in a[5:8] for t in train.x[:1000])
