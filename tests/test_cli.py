@@ -30,6 +30,7 @@ def test_help_explains_the_options():
         (["export", "--models", "mlp_nope"], "unknown model 'mlp_nope'"),
         (["export", "--formats", "pickle"], "unknown format 'pickle'"),
         (["export", "--epochs", "0"], "--epochs must be at least 1"),
+        (["export", "--models", "mlp_torch", "--formats", "tflite"], "mlp_torch can export none of the requested formats"),
         (["export", "--seed", "x"], "invalid"),
         (["frobnicate"], "invalid choice"),
     ],

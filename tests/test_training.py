@@ -36,3 +36,9 @@ def test_golden_inputs_are_seeded_and_shaped():
     assert not np.array_equal(a, data.golden_inputs(2))
     train, _ = data.make_task(1)
     assert not any(np.array_equal(row, t) for row in a[5:8] for t in train.x[:1000])
+
+
+def test_registry_sources_match_the_modules():
+    for model_id, source in models.MODEL_SOURCES.items():
+        assert models.get(model_id).SOURCE == source
+    assert set(models.MODEL_SOURCES) == set(models.MODEL_MODULES)

@@ -4,8 +4,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from builder.formats import FORMATS
-from builder.models import MODEL_MODULES
+from builder.formats import FORMATS, SOURCE_FORMATS, plan
+from builder.models import MODEL_MODULES, MODEL_SOURCES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,5 +26,12 @@ class ExportConfig:
             raise ValueError(f"unknown format {unknown[0]!r} (known: {', '.join(FORMATS)})")
         if not self.models:
             raise ValueError("no models selected")
+        for model_id in self.models:
+            source = MODEL_SOURCES[model_id]
+            if not plan(source, self.formats):
+                raise ValueError(
+                    f"{model_id} can export none of the requested formats "
+                    f"(a {source} model exports {', '.join(SOURCE_FORMATS[source])})"
+                )
         if self.epochs is not None and self.epochs < 1:
             raise ValueError(f"--epochs must be at least 1, got {self.epochs}")

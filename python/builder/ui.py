@@ -33,6 +33,7 @@ class RichReporter:
             transient=True,
         )
         self._tasks: dict[str, int] = {}
+        self._overall: int | None = None
 
     def __enter__(self) -> "RichReporter":
         self.progress.start()
@@ -40,6 +41,9 @@ class RichReporter:
 
     def __exit__(self, *exc) -> None:
         self.progress.stop()
+
+    def planned(self, artifacts: int) -> None:
+        self._overall = self.progress.add_task("export", total=artifacts, status="")
 
     def training(self, model_id: str, epochs: int) -> None:
         self._tasks[model_id] = self.progress.add_task(f"train {model_id}", total=epochs, status="")
@@ -56,6 +60,8 @@ class RichReporter:
         )
 
     def artifact(self, row: ArtifactRow) -> None:
+        if self._overall is not None:
+            self.progress.update(self._overall, advance=1, status=f"{row.model}/{row.format}")
         self.console.print(
             f"  exported {row.model}/{row.format}: {human_bytes(row.bytes)}, "
             f"max abs diff {row.max_abs:.2e}, {row.seconds:.1f} s"
