@@ -133,3 +133,28 @@ def test_training_is_recorded(smoke_manifest):
         t = model["training"]
         assert t["epochs"] == 2 and t["seconds"] > 0 and np.isfinite(t["final_loss"])
         assert 0.5 < t["accuracy"] <= 1.0
+
+
+def test_onnx_artifacts_name_their_io_and_keep_the_batch_dynamic(smoke_export, smoke_manifest):
+    import onnx
+
+    for _, artifact in _artifacts(smoke_manifest):
+        if artifact["format"] != "onnx":
+            continue
+        graph = onnx.load(smoke_export / artifact["path"]).graph
+        assert [i.name for i in graph.input] == [artifact["input_keys"]["input"]] == ["input"]
+        assert [o.name for o in graph.output] == [artifact["output_keys"]["output"]] == ["output"]
+        dims = graph.input[0].type.tensor_type.shape.dim
+        assert dims[0].dim_param and not dims[0].dim_value, "batch dimension is symbolic"
+        assert dims[1].dim_value == 10
+
+
+def test_saved_model_serving_signature_takes_none_by_10(smoke_export, smoke_manifest):
+    import tensorflow as tf
+
+    for _, artifact in _artifacts(smoke_manifest):
+        if artifact["format"] != "saved-model":
+            continue
+        fn = tf.saved_model.load(str(smoke_export / artifact["path"])).signatures["serving_default"]
+        spec = fn.structured_input_signature[1][artifact["input_keys"]["input"]]
+        assert spec.shape.as_list() == [None, 10] and spec.dtype == tf.float32

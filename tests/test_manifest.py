@@ -1,0 +1,61 @@
+"""Hashing rules and manifest reading errors (no export needed)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+import jsonschema
+import pytest
+
+from builder import hashing, manifest
+
+
+def test_folder_hash_sorts_by_utf8_bytes_and_covers_names_and_contents(tmp_path):
+    (tmp_path / "a").write_bytes(b"1")
+    (tmp_path / "B").write_bytes(b"2")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "c").write_bytes(b"3")
+    (tmp_path / "empty").mkdir()
+    assert hashing.folder_files(tmp_path) == ["B", "a", "sub/c"]
+    lines = "".join(f"{hashlib.sha256(d).hexdigest()}  {n}\n" for n, d in [("B", b"2"), ("a", b"1"), ("sub/c", b"3")])
+    assert hashing.folder_sha256(tmp_path) == hashlib.sha256(lines.encode()).hexdigest()
+    before = hashing.folder_sha256(tmp_path)
+    (tmp_path / "a").rename(tmp_path / "a2")
+    assert hashing.folder_sha256(tmp_path) != before, "renaming a file changes the hash"
+    assert hashing.artifact_bytes(tmp_path) == 3
+
+
+def test_folder_hash_refuses_symlinks(tmp_path):
+    (tmp_path / "real").write_bytes(b"x")
+    os.symlink(tmp_path / "real", tmp_path / "link")
+    with pytest.raises(ValueError, match="only regular files"):
+        hashing.folder_sha256(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "no such manifest"),
+        ("{not json", "not valid JSON"),
+        ('{"schema_version": 2, "created": "x", "producer": {}, "models": []}', "schema_version"),
+        ('{"schema_version": 1, "producer": {"builder": "0", "python": "3"}, "models": []}', "'created' is a required property"),
+    ],
+)
+def test_read_reports_one_clear_line(tmp_path, content, message):
+    path = tmp_path / "manifest.json"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(ValueError, match=message) as info:
+        manifest.read(path)
+    assert "\n" not in str(info.value)
+
+
+def test_write_refuses_an_invalid_manifest(tmp_path):
+    doc = manifest.build([], {"builder": "0.1.0", "python": "3.11"}, {"seed": 0})
+    manifest.write(doc, tmp_path)
+    assert json.loads((tmp_path / "manifest.json").read_text()) == doc
+    assert (tmp_path / "manifest.schema.json").exists()
+    doc["producer"] = {"builder": 1, "python": "3.11"}
+    with pytest.raises(jsonschema.ValidationError, match="is not of type 'string'"):
+        manifest.write(doc, tmp_path / "other")
