@@ -13,12 +13,14 @@ PARAMETERS = {"mlp_torch": 10 * 5 + 5 + 5 + 1, "mlp_keras": 10 * 5 + 5 + 5 + 1, 
 @pytest.mark.parametrize("model_id", list(models.MODEL_MODULES))
 def test_default_training_reaches_the_accuracy_bar(model_id):
     losses = []
-    trained = models.get(model_id).train(TrainConfig(seed=0), on_epoch=lambda e, loss: losses.append(loss))
+    trained = models.get(model_id).train(TrainConfig(seed=0), on_epoch=lambda e, m: losses.append(m["loss"]))
     assert trained.training["accuracy"] >= 0.95
     assert trained.parameters == PARAMETERS[model_id]
     assert len(losses) == trained.training["epochs"] == models.get(model_id).DEFAULT_EPOCHS
     assert losses[-1] < losses[0], "training lowers the loss"
     assert trained.training["final_loss"] == pytest.approx(losses[-1])
+    assert [row["loss"] for row in trained.history] == losses
+    assert trained.history[-1]["accuracy"] == pytest.approx(trained.training["accuracy"])
 
 
 @pytest.mark.parametrize("model_id", list(models.MODEL_MODULES))

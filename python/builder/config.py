@@ -6,6 +6,7 @@ from pathlib import Path
 
 from builder.formats import FORMATS, SOURCE_FORMATS, plan
 from builder.models import MODEL_MODULES, MODEL_SOURCES
+from builder.models.common import TrainConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -16,6 +17,8 @@ class ExportConfig:
     seed: int = 0
     epochs: int | None = None  # None: each model's default
     golden_rows: int = 64
+    train: TrainConfig = TrainConfig()  # training modes (amp, trainer, nproc); seed/epochs come from above
+    serving: bool = False  # also write a Triton model repository and a TF Serving base path
 
     def __post_init__(self) -> None:
         unknown = [m for m in self.models if m not in MODEL_MODULES]

@@ -15,7 +15,7 @@ import numpy as np
 from builder import atomic, data, formats, manifest, models
 from builder.compare import compare
 from builder.config import ExportConfig
-from builder.models.common import TrainConfig, Trained
+from builder.models.common import Trained
 from builder.runtimes.python_loaders import LOADERS
 from builder.versions import producer
 
@@ -38,7 +38,7 @@ class ArtifactRow:
 class Reporter(Protocol):
     def planned(self, artifacts: int) -> None: ...
     def training(self, model_id: str, epochs: int) -> None: ...
-    def epoch(self, model_id: str, epoch: int, loss: float) -> None: ...
+    def epoch(self, model_id: str, epoch: int, metrics: dict) -> None: ...
     def trained(self, trained: Trained) -> None: ...
     def artifact(self, row: ArtifactRow) -> None: ...
 
@@ -46,7 +46,7 @@ class Reporter(Protocol):
 class SilentReporter:
     def planned(self, artifacts: int) -> None: ...
     def training(self, model_id: str, epochs: int) -> None: ...
-    def epoch(self, model_id: str, epoch: int, loss: float) -> None: ...
+    def epoch(self, model_id: str, epoch: int, metrics: dict) -> None: ...
     def trained(self, trained: Trained) -> None: ...
     def artifact(self, row: ArtifactRow) -> None: ...
 
@@ -63,6 +63,10 @@ def run(cfg: ExportConfig, reporter: Reporter | None = None) -> tuple[Path, list
             producer(),
             {"seed": cfg.seed, "epochs": cfg.epochs, "formats": list(cfg.formats)},
         )
+        if cfg.serving:
+            from builder import serving
+
+            serving.write(staging, model_entries)
         manifest.write(doc, staging)
     return cfg.out / manifest.MANIFEST_NAME, rows
 
@@ -71,7 +75,7 @@ def _export_model(model_id: str, cfg: ExportConfig, root: Path, reporter: Report
     spec = models.get(model_id)
     reporter.training(model_id, cfg.epochs or spec.DEFAULT_EPOCHS)
     trained = spec.train(
-        TrainConfig(seed=cfg.seed, epochs=cfg.epochs), on_epoch=lambda e, loss: reporter.epoch(model_id, e, loss)
+        dataclasses.replace(cfg.train, seed=cfg.seed, epochs=cfg.epochs), on_epoch=lambda e, metrics: reporter.epoch(model_id, e, metrics)
     )
     reporter.trained(trained)
 

@@ -48,8 +48,10 @@ class RichReporter:
     def training(self, model_id: str, epochs: int) -> None:
         self._tasks[model_id] = self.progress.add_task(f"train {model_id}", total=epochs, status="")
 
-    def epoch(self, model_id: str, epoch: int, loss: float) -> None:
-        self.progress.update(self._tasks[model_id], completed=epoch, status=f"loss {loss:.4f}")
+    def epoch(self, model_id: str, epoch: int, metrics: dict) -> None:
+        self.progress.update(
+            self._tasks[model_id], completed=epoch, status=f"loss {metrics['loss']:.4f} acc {metrics['accuracy']:.3f}"
+        )
 
     def trained(self, trained: Trained) -> None:
         self.progress.remove_task(self._tasks.pop(trained.model_id))

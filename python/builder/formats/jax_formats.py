@@ -24,15 +24,16 @@ XLA_CALL_MODULE_VERSION = 9
 
 
 def export_onnx(trained_module, dest: Path) -> Exported:
+    """`trained_module` is `(apply_fn, params)` with `apply_fn(params, x) -> probabilities`."""
     import jax2onnx
 
-    model, params = trained_module
+    apply_fn, params = trained_module
     path = dest / FORMAT_PATHS["onnx"]
     path.parent.mkdir(parents=True, exist_ok=True)
     proto = jax2onnx.to_onnx(
-        lambda x: model.apply(params, x),
+        lambda x: apply_fn(params, x),
         inputs=[("B", data.N_FEATURES)],
-        model_name="mlp_flax",
+        model_name="deploykit",
         input_names=[INPUT_NAME],
         output_names=[OUTPUT_NAME],
     )
@@ -48,11 +49,11 @@ def export_saved_model(trained_module, dest: Path) -> Exported:
 
     from builder.formats import tf_formats
 
-    model, params = trained_module
+    apply_fn, params = trained_module
     jax.config.update("jax_export_calling_convention_version", XLA_CALL_MODULE_VERSION)
     # Parameters become tf.Variables (saved in variables/), not constants folded into StableHLO.
     tf_apply = jax2tf.convert(
-        lambda p, x: model.apply(p, x), polymorphic_shapes=[None, f"(b, {data.N_FEATURES})"], with_gradient=False
+        apply_fn, polymorphic_shapes=[None, f"(b, {data.N_FEATURES})"], with_gradient=False
     )
     module = tf.Module()
     module.params = jax.tree_util.tree_map(lambda p: tf.Variable(np.asarray(p), trainable=False), params)

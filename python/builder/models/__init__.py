@@ -9,12 +9,13 @@ from types import ModuleType
 
 # Each model's source framework, known without importing the framework (a test keeps it in sync
 # with the modules' own SOURCE).
-MODEL_SOURCES: dict[str, str] = {"mlp_torch": "torch", "mlp_keras": "tensorflow", "mlp_flax": "jax"}
+MODEL_SOURCES: dict[str, str] = {"mlp_torch": "torch", "mlp_keras": "tensorflow", "mlp_flax": "jax", "mlp_jax": "jax"}
 
 MODEL_MODULES: dict[str, str] = {
     "mlp_torch": "builder.models.mlp_torch",
     "mlp_keras": "builder.models.mlp_keras",
     "mlp_flax": "builder.models.mlp_flax",
+    "mlp_jax": "builder.models.mlp_jax",
 }
 
 

@@ -6,15 +6,35 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
-# Called after each epoch with (epoch index from 1, mean training loss of the epoch).
-EpochCallback = Callable[[int, float], None]
+# Called after each epoch with (epoch from 1, {"epoch", "loss", "accuracy"}): the epoch's mean
+# training loss and the held-out accuracy after it.
+EpochCallback = Callable[[int, dict], None]
+
+TRAINERS = ("fit", "loop", "xla")
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     seed: int = 0
     epochs: int | None = None  # None: the model's own default
-    batch_size: int = 32
+    batch_size: int = 32  # the global batch, whatever the number of replicas
+    amp: bool = False  # torch: mixed precision (autocast; GradScaler on CUDA)
+    trainer: str = "fit"  # keras: Keras fit | tf.data + GradientTape loop | the loop with XLA
+    nproc: int = 1  # data-parallel replicas: DDP processes (torch), MirroredStrategy devices (keras), shard_map devices (jax)
+
+
+class History:
+    """Per-epoch metrics: reported to the callback as they come, kept for the loss-curve plot."""
+
+    def __init__(self, on_epoch: EpochCallback | None = None) -> None:
+        self.rows: list[dict] = []
+        self._on_epoch = on_epoch
+
+    def log(self, epoch: int, loss: float, accuracy: float) -> None:
+        row = {"epoch": epoch, "loss": float(loss), "accuracy": float(accuracy)}
+        self.rows.append(row)
+        if self._on_epoch:
+            self._on_epoch(epoch, row)
 
 
 @dataclasses.dataclass
@@ -23,10 +43,11 @@ class Trained:
 
     model_id: str
     source: str  # "torch" | "tensorflow" | "jax"
-    module: Any  # the framework's model object (and params, for JAX)
+    module: Any  # the framework's model object; for JAX `(apply_fn, params)`
     predict: Callable[[np.ndarray], np.ndarray]  # (batch, 10) float32 -> (batch, 1) float32, eager
     parameters: int
-    training: dict  # epochs, final_loss, accuracy, seconds
+    training: dict  # epochs, final_loss, accuracy, seconds (+ mode details such as amp, trainer, nproc)
+    history: list[dict] = dataclasses.field(default_factory=list)  # History.rows
 
 
 class ModelSpec(Protocol):

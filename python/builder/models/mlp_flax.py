@@ -10,7 +10,7 @@ import numpy as np
 import optax
 
 from builder import data
-from builder.models.common import EpochCallback, TrainConfig, Trained
+from builder.models.common import EpochCallback, History, TrainConfig, Trained
 
 MODEL_ID = "mlp_flax"
 SOURCE = "jax"
@@ -48,6 +48,8 @@ def train(cfg: TrainConfig, on_epoch: EpochCallback | None = None) -> Trained:
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, loss
 
+    forward = jax.jit(model.apply)
+    history = History(on_epoch)
     rng = np.random.default_rng(cfg.seed)
     n = len(train_split.x)
     start = time.perf_counter()
@@ -62,8 +64,7 @@ def train(cfg: TrainConfig, on_epoch: EpochCallback | None = None) -> Trained:
             total += float(loss) * len(idx)
             seen += len(idx)
         epoch_loss = total / seen
-        if on_epoch:
-            on_epoch(epoch, epoch_loss)
+        history.log(epoch, epoch_loss, data.accuracy(np.asarray(forward(params, test_split.x)), test_split.y))
     seconds = time.perf_counter() - start
 
     def predict(x: np.ndarray) -> np.ndarray:
@@ -74,7 +75,7 @@ def train(cfg: TrainConfig, on_epoch: EpochCallback | None = None) -> Trained:
     return Trained(
         model_id=MODEL_ID,
         source=SOURCE,
-        module=(model, params),
+        module=(model.apply, params),
         predict=predict,
         parameters=sum(int(np.prod(p.shape)) for p in jax.tree_util.tree_leaves(params)),
         training={
@@ -83,4 +84,5 @@ def train(cfg: TrainConfig, on_epoch: EpochCallback | None = None) -> Trained:
             "accuracy": data.accuracy(predict(test_split.x), test_split.y),
             "seconds": seconds,
         },
+        history=history.rows,
     )

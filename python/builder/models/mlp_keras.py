@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from builder import data
-from builder.models.common import EpochCallback, TrainConfig, Trained
+from builder.models.common import EpochCallback, History, TrainConfig, Trained
 
 MODEL_ID = "mlp_keras"
 SOURCE = "tensorflow"
@@ -28,12 +28,14 @@ def build() -> keras.Model:
 
 
 class _EpochHook(keras.callbacks.Callback):
-    def __init__(self, on_epoch: EpochCallback) -> None:
+    def __init__(self, history: History, test_split: data.Split) -> None:
         super().__init__()
-        self._on_epoch = on_epoch
+        self._history = history
+        self._test = test_split
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        self._on_epoch(epoch + 1, float((logs or {}).get("loss", float("nan"))))
+        accuracy = data.accuracy(np.asarray(self.model(self._test.x, training=False)), self._test.y)
+        self._history.log(epoch + 1, float((logs or {}).get("loss", float("nan"))), accuracy)
 
 
 def train(cfg: TrainConfig, on_epoch: EpochCallback | None = None) -> Trained:
@@ -45,15 +47,16 @@ def train(cfg: TrainConfig, on_epoch: EpochCallback | None = None) -> Trained:
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=LEARNING_RATE), loss="binary_crossentropy"
     )
+    history = History(on_epoch)
     start = time.perf_counter()
-    history = model.fit(
+    model.fit(
         train_split.x,
         train_split.y,
         batch_size=cfg.batch_size,
         epochs=epochs,
         shuffle=True,
         verbose=0,
-        callbacks=[_EpochHook(on_epoch)] if on_epoch else [],
+        callbacks=[_EpochHook(history, test_split)],
     )
     seconds = time.perf_counter() - start
 
@@ -69,8 +72,9 @@ def train(cfg: TrainConfig, on_epoch: EpochCallback | None = None) -> Trained:
         parameters=model.count_params(),
         training={
             "epochs": epochs,
-            "final_loss": float(history.history["loss"][-1]),
+            "final_loss": history.rows[-1]["loss"],
             "accuracy": data.accuracy(predict(test_split.x), test_split.y),
             "seconds": seconds,
         },
+        history=history.rows,
     )

@@ -9,7 +9,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from builder import data
-from builder.models.common import EpochCallback, TrainConfig, Trained
+from builder.models.common import EpochCallback, History, TrainConfig, Trained
 
 MODEL_ID = "mlp_torch"
 SOURCE = "torch"
@@ -54,10 +54,15 @@ def train(cfg: TrainConfig, on_epoch: EpochCallback | None = None) -> Trained:
     optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
     loss_fn = nn.BCELoss()
 
+    def predict(x: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return model(torch.from_numpy(np.ascontiguousarray(x, np.float32))).numpy()
+
+    history = History(on_epoch)
     start = time.perf_counter()
     epoch_loss = float("nan")
-    model.train()
     for epoch in range(1, epochs + 1):
+        model.train()
         total, seen = 0.0, 0
         for xb, yb in loader:
             optimizer.zero_grad()
@@ -67,14 +72,9 @@ def train(cfg: TrainConfig, on_epoch: EpochCallback | None = None) -> Trained:
             total += loss.item() * len(xb)
             seen += len(xb)
         epoch_loss = total / seen
-        if on_epoch:
-            on_epoch(epoch, epoch_loss)
+        model.eval()
+        history.log(epoch, epoch_loss, data.accuracy(predict(test_split.x), test_split.y))
     seconds = time.perf_counter() - start
-    model.eval()
-
-    def predict(x: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            return model(torch.from_numpy(np.ascontiguousarray(x, np.float32))).numpy()
 
     return Trained(
         model_id=MODEL_ID,
@@ -88,4 +88,5 @@ def train(cfg: TrainConfig, on_epoch: EpochCallback | None = None) -> Trained:
             "accuracy": data.accuracy(predict(test_split.x), test_split.y),
             "seconds": seconds,
         },
+        history=history.rows,
     )
