@@ -5,8 +5,8 @@ import dataclasses
 from pathlib import Path
 
 from builder.formats import FORMATS, SOURCE_FORMATS, plan
-from builder.models import MODEL_MODULES, MODEL_SOURCES
-from builder.models.common import TrainConfig
+from builder.models import MODEL_MODES, MODEL_MODULES, MODEL_SOURCES
+from builder.models.common import TRAINERS, TrainConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,3 +38,30 @@ class ExportConfig:
                 )
         if self.epochs is not None and self.epochs < 1:
             raise ValueError(f"--epochs must be at least 1, got {self.epochs}")
+        check_modes(self.train, self.models)
+
+    def train_config(self, model_id: str) -> TrainConfig:
+        """The training config for one model: the modes it supports, defaults for the rest."""
+        supported = MODEL_MODES[model_id]
+        defaults = TrainConfig()
+        modes = {m: getattr(self.train, m) if m in supported else getattr(defaults, m) for m in MODES}
+        return dataclasses.replace(self.train, seed=self.seed, epochs=self.epochs, **modes)
+
+
+MODES = ("amp", "trainer", "nproc")
+_MODE_FLAGS = {"amp": "--amp", "trainer": "--trainer", "nproc": "--nproc"}
+
+
+def check_modes(train: TrainConfig, model_ids: tuple[str, ...]) -> None:
+    """Raises ValueError when a non-default training mode applies to none of the selected models."""
+    if train.trainer not in TRAINERS:
+        raise ValueError(f"unknown trainer {train.trainer!r} (known: {', '.join(TRAINERS)})")
+    if train.nproc < 1:
+        raise ValueError(f"--nproc must be at least 1, got {train.nproc}")
+    if train.nproc > 1 and train.trainer != "fit" and "mlp_keras" in model_ids:
+        raise ValueError("--nproc > 1 trains mlp_keras with MirroredStrategy through Keras fit; use --trainer fit")
+    defaults = TrainConfig()
+    for mode in MODES:
+        if getattr(train, mode) != getattr(defaults, mode) and not any(mode in MODEL_MODES[m] for m in model_ids):
+            users = [m for m, modes in MODEL_MODES.items() if mode in modes]
+            raise ValueError(f"{_MODE_FLAGS[mode]} applies only to {', '.join(users)}, not to {', '.join(model_ids)}")

@@ -12,7 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
-from builder import atomic, data, formats, manifest, models
+from builder import atomic, data, formats, manifest, models, plots
 from builder.compare import compare
 from builder.config import ExportConfig
 from builder.models.common import Trained
@@ -20,6 +20,7 @@ from builder.runtimes.python_loaders import LOADERS
 from builder.versions import producer
 
 CHECK_RUNTIME = "python"
+REPORT_DIR = "report"
 
 
 class ExportError(RuntimeError):
@@ -74,10 +75,9 @@ def run(cfg: ExportConfig, reporter: Reporter | None = None) -> tuple[Path, list
 def _export_model(model_id: str, cfg: ExportConfig, root: Path, reporter: Reporter, rows: list[ArtifactRow]) -> dict:
     spec = models.get(model_id)
     reporter.training(model_id, cfg.epochs or spec.DEFAULT_EPOCHS)
-    trained = spec.train(
-        dataclasses.replace(cfg.train, seed=cfg.seed, epochs=cfg.epochs), on_epoch=lambda e, metrics: reporter.epoch(model_id, e, metrics)
-    )
+    trained = spec.train(cfg.train_config(model_id), on_epoch=lambda e, metrics: reporter.epoch(model_id, e, metrics))
     reporter.trained(trained)
+    plots.loss_curve(model_id, trained.history, trained.training, root / REPORT_DIR / f"{model_id}_loss.png")
 
     model_dir = root / model_id
     golden_dir = model_dir / "golden"

@@ -19,6 +19,15 @@ MODEL_MODULES: dict[str, str] = {
 }
 
 
+# Training modes (TrainConfig fields) each model supports; the others keep their defaults.
+MODEL_MODES: dict[str, frozenset[str]] = {
+    "mlp_torch": frozenset({"amp", "nproc"}),
+    "mlp_keras": frozenset({"trainer", "nproc"}),
+    "mlp_flax": frozenset(),
+    "mlp_jax": frozenset({"nproc"}),
+}
+
+
 def get(model_id: str) -> ModuleType:
     if model_id not in MODEL_MODULES:
         raise KeyError(f"unknown model {model_id!r} (known: {', '.join(MODEL_MODULES)})")
