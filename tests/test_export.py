@@ -18,6 +18,7 @@ EXPECTED_FORMATS = {
     "mlp_torch": {"torchscript-script", "torchscript-trace", "aoti", "onnx"},
     "mlp_keras": {"saved-model", "tflite", "tfjs-graph", "onnx"},
     "mlp_flax": {"onnx", "saved-model"},
+    "mlp_jax": {"onnx", "saved-model"},
 }
 
 
@@ -117,11 +118,15 @@ def _saved_model_ops(path: Path) -> set[str]:
     return {n.op for n in graph.node} | {n.op for f in graph.library.function for n in f.node_def}
 
 
-def test_flax_saved_model_records_xla_call_module(smoke_export, smoke_manifest):
-    flax = next(m for m in smoke_manifest["models"] if m["id"] == "mlp_flax")
-    artifact = next(a for a in flax["artifacts"] if a["format"] == "saved-model")
+@pytest.mark.parametrize("model_id", ["mlp_flax", "mlp_jax"])
+def test_jax_saved_models_record_xla_call_module(smoke_export, smoke_manifest, model_id):
+    model = next(m for m in smoke_manifest["models"] if m["id"] == model_id)
+    artifact = next(a for a in model["artifacts"] if a["format"] == "saved-model")
     assert artifact["contains_ops"] == ["XlaCallModule"]
     assert "XlaCallModule" in _saved_model_ops(smoke_export / artifact["path"])
+
+
+def test_keras_saved_model_has_no_xla_call_module(smoke_export, smoke_manifest):
     keras = next(m for m in smoke_manifest["models"] if m["id"] == "mlp_keras")
     keras_sm = next(a for a in keras["artifacts"] if a["format"] == "saved-model")
     assert "contains_ops" not in keras_sm
@@ -158,3 +163,9 @@ def test_saved_model_serving_signature_takes_none_by_10(smoke_export, smoke_mani
         fn = tf.saved_model.load(str(smoke_export / artifact["path"])).signatures["serving_default"]
         spec = fn.structured_input_signature[1][artifact["input_keys"]["input"]]
         assert spec.shape.as_list() == [None, 10] and spec.dtype == tf.float32
+
+
+def test_export_writes_a_loss_curve_per_model(smoke_export, smoke_manifest):
+    for model in smoke_manifest["models"]:
+        png = (smoke_export / "report" / f"{model['id']}_loss.png").read_bytes()
+        assert png.startswith(b"\x89PNG") and len(png) > 5000

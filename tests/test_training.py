@@ -7,7 +7,7 @@ import pytest
 from builder import data, models
 from builder.models.common import TrainConfig
 
-PARAMETERS = {"mlp_torch": 10 * 5 + 5 + 5 + 1, "mlp_keras": 10 * 5 + 5 + 5 + 1, "mlp_flax": 10 * 64 + 64 + 64 + 1}
+PARAMETERS = {"mlp_torch": 10 * 5 + 5 + 5 + 1, "mlp_keras": 10 * 5 + 5 + 5 + 1, "mlp_flax": 10 * 64 + 64 + 64 + 1, "mlp_jax": 10 * 16 + 16 + 16 + 1}
 
 
 @pytest.mark.parametrize("model_id", list(models.MODEL_MODULES))

@@ -67,7 +67,7 @@ def run(cfg: ExportConfig, reporter: Reporter | None = None) -> tuple[Path, list
         if cfg.serving:
             from builder import serving
 
-            serving.write(staging, model_entries)
+            doc["serving"] = serving.write(staging, model_entries)
         manifest.write(doc, staging)
     return cfg.out / manifest.MANIFEST_NAME, rows
 

@@ -61,18 +61,17 @@ def save(module: tf.Module, serve: Callable, dest: Path, extra: dict | None = No
 
 def export_saved_model_keras(model, dest: Path) -> Exported:
     module = tf.Module()
-    module.model = model  # tracked: its variables are saved with the module
+    # Track the backing tf.Variables, not the Keras model: tracking the model saves two handles per
+    # weight, and a session-based loader (TF Serving, TF Java, the C API) restores one while the
+    # serving function reads the other ("Could not find variable mlp_keras/dense/kernel").
+    module.variables_ = [v.value for v in model.variables]
     return save(module, serving_function(lambda x: model(x, training=False)), dest)
 
 
 def export_tflite(saved_model: Path, dest: Path) -> Exported:
     path = dest / FORMAT_PATHS["tflite"]
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Converted from the SavedModel on disk, through its loaded serving function: the converter's
-    # from_saved_model path keeps Keras 3 variables as READ_VARIABLE ops that fail at Invoke
-    # ("variable != nullptr"), while this path freezes them into constants.
-    loaded = tf.saved_model.load(str(saved_model), tags=TAGS)
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([loaded.signatures[SIGNATURE]], loaded)
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model), signature_keys=[SIGNATURE])
     path.write_bytes(converter.convert())
     return Exported("tflite", path, {"signature": SIGNATURE, "input_keys": {"input": INPUT_NAME}, "output_keys": {"output": OUTPUT_NAME}})
 

@@ -10,7 +10,6 @@ the global mean. `nproc=1` runs the same code in one process: the reference the 
 from __future__ import annotations
 
 import os
-import queue
 import socket
 import tempfile
 import time

@@ -60,16 +60,23 @@ def load_onnx(path: Path, fields: dict) -> Predict:
 
 
 def load_saved_model(path: Path, fields: dict) -> Predict:
+    """Loads the SavedModel the way TF Serving, TF Java and the TF C API do (the C++
+    SavedModelBundle path): restore the `serve` MetaGraph into a Session, then feed and fetch the
+    SignatureDef's tensors by its keys. This is stricter than `tf.saved_model.load`, which rebuilds
+    Python objects and can hide a SavedModel whose restore op misses the variables it serves."""
     import tensorflow as tf
 
-    loaded = tf.saved_model.load(str(path), tags=fields.get("tags", ["serve"]))
-    fn = loaded.signatures[fields["signature"]]
-    input_key, output_key = fields["input_keys"]["input"], fields["output_keys"]["output"]
+    graph = tf.Graph()
+    session = tf.compat.v1.Session(graph=graph)
+    with graph.as_default():
+        meta_graph = tf.compat.v1.saved_model.loader.load(session, fields.get("tags", ["serve"]), str(path))
+    signature = meta_graph.signature_def[fields["signature"]]
+    feed = signature.inputs[fields["input_keys"]["input"]].name
+    fetch = signature.outputs[fields["output_keys"]["output"]].name
 
     def predict(x: np.ndarray) -> np.ndarray:
-        return fn(**{input_key: tf.constant(_f32(x))})[output_key].numpy()
+        return session.run(fetch, {feed: _f32(x)})
 
-    predict.keepalive = loaded  # the concrete function needs its SavedModel object alive
     return predict
 
 
