@@ -50,5 +50,15 @@ def golden_inputs(seed: int, rows: int = GOLDEN_ROWS) -> np.ndarray:
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
+def epoch_batches(n: int, batch_size: int, rng: np.random.Generator):
+    """Yields the row indices of each full batch of one epoch, in a fresh random order.
+
+    The ragged last batch is dropped, so a jitted training step sees one shape and compiles once.
+    """
+    order = rng.permutation(n)
+    for start in range(0, n - batch_size + 1, batch_size):
+        yield order[start : start + batch_size]
+
+
 def accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
     return float(((probabilities > 0.5) == (labels > 0.5)).mean())

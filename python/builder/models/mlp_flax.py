@@ -55,11 +55,8 @@ def train(cfg: TrainConfig, on_epoch: EpochCallback | None = None) -> Trained:
     start = time.perf_counter()
     epoch_loss = float("nan")
     for epoch in range(1, epochs + 1):
-        order = rng.permutation(n)
         total, seen = 0.0, 0
-        # drop the ragged last batch so the jitted step compiles once
-        for i in range(0, n - cfg.batch_size + 1, cfg.batch_size):
-            idx = order[i : i + cfg.batch_size]
+        for idx in data.epoch_batches(n, cfg.batch_size, rng):
             params, opt_state, loss = step(params, opt_state, train_split.x[idx], train_split.y[idx])
             total += float(loss) * len(idx)
             seen += len(idx)

@@ -116,11 +116,8 @@ def train(cfg: TrainConfig, on_epoch: EpochCallback | None = None) -> Trained:
     start = time.perf_counter()
     epoch_loss = float("nan")
     for epoch in range(1, epochs + 1):
-        order = rng.permutation(n)
         total, seen = 0.0, 0
-        # drop the ragged last batch so the jitted step compiles once
-        for i in range(0, n - cfg.batch_size + 1, cfg.batch_size):
-            idx = order[i : i + cfg.batch_size]
+        for idx in data.epoch_batches(n, cfg.batch_size, rng):
             params, batch_loss = step(params, train_split.x[idx], train_split.y[idx])
             # float() waits for the step, so at most one all-reduce is in flight: queueing hundreds
             # of them asynchronously deadlocked XLA:CPU's in-process all-reduce on a 2-core host.
