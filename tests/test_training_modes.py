@@ -1,6 +1,7 @@
 """The seed's training idioms: mixed precision, TF trainers, DDP and MirroredStrategy, `train` CLI."""
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -85,3 +86,13 @@ def test_train_cli_usage_errors(args, message, tmp_path):
     result = run_cli("train", *args, "--report-dir", str(tmp_path))
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and message in result.stderr, result.stderr
+
+
+def test_export_cli_runs_jax_data_parallel(tmp_path):
+    """`export --nproc 2` must give JAX two host devices (XLA_FLAGS set before JAX starts)."""
+    out = tmp_path / "m"
+    result = run_cli("export", "--out", str(out), "--models", "mlp_jax", "--formats", "onnx", "--nproc", "2", "--epochs", "1")
+    assert result.returncode == 0, result.stderr
+    training = json.loads((out / "manifest.json").read_text())["models"][0]["training"]
+    assert training["nproc"] == 2
+    assert (out / "report" / "mlp_jax_loss.png").exists()
