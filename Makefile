@@ -18,13 +18,14 @@ APT_PACKAGES := cmake g++ ninja-build libgtest-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 NATIVE_SOURCES := $(shell find cpp -type f) CMakeLists.txt pyproject.toml
 
-.PHONY: help setup system-deps demo export test test-python test-cpp lock clean
+.PHONY: help setup system-deps demo export verify test test-python test-cpp lock clean
 
 help:
 	@echo "make demo    set up, export every model, print the parity table"
 	@echo "make test    set up, then run every test suite"
 	@echo "make setup   install system packages, the Python environment and the native extension"
 	@echo "make export  (re)export models into $(MODELS)/"
+	@echo "make verify  run every available runtime over $(MODELS)/ and print the parity matrix"
 	@echo "make lock    re-resolve requirements/requirements.in into requirements/lock.txt"
 	@echo "make clean   remove build trees and exported models (keeps .venv)"
 
@@ -57,10 +58,12 @@ lock: | $(PY)
 export: setup
 	$(PY) -m builder export --out $(MODELS)
 
+verify: setup
+	$(PY) -m builder verify --manifest $(MODELS)/manifest.json
+
+# Ends with the verify matrix; runtimes whose client is not built yet show as n/a.
 demo: export
-	@echo
-	@echo "Every artifact above was reloaded in Python and matched the eager reference on"
-	@echo "$(MODELS)/<model>/golden at batch 1 and the golden batch. Manifest: $(MODELS)/manifest.json"
+	$(PY) -m builder verify --manifest $(MODELS)/manifest.json
 
 test: setup test-python test-cpp
 

@@ -80,7 +80,32 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--model", required=True, choices=list(MODEL_MODULES), metavar="ID", help=f"one of {', '.join(MODEL_MODULES)}")
     train.add_argument("--report-dir", type=Path, default=Path("models/report"), help="where the plot goes (default: models/report)")
     _add_training_args(train)
+
+    verify = sub.add_parser(
+        "verify",
+        help="run every runtime over every artifact it can load and report parity with the reference",
+        description=(
+            "Run each selected runtime on each artifact it loads, over the golden rows at once, the first "
+            "1 and 7 rows as their own batches, and the special-values rows (NaN/Inf must match the "
+            "reference), compare with the reference (DESIGN.md semantics, the artifact's tolerance), and "
+            "write parity.json, parity.md and parity.html. Exit 0 when every available cell passes, 1 when "
+            "any fails (or, with --require-all, any runtime is unavailable), 2 on bad arguments."
+        ),
+    )
+    verify.add_argument("--manifest", type=Path, default=Path("models/manifest.json"), help="default: models/manifest.json")
+    verify.add_argument("--models", type=_names(list(MODEL_MODULES), "model"), nargs="+", metavar="ID", help="default: all in the manifest")
+    verify.add_argument("--runtimes", type=_names(_runtime_names(), "runtime"), nargs="+", metavar="NAME", help=f"default: all of {', '.join(_runtime_names())}")
+    verify.add_argument("--report-dir", type=Path, help="default: report/ beside the manifest")
+    verify.add_argument("--keep-outputs", type=Path, metavar="DIR", help="save every runtime's outputs as DIR/<model>/<format>/<runtime>/<input set>.npy")
+    verify.add_argument("--require-all", action="store_true", help="an unavailable runtime fails the run")
+    verify.add_argument("-v", "--verbose", action="store_true", help="show framework logs and tracebacks")
     return parser
+
+
+def _runtime_names() -> list[str]:
+    from builder.verify.runners import RUNNERS
+
+    return list(RUNNERS)
 
 
 def _add_training_args(parser: argparse.ArgumentParser) -> None:
@@ -216,7 +241,38 @@ def cmd_train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"export": cmd_export, "train": cmd_train}
+def cmd_verify(args: argparse.Namespace) -> int:
+    from builder import manifest as manifest_io
+
+    try:
+        manifest_io.read(args.manifest)
+    except ValueError as e:
+        print(f"error: verify: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.verbose:
+        os.environ[quiet.ENV_VERBOSE] = "1"
+    else:
+        _quiet_frameworks()
+    from builder.verify import matrix, report
+
+    with os.fdopen(os.dup(2), "w", buffering=1) as progress_stream:
+        with quiet.native_stderr_silenced():
+            result = matrix.run(
+                args.manifest,
+                models=_flatten(args.models),
+                runtimes=_flatten(args.runtimes),
+                keep_outputs=args.keep_outputs,
+                progress=lambda message: print(f"verify: {message}", file=progress_stream),
+            )
+    paths = report.write(result, args.report_dir or args.manifest.parent / "report")
+    print(report.markdown(result), end="")
+    print(f"wrote {', '.join(str(p) for p in paths)}")
+    s = result["summary"]
+    failed = s["fail"] + s["error"] > 0 or (args.require_all and s["unavailable"] > 0)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+COMMANDS = {"export": cmd_export, "train": cmd_train, "verify": cmd_verify}
 
 
 def main(argv: list[str] | None = None) -> int:

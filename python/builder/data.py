@@ -50,6 +50,26 @@ def golden_inputs(seed: int, rows: int = GOLDEN_ROWS) -> np.ndarray:
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
+def special_inputs() -> np.ndarray:
+    """Special-values rows (10, 10) float32: NaN, +Inf, -Inf, +0, -0, +-1e30, denormals, and normal
+    rows with a single NaN or Inf. Every runtime must reproduce the reference's NaN/Inf pattern."""
+    rng = np.random.default_rng(0x5BEC)
+    x = np.zeros((10, N_FEATURES), dtype=np.float32)
+    x[0] = np.nan
+    x[1] = np.inf
+    x[2] = -np.inf
+    x[3] = 0.0
+    x[4] = -0.0
+    x[5] = 1e30
+    x[6] = -1e30
+    x[7] = np.float32(1e-40)  # denormal
+    x[8] = rng.standard_normal(N_FEATURES, dtype=np.float32)
+    x[8, 3] = np.nan
+    x[9] = rng.standard_normal(N_FEATURES, dtype=np.float32)
+    x[9, 2] = np.inf
+    return x
+
+
 def epoch_batches(n: int, batch_size: int, rng: np.random.Generator):
     """Yields the row indices of each full batch of one epoch, in a fresh random order.
 

@@ -86,6 +86,11 @@ def _export_model(model_id: str, cfg: ExportConfig, root: Path, reporter: Report
     expected = np.ascontiguousarray(trained.predict(golden_x), dtype=np.float32)  # (rows, 1)
     np.save(golden_dir / "input.npy", golden_x)
     np.save(golden_dir / "expected.npy", expected)
+    special_x = data.special_inputs()  # (10, 10) with NaN/Inf/denormals
+    with np.errstate(all="ignore"):  # the reference may overflow on purpose here
+        special_expected = np.ascontiguousarray(trained.predict(special_x), dtype=np.float32)
+    np.save(golden_dir / "special_input.npy", special_x)
+    np.save(golden_dir / "special_expected.npy", special_expected)
 
     export_fn = formats.exporter(spec.SOURCE)
     done: dict[str, formats.Exported] = {}
@@ -109,6 +114,8 @@ def _export_model(model_id: str, cfg: ExportConfig, root: Path, reporter: Report
         "input": (golden_dir / "input.npy").relative_to(root).as_posix(),
         "expected": (golden_dir / "expected.npy").relative_to(root).as_posix(),
         "rows": int(golden_x.shape[0]),
+        "special_input": (golden_dir / "special_input.npy").relative_to(root).as_posix(),
+        "special_expected": (golden_dir / "special_expected.npy").relative_to(root).as_posix(),
     }
     return manifest.model_entry(model_id, spec.SOURCE, trained.parameters, trained.training, golden, artifacts)
 

@@ -1,0 +1,147 @@
+"""Runs the parity matrix: every selected runtime over every artifact it loads, per input set."""
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from builder import hashing, manifest as manifest_io
+from builder.compare import compare
+from builder.verify.inputs import InputSet, input_sets
+from builder.verify.runners import RUNNERS, Runner
+
+# Decade bins of |a - b| for the report's histograms: exactly 0, below 1e-12, one bin per decade
+# from 1e-12 to 1, and at least 1.
+DECADES = list(range(-12, 1))  # log10 of the bin edges
+HISTOGRAM_LABELS = ["0", "<1e-12"] + [f"[1e{a},1e{a + 1})" for a in DECADES[:-1]] + [">=1"]
+
+Progress = Callable[[str], None]
+
+
+def histogram(expected: np.ndarray, got: np.ndarray) -> dict:
+    """Counts of |got - expected| over finite pairs, in decade bins (labels in HISTOGRAM_LABELS)."""
+    finite = np.isfinite(expected) & np.isfinite(got)
+    diff = np.abs(got[finite].astype(np.float64) - expected[finite].astype(np.float64))
+    zero = int(np.count_nonzero(diff == 0))
+    edges = np.array([0.0] + [10.0**a for a in DECADES] + [np.inf])  # 0 | <1e-12 | ... | >=1
+    counts, _ = np.histogram(diff[diff > 0], bins=edges)
+    return {"labels": HISTOGRAM_LABELS, "counts": [zero] + [int(c) for c in counts]}
+
+
+def _stats(result) -> dict:
+    stats = result.as_dict()
+    for key in ("max_abs", "max_rel", "min_passing_atol"):
+        stats[key] = stats[key] if math.isfinite(stats[key]) else None  # JSON has no inf
+    del stats["passed"]
+    return stats
+
+
+def _cell(model: dict, artifact: dict, runner: Runner, input_set: str, status: str, reason: str | None = None) -> dict:
+    return {
+        "model": model["id"],
+        "format": artifact["format"],
+        "artifact": f"{model['id']}/{artifact['format']}",
+        "runtime": runner.name,
+        "input_set": input_set,
+        "status": status,
+        "reason": reason,
+        "tolerance": artifact["tolerance"],
+        "stats": None,
+        "histogram": None,
+    }
+
+
+def run(
+    manifest_path: Path,
+    models: list[str] | None = None,
+    runtimes: list[str] | None = None,
+    keep_outputs: Path | None = None,
+    progress: Progress | None = None,
+) -> dict:
+    """Builds the whole report (see report.py for the files written from it)."""
+    progress = progress or (lambda message: None)
+    start = time.perf_counter()
+    doc = manifest_io.read(manifest_path)
+    selected_runners = [RUNNERS[name] for name in (runtimes or RUNNERS)]
+    reasons = {r.name: r.unavailable() for r in selected_runners}
+    cells: list[dict] = []
+    all_sets: dict[str, InputSet] = {}
+    for model in doc["models"]:
+        if models and model["id"] not in models:
+            continue
+        sets = input_sets(manifest_path.parent, model)
+        all_sets.update({s.name: s for s in sets})
+        for artifact in model["artifacts"]:
+            integrity = _integrity(manifest_path.parent, artifact)
+            for runner in selected_runners:
+                if artifact["format"] not in runner.formats:
+                    continue
+                progress(f"{model['id']}/{artifact['format']} on {runner.name}")
+                cells += _run_cell(manifest_path, model, artifact, runner, sets, reasons[runner.name] or None, integrity, keep_outputs)
+    summary = {status: sum(c["status"] == status for c in cells) for status in ("pass", "fail", "error", "unavailable")}
+    return {
+        "schema_version": 1,
+        "created": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        "manifest": str(manifest_path),
+        "runtimes": {
+            r.name: {"available": reasons[r.name] is None, "reason": reasons[r.name], "version": r.version() if reasons[r.name] is None else None, "formats": list(r.formats)}
+            for r in selected_runners
+        },
+        "input_sets": {name: {"rows": int(s.x.shape[0]), "description": s.description} for name, s in all_sets.items()},
+        "cells": cells,
+        "summary": summary,
+        "seconds": round(time.perf_counter() - start, 2),
+    }
+
+
+def _integrity(root: Path, artifact: dict) -> str | None:
+    """None when the artifact's sha256 matches the manifest, else why not."""
+    path = root / artifact["path"]
+    if not path.exists():
+        return f"{artifact['path']} is missing"
+    actual = hashing.artifact_sha256(path)
+    return None if actual == artifact["sha256"] else f"sha256 mismatch: manifest {artifact['sha256'][:12]}, file {actual[:12]}"
+
+
+def _run_cell(manifest_path, model, artifact, runner, sets, unavailable, integrity, keep_outputs) -> list[dict]:
+    if unavailable:
+        return [_cell(model, artifact, runner, s.name, "unavailable", unavailable) for s in sets]
+    if integrity:
+        return [_cell(model, artifact, runner, s.name, "fail", integrity) for s in sets]
+    try:
+        predict = runner.load(manifest_path, model, artifact)
+    except Exception as e:  # noqa: BLE001 - any runtime's load error becomes an error cell
+        return [_cell(model, artifact, runner, s.name, "error", f"load failed: {_one_line(e)}") for s in sets]
+    cells = []
+    for s in sets:
+        cell = _cell(model, artifact, runner, s.name, "error")
+        try:
+            with np.errstate(all="ignore"):
+                got = np.ascontiguousarray(predict(s.x), dtype=np.float32)
+            if got.shape != s.expected.shape:
+                raise ValueError(f"output shape {got.shape}, expected {s.expected.shape}")
+        except Exception as e:  # noqa: BLE001
+            cell["reason"] = _one_line(e)
+            cells.append(cell)
+            continue
+        result = compare(s.expected, got, artifact["tolerance"]["atol"], artifact["tolerance"]["rtol"])
+        cell.update(status="pass" if result.passed else "fail", stats=_stats(result), histogram=histogram(s.expected, got))
+        if not result.passed:
+            cell["reason"] = f"{result.mismatches} of {result.count} values outside tolerance" + (
+                "" if result.nan_match and result.inf_match else " (NaN/Inf pattern differs)"
+            )
+        if keep_outputs:
+            out = keep_outputs / model["id"] / artifact["format"] / runner.name / f"{s.name}.npy"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            np.save(out, got)
+        cells.append(cell)
+    return cells
+
+
+def _one_line(e: Exception) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0] if text else ''}"[:300]

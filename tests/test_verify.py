@@ -1,0 +1,167 @@
+"""`python -m builder verify`: the parity matrix over the smoke export, mutations, CLI runners."""
+from __future__ import annotations
+
+import json
+import shutil
+import stat
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import numpy_helper
+
+from builder import cli, hashing
+from builder.verify import matrix, report
+from builder.verify.runners import RUNNERS, CliRunner
+
+PYTHON_RUNTIMES = ["torch-python", "onnxruntime", "tf-python", "tflite"]
+INPUT_SETS = {"golden", "batch1", "batch7", "special"}
+
+
+@pytest.fixture(scope="module")
+def python_report(smoke_export) -> dict:
+    return matrix.run(smoke_export / "manifest.json", runtimes=PYTHON_RUNTIMES)
+
+
+def _by_artifact(rep: dict) -> dict[str, set[str]]:
+    statuses: dict[str, set[str]] = {}
+    for cell in rep["cells"]:
+        statuses.setdefault(cell["artifact"], set()).add(cell["status"])
+    return statuses
+
+
+def test_every_python_runtime_matches_the_reference_on_every_input_set(python_report, smoke_manifest):
+    cells = python_report["cells"]
+    assert {c["status"] for c in cells} == {"pass"}, [c for c in cells if c["status"] != "pass"]
+    loadable = {f for r in PYTHON_RUNTIMES for f in RUNNERS[r].formats} - {"tfjs-graph"}
+    expected_artifacts = {f"{m['id']}/{a['format']}" for m in smoke_manifest["models"] for a in m["artifacts"] if a["format"] in loadable}
+    assert set(_by_artifact(python_report)) == expected_artifacts
+    for artifact in expected_artifacts:
+        assert {c["input_set"] for c in cells if c["artifact"] == artifact} == INPUT_SETS
+    special = [c for c in cells if c["input_set"] == "special"]
+    assert all(c["stats"]["nan_match"] and c["stats"]["inf_match"] for c in special)
+    assert python_report["input_sets"]["special"]["rows"] == 10
+    assert all(python_report["runtimes"][r]["version"] for r in PYTHON_RUNTIMES)
+
+
+def test_reference_special_outputs_contain_nan_and_saturation(smoke_export, smoke_manifest):
+    for model in smoke_manifest["models"]:
+        y = np.load(smoke_export / model["golden"]["special_expected"])
+        assert np.isnan(y[0]).all(), "a NaN row gives NaN"
+        assert np.isfinite(y[3:8]).all(), "zeros, +-1e30 and denormals give numbers"
+
+
+def test_a_runtime_that_cannot_run_is_a_visible_cell(smoke_export):
+    rep = matrix.run(smoke_export / "manifest.json", models=["mlp_torch"], runtimes=["cpp", "libtorch-native"])
+    assert rep["runtimes"]["cpp"]["available"] is False and "bin/deploykit-cpp" in rep["runtimes"]["cpp"]["reason"]
+    assert {c["status"] for c in rep["cells"]} == {"unavailable"}
+    assert "n/a" in report.markdown(rep) and "Unavailable runtimes:" in report.markdown(rep)
+
+
+def _mutated_copy(src: Path, dst: Path, artifact_path: str, mutate) -> None:
+    shutil.copytree(src, dst)
+    mutate(dst / artifact_path)
+    doc = json.loads((dst / "manifest.json").read_text())
+    for model in doc["models"]:
+        for artifact in model["artifacts"]:
+            if artifact["path"] == artifact_path:  # a consistent but wrong export: the hash matches
+                artifact["sha256"] = hashing.artifact_sha256(dst / artifact_path)
+                artifact["bytes"] = hashing.artifact_bytes(dst / artifact_path)
+    (dst / "manifest.json").write_text(json.dumps(doc))
+
+
+def _scale_last_bias(path: Path) -> None:
+    proto = onnx.load(path)
+    bias = [t for t in proto.graph.initializer if numpy_helper.to_array(t).ndim == 1][-1]
+    bias.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(bias) * np.float32(1.001), bias.name))
+    onnx.save(proto, path)
+
+
+def test_one_weight_scaled_by_1_001_fails_exactly_that_artifact(smoke_export, tmp_path):
+    copy = tmp_path / "models"
+    _mutated_copy(smoke_export, copy, "mlp_torch/onnx/model.onnx", _scale_last_bias)
+    rep = matrix.run(copy / "manifest.json", runtimes=PYTHON_RUNTIMES)
+    statuses = _by_artifact(rep)
+    assert statuses.pop("mlp_torch/onnx") == {"fail"}
+    assert all(s == {"pass"} for s in statuses.values()), statuses
+
+
+def test_a_tampered_file_fails_its_integrity_check(smoke_export, tmp_path):
+    copy = tmp_path / "models"
+    shutil.copytree(smoke_export, copy)
+    weights = copy / "mlp_keras/saved_model/variables/variables.data-00000-of-00001"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0x01
+    weights.write_bytes(bytes(data))
+    rep = matrix.run(copy / "manifest.json", models=["mlp_keras"], runtimes=["tf-python"])
+    assert {c["status"] for c in rep["cells"]} == {"fail"}
+    assert all(c["reason"].startswith("sha256 mismatch") for c in rep["cells"])
+
+
+def _fake_client(tmp_path: Path, body: str) -> str:
+    script = tmp_path / "fake-client"
+    script.write_text(f"#!{sys.executable}\n{body}")
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return str(script)
+
+
+FAKE_CLIENT = """
+import argparse, json, pathlib, sys
+import numpy as np
+from builder.runtimes.python_loaders import LOADERS
+p = argparse.ArgumentParser()
+for flag in ("--manifest", "--model", "--format", "--input", "--output"):
+    p.add_argument(flag, required=True)
+a = p.parse_args()
+doc = json.loads(pathlib.Path(a.manifest).read_text())
+model = next(m for m in doc["models"] if m["id"] == a.model)
+art = next(x for x in model["artifacts"] if x["format"] == a.format)
+y = LOADERS[a.format](pathlib.Path(a.manifest).parent / art["path"], art)(np.load(a.input))
+np.save(a.output, y)
+"""
+
+
+def test_cli_runners_are_driven_through_the_common_command_line(smoke_export, tmp_path, monkeypatch):
+    good = CliRunner("fake", ("onnx",), _fake_client(tmp_path, FAKE_CLIENT), issue="test")
+    monkeypatch.setitem(RUNNERS, "fake", good)
+    rep = matrix.run(smoke_export / "manifest.json", models=["mlp_torch"], runtimes=["fake"], keep_outputs=tmp_path / "out")
+    assert {c["status"] for c in rep["cells"]} == {"pass"} and len(rep["cells"]) == len(INPUT_SETS)
+    assert sorted(p.name for p in (tmp_path / "out/mlp_torch/onnx/fake").iterdir()) == sorted(f"{s}.npy" for s in INPUT_SETS)
+
+    bad = CliRunner("fake", ("onnx",), _fake_client(tmp_path, "import sys\nprint('error: model: sha256 mismatch', file=sys.stderr)\nsys.exit(3)\n"))
+    monkeypatch.setitem(RUNNERS, "fake", bad)
+    rep = matrix.run(smoke_export / "manifest.json", models=["mlp_torch"], runtimes=["fake"])
+    assert {c["status"] for c in rep["cells"]} == {"error"}
+    assert all("exited 3: error: model: sha256 mismatch" in c["reason"] for c in rep["cells"])
+
+
+def test_histogram_bins_by_decade():
+    expected = np.zeros(6, np.float32)
+    got = np.array([0, 1e-13, 5e-7, 2e-3, 3.0, np.nan], np.float32)
+    h = matrix.histogram(expected, got)
+    counts = dict(zip(h["labels"], h["counts"]))
+    assert counts["0"] == 1 and counts["<1e-12"] == 1 and counts["[1e-7,1e-6)"] == 1
+    assert counts["[1e-3,1e-2)"] == 1 and counts[">=1"] == 1 and sum(h["counts"]) == 5
+
+
+def test_verify_cli_writes_the_reports_and_sets_the_exit_code(smoke_export, tmp_path, capsys):
+    args = ["verify", "--manifest", str(smoke_export / "manifest.json"), "--report-dir", str(tmp_path), "--models", "mlp_keras"]
+    assert cli.main([*args, "--runtimes", "tflite", "onnxruntime"]) == 0
+    out = capsys.readouterr().out
+    assert "| mlp_keras/tflite |" in out and "pass" in out
+    rep = json.loads((tmp_path / "parity.json").read_text())
+    assert rep["summary"]["pass"] == 2 * len(INPUT_SETS) and rep["summary"]["fail"] == 0
+    html = (tmp_path / "parity.html").read_text()
+    assert html.startswith("<!DOCTYPE html>") and "https://" not in html
+    assert cli.main([*args, "--runtimes", "tflite", "java", "--require-all"]) == 1, "java is unavailable"
+    assert cli.main([*args, "--runtimes", "tflite", "java"]) == 0
+
+
+def test_verify_cli_usage_errors(tmp_path, capsys):
+    assert cli.main(["verify", "--manifest", str(tmp_path / "none.json")]) == 2
+    assert capsys.readouterr().err.startswith("error: verify: ")
+    with pytest.raises(SystemExit) as info:
+        cli.main(["verify", "--runtimes", "cobol"])
+    assert info.value.code == 2
