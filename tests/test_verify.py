@@ -165,3 +165,14 @@ def test_verify_cli_usage_errors(tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
         cli.main(["verify", "--runtimes", "cobol"])
     assert info.value.code == 2
+
+
+def test_comparator_benchmark_agrees_with_numpy():
+    import subprocess
+
+    result = subprocess.run(
+        [sys.executable, "-m", "builder.verify.bench_compare", "--n", "100000", "--repeats", "1"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr  # it asserts equal statistics before timing
+    assert "M float32 pairs: native" in result.stdout

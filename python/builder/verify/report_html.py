@@ -154,7 +154,8 @@ def _header(report: dict) -> str:
     """Title, provenance and the summary counts."""
     summary = report.get("summary") or {}
     keys = [k for k in _STATUSES if k in summary] + sorted(k for k in summary if k not in _STATUSES)
-    badges = "".join(f'<span class="badge {_e(k) if k in _STATUSES else "none"}">{_e(k)}: {_e(summary[k])}</span>'
+    # a zero count of failures is good news: grey, not red
+    badges = "".join(f'<span class="badge {_e(k) if k in _STATUSES and summary[k] else "none"}">{_e(k)}: {_e(summary[k])}</span>'
                      for k in keys)
     seconds = report.get("seconds")
     took = f"{seconds:.1f} s" if isinstance(seconds, (int, float)) else "—"
