@@ -33,28 +33,28 @@ def make_task(seed: int, n_train: int = 4096, n_test: int = 1024) -> tuple[Split
     return make_split(n_train, rng), make_split(n_test, rng)
 
 
-def golden_inputs(seed: int, rows: int = GOLDEN_ROWS) -> np.ndarray:
-    """Golden input batch (rows, 10) float32: a zero row, large-magnitude rows, then N(0, 1) rows.
+def golden_inputs(seed: int, rows: int = GOLDEN_ROWS, features: int = N_FEATURES) -> np.ndarray:
+    """Golden input batch (rows, features) float32: a zero row, large-magnitude rows, then N(0, 1) rows.
 
     Seeded independently of the training data so golden vectors never overlap the train split.
     """
     if rows < 8:
         raise ValueError(f"golden set needs at least 8 rows, got {rows}")
     rng = np.random.default_rng([seed, 0x60_1D])
-    x = rng.standard_normal((rows, N_FEATURES), dtype=np.float32)
+    x = rng.standard_normal((rows, features), dtype=np.float32)
     x[0] = 0.0
     # rows 1..4: unit directions times ~100, mixed signs, so activations saturate both ways
-    big = rng.standard_normal((4, N_FEATURES)).astype(np.float32)
+    big = rng.standard_normal((4, features)).astype(np.float32)
     big /= np.abs(big).max(axis=1, keepdims=True)
     x[1:5] = big * LARGE_MAGNITUDE
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
-def special_inputs() -> np.ndarray:
-    """Special-values rows (10, 10) float32: NaN, +Inf, -Inf, +0, -0, +-1e30, denormals, and normal
+def special_inputs(features: int = N_FEATURES) -> np.ndarray:
+    """Special-values rows (10, features) float32: NaN, +Inf, -Inf, +0, -0, +-1e30, denormals, and normal
     rows with a single NaN or Inf. Every runtime must reproduce the reference's NaN/Inf pattern."""
     rng = np.random.default_rng(0x5BEC)
-    x = np.zeros((10, N_FEATURES), dtype=np.float32)
+    x = np.zeros((10, features), dtype=np.float32)
     x[0] = np.nan
     x[1] = np.inf
     x[2] = -np.inf
@@ -63,9 +63,9 @@ def special_inputs() -> np.ndarray:
     x[5] = 1e30
     x[6] = -1e30
     x[7] = np.float32(1e-40)  # denormal
-    x[8] = rng.standard_normal(N_FEATURES, dtype=np.float32)
+    x[8] = rng.standard_normal(features, dtype=np.float32)
     x[8, 3] = np.nan
-    x[9] = rng.standard_normal(N_FEATURES, dtype=np.float32)
+    x[9] = rng.standard_normal(features, dtype=np.float32)
     x[9, 2] = np.inf
     return x
 

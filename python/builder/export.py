@@ -82,11 +82,11 @@ def _export_model(model_id: str, cfg: ExportConfig, root: Path, reporter: Report
     model_dir = root / model_id
     golden_dir = model_dir / "golden"
     golden_dir.mkdir(parents=True)
-    golden_x = data.golden_inputs(cfg.seed, cfg.golden_rows)  # (rows, 10)
-    expected = np.ascontiguousarray(trained.predict(golden_x), dtype=np.float32)  # (rows, 1)
+    golden_x = data.golden_inputs(cfg.seed, cfg.golden_rows, trained.n_inputs)  # (rows, n_inputs)
+    expected = np.ascontiguousarray(trained.predict(golden_x), dtype=np.float32)  # (rows, n_outputs)
     np.save(golden_dir / "input.npy", golden_x)
     np.save(golden_dir / "expected.npy", expected)
-    special_x = data.special_inputs()  # (10, 10) with NaN/Inf/denormals
+    special_x = data.special_inputs(trained.n_inputs)  # (10, n_inputs) with NaN/Inf/denormals
     with np.errstate(all="ignore"):  # the reference may overflow on purpose here
         special_expected = np.ascontiguousarray(trained.predict(special_x), dtype=np.float32)
     np.save(golden_dir / "special_input.npy", special_x)
@@ -98,11 +98,11 @@ def _export_model(model_id: str, cfg: ExportConfig, root: Path, reporter: Report
     for fmt in formats.plan(spec.SOURCE, cfg.formats):
         start = time.perf_counter()
         try:
-            exported = export_fn(fmt, trained.module, model_dir, done)
+            exported = export_fn(fmt, trained, model_dir, done)
         except Exception as e:  # noqa: BLE001 - converters raise anything; name the artifact
             raise ExportError(f"{model_id}/{fmt}: export failed: {type(e).__name__}: {e}") from e
         done[fmt] = exported
-        tolerance = dict(formats.DEFAULT_TOLERANCE)
+        tolerance = dict(getattr(spec, "TOLERANCE", formats.DEFAULT_TOLERANCE))
         check = check_artifact(model_id, exported, golden_x, expected, tolerance)
         entry = manifest.artifact_entry(root, exported, tolerance, check)
         artifacts.append(entry)
@@ -117,7 +117,7 @@ def _export_model(model_id: str, cfg: ExportConfig, root: Path, reporter: Report
         "special_input": (golden_dir / "special_input.npy").relative_to(root).as_posix(),
         "special_expected": (golden_dir / "special_expected.npy").relative_to(root).as_posix(),
     }
-    return manifest.model_entry(model_id, spec.SOURCE, trained.parameters, trained.training, golden, artifacts)
+    return manifest.model_entry(trained, golden, artifacts)
 
 
 def check_artifact(model_id: str, exported: formats.Exported, x: np.ndarray, expected: np.ndarray, tolerance: dict) -> dict:

@@ -10,7 +10,6 @@ from pathlib import Path
 import jsonschema
 
 from builder import hashing
-from builder.data import N_FEATURES
 from builder.formats import Exported
 
 SCHEMA_VERSION = 1
@@ -44,14 +43,15 @@ def artifact_entry(root: Path, exported: Exported, tolerance: dict, check: dict)
     return entry | exported.fields | {"tolerance": dict(tolerance), "check": check}
 
 
-def model_entry(model_id: str, source: str, parameters: int, training: dict, golden: dict, artifacts: list[dict]) -> dict:
+def model_entry(trained, golden: dict, artifacts: list[dict]) -> dict:
+    """The manifest entry of one model (`trained` is a builder.models.common.Trained)."""
     return {
-        "id": model_id,
-        "source": source,
-        "parameters": parameters,
-        "inputs": [{"name": "input", "dtype": "float32", "shape": [-1, N_FEATURES]}],
-        "outputs": [{"name": "output", "dtype": "float32", "shape": [-1, 1]}],
-        "training": training,
+        "id": trained.model_id,
+        "source": trained.source,
+        "parameters": trained.parameters,
+        "inputs": [{"name": "input", "dtype": "float32", "shape": [-1, trained.n_inputs]}],
+        "outputs": [{"name": "output", "dtype": "float32", "shape": [-1, trained.n_outputs]}],
+        "training": trained.training,
         "golden": golden,
         "artifacts": artifacts,
     }

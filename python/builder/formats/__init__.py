@@ -47,7 +47,7 @@ class Exported:
     fields: dict = dataclasses.field(default_factory=dict)  # signature, keys, notes...
 
 
-# Module with `export(fmt, trained.module, model_dir, done) -> Exported` for each model source.
+# Module with `export(fmt, trained, model_dir, done) -> Exported` for each model source.
 _SOURCE_MODULES = {
     "torch": "builder.formats.torch_formats",
     "tensorflow": "builder.formats.tf_formats",

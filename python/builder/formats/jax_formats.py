@@ -15,7 +15,6 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from builder import data
 from builder.formats import FORMAT_PATHS, Exported
 from builder.versions import package_version
 
@@ -23,7 +22,7 @@ INPUT_NAME, OUTPUT_NAME = "input", "output"
 XLA_CALL_MODULE_VERSION = 9
 
 
-def export_onnx(trained_module, dest: Path) -> Exported:
+def export_onnx(trained_module, dest: Path, n_inputs: int) -> Exported:
     """`trained_module` is `(apply_fn, params)` with `apply_fn(params, x) -> probabilities`."""
     import jax2onnx
 
@@ -32,7 +31,7 @@ def export_onnx(trained_module, dest: Path) -> Exported:
     path.parent.mkdir(parents=True, exist_ok=True)
     proto = jax2onnx.to_onnx(
         lambda x: apply_fn(params, x),
-        inputs=[("B", data.N_FEATURES)],
+        inputs=[("B", n_inputs)],
         model_name="deploykit",
         input_names=[INPUT_NAME],
         output_names=[OUTPUT_NAME],
@@ -43,7 +42,7 @@ def export_onnx(trained_module, dest: Path) -> Exported:
     )
 
 
-def export_saved_model(trained_module, dest: Path) -> Exported:
+def export_saved_model(trained_module, dest: Path, n_inputs: int) -> Exported:
     import tensorflow as tf
     from jax.experimental import jax2tf
 
@@ -53,16 +52,16 @@ def export_saved_model(trained_module, dest: Path) -> Exported:
     jax.config.update("jax_export_calling_convention_version", XLA_CALL_MODULE_VERSION)
     # Parameters become tf.Variables (saved in variables/), not constants folded into StableHLO.
     tf_apply = jax2tf.convert(
-        apply_fn, polymorphic_shapes=[None, f"(b, {data.N_FEATURES})"], with_gradient=False
+        apply_fn, polymorphic_shapes=[None, f"(b, {n_inputs})"], with_gradient=False
     )
     module = tf.Module()
     module.params = jax.tree_util.tree_map(lambda p: tf.Variable(np.asarray(p), trainable=False), params)
-    serve = tf_formats.serving_function(lambda x: tf_apply(module.params, x))
+    serve = tf_formats.serving_function(lambda x: tf_apply(module.params, x), n_inputs)
     return tf_formats.save(module, serve, dest, extra={"contains_ops": ["XlaCallModule"], "xla_call_module_version": XLA_CALL_MODULE_VERSION})
 
 
 EXPORTERS = {"onnx": export_onnx, "saved-model": export_saved_model}
 
 
-def export(fmt: str, trained_module, model_dir: Path, done: dict[str, Exported]) -> Exported:
-    return EXPORTERS[fmt](trained_module, model_dir)
+def export(fmt: str, trained, model_dir: Path, done: dict[str, Exported]) -> Exported:
+    return EXPORTERS[fmt](trained.module, model_dir, trained.n_inputs)

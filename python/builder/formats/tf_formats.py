@@ -16,7 +16,6 @@ from typing import Callable
 
 import tensorflow as tf
 
-from builder import data
 from builder.formats import FORMAT_PATHS, Exported
 from builder.versions import package_version
 
@@ -25,14 +24,14 @@ TAGS = ["serve"]
 INPUT_NAME, OUTPUT_NAME = "input", "output"
 
 
-def input_spec() -> tf.TensorSpec:
-    return tf.TensorSpec([None, data.N_FEATURES], tf.float32, name=INPUT_NAME)
+def input_spec(n_inputs: int) -> tf.TensorSpec:
+    return tf.TensorSpec([None, n_inputs], tf.float32, name=INPUT_NAME)
 
 
-def serving_function(forward: Callable[[tf.Tensor], tf.Tensor]) -> tf.types.experimental.ConcreteFunction:
+def serving_function(forward: Callable[[tf.Tensor], tf.Tensor], n_inputs: int) -> tf.types.experimental.ConcreteFunction:
     # autograph=False: the forward is plain tensor code (Keras, or jax2tf's wrapper); converting
     # jax2tf's Python with AutoGraph fails noisily and costs ~30 s.
-    @tf.function(input_signature=[input_spec()], autograph=False)
+    @tf.function(input_signature=[input_spec(n_inputs)], autograph=False)
     def serve(input):  # noqa: A002 - the argument name becomes the signature's input key
         return {OUTPUT_NAME: forward(input)}
 
@@ -59,13 +58,13 @@ def save(module: tf.Module, serve: Callable, dest: Path, extra: dict | None = No
     return Exported("saved-model", path, {**fields, **(extra or {})})
 
 
-def export_saved_model_keras(model, dest: Path) -> Exported:
+def export_saved_model_keras(model, dest: Path, n_inputs: int) -> Exported:
     module = tf.Module()
     # Track the backing tf.Variables, not the Keras model: tracking the model saves two handles per
     # weight, and a session-based loader (TF Serving, TF Java, the C API) restores one while the
     # serving function reads the other ("Could not find variable mlp_keras/dense/kernel").
     module.variables_ = [v.value for v in model.variables]
-    return save(module, serving_function(lambda x: model(x, training=False)), dest)
+    return save(module, serving_function(lambda x: model(x, training=False), n_inputs), dest)
 
 
 def export_tflite(saved_model: Path, dest: Path) -> Exported:
@@ -95,19 +94,19 @@ def export_tfjs(saved_model: Path, dest: Path) -> Exported:
     )
 
 
-def export_onnx_keras(model, dest: Path) -> Exported:
+def export_onnx_keras(model, dest: Path, n_inputs: int) -> Exported:
     """Keras -> ONNX with tf2onnx.from_function (from_keras fails on Keras 3 models, FACTS.md)."""
     import tf2onnx
 
     path = dest / FORMAT_PATHS["onnx"]
     path.parent.mkdir(parents=True, exist_ok=True)
 
-    @tf.function(input_signature=[input_spec()])
+    @tf.function(input_signature=[input_spec(n_inputs)])
     def forward(input):  # noqa: A002
         return tf.identity(model(input, training=False), name=OUTPUT_NAME)
 
     logging.getLogger("tf2onnx").setLevel(logging.ERROR)
-    proto, _ = tf2onnx.convert.from_function(forward, input_signature=[input_spec()], opset=17)
+    proto, _ = tf2onnx.convert.from_function(forward, input_signature=[input_spec(n_inputs)], opset=17)
     # tf2onnx names graph outputs after the TF tensor ("Identity:0"); rename to the contract's name.
     _rename_onnx_io(proto, {proto.graph.input[0].name: INPUT_NAME, proto.graph.output[0].name: OUTPUT_NAME})
     path.write_bytes(proto.SerializeToString())
@@ -125,11 +124,11 @@ def _rename_onnx_io(proto, renames: dict[str, str]) -> None:
         node.output[:] = [renames.get(n, n) for n in node.output]
 
 
-def export(fmt: str, model, model_dir: Path, done: dict[str, Exported]) -> Exported:
+def export(fmt: str, trained, model_dir: Path, done: dict[str, Exported]) -> Exported:
     """Exports `fmt` for a Keras model; tflite and tfjs-graph convert the SavedModel in `done`."""
     if fmt == "saved-model":
-        return export_saved_model_keras(model, model_dir)
+        return export_saved_model_keras(trained.module, model_dir, trained.n_inputs)
     if fmt == "onnx":
-        return export_onnx_keras(model, model_dir)
+        return export_onnx_keras(trained.module, model_dir, trained.n_inputs)
     saved_model = done["saved-model"].path
     return export_tflite(saved_model, model_dir) if fmt == "tflite" else export_tfjs(saved_model, model_dir)

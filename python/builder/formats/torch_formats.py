@@ -9,14 +9,13 @@ from typing import Iterator
 
 import torch
 
-from builder import data
 from builder.formats import FORMAT_PATHS, Exported
 
 INPUT_NAME, OUTPUT_NAME = "input", "output"
 
 
-def _example(batch: int = 2) -> tuple[torch.Tensor]:
-    return (torch.zeros(batch, data.N_FEATURES),)
+def _example(n_inputs: int, batch: int = 2) -> tuple[torch.Tensor]:
+    return (torch.zeros(batch, n_inputs),)
 
 
 def _dynamic_batch() -> dict:
@@ -33,7 +32,7 @@ def torchscript_deprecation_silenced() -> Iterator[None]:
         yield
 
 
-def export_torchscript_script(model: torch.nn.Module, dest: Path) -> Exported:
+def export_torchscript_script(model: torch.nn.Module, dest: Path, n_inputs: int) -> Exported:
     path = dest / FORMAT_PATHS["torchscript-script"]
     path.parent.mkdir(parents=True, exist_ok=True)
     with torchscript_deprecation_silenced():
@@ -41,11 +40,11 @@ def export_torchscript_script(model: torch.nn.Module, dest: Path) -> Exported:
     return Exported("torchscript-script", path, {"method": "forward"})
 
 
-def export_torchscript_trace(model: torch.nn.Module, dest: Path) -> Exported:
+def export_torchscript_trace(model: torch.nn.Module, dest: Path, n_inputs: int) -> Exported:
     path = dest / FORMAT_PATHS["torchscript-trace"]
     path.parent.mkdir(parents=True, exist_ok=True)
     with torchscript_deprecation_silenced():
-        torch.jit.save(torch.jit.trace(model, _example()), str(path))
+        torch.jit.save(torch.jit.trace(model, _example(n_inputs)), str(path))
     return Exported("torchscript-trace", path, {"method": "forward"})
 
 
@@ -64,22 +63,22 @@ def _export_noise_silenced() -> Iterator[None]:
         onnx_logger.setLevel(level)
 
 
-def export_aoti(model: torch.nn.Module, dest: Path) -> Exported:
+def export_aoti(model: torch.nn.Module, dest: Path, n_inputs: int) -> Exported:
     path = dest / FORMAT_PATHS["aoti"]
     path.parent.mkdir(parents=True, exist_ok=True)
     with _export_noise_silenced():
-        program = torch.export.export(model, _example(), dynamic_shapes=_dynamic_batch())
+        program = torch.export.export(model, _example(n_inputs), dynamic_shapes=_dynamic_batch())
         torch._inductor.aoti_compile_and_package(program, package_path=str(path))
     return Exported("aoti", path, {"device": "cpu"})
 
 
-def export_onnx(model: torch.nn.Module, dest: Path) -> Exported:
+def export_onnx(model: torch.nn.Module, dest: Path, n_inputs: int) -> Exported:
     path = dest / FORMAT_PATHS["onnx"]
     path.parent.mkdir(parents=True, exist_ok=True)
     with _export_noise_silenced():
         program = torch.onnx.export(
             model,
-            _example(),
+            _example(n_inputs),
             dynamo=True,
             input_names=[INPUT_NAME],
             output_names=[OUTPUT_NAME],
@@ -99,5 +98,5 @@ EXPORTERS = {
 }
 
 
-def export(fmt: str, model: torch.nn.Module, model_dir: Path, done: dict[str, Exported]) -> Exported:
-    return EXPORTERS[fmt](model, model_dir)
+def export(fmt: str, trained, model_dir: Path, done: dict[str, Exported]) -> Exported:
+    return EXPORTERS[fmt](trained.module, model_dir, trained.n_inputs)

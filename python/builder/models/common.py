@@ -44,10 +44,12 @@ class Trained:
     model_id: str
     source: str  # "torch" | "tensorflow" | "jax"
     module: Any  # the framework's model object; for JAX `(apply_fn, params)`
-    predict: Callable[[np.ndarray], np.ndarray]  # (batch, 10) float32 -> (batch, 1) float32, eager
+    predict: Callable[[np.ndarray], np.ndarray]  # (batch, n_inputs) float32 -> (batch, n_outputs) float32, eager
     parameters: int
     training: dict  # epochs, final_loss, accuracy, seconds (+ mode details such as amp, trainer, nproc)
     history: list[dict] = dataclasses.field(default_factory=list)  # History.rows
+    n_inputs: int = 10  # features per row: input shape (batch, n_inputs)
+    n_outputs: int = 1  # output shape (batch, n_outputs)
 
 
 class ModelSpec(Protocol):
