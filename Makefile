@@ -18,7 +18,7 @@ APT_PACKAGES := cmake g++ ninja-build libgtest-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 NATIVE_SOURCES := $(shell find cpp -type f) CMakeLists.txt pyproject.toml
 
-.PHONY: help setup system-deps demo export verify test test-python test-cpp lock clean
+.PHONY: help setup system-deps demo export verify bench test test-python test-cpp lock clean
 
 help:
 	@echo "make demo    set up, export every model, print the parity table"
@@ -26,6 +26,7 @@ help:
 	@echo "make setup   install system packages, the Python environment and the native extension"
 	@echo "make export  (re)export models into $(MODELS)/"
 	@echo "make verify  run every available runtime over $(MODELS)/ and print the parity matrix"
+	@echo "make bench   measure inference and training speed (exports first if $(MODELS)/ is empty)"
 	@echo "make lock    re-resolve requirements/requirements.in into requirements/lock.txt"
 	@echo "make clean   remove build trees and exported models (keeps .venv)"
 
@@ -60,6 +61,12 @@ export: setup
 
 verify: setup
 	$(PY) -m builder verify --manifest $(MODELS)/manifest.json
+
+$(MODELS)/manifest.json: | setup
+	$(PY) -m builder export --out $(MODELS)
+
+bench: setup $(MODELS)/manifest.json
+	$(PY) -m builder bench --manifest $(MODELS)/manifest.json
 
 # Ends with the verify matrix; runtimes whose client is not built yet show as n/a.
 demo: export

@@ -99,6 +99,26 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--keep-outputs", type=Path, metavar="DIR", help="save every runtime's outputs as DIR/<model>/<format>/<runtime>/<input set>.npy")
     verify.add_argument("--require-all", action="store_true", help="an unavailable runtime fails the run")
     verify.add_argument("-v", "--verbose", action="store_true", help="show framework logs and tracebacks")
+
+    bench = sub.add_parser(
+        "bench",
+        help="measure inference and training speed of every runtime",
+        description=(
+            "Measure the machine's float32 GEMM peak; per (model, artifact, runtime) the load time, first "
+            "call, batch-1 latency (p50/p90/p99) and batch-1024 throughput (rows/s, GFLOP/s, % of peak); "
+            "and training steps/s of each framework's compiled mode against its eager mode. Writes "
+            "bench.json, bench.md and bench.html. Results are noisy on shared machines: compare within one run."
+        ),
+    )
+    bench.add_argument("--manifest", type=Path, default=Path("models/manifest.json"), help="default: models/manifest.json")
+    bench.add_argument("--models", type=_names(list(MODEL_MODULES), "model"), nargs="+", metavar="ID", help="default: all in the manifest")
+    bench.add_argument("--runtimes", type=_names(_runtime_names(), "runtime"), nargs="+", metavar="NAME", help="default: all")
+    bench.add_argument("--repeat", type=int, default=200, help="timed batch-1 calls per runtime (default: 200)")
+    bench.add_argument("--warmup", type=int, default=20, help="untimed calls first (default: 20)")
+    bench.add_argument("--training-steps", type=int, default=50, help="timed steps per training repeat (default: 50; 0 skips training)")
+    bench.add_argument("--training-repeats", type=int, default=5, help="training repeats, median reported (default: 5)")
+    bench.add_argument("--report-dir", type=Path, help="default: report/ beside the manifest")
+    bench.add_argument("-v", "--verbose", action="store_true", help="show framework logs and tracebacks")
     return parser
 
 
@@ -272,7 +292,51 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
-COMMANDS = {"export": cmd_export, "train": cmd_train, "verify": cmd_verify}
+def cmd_bench(args: argparse.Namespace) -> int:
+    from builder import manifest as manifest_io
+
+    try:
+        manifest_io.read(args.manifest)
+        if args.repeat < 1 or args.warmup < 0 or args.training_steps < 0 or args.training_repeats < 1:
+            raise ValueError("--repeat and --training-repeats must be at least 1; --warmup and --training-steps at least 0")
+    except ValueError as e:
+        print(f"error: bench: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.verbose:
+        os.environ[quiet.ENV_VERBOSE] = "1"
+    else:
+        _quiet_frameworks()
+    from builder.bench import inference, machine, report
+
+    start = time.perf_counter()
+    with os.fdopen(os.dup(2), "w", buffering=1) as progress_stream, quiet.native_stderr_silenced():
+        def progress(message: str) -> None:
+            print(f"bench: {message}", file=progress_stream)
+
+        progress("float32 GEMM peak")
+        result = {"machine": machine.info(), "gemm": machine.gemm_peak()}
+        result["inference"] = inference.run(
+            args.manifest, _flatten(args.models), _flatten(args.runtimes), args.repeat, args.warmup, progress
+        )
+        result["training"] = []
+        if args.training_steps:
+            from builder.bench import training
+
+            result["training"] = training.run(steps=args.training_steps, repeats=args.training_repeats, progress=progress)
+    result["command"] = (
+        f"python -m builder bench --manifest {args.manifest} --repeat {args.repeat} --warmup {args.warmup} "
+        f"--training-steps {args.training_steps} --training-repeats {args.training_repeats}"
+        + (f" --models {' '.join(_flatten(args.models))}" if args.models else "")
+        + (f" --runtimes {' '.join(_flatten(args.runtimes))}" if args.runtimes else "")
+    )
+    result["seconds"] = time.perf_counter() - start
+    paths = report.write(result, args.report_dir or args.manifest.parent / "report")
+    print(report.markdown(result), end="")
+    print(f"wrote {', '.join(str(p) for p in paths)}")
+    return EXIT_OK
+
+
+COMMANDS = {"export": cmd_export, "train": cmd_train, "verify": cmd_verify, "bench": cmd_bench}
 
 
 def main(argv: list[str] | None = None) -> int:

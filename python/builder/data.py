@@ -17,14 +17,32 @@ LARGE_MAGNITUDE = 100.0
 
 @dataclasses.dataclass(frozen=True)
 class Split:
-    x: np.ndarray  # (n, 10) float32
-    y: np.ndarray  # (n, 1) float32, values 0 or 1
+    x: np.ndarray  # (n, features) float32
+    y: np.ndarray  # (n, 1) float32 0/1 for the seed task; (n,) int64 class indices for the wide task
 
 
 def make_split(n: int, rng: np.random.Generator) -> Split:
     x = rng.standard_normal((n, N_FEATURES), dtype=np.float32)
     y = (x.sum(axis=1, keepdims=True) > 0).astype(np.float32)
     return Split(x, y)
+
+
+# The compute-bound model shared by wide_torch, wide_keras and wide_flax (issue 8).
+WIDE_LAYERS = (256, 1024, 1024, 10)
+
+
+def make_wide_task(seed: int, n_train: int = 4096, n_test: int = 1024) -> tuple[Split, Split]:
+    """A 10-class task for the wide models: x ~ N(0, 1) in R^256, y = argmax(x @ P) for a fixed
+    seeded projection P (linear, so learnable). Labels are int64 class indices, shape (n,)."""
+    features, classes = WIDE_LAYERS[0], WIDE_LAYERS[-1]
+    rng = np.random.default_rng([seed, 0x31DE])
+    projection = rng.standard_normal((features, classes)).astype(np.float32)
+
+    def split(n: int) -> Split:
+        x = rng.standard_normal((n, features), dtype=np.float32)
+        return Split(x, np.argmax(x @ projection, axis=1).astype(np.int64))
+
+    return split(n_train), split(n_test)
 
 
 def make_task(seed: int, n_train: int = 4096, n_test: int = 1024) -> tuple[Split, Split]:
@@ -82,3 +100,8 @@ def epoch_batches(n: int, batch_size: int, rng: np.random.Generator):
 
 def accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
     return float(((probabilities > 0.5) == (labels > 0.5)).mean())
+
+
+def class_accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Multi-class accuracy: logits (n, classes), labels (n,) class indices."""
+    return float((np.argmax(logits, axis=1) == labels).mean())

@@ -18,8 +18,9 @@ def _example(n_inputs: int, batch: int = 2) -> tuple[torch.Tensor]:
     return (torch.zeros(batch, n_inputs),)
 
 
-def _dynamic_batch() -> dict:
-    return {"x": {0: torch.export.Dim("batch", min=1, max=1 << 20)}}
+def _dynamic_batch() -> tuple[dict]:
+    # positional (not by argument name): nn.Sequential's forward names its argument `input`
+    return ({0: torch.export.Dim("batch", min=1, max=1 << 20)},)
 
 
 @contextlib.contextmanager

@@ -1,0 +1,1 @@
+"""`python -m builder bench`: inference and training speed of every runtime."""

@@ -1,0 +1,52 @@
+"""The machine a benchmark ran on, and its measured float32 GEMM peak."""
+from __future__ import annotations
+
+import os
+import platform
+import time
+
+import numpy as np
+
+from builder.versions import producer
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def info() -> dict:
+    return {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "platform": platform.platform(),
+        "versions": producer(),
+    }
+
+
+def gemm_peak(n: int = 2048, repeats: int = 5) -> dict:
+    """Best float32 GFLOP/s of an n x n matmul in NumPy's BLAS and in torch (2 n^3 flops each)."""
+    import torch
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+    results = {}
+    for name, matmul in (("numpy", lambda: a @ b), ("torch", lambda: torch.mm(ta, tb))):
+        matmul()  # warm-up: thread pools, page faults
+        best = min(_timed(matmul) for _ in range(repeats))
+        results[name] = 2 * n**3 / best / 1e9
+    return {"n": n, "gflops": results, "peak_gflops": max(results.values()), "best": max(results, key=results.get)}
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start

@@ -1,0 +1,114 @@
+"""bench.json, bench.md and a self-contained bench.html (plots as inline PNG) from one bench run."""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+# Each client CLI against the same runtime called directly (for the per-call overhead ratio).
+CLIENT_BASELINES = {"cpp": "libtorch-native", "java": "tf-python", "go": "tf-python"}
+
+
+def _fmt(x, spec: str = ".3g") -> str:
+    return "" if x is None else format(x, spec)
+
+
+def overheads(rows: list[dict]) -> list[dict]:
+    """Batch-1 p50 of each client over its baseline runtime on the same artifact, where both ran."""
+    ok = {(r["model"], r["format"], r["runtime"]): r for r in rows if r["status"] == "ok"}
+    out = []
+    for (model, fmt, runtime), row in ok.items():
+        base = ok.get((model, fmt, CLIENT_BASELINES.get(runtime, "")))
+        if base:
+            ratio = row["latency_us"]["p50"] / base["latency_us"]["p50"]
+            out.append({"model": model, "format": fmt, "client": runtime, "baseline": base["runtime"], "ratio": ratio})
+    return out
+
+
+def markdown(result: dict) -> str:
+    m, g = result["machine"], result["gemm"]
+    peak = g["peak_gflops"]
+    lines = [
+        "# deploykit bench", "",
+        f"{m['cpu']}, {m['cores']} cores. float32 GEMM peak ({g['n']}x{g['n']}): "
+        + ", ".join(f"{k} {v:.1f} GFLOP/s" for k, v in g["gflops"].items()) + ".", "",
+        "## Inference", "",
+        "batch-1 latency in microseconds; throughput at batch 1024; % of the GEMM peak.", "",
+        "| model | format | runtime | load ms | first ms | p50 us | p90 us | p99 us | rows/s | GFLOP/s | % peak |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in result["inference"]:
+        if r["status"] != "ok":
+            lines.append(f"| {r['model']} | {r['format']} | {r['runtime']} | {r['status']}: {r['reason']} |||||||| ")
+            continue
+        lat = r["latency_us"]
+        lines.append(
+            f"| {r['model']} | {r['format']} | {r['runtime']} | {r['load_ms']:.1f} | {r['first_ms']:.2f} | {lat['p50']:.1f} | "
+            f"{lat['p90']:.1f} | {lat['p99']:.1f} | {r['rows_per_s']:.3g} | {r['gflops']:.2f} | {100 * r['gflops'] / peak:.1f} |"
+        )
+    over = overheads(result["inference"])
+    lines += ["", "## Client overhead (batch-1 p50, client / same runtime called directly)", ""]
+    lines += [f"- {o['model']}/{o['format']}: {o['client']} / {o['baseline']} = {o['ratio']:.2f}x" for o in over] or ["- no client CLI ran here"]
+    if result.get("training"):
+        lines += ["", "## Training steps/s (median over repeats, min-max)", "",
+                  "| framework | model | mode | batch | steps/s | min-max | vs eager | compile s |", "|---|---|---|---|---|---|---|---|"]
+        for t in result["training"]:
+            lines.append(
+                f"| {t['framework']} | {t['model']} | {t['mode']} | {t['batch']} | {t['steps_per_s_median']:.1f} | "
+                f"{t['steps_per_s_min']:.1f}-{t['steps_per_s_max']:.1f} | {_fmt(t['speedup_vs_eager'], '.2f')}x | {_fmt(t.get('compile_s'), '.1f')} |"
+            )
+    lines += ["", f"Command: `{result['command']}`; {result['seconds']:.0f} s."]
+    return "\n".join(lines) + "\n"
+
+
+def _png(fig) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _bars(labels: list[str], values: list[float], xlabel: str, title: str, log: bool = True) -> str:
+    fig, ax = plt.subplots(figsize=(8, 0.28 * len(labels) + 1.2))
+    ax.barh(labels, values, color="tab:blue")
+    ax.invert_yaxis()
+    if log:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    return _png(fig)
+
+
+def html_page(result: dict) -> str:
+    ok = [r for r in result["inference"] if r["status"] == "ok"]
+    names = [f"{r['model']}/{r['format']} @ {r['runtime']}" for r in ok]
+    images = []
+    if ok:
+        images.append(_bars(names, [r["latency_us"]["p50"] for r in ok], "p50 latency at batch 1 (us)", "Latency"))
+        images.append(_bars(names, [r["rows_per_s"] for r in ok], "rows/s at batch 1024", "Throughput"))
+    if result.get("training"):
+        compiled = [t for t in result["training"] if not t["eager"]]
+        images.append(_bars([f"{t['framework']} {t['model']} {t['mode']}" for t in compiled],
+                            [t["speedup_vs_eager"] for t in compiled], "speed-up over the eager mode (x)", "Training: compiled vs eager"))
+    body = "".join(f'<p><img alt="plot" src="data:image/png;base64,{img}"></p>' for img in images)
+    return (
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>deploykit bench</title>"
+        "<style>body{font-family:sans-serif;margin:2em;max-width:1100px}pre{background:#f6f6f6;padding:1em;overflow-x:auto}</style>"
+        f"</head><body><h1>deploykit bench</h1>{body}<pre>{html.escape(markdown(result))}</pre></body></html>\n"
+    )
+
+
+def write(result: dict, folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / "bench.json", folder / "bench.md", folder / "bench.html"]
+    paths[0].write_text(json.dumps(result, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    paths[1].write_text(markdown(result), encoding="utf-8")
+    paths[2].write_text(html_page(result), encoding="utf-8")
+    return paths
