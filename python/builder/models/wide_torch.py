@@ -20,7 +20,8 @@ SOURCE = "torch"
 DEFAULT_EPOCHS = 1
 LEARNING_RATE = 1e-3
 # Three float32 layers summing 256 and 1024 products: kernels that block or order the sums
-# differently (oneDNN, XNNPACK, onnxruntime's MLAS) differ by ~1e-6 relative on O(10) logits.
+# differently (oneDNN, XNNPACK, onnxruntime's MLAS) differ by up to 1.2e-4 absolute (TFLite) on
+# logits up to 260 (the magnitude-100 golden rows), about 5e-7 relative.
 TOLERANCE = {"atol": 1e-4, "rtol": 1e-4}
 
 
