@@ -47,8 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
         "export",
         help="train the models and export every artifact, golden vectors and the manifest",
         description=(
-            "Train each model on the built-in toy task (x ~ N(0,1) in R^10, y = sum(x) > 0), export "
-            "its artifacts, reload each one in Python and compare it with the eager reference on the "
+            "Train each model (the seed MLPs on the built-in toy task x ~ N(0,1) in R^10, y = sum(x) > 0; "
+            "the wide benchmark models briefly on a 10-class task), export its artifacts, reload each one in Python and compare it with the eager reference on the "
             "golden inputs (batch 1 and the golden batch), then write manifest.json. The output "
             "folder is replaced atomically at the end: a failed run leaves the previous export intact."
         ),
@@ -92,10 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
             "any fails (or, with --require-all, any runtime is unavailable), 2 on bad arguments."
         ),
     )
-    verify.add_argument("--manifest", type=Path, default=Path("models/manifest.json"), help="default: models/manifest.json")
-    verify.add_argument("--models", type=_names(list(MODEL_MODULES), "model"), nargs="+", metavar="ID", help="default: all in the manifest")
-    verify.add_argument("--runtimes", type=_names(_runtime_names(), "runtime"), nargs="+", metavar="NAME", help=f"default: all of {', '.join(_runtime_names())}")
-    verify.add_argument("--report-dir", type=Path, help="default: report/ beside the manifest")
+    _add_matrix_args(verify)
     verify.add_argument("--keep-outputs", type=Path, metavar="DIR", help="save every runtime's outputs as DIR/<model>/<format>/<runtime>/<input set>.npy")
     verify.add_argument("--require-all", action="store_true", help="an unavailable runtime fails the run")
     verify.add_argument("-v", "--verbose", action="store_true", help="show framework logs and tracebacks")
@@ -110,16 +107,24 @@ def build_parser() -> argparse.ArgumentParser:
             "bench.json, bench.md and bench.html. Results are noisy on shared machines: compare within one run."
         ),
     )
-    bench.add_argument("--manifest", type=Path, default=Path("models/manifest.json"), help="default: models/manifest.json")
-    bench.add_argument("--models", type=_names(list(MODEL_MODULES), "model"), nargs="+", metavar="ID", help="default: all in the manifest")
-    bench.add_argument("--runtimes", type=_names(_runtime_names(), "runtime"), nargs="+", metavar="NAME", help="default: all")
+    _add_matrix_args(bench)
     bench.add_argument("--repeat", type=int, default=200, help="timed batch-1 calls per runtime (default: 200)")
     bench.add_argument("--warmup", type=int, default=20, help="untimed calls first (default: 20)")
     bench.add_argument("--training-steps", type=int, default=50, help="timed steps per training repeat (default: 50; 0 skips training)")
     bench.add_argument("--training-repeats", type=int, default=5, help="training repeats, median reported (default: 5)")
-    bench.add_argument("--report-dir", type=Path, help="default: report/ beside the manifest")
     bench.add_argument("-v", "--verbose", action="store_true", help="show framework logs and tracebacks")
     return parser
+
+
+def _add_matrix_args(parser: argparse.ArgumentParser) -> None:
+    """The selection flags shared by verify and bench: which export, models and runtimes."""
+    parser.add_argument("--manifest", type=Path, default=Path("models/manifest.json"), help="default: models/manifest.json")
+    parser.add_argument("--models", type=_names(list(MODEL_MODULES), "model"), nargs="+", metavar="ID", help="default: all in the manifest")
+    parser.add_argument(
+        "--runtimes", type=_names(_runtime_names(), "runtime"), nargs="+", metavar="NAME",
+        help=f"default: all of {', '.join(_runtime_names())}",
+    )
+    parser.add_argument("--report-dir", type=Path, help="default: report/ beside the manifest")
 
 
 def _runtime_names() -> list[str]:
