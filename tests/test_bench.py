@@ -43,3 +43,50 @@ def test_bench_smoke_run_reports_every_runtime_with_sane_numbers(smoke_export, t
 def test_bench_usage_errors(tmp_path, capsys):
     assert cli.main(["bench", "--manifest", str(tmp_path / "missing.json")]) == 2
     assert capsys.readouterr().err.startswith("error: bench: ")
+
+
+FAKE_TIMED_CLIENT = """
+import argparse, json, pathlib, time
+import numpy as np
+from builder.runtimes.python_loaders import LOADERS
+p = argparse.ArgumentParser()
+for flag in ("--manifest", "--model", "--format", "--input", "--output", "--timing"):
+    p.add_argument(flag, required=True)
+p.add_argument("--repeat", type=int, default=1)
+p.add_argument("--warmup", type=int, default=0)
+a = p.parse_args()
+doc = json.loads(pathlib.Path(a.manifest).read_text())
+art = next(x for m in doc["models"] if m["id"] == a.model for x in m["artifacts"] if x["format"] == a.format)
+t0 = time.perf_counter()
+predict = LOADERS[a.format](pathlib.Path(a.manifest).parent / art["path"], art)
+load_ms = (time.perf_counter() - t0) * 1e3
+x = np.load(a.input)
+t0 = time.perf_counter(); y = predict(x); first_ms = (time.perf_counter() - t0) * 1e3
+for _ in range(a.warmup):
+    predict(x)
+us = []
+for _ in range(a.repeat):
+    t0 = time.perf_counter(); predict(x); us.append((time.perf_counter() - t0) * 1e6)
+np.save(a.output, y)
+pct = lambda q: float(np.percentile(us, q))
+pathlib.Path(a.timing).write_text(json.dumps({"load_ms": load_ms, "first_ms": first_ms, "batch": len(x),
+    "latency_us": {"p50": pct(50), "p90": pct(90), "p99": pct(99), "mean": float(np.mean(us))}}))
+"""
+
+
+def test_client_clis_are_timed_by_their_own_timing_file(smoke_export, tmp_path, monkeypatch):
+    """A client runs through DESIGN.md's --repeat/--warmup/--timing; bench reads only timing.json."""
+    import stat
+    import sys
+
+    from builder.bench import inference
+    from builder.verify.runners import RUNNERS, CliRunner
+
+    script = tmp_path / "fake-timed-client"
+    script.write_text(f"#!{sys.executable}\n{FAKE_TIMED_CLIENT}")
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setitem(RUNNERS, "fake", CliRunner("fake", ("onnx",), str(script)))
+    rows = inference.run(smoke_export / "manifest.json", models=["mlp_torch"], runtimes=["fake"], repeat=5, warmup=1)
+    assert [(r["format"], r["status"]) for r in rows] == [("onnx", "ok")], rows
+    assert all(_positive(rows[0][k]) for k in ("load_ms", "first_ms", "rows_per_s", "gflops"))
+    assert _positive(rows[0]["latency_us"]["p50"]) and _positive(rows[0]["batch_latency_us"]["p50"])

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
 import time
 from pathlib import Path
+from typing import Callable, Iterator
 
 from builder import __version__, quiet
 from builder.formats import FORMATS
@@ -157,12 +159,25 @@ def _flatten(lists: list[list[str]] | None) -> list[str] | None:
     return None if lists is None else list(dict.fromkeys(n for group in lists for n in group))
 
 
-def _prepare_environment(args: argparse.Namespace) -> None:
-    """Environment that must be set before the frameworks are imported."""
+def _set_verbosity(args: argparse.Namespace) -> None:
+    """Framework logging: quiet unless --verbose. Must run before the frameworks are imported."""
     if args.verbose:
         os.environ[quiet.ENV_VERBOSE] = "1"
     else:
         _quiet_frameworks()
+
+
+@contextlib.contextmanager
+def _progress_lines(command: str) -> Iterator[Callable[[str], None]]:
+    """Yields `progress(message)`, which prints `<command>: message` to the real stderr while the
+    frameworks' native logging on fd 2 is silenced."""
+    with os.fdopen(os.dup(2), "w", buffering=1) as stream, quiet.native_stderr_silenced():
+        yield lambda message: print(f"{command}: {message}", file=stream)
+
+
+def _prepare_environment(args: argparse.Namespace) -> None:
+    """Environment that must be set before the frameworks are imported."""
+    _set_verbosity(args)
     if args.nproc > 1:
         # JAX data parallelism on the CPU needs that many host devices, fixed when JAX starts.
         flag = f"--xla_force_host_platform_device_count={args.nproc}"
@@ -274,21 +289,17 @@ def cmd_verify(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"error: verify: {e}", file=sys.stderr)
         return EXIT_USAGE
-    if args.verbose:
-        os.environ[quiet.ENV_VERBOSE] = "1"
-    else:
-        _quiet_frameworks()
+    _set_verbosity(args)
     from builder.verify import matrix, report
 
-    with os.fdopen(os.dup(2), "w", buffering=1) as progress_stream:
-        with quiet.native_stderr_silenced():
-            result = matrix.run(
-                args.manifest,
-                models=_flatten(args.models),
-                runtimes=_flatten(args.runtimes),
-                keep_outputs=args.keep_outputs,
-                progress=lambda message: print(f"verify: {message}", file=progress_stream),
-            )
+    with _progress_lines("verify") as progress:
+        result = matrix.run(
+            args.manifest,
+            models=_flatten(args.models),
+            runtimes=_flatten(args.runtimes),
+            keep_outputs=args.keep_outputs,
+            progress=progress,
+        )
     paths = report.write(result, args.report_dir or args.manifest.parent / "report")
     print(report.markdown(result), end="")
     print(f"wrote {', '.join(str(p) for p in paths)}")
@@ -307,17 +318,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"error: bench: {e}", file=sys.stderr)
         return EXIT_USAGE
-    if args.verbose:
-        os.environ[quiet.ENV_VERBOSE] = "1"
-    else:
-        _quiet_frameworks()
+    _set_verbosity(args)
     from builder.bench import inference, machine, report
 
     start = time.perf_counter()
-    with os.fdopen(os.dup(2), "w", buffering=1) as progress_stream, quiet.native_stderr_silenced():
-        def progress(message: str) -> None:
-            print(f"bench: {message}", file=progress_stream)
-
+    with _progress_lines("bench") as progress:
         progress("float32 GEMM peak")
         result = {"machine": machine.info(), "gemm": machine.gemm_peak()}
         result["inference"] = inference.run(
