@@ -165,13 +165,9 @@ def _tf_step(bench: Bench, mode: str) -> Iterator[tuple[Step, dict]]:
     else:
         loss_fn = keras.losses.BinaryCrossentropy()
 
-    def train_step(x, y):
-        with tf.GradientTape() as tape:
-            loss = loss_fn(y, model(x, training=True))
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        return loss
+    from builder.models.mlp_keras import gradient_tape_step
 
+    train_step = gradient_tape_step(model, loss_fn, optimizer)
     fn = train_step if mode == "eager" else tf.function(train_step, jit_compile=mode == "xla")
     batches = itertools.cycle([(tf.constant(x), tf.constant(y)) for x, y in zip(bench.x, bench.y)])
 

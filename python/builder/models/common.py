@@ -60,3 +60,16 @@ class ModelSpec(Protocol):
     DEFAULT_EPOCHS: int
 
     def train(self, cfg: TrainConfig, on_epoch: EpochCallback | None = None) -> Trained: ...
+
+
+def jax_eager_reference(apply_fn: Callable, params) -> Callable[[np.ndarray], np.ndarray]:
+    """The export's reference for a JAX model: `apply_fn(params, x)` run op by op (not jitted),
+    as float32 NumPy. Exports are compiled, so this is what they are checked against."""
+    import jax
+    import jax.numpy as jnp
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        with jax.disable_jit():
+            return np.asarray(apply_fn(params, jnp.asarray(x, jnp.float32)), dtype=np.float32)
+
+    return predict

@@ -10,7 +10,7 @@ import numpy as np
 import optax
 
 from builder import data
-from builder.models.common import EpochCallback, History, TrainConfig, Trained
+from builder.models.common import EpochCallback, History, TrainConfig, Trained, jax_eager_reference
 
 MODEL_ID = "mlp_flax"
 SOURCE = "jax"
@@ -64,10 +64,7 @@ def train(cfg: TrainConfig, on_epoch: EpochCallback | None = None) -> Trained:
         history.log(epoch, epoch_loss, data.accuracy(np.asarray(forward(params, test_split.x)), test_split.y))
     seconds = time.perf_counter() - start
 
-    def predict(x: np.ndarray) -> np.ndarray:
-        # Op-by-op (eager) application is the reference; exports are compiled.
-        with jax.disable_jit():
-            return np.asarray(model.apply(params, jnp.asarray(x, jnp.float32)))
+    predict = jax_eager_reference(model.apply, params)
 
     return Trained(
         model_id=MODEL_ID,

@@ -20,7 +20,7 @@ import numpy as np
 from jax.sharding import Mesh, PartitionSpec as P
 
 from builder import data
-from builder.models.common import EpochCallback, History, TrainConfig, Trained
+from builder.models.common import EpochCallback, History, TrainConfig, Trained, jax_eager_reference
 
 MODEL_ID = "mlp_jax"
 SOURCE = "jax"
@@ -130,10 +130,7 @@ def train(cfg: TrainConfig, on_epoch: EpochCallback | None = None) -> Trained:
     # Back to ordinary single-device arrays: the exporters and the reference need no mesh.
     params = jax.tree_util.tree_map(jnp.asarray, jax.device_get(params))
 
-    def predict(x: np.ndarray) -> np.ndarray:
-        # Op-by-op (eager) application is the reference; exports are compiled.
-        with jax.disable_jit():
-            return np.asarray(forward(params, jnp.asarray(x, jnp.float32)), dtype=np.float32)
+    predict = jax_eager_reference(forward, params)
 
     return Trained(
         model_id=MODEL_ID,

@@ -74,6 +74,20 @@ def _train_fit(model, train_split, test_split, cfg, epochs, history) -> None:
     )
 
 
+def gradient_tape_step(model, loss_fn, optimizer):
+    """A plain-Python training step `(x, y) -> loss` with GradientTape: eager as it is, a graph
+    under `tf.function`, XLA-compiled under `tf.function(jit_compile=True)`."""
+
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=True))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    return step
+
+
 def _train_loop(model, train_split, test_split, cfg, epochs, history) -> None:
     optimizer = keras.optimizers.Adam(learning_rate=LEARNING_RATE)
     loss_fn = keras.losses.BinaryCrossentropy()
@@ -84,13 +98,7 @@ def _train_loop(model, train_split, test_split, cfg, epochs, history) -> None:
         .prefetch(tf.data.AUTOTUNE)
     )
 
-    @tf.function(jit_compile=cfg.trainer == "xla")
-    def step(xb, yb):
-        with tf.GradientTape() as tape:
-            loss = loss_fn(yb, model(xb, training=True))
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        return loss
+    step = tf.function(gradient_tape_step(model, loss_fn, optimizer), jit_compile=cfg.trainer == "xla")
 
     for epoch in range(1, epochs + 1):
         total, seen = 0.0, 0

@@ -10,7 +10,7 @@ import numpy as np
 import optax
 
 from builder import data
-from builder.models.common import EpochCallback, History, TrainConfig, Trained
+from builder.models.common import EpochCallback, History, TrainConfig, Trained, jax_eager_reference
 from builder.models import wide_torch
 
 MODEL_ID = "wide_flax"
@@ -59,9 +59,7 @@ def train(cfg: TrainConfig, on_epoch: EpochCallback | None = None) -> Trained:
         history.log(epoch, total / seen, data.class_accuracy(np.asarray(forward(params, test_split.x)), test_split.y))
     seconds = time.perf_counter() - start
 
-    def predict(x: np.ndarray) -> np.ndarray:
-        with jax.disable_jit():  # op-by-op (eager) is the reference
-            return np.asarray(model.apply(params, jnp.asarray(x, jnp.float32)))
+    predict = jax_eager_reference(model.apply, params)
 
     return Trained(
         model_id=MODEL_ID,
