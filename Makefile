@@ -17,8 +17,21 @@ CPP_BUILD := $(BUILD)/cpp
 APT_PACKAGES := cmake g++ ninja-build libgtest-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 NATIVE_SOURCES := $(shell find cpp -type f) CMakeLists.txt pyproject.toml
+BUILDER_SOURCES := $(shell find python/builder -type f -not -name '*.pyc' -not -path '*/__pycache__/*')
 
-.PHONY: help setup system-deps demo export verify bench test test-python test-cpp lock clean
+# A small real export (2 epochs, seed 7, every model and format) that the language suites test
+# against, and the unsafe-op fixture for the Java and Go clients. Rebuilt when the builder changes.
+TEST_MODELS := $(BUILD)/test-models
+UNSAFE_FIXTURE := $(BUILD)/fixtures/unsafe
+export DEPLOYKIT_TEST_MANIFEST := $(abspath $(TEST_MODELS))/manifest.json
+export DEPLOYKIT_UNSAFE_MANIFEST := $(abspath $(UNSAFE_FIXTURE))/manifest.json
+
+# One fragment per client language (mk/<lang>.mk) defines setup-<lang>, test-<lang> and
+# demo-<lang>; this file only chains them.
+CLIENT_MK := $(sort $(wildcard mk/*.mk))
+CLIENTS := $(patsubst mk/%.mk,%,$(CLIENT_MK))
+
+.PHONY: help setup system-deps demo export verify bench test test-python test-fixtures lock clean
 
 help:
 	@echo "make demo    set up, export every model, print the parity table"
@@ -30,7 +43,7 @@ help:
 	@echo "make lock    re-resolve requirements/requirements.in into requirements/lock.txt"
 	@echo "make clean   remove build trees and exported models (keeps .venv)"
 
-setup: system-deps $(VENV)/.deps-stamp $(VENV)/.native-stamp
+setup: system-deps $(VENV)/.deps-stamp $(VENV)/.native-stamp $(addprefix setup-,$(CLIENTS))
 
 system-deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -68,19 +81,24 @@ $(MODELS)/manifest.json: | setup
 bench: setup $(MODELS)/manifest.json
 	$(PY) -m builder bench --manifest $(MODELS)/manifest.json
 
-# Ends with the verify matrix; runtimes whose client is not built yet show as n/a.
-demo: export
+# Each client's demo prints its parity lines; the demo ends with the verify matrix.
+demo: export $(addprefix demo-,$(CLIENTS))
 	$(PY) -m builder verify --manifest $(MODELS)/manifest.json
 
-test: setup test-python test-cpp
+test: setup test-python $(addprefix test-,$(CLIENTS))
 
-test-python:
+test-python: setup
 	$(PY) -m pytest
 
-test-cpp: setup
-	cmake -S . -B $(CPP_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DDEPLOYKIT_BUILD_CLIENT=OFF >/dev/null
-	cmake --build $(CPP_BUILD)
-	ctest --test-dir $(CPP_BUILD) --output-on-failure
+test-fixtures: $(TEST_MODELS)/manifest.json $(UNSAFE_FIXTURE)/manifest.json
+
+$(TEST_MODELS)/manifest.json: $(BUILDER_SOURCES) | $(VENV)/.deps-stamp
+	$(PY) -m builder export --out $(TEST_MODELS) --epochs 2 --seed 7
+
+$(UNSAFE_FIXTURE)/manifest.json: tests/fixtures/unsafe_model.py $(BUILDER_SOURCES) | $(VENV)/.deps-stamp
+	$(PY) tests/fixtures/unsafe_model.py --out $(UNSAFE_FIXTURE) >/dev/null
+
+include $(CLIENT_MK)
 
 clean:
 	rm -rf $(BUILD) $(VENV)/.native-stamp

@@ -68,6 +68,7 @@ def run(cfg: ExportConfig, reporter: Reporter | None = None) -> tuple[Path, list
             from builder import serving
 
             doc["serving"] = serving.write(staging, model_entries)
+        doc["safety"] = manifest.write_unsafe_ops(staging)
         manifest.write(doc, staging)
     return cfg.out / manifest.MANIFEST_NAME, rows
 

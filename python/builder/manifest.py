@@ -15,6 +15,7 @@ from builder.formats import Exported
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 SCHEMA_NAME = "manifest.schema.json"
+UNSAFE_OPS_NAME = "unsafe_ops.json"
 
 
 def schema_text() -> str:
@@ -55,6 +56,20 @@ def model_entry(trained, golden: dict, artifacts: list[dict]) -> dict:
         "golden": golden,
         "artifacts": artifacts,
     }
+
+
+def write_unsafe_ops(folder: Path) -> dict:
+    """Copies the committed op deny-list beside the manifest; returns the manifest's `safety` entry."""
+    text = resources.files("builder").joinpath(UNSAFE_OPS_NAME).read_text(encoding="utf-8")
+    path = folder / UNSAFE_OPS_NAME
+    path.write_text(text, encoding="utf-8")
+    return {"unsafe_ops": {"path": UNSAFE_OPS_NAME, "sha256": hashing.file_sha256(path)}}
+
+
+def unsafe_ops() -> list[str]:
+    """The op names of the committed deny-list."""
+    doc = json.loads(resources.files("builder").joinpath(UNSAFE_OPS_NAME).read_text(encoding="utf-8"))
+    return [entry["op"] for entry in doc["ops"]]
 
 
 def build(models: list[dict], producer: dict, export: dict) -> dict:
