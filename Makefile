@@ -87,7 +87,7 @@ demo: export $(addprefix demo-,$(CLIENTS))
 
 test: setup test-python $(addprefix test-,$(CLIENTS))
 
-test-python: setup
+test-python: setup test-fixtures
 	$(PY) -m pytest
 
 test-fixtures: $(TEST_MODELS)/manifest.json $(UNSAFE_FIXTURE)/manifest.json

@@ -175,3 +175,31 @@ def test_export_writes_a_loss_curve_per_model(smoke_export, smoke_manifest):
     for model in smoke_manifest["models"]:
         png = (smoke_export / "report" / f"{model['id']}_loss.png").read_bytes()
         assert png.startswith(b"\x89PNG") and len(png) > 5000
+
+
+def test_export_ships_the_unsafe_op_deny_list(smoke_export, smoke_manifest):
+    """The Java and Go clients read this list from beside the manifest and check its sha256."""
+    entry = smoke_manifest["safety"]["unsafe_ops"]
+    path = smoke_export / entry["path"]
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"]
+    ops = [item["op"] for item in json.loads(path.read_text())["ops"]]
+    assert ops == manifest.unsafe_ops()
+    assert len(ops) == len(set(ops))
+    assert {"ReadFile", "WriteFile", "MatchingFiles", "PyFunc", "EagerPyFunc", "SaveV2", "RestoreV2"} <= set(ops)
+
+
+def test_unsafe_fixture_really_reads_a_file(tmp_path):
+    """The fixture the Java and Go suites must refuse: its serving function holds a ReadFile op."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("unsafe_model", Path(__file__).parent / "fixtures" / "unsafe_model.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    doc = manifest.read(module.write(tmp_path / "unsafe"))
+    artifact = doc["models"][0]["artifacts"][0]
+    saved = tmp_path / "unsafe" / artifact["path"]
+    assert "ReadFile" in _saved_model_ops(saved)
+    x = np.load(tmp_path / "unsafe" / doc["models"][0]["golden"]["input"])
+    expected = np.load(tmp_path / "unsafe" / doc["models"][0]["golden"]["expected"])
+    got = LOADERS["saved-model"](saved, artifact)(x)
+    assert within_tolerance(expected, got, **artifact["tolerance"])
