@@ -53,9 +53,11 @@ def test_reference_special_outputs_contain_nan_and_saturation(smoke_export, smok
         assert np.isfinite(y[3:8]).all(), "zeros, +-1e30 and denormals give numbers"
 
 
-def test_a_runtime_that_cannot_run_is_a_visible_cell(smoke_export):
-    rep = matrix.run(smoke_export / "manifest.json", models=["mlp_torch"], runtimes=["cpp", "libtorch-native"])
-    assert rep["runtimes"]["cpp"]["available"] is False and "bin/deploykit-cpp" in rep["runtimes"]["cpp"]["reason"]
+def test_a_runtime_that_cannot_run_is_a_visible_cell(smoke_export, tmp_path, monkeypatch):
+    missing = tmp_path / "bin" / "deploykit-missing"
+    monkeypatch.setitem(RUNNERS, "missing", CliRunner("missing", ("onnx",), str(missing), issue="test"))
+    rep = matrix.run(smoke_export / "manifest.json", models=["mlp_torch"], runtimes=["missing"])
+    assert rep["runtimes"]["missing"]["available"] is False and str(missing) in rep["runtimes"]["missing"]["reason"]
     assert {c["status"] for c in rep["cells"]} == {"unavailable"}
     assert "n/a" in report.markdown(rep) and "Unavailable runtimes:" in report.markdown(rep)
 
