@@ -1,0 +1,195 @@
+package dev.deploykit;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The common command line, in-process: exit codes and one-line messages for every failure. */
+class CliTest {
+  private static final Path M = Fixtures.TEST_MANIFEST;
+  @TempDir Path tmp;
+
+  private static String[] args(Path manifest, String model, Path input, String... more) {
+    List<String> a = new ArrayList<>(List.of("--manifest", manifest.toString(), "--model", model, "--input", input.toString()));
+    a.addAll(Arrays.asList(more));
+    return a.toArray(String[]::new);
+  }
+
+  private static Path in(String model) {
+    return Fixtures.golden(M, model, "input.npy");
+  }
+
+  /** Exit code {@code code}, nothing on stdout, exactly one {@code error: what: why} line on stderr. */
+  private static Fixtures.Run assertError(int code, String fragment, Fixtures.Run run) {
+    assertEquals(code, run.code(), run.toString());
+    assertEquals("", run.out());
+    List<String> lines = run.err().lines().toList();
+    assertEquals(1, lines.size(), run.err());
+    assertTrue(lines.get(0).startsWith("error: ") && lines.get(0).contains(fragment), run.err());
+    return run;
+  }
+
+  @Test
+  void usage() {
+    Fixtures.Run none = Fixtures.cli();
+    assertEquals(2, none.code());
+    assertTrue(none.err().contains("Usage: deploykit-java"), none.err());
+    Fixtures.Run help = Fixtures.cli("--help");
+    assertEquals(0, help.code());
+    assertTrue(help.out().contains("--allow-unsafe-ops"), help.out());
+    assertError(2, "Unknown option: '--bogus'", Fixtures.cli(args(M, "mlp_keras", in("mlp_keras"), "--output", "o.npy", "--bogus")));
+    assertError(2, "Missing required option", Fixtures.cli("--manifest", M.toString()));
+    assertError(2, "nothing to do", Fixtures.cli(args(M, "mlp_keras", in("mlp_keras"))));
+    assertError(2, "--repeat must be", Fixtures.cli(args(M, "mlp_keras", in("mlp_keras"), "--timing", "t.json", "--repeat", "0")));
+  }
+
+  @Test
+  void checkPassesAndWritesTheOutput() throws IOException {
+    Path out = tmp.resolve("out.npy");
+    Fixtures.Run run = Fixtures.cli(args(M, "mlp_keras", in("mlp_keras"), "--format", "saved-model", "--output", out.toString(),
+        "--check", Fixtures.golden(M, "mlp_keras", "expected.npy").toString()));
+    assertEquals(0, run.code(), run.toString());
+    assertTrue(run.out().matches("check mlp_keras/saved-model: pass max_abs=\\S+ \\(atol 1e-05 rtol 0.0001\\)\\R"), run.out());
+    assertEquals("", run.err());
+    try (Model model = Model.load(M, "mlp_keras")) {
+      assertArrayEquals(model.predict(Npy.read(in("mlp_keras"))).data(), Npy.read(out).data());
+    }
+  }
+
+  @Test
+  void checkOfTheSpecialValues() {
+    Fixtures.Run run = Fixtures.cli(args(M, "wide_keras", Fixtures.golden(M, "wide_keras", "special_input.npy"),
+        "--check", Fixtures.golden(M, "wide_keras", "special_expected.npy").toString()));
+    assertEquals(0, run.code(), run.toString());
+  }
+
+  @Test
+  void checkMismatchExitsOne() throws IOException {
+    Npy.Matrix expected = Npy.read(Fixtures.golden(M, "mlp_keras", "expected.npy"));
+    float[] wrong = expected.data().clone();
+    wrong[5] += 0.01f;
+    wrong[9] = Float.NaN;
+    Path bad = tmp.resolve("wrong.npy");
+    Npy.write(bad, new Npy.Matrix(expected.rows(), expected.cols(), wrong));
+    Fixtures.Run run = Fixtures.cli(args(M, "mlp_keras", in("mlp_keras"), "--check", bad.toString()));
+    assertEquals(1, run.code(), run.toString());
+    assertTrue(run.out().startsWith("check mlp_keras/saved-model: FAIL 2 of 64 values outside tolerance (NaN/Inf pattern differs)"), run.out());
+  }
+
+  @Test
+  void timingFile() throws IOException {
+    Path t = tmp.resolve("timing.json");
+    Fixtures.Run run = Fixtures.cli(args(M, "mlp_keras", in("mlp_keras"), "--repeat", "20", "--warmup", "3", "--timing", t.toString()));
+    assertEquals(0, run.code(), run.toString());
+    JsonObject doc = JsonParser.parseString(Files.readString(t)).getAsJsonObject();
+    assertTrue(doc.get("load_ms").getAsDouble() > 0);
+    assertTrue(doc.get("first_ms").getAsDouble() > 0);
+    assertEquals(64, doc.get("batch").getAsInt());
+    JsonObject lat = doc.getAsJsonObject("latency_us");
+    for (String k : new String[] {"p50", "p90", "p99", "mean"}) {
+      assertTrue(lat.get(k).getAsDouble() > 0, k);
+    }
+    assertTrue(lat.get("p50").getAsDouble() <= lat.get("p99").getAsDouble());
+  }
+
+  @Test
+  void badInputsExitTwo() throws IOException {
+    String o = tmp.resolve("o.npy").toString();
+    assertError(2, "no such file", Fixtures.cli(args(M, "mlp_keras", tmp.resolve("missing.npy"), "--output", o)));
+    assertError(2, "no such file", Fixtures.cli(args(tmp.resolve("none.json"), "mlp_keras", in("mlp_keras"), "--output", o)));
+    assertError(2, "not in", Fixtures.cli(args(M, "no_such_model", in("mlp_keras"), "--output", o)));
+    assertError(2, "has no saved-model artifact", Fixtures.cli(args(M, "mlp_torch", in("mlp_torch"), "--output", o)));
+    assertError(2, "only saved-model", Fixtures.cli(args(M, "mlp_keras", in("mlp_keras"), "--format", "onnx", "--output", o)));
+    // wrong shape: wide_keras's 256-wide rows into the 10-wide mlp
+    assertError(2, "has 256 features per row, model mlp_keras takes 10", Fixtures.cli(args(M, "mlp_keras", in("wide_keras"), "--output", o)));
+
+    Path f8 = tmp.resolve("f8.npy");
+    Files.write(f8, NpyTest.npy(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (1, 10), }", 20));
+    assertError(2, "dtype '<f8'", Fixtures.cli(args(M, "mlp_keras", f8, "--output", o)));
+
+    byte[] golden = Files.readAllBytes(in("mlp_keras"));
+    Path truncated = tmp.resolve("truncated.npy");
+    Files.write(truncated, Arrays.copyOf(golden, golden.length - 100));
+    assertError(2, "data bytes", Fixtures.cli(args(M, "mlp_keras", truncated, "--output", o)));
+
+    Path broken = tmp.resolve("broken.json");
+    Files.writeString(broken, "{\"models\": [");
+    assertError(2, "malformed", Fixtures.cli(args(broken, "mlp_keras", in("mlp_keras"), "--output", o)));
+    Files.writeString(broken, "{\"models\": [{\"id\": \"x\"}]}");
+    assertError(2, "malformed", Fixtures.cli(args(broken, "x", in("mlp_keras"), "--output", o)));
+  }
+
+  @Test
+  void integrityFailuresExitThree() throws IOException {
+    // sha256 in the manifest does not match the files
+    Path a = Fixtures.copyModel(M, "mlp_keras", tmp.resolve("a"), doc -> Fixtures.savedModelArtifact(doc, "mlp_keras").addProperty("sha256", "0".repeat(64)));
+    assertError(3, "sha256 mismatch", Fixtures.cli(args(a, "mlp_keras", in("mlp_keras"), "--output", tmp.resolve("o.npy").toString())));
+
+    // the artifact folder is missing
+    Path b = Fixtures.copyModel(M, "mlp_keras", tmp.resolve("b"), doc -> {});
+    deleteTree(tmp.resolve("b/mlp_keras/saved_model"));
+    assertError(3, "is missing", Fixtures.cli(args(b, "mlp_keras", in("mlp_keras"), "--output", tmp.resolve("o.npy").toString())));
+  }
+
+  @Test
+  void corruptedVariablesAreRefusedByHashThenByTheLoader() throws IOException {
+    Path dir = tmp.resolve("c");
+    Path manifest = Fixtures.copyModel(M, "wide_keras", dir, doc -> {});
+    Path data = dir.resolve("wide_keras/saved_model/variables/variables.data-00000-of-00001");
+    byte[] bytes = Files.readAllBytes(data);
+    for (int i = 0; i < 64; i++) {
+      bytes[bytes.length / 2 + i] ^= (byte) 0x5a;
+    }
+    Files.write(data, bytes);
+    String[] run = args(manifest, "wide_keras", in("wide_keras"), "--output", tmp.resolve("o.npy").toString());
+    assertError(3, "sha256 mismatch", Fixtures.cli(run));
+
+    // The manifest's sha256 updated to match: the integrity check passes, TF's restore must fail cleanly.
+    String sha = Hashing.artifactSha256(dir.resolve("wide_keras/saved_model"));
+    Path rehashed = Fixtures.copyModel(manifest, "wide_keras", tmp.resolve("d"), doc -> Fixtures.savedModelArtifact(doc, "wide_keras").addProperty("sha256", sha));
+    assertError(3, "TensorFlow could not load the SavedModel", Fixtures.cli(args(rehashed, "wide_keras", in("wide_keras"), "--output", tmp.resolve("o.npy").toString())));
+  }
+
+  @Test
+  void corruptedGraphIsRefusedCleanly() throws IOException {
+    Path dir = tmp.resolve("g");
+    Path manifest = Fixtures.copyModel(M, "mlp_keras", dir, doc -> {});
+    Path pb = dir.resolve("mlp_keras/saved_model/saved_model.pb");
+    byte[] bytes = Files.readAllBytes(pb);
+    Files.write(pb, Arrays.copyOf(bytes, bytes.length / 3));
+    String sha = Hashing.artifactSha256(dir.resolve("mlp_keras/saved_model"));
+    Path rehashed = Fixtures.copyModel(manifest, "mlp_keras", tmp.resolve("h"), doc -> Fixtures.savedModelArtifact(doc, "mlp_keras").addProperty("sha256", sha));
+    assertError(3, "saved_model.pb", Fixtures.cli(args(rehashed, "mlp_keras", in("mlp_keras"), "--output", tmp.resolve("o.npy").toString())));
+  }
+
+  @Test
+  void unsafeFixture() {
+    Path u = Fixtures.UNSAFE_MANIFEST;
+    Path input = Fixtures.golden(u, "unsafe_readfile", "input.npy");
+    String expected = Fixtures.golden(u, "unsafe_readfile", "expected.npy").toString();
+    assertError(3, "ReadFile", Fixtures.cli(args(u, "unsafe_readfile", input, "--check", expected)));
+    Fixtures.Run allowed = Fixtures.cli(args(u, "unsafe_readfile", input, "--check", expected, "--allow-unsafe-ops"));
+    assertEquals(0, allowed.code(), allowed.toString());
+    assertTrue(allowed.out().startsWith("check unsafe_readfile/saved-model: pass"), allowed.out());
+    assertTrue(allowed.err().startsWith("warning: unsafe_readfile reaches denied op(s) ReadFile"), allowed.err());
+  }
+
+  private static void deleteTree(Path root) throws IOException {
+    try (var walk = Files.walk(root)) {
+      for (Path p : walk.sorted((x, y) -> y.compareTo(x)).toList()) {
+        Files.delete(p);
+      }
+    }
+  }
+}

@@ -1,0 +1,69 @@
+package dev.deploykit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/** A few runs of the real launcher, bin/deploykit-java, from another working directory. */
+class LauncherTest {
+  private static final Path LAUNCHER = Fixtures.REPO.resolve("bin/deploykit-java");
+  private static final Path M = Fixtures.TEST_MANIFEST;
+
+  record Proc(int code, String out, String err) {}
+
+  private static Proc launch(String... args) throws IOException, InterruptedException {
+    List<String> cmd = new ArrayList<>(List.of(LAUNCHER.toString()));
+    cmd.addAll(List.of(args));
+    ProcessBuilder pb = new ProcessBuilder(cmd).directory(Path.of(System.getProperty("java.io.tmpdir")).toFile());
+    Process p = pb.start();
+    p.getOutputStream().close();
+    var out = p.getInputStream().readAllBytes();
+    var err = p.getErrorStream().readAllBytes();
+    assertTrue(p.waitFor(120, TimeUnit.SECONDS));
+    return new Proc(p.exitValue(), new String(out, StandardCharsets.UTF_8), new String(err, StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void checksGoldenFromAnotherDirectory() throws Exception {
+    Proc p = launch("--manifest", M.toString(), "--model", "wide_keras", "--input", Fixtures.golden(M, "wide_keras", "input.npy").toString(),
+        "--check", Fixtures.golden(M, "wide_keras", "expected.npy").toString());
+    assertEquals(0, p.code(), p.toString());
+    assertTrue(p.out().startsWith("check wide_keras/saved-model: pass max_abs="), p.out());
+    assertEquals("", p.err(), "TensorFlow's native logs must be silenced");
+  }
+
+  @Test
+  void usageWithoutArguments() throws Exception {
+    Proc p = launch();
+    assertEquals(2, p.code());
+    assertTrue(p.err().startsWith("Usage: deploykit-java"), p.err());
+    assertTrue(launch("--version").out().startsWith("deploykit-java "));
+  }
+
+  /** The XlaCallModule failure makes MLIR print a diagnostic natively; only our line may remain. */
+  @Test
+  void incompatibleModelGivesExactlyOneErrorLine() throws Exception {
+    Proc p = launch("--manifest", M.toString(), "--model", "mlp_flax", "--input", Fixtures.golden(M, "mlp_flax", "input.npy").toString(),
+        "--output", Path.of(System.getProperty("java.io.tmpdir"), "deploykit-launcher-test.npy").toString());
+    assertEquals(3, p.code(), p.toString());
+    List<String> lines = p.err().lines().toList();
+    assertEquals(1, lines.size(), p.err());
+    assertTrue(lines.get(0).startsWith("error: mlp_flax/saved-model: XlaCallModule"), p.err());
+  }
+
+  @Test
+  void unsafeFixtureRefused() throws Exception {
+    Path u = Fixtures.UNSAFE_MANIFEST;
+    Proc p = launch("--manifest", u.toString(), "--model", "unsafe_readfile", "--input", Fixtures.golden(u, "unsafe_readfile", "input.npy").toString(),
+        "--check", Fixtures.golden(u, "unsafe_readfile", "expected.npy").toString());
+    assertEquals(3, p.code(), p.toString());
+    assertTrue(p.err().startsWith("error: safety unsafe_readfile/saved-model:") && p.err().contains("ReadFile"), p.err());
+  }
+}

@@ -1,0 +1,124 @@
+package dev.deploykit;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.tensorflow.ndarray.FloatNdArray;
+import org.tensorflow.ndarray.NdArrays;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.ndarray.StdArrays;
+import org.tensorflow.types.TFloat32;
+
+/** Golden parity of the saved-models TF Java runs, and the library API around it. */
+class ModelTest {
+  @ParameterizedTest(name = "{0} batch {1}")
+  @CsvSource({"mlp_keras, 1", "mlp_keras, 7", "mlp_keras, 64", "wide_keras, 1", "wide_keras, 7", "wide_keras, 64"})
+  void matchesGoldenAtBatch(String id, int rows) {
+    Npy.Matrix x = Fixtures.goldenMatrix(Fixtures.TEST_MANIFEST, id, "input.npy").head(rows);
+    Npy.Matrix expected = Fixtures.goldenMatrix(Fixtures.TEST_MANIFEST, id, "expected.npy").head(rows);
+    try (Model model = Model.load(Fixtures.TEST_MANIFEST, id)) {
+      assertParity(model, expected, model.predict(x));
+    }
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"mlp_keras", "wide_keras"})
+  void runsNanAndInfInputsLikeTheReference(String id) {
+    Npy.Matrix x = Fixtures.goldenMatrix(Fixtures.TEST_MANIFEST, id, "special_input.npy");
+    Npy.Matrix expected = Fixtures.goldenMatrix(Fixtures.TEST_MANIFEST, id, "special_expected.npy");
+    boolean hasNonFinite = false;
+    for (float v : x.data()) {
+      hasNonFinite |= !Float.isFinite(v);
+    }
+    assertTrue(hasNonFinite, "the special set should contain NaN/Inf");
+    try (Model model = Model.load(Fixtures.TEST_MANIFEST, id)) {
+      Npy.Matrix got = model.predict(x);
+      Compare.Result r = assertParity(model, expected, got);
+      assertTrue(r.nanMatch() && r.infMatch());
+    }
+  }
+
+  @Test
+  void tensorAndNdArrayVariantsAgreeWithArrays() {
+    Npy.Matrix x = Fixtures.goldenMatrix(Fixtures.TEST_MANIFEST, "mlp_keras", "input.npy").head(7);
+    try (Model model = Model.load(Fixtures.TEST_MANIFEST, "mlp_keras")) {
+      float[][] viaArrays = model.predict(x.toArray());
+      assertEquals(7, viaArrays.length);
+      assertEquals(model.outputWidth(), viaArrays[0].length);
+
+      FloatNdArray nd = model.predict(StdArrays.ndCopyOf(x.toArray()));
+      assertEquals(Shape.of(7, 1), nd.shape());
+      try (TFloat32 in = TFloat32.tensorOf(StdArrays.ndCopyOf(x.toArray()));
+          TFloat32 out = model.predict(in)) {
+        for (int r = 0; r < 7; r++) {
+          assertEquals(viaArrays[r][0], nd.getFloat(r, 0));
+          assertEquals(viaArrays[r][0], out.getFloat(r, 0));
+        }
+      }
+    }
+  }
+
+  @Test
+  void rejectsWrongWidthAndUseAfterClose() {
+    Model model = Model.load(Fixtures.TEST_MANIFEST, "mlp_keras");
+    DeploykitException e = assertThrows(DeploykitException.class, () -> model.predict(new float[][] {new float[9]}));
+    assertEquals(2, e.exitCode());
+    assertThrows(DeploykitException.class, () -> model.predict(NdArrays.ofFloats(Shape.of(2, 3))));
+    model.close();
+    model.close(); // idempotent
+    assertThrows(IllegalStateException.class, () -> model.predict(new float[][] {new float[10]}));
+  }
+
+  @Test
+  void concurrentPredictionsEqualSingleThreadResults() throws Exception {
+    Npy.Matrix x = Fixtures.goldenMatrix(Fixtures.TEST_MANIFEST, "mlp_keras", "input.npy");
+    try (Model model = Model.load(Fixtures.TEST_MANIFEST, "mlp_keras")) {
+      float[][] rows = x.toArray();
+      float[][] single = new float[rows.length][];
+      for (int i = 0; i < rows.length; i++) {
+        single[i] = model.predict(new float[][] {rows[i]})[0];
+      }
+      ExecutorService pool = Executors.newFixedThreadPool(8);
+      try {
+        List<Future<Integer>> futures = new ArrayList<>();
+        for (int t = 0; t < 8; t++) {
+          int offset = t;
+          futures.add(pool.submit(() -> {
+            for (int i = 0; i < 1000; i++) {
+              int r = (i * 7 + offset) % rows.length;
+              assertArrayEquals(single[r], model.predict(new float[][] {rows[r]})[0], "row " + r);
+            }
+            return 1000;
+          }));
+        }
+        int done = 0;
+        for (Future<Integer> f : futures) {
+          done += f.get();
+        }
+        assertEquals(8000, done);
+      } finally {
+        pool.shutdownNow();
+      }
+    }
+  }
+
+  private static Compare.Result assertParity(Model model, Npy.Matrix expected, Npy.Matrix got) {
+    assertEquals(expected.rows(), got.rows());
+    assertEquals(expected.cols(), got.cols());
+    Manifest.Artifact a = model.artifact();
+    Compare.Result r = Compare.compare(expected.data(), got.data(), a.atol(), a.rtol());
+    assertTrue(r.passed(), model.id() + ": " + r);
+    return r;
+  }
+}
