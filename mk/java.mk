@@ -26,5 +26,9 @@ test-java: setup-java test-fixtures
 demo-java: setup-java
 	java/scripts/demo.sh "$(MODELS)/manifest.json" "$(PY)"
 
+# Latency, throughput and native memory of TF Java in-process (not a test). A fixed, pre-touched
+# heap keeps the Java heap's growth out of the RSS numbers. TF Python on the same SavedModels:
+#   $(PY) -m builder bench --manifest $(DEPLOYKIT_TEST_MANIFEST) --models mlp_keras wide_keras --runtimes tf-python java
 bench-java: setup-java test-fixtures
-	java -cp "$(JAVA_TARGET)/deploykit-java.jar:$(JAVA_TARGET)/lib/*" dev.deploykit.Bench "$(DEPLOYKIT_TEST_MANIFEST)"
+	TF_CPP_MIN_LOG_LEVEL=3 java -Xms128m -Xmx128m -XX:+AlwaysPreTouch -cp "$(JAVA_TARGET)/deploykit-java.jar:$(JAVA_TARGET)/lib/*" \
+	  dev.deploykit.Bench "$(DEPLOYKIT_TEST_MANIFEST)" 2>/dev/null

@@ -1,10 +1,10 @@
 package dev.deploykit;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -58,11 +58,13 @@ public final class Model implements AutoCloseable {
   private final List<String> allowedUnsafeOps;
   private final SavedModelBundle bundle;
   private final SessionFunction function;
+  private final Map<String, Double> loadPhases;
   private final ReadWriteLock lock = new ReentrantReadWriteLock();
   private boolean closed;
 
   private Model(Manifest.ModelEntry entry, Manifest.Artifact artifact, String inputKey, String outputKey,
-      List<String> allowedUnsafeOps, SavedModelBundle bundle, SessionFunction function) {
+      List<String> allowedUnsafeOps, SavedModelBundle bundle, SessionFunction function, Phases phases) {
+    this.loadPhases = phases.millis;
     this.id = entry.id();
     this.artifact = artifact;
     this.inputWidth = entry.inputWidth();
@@ -94,7 +96,9 @@ public final class Model implements AutoCloseable {
     Manifest.Artifact artifact = candidates.get(0);
     String what = modelId + "/" + FORMAT;
     Path dir = manifest.resolve(artifact.path());
+    Phases phases = new Phases();
     verifySha256(what, dir, artifact.sha256());
+    phases.mark("sha256");
 
     Manifest.FileRef denyRef = manifest.unsafeOps().orElseThrow(() -> DeploykitException.loadFailed(
         what, "the manifest names no safety.unsafe_ops deny-list; refusing to run an unchecked SavedModel"));
@@ -102,6 +106,7 @@ public final class Model implements AutoCloseable {
 
     String[] tags = artifact.tags().isEmpty() ? new String[] {SavedModelBundle.DEFAULT_TAG} : artifact.tags().toArray(String[]::new);
     MetaGraphDef metaGraph = readMetaGraph(what, dir, Set.of(tags));
+    phases.mark("read saved_model.pb");
     String signatureKey = artifact.signature().orElse("serving_default");
     SignatureDef signature = metaGraph.getSignatureDefMap().get(signatureKey);
     if (signature == null) {
@@ -122,6 +127,7 @@ public final class Model implements AutoCloseable {
           + "; rerun with --allow-unsafe-ops to run it anyway");
     }
     List<XlaCallModules.Info> xla = XlaCallModules.find(reachable);
+    phases.mark("op check");
 
     SavedModelBundle bundle;
     try {
@@ -133,8 +139,10 @@ public final class Model implements AutoCloseable {
       throw DeploykitException.loadFailed(what, "TensorFlow could not load the SavedModel: " + DeploykitException.oneLine(e.getMessage()), e);
     }
     try {
-      Model model = new Model(entry, artifact, inputKey, outputKey, deniedOps, bundle, bundle.function(signatureKey));
+      phases.mark("TF bundle load");
+      Model model = new Model(entry, artifact, inputKey, outputKey, deniedOps, bundle, bundle.function(signatureKey), phases);
       model.probe(what, xla);
+      phases.mark("probe run");
       return model;
     } catch (RuntimeException e) {
       bundle.close();
@@ -161,6 +169,11 @@ public final class Model implements AutoCloseable {
   /** Denied ops the signature reaches that {@code allowUnsafeOps} let through (empty when safe). */
   public List<String> allowedUnsafeOps() {
     return allowedUnsafeOps;
+  }
+
+  /** Milliseconds each step of {@link #load} took, in order (sha256, op check, TF bundle load, ...). */
+  public Map<String, Double> loadPhases() {
+    return loadPhases;
   }
 
   /** Runs a batch of rows (each {@link #inputWidth()} wide); returns rows of {@link #outputWidth()}. */
@@ -263,6 +276,18 @@ public final class Model implements AutoCloseable {
     }
   }
 
+  /** Wall time of consecutive load steps. */
+  private static final class Phases {
+    final Map<String, Double> millis = new LinkedHashMap<>();
+    long last = System.nanoTime();
+
+    void mark(String step) {
+      long now = System.nanoTime();
+      millis.put(step, (now - last) / 1e6);
+      last = now;
+    }
+  }
+
   private static void verifySha256(String what, Path dir, String expected) {
     if (!Files.exists(dir)) {
       throw DeploykitException.loadFailed(what, dir + " is missing");
@@ -326,9 +351,5 @@ public final class Model implements AutoCloseable {
       throw DeploykitException.loadFailed(what, role + " '" + key + "' has shape " + dims.stream().map(d -> Long.toString(d.getSize()))
           .collect(Collectors.joining(", ", "(", ")")) + ", the manifest says (-1, " + width + ")");
     }
-  }
-
-  static String utf8(byte[] bytes) {
-    return new String(bytes, StandardCharsets.UTF_8);
   }
 }
