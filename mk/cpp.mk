@@ -1,12 +1,56 @@
-# C++: the comparison kernel's GoogleTest suite (the LibTorch client joins it in issue 3).
+# C++ client (cpp/): LibTorch from the venv's torch wheel, the demo CLI bin/deploykit-cpp,
+# GoogleTest suites, a sanitizer build of the client's own code, and a benchmark.
+# The Python extension builder._native links the same libraries (built by the root
+# $(VENV)/.native-stamp through scikit-build-core).
 
-.PHONY: setup-cpp test-cpp demo-cpp
+APT_PACKAGES += nlohmann-json3-dev libssl-dev libcli11-dev
 
-setup-cpp:
+CPP_SANITIZE_BUILD := $(BUILD)/cpp-sanitize
+CPP_SOURCES := $(shell find cpp -type f -not -name '*.md') CMakeLists.txt
+CPP_STAMP := $(CPP_BUILD)/.build-stamp
+# The venv's torch, located without importing it (~50 ms); evaluated only in recipes.
+CPP_TORCH_DIR = $(shell $(PY) -c "import importlib.util, os; print(os.path.dirname(importlib.util.find_spec('torch').origin))")/share/cmake/Torch
+CPP_CONFIGURE := -G Ninja -DCMAKE_BUILD_TYPE=Release -DDEPLOYKIT_WITH_TORCH=ON -DDEPLOYKIT_BUILD_CLIENT=ON \
+  -DDEPLOYKIT_BUILD_TESTS=ON -DDEPLOYKIT_SANITIZE=OFF
+# Every torch artifact of a manifest as "model format input expected" lines.
+CPP_LIST_ARTIFACTS = $(PY) -c 'import json, sys; m = json.load(open(sys.argv[1])); \
+  [print(d["id"], a["format"], d["golden"]["input"], d["golden"]["expected"]) for d in m["models"] \
+   for a in d["artifacts"] if a["format"] in ("torchscript-script", "torchscript-trace", "aoti")]'
 
-test-cpp: setup
-	cmake -S . -B $(CPP_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DDEPLOYKIT_BUILD_CLIENT=OFF >/dev/null
+.PHONY: setup-cpp test-cpp test-cpp-sanitize demo-cpp bench-cpp
+
+setup-cpp: $(CPP_STAMP)
+
+$(CPP_STAMP): $(CPP_SOURCES) | system-deps $(VENV)/.deps-stamp
+	cmake -S . -B $(CPP_BUILD) $(CPP_CONFIGURE) -DTorch_DIR=$(CPP_TORCH_DIR) >/dev/null
 	cmake --build $(CPP_BUILD)
-	ctest --test-dir $(CPP_BUILD) --output-on-failure
+	@touch $@
 
-demo-cpp:
+# ctest: the comparison kernel, the client core (npy, manifest, sha256, CLI parsing) and
+# deploykit::Model against $(DEPLOYKIT_TEST_MANIFEST); then the sanitizer build (about a
+# minute, see cpp/README.md); then the CLI and extension tests in pytest.
+test-cpp: setup-cpp test-fixtures $(VENV)/.native-stamp
+	ctest --test-dir $(CPP_BUILD) --output-on-failure
+	$(MAKE) --no-print-directory test-cpp-sanitize
+	$(PY) -m pytest -q tests/test_cpp_client.py tests/test_native_model.py
+
+# AddressSanitizer + UndefinedBehaviorSanitizer over the client's own code without LibTorch
+# (the prebuilt LibTorch is not instrumented, so deploykit_model is not part of this build).
+test-cpp-sanitize: | system-deps
+	cmake -S . -B $(CPP_SANITIZE_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDEPLOYKIT_WITH_TORCH=OFF \
+	  -DDEPLOYKIT_BUILD_TESTS=ON -DDEPLOYKIT_SANITIZE=ON >/dev/null
+	cmake --build $(CPP_SANITIZE_BUILD)
+	ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir $(CPP_SANITIZE_BUILD) --output-on-failure
+
+demo-cpp: setup-cpp $(MODELS)/manifest.json
+	@status=0; while read -r model format input expected; do \
+	  bin/deploykit-cpp --manifest $(MODELS)/manifest.json --model $$model --format $$format \
+	    --input $(MODELS)/$$input --output $(BUILD)/cpp/demo-$$model-$$format.npy \
+	    --check $(MODELS)/$$expected || status=1; \
+	done < <($(CPP_LIST_ARTIFACTS) $(MODELS)/manifest.json); exit $$status
+
+# Latency, throughput, load time, and predict() against a bare LibTorch loop (cpp/README.md).
+bench-cpp: setup-cpp $(MODELS)/manifest.json
+	$(CPP_BUILD)/bin/deploykit_bench $(MODELS)/manifest.json

@@ -1,10 +1,19 @@
-// builder._native: Python binding of the deploykit comparison kernel.
-// Declarations only; the logic lives in cpp/src/compare.cpp.
+// builder._native: Python binding of the deploykit comparison kernel and of
+// the C++ client's LibTorch model runner. Declarations only; the logic lives in
+// cpp/src/compare.cpp and cpp/src/model.cpp (the same static libraries the C++
+// client links).
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
+#include <memory>
 #include <type_traits>
 
 #include "deploykit/compare.hpp"
+#ifdef DEPLOYKIT_WITH_TORCH
+#include "deploykit/errors.hpp"
+#include "deploykit/model.hpp"
+#endif
 
 namespace py = pybind11;
 
@@ -15,6 +24,34 @@ static_assert(std::is_same_v<py::ssize_t, std::ptrdiff_t>);
 deploykit::BufferView view_of(const py::buffer_info& info) {
   return {info.ptr, info.format, info.itemsize, info.shape, info.strides};
 }
+
+#ifdef DEPLOYKIT_WITH_TORCH
+deploykit::Format format_of(const std::string& name) {
+  if (auto f = deploykit::parse_format(name)) return *f;
+  throw deploykit::InputError("format '" + name + "': expected torchscript-script, torchscript-trace or aoti");
+}
+
+// predict() for a float32, C-contiguous (n, features) buffer; the GIL is
+// released while LibTorch runs. The result is handed to NumPy without a copy.
+py::array_t<float> predict(const deploykit::Model& model, const py::buffer& x) {
+  const py::buffer_info info = x.request();
+  const std::span<const float> values = deploykit::as_float32_span(view_of(info), "x");
+  if (info.ndim != 2) throw std::invalid_argument("x: expected a 2-D array (n, features), got " +
+                                                  std::to_string(info.ndim) + " dimensions");
+  deploykit::Matrix y;
+  {
+    const py::gil_scoped_release release;
+    y = model.predict(deploykit::MatrixView(values, info.shape[0], info.shape[1]));
+  }
+  auto owner = std::make_unique<std::vector<float>>(std::move(y.values));
+  const float* data = owner->data();
+  py::capsule free_when_done(owner.get(), [](void* p) {
+    std::unique_ptr<std::vector<float>>(static_cast<std::vector<float>*>(p));
+  });
+  owner.release();  // now owned by the capsule
+  return py::array_t<float>({y.rows, y.cols}, data, free_when_done);
+}
+#endif
 
 }  // namespace
 
@@ -31,6 +68,11 @@ PYBIND11_MODULE(_native, m) {
     } catch (const deploykit::dtype_error& e) {
       PyErr_SetString(PyExc_TypeError, e.what());
     }
+#ifdef DEPLOYKIT_WITH_TORCH
+    catch (const deploykit::InputError& e) {
+      PyErr_SetString(PyExc_ValueError, e.what());
+    }
+#endif
   });
 
   py::class_<deploykit::CompareResult>(m, "CompareResult",
@@ -98,4 +140,52 @@ PYBIND11_MODULE(_native, m) {
       "    TypeError: an input is not float32.\n"
       "    ValueError: an input is not C-contiguous, the shapes differ, or a\n"
       "        tolerance is negative or not finite.");
+
+#ifdef DEPLOYKIT_WITH_TORCH
+  py::class_<deploykit::Model>(
+      m, "Model",
+      "A TorchScript (.pt) or AOTInductor (.pt2) artifact run by LibTorch C++ (the C++\n"
+      "client's deploykit::Model). predict() may be called from several threads at once.")
+      .def(py::init([](const std::string& path, const std::string& format) {
+             const deploykit::Format f = format_of(format);
+             const py::gil_scoped_release release;
+             return deploykit::Model::load(path, f);
+           }),
+           py::arg("path"), py::arg("format"),
+           "Loads an artifact file without an integrity check.\n\n"
+           "Args:\n"
+           "    path: the .pt or .pt2 file.\n"
+           "    format: 'torchscript-script', 'torchscript-trace' or 'aoti'.\n\n"
+           "Raises:\n"
+           "    ValueError: unknown format.\n"
+           "    RuntimeError: LibTorch cannot load the file (one line).")
+      .def_static(
+          "from_manifest",
+          [](const std::string& manifest, const std::string& model_id, const std::string& format) {
+            const deploykit::Format f = format_of(format);
+            const py::gil_scoped_release release;
+            return deploykit::Model::load(deploykit::Manifest::read(manifest), model_id, f);
+          },
+          py::arg("manifest"), py::arg("model_id"), py::arg("format"),
+          "Loads a model's artifact from a manifest after verifying its size and sha256;\n"
+          "predict() then checks the input width.\n\n"
+          "Raises:\n"
+          "    ValueError: unreadable manifest, unknown model or format.\n"
+          "    RuntimeError: integrity check failed or LibTorch cannot load the file.")
+      .def("predict", &predict, py::arg("x"),
+           "Runs a batch: x float32, C-contiguous, shape (n, features) -> float32 (n, outputs).\n"
+           "NaN and Inf are data. The GIL is released while LibTorch runs.\n\n"
+           "Raises:\n"
+           "    TypeError: x is not float32.\n"
+           "    ValueError: x is not C-contiguous or 2-D, or has the wrong width.\n"
+           "    RuntimeError: LibTorch failed.")
+      .def_property_readonly(
+          "format", [](const deploykit::Model& model) { return std::string(deploykit::format_name(model.format())); },
+          "The artifact format id.")
+      .def_property_readonly("input_width", &deploykit::Model::input_width,
+                             "Features per row (None unless loaded from a manifest).")
+      .def_property_readonly("output_width", &deploykit::Model::output_width,
+                             "Outputs per row (None unless loaded from a manifest).");
+  m.attr("libtorch_version") = deploykit::libtorch_version();
+#endif
 }

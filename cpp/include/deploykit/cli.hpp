@@ -1,0 +1,57 @@
+// The common client command line (DESIGN.md, "The client command line"):
+// argument parsing (CLI11) and the run of one batch, mapped to exit codes.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <iosfwd>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace deploykit::cli {
+
+enum ExitCode : int { kOk = 0, kCheckFailed = 1, kBadInput = 2, kModelFailed = 3 };
+
+struct Options {
+  std::filesystem::path manifest;
+  std::string model;
+  std::optional<std::string> format;  // default: the one torch format the model has
+  std::filesystem::path input;
+  std::filesystem::path output;
+  std::optional<std::filesystem::path> check;
+  std::optional<std::filesystem::path> timing;
+  std::optional<std::int64_t> repeat;  // timed runs (--timing alone means 1)
+  std::int64_t warmup = 0;             // untimed runs before them
+  bool verbose = false;
+};
+
+enum class Action { kRun, kHelp, kVersion };
+
+struct Parsed {
+  Action action = Action::kRun;
+  Options options;
+};
+
+// Parses argv without the program name. Throws InputError ("usage: ...") for
+// unknown flags, missing required flags or bad values.
+Parsed parse_args(std::span<const std::string> args);
+
+// The usage text (flags and exit codes).
+std::string usage();
+
+// p50/p90/p99 (linear interpolation, as numpy.percentile) and mean.
+struct LatencySummary {
+  double p50 = 0, p90 = 0, p99 = 0, mean = 0;
+};
+LatencySummary summarize(std::vector<double> samples);
+
+// Parses, runs and reports errors as one "error: ..." line on `err`; returns
+// the exit code. Never throws.
+int main(std::span<const std::string> args, std::ostream& out, std::ostream& err);
+
+// Runs parsed options (used by main). Throws InputError / ModelError.
+int run(const Options& options, std::ostream& out, std::ostream& err);
+
+}  // namespace deploykit::cli

@@ -1,0 +1,129 @@
+// deploykit_bench: the C++ client's speed (not a test; `make bench-cpp`).
+//
+// For every torch model and format in a manifest: load time, per-call latency
+// at batch 1 (p50/p99), throughput at batch 1024, and the client's overhead:
+// deploykit::Model::predict against a bare loop over LibTorch itself
+// (torch::jit::Module::forward, or AOTIModelPackageLoader::run for .pt2) on the
+// same file in this same process. The two are timed in alternating rounds so
+// that machine noise hits both alike.
+#include <torch/csrc/inductor/aoti_package/model_package_loader.h>
+#include <ATen/Parallel.h>
+#include <torch/script.h>
+
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <iostream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "deploykit/cli.hpp"
+#include "deploykit/manifest.hpp"
+#include "deploykit/model.hpp"
+#include "deploykit/sha256.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using deploykit::Format;
+using deploykit::Matrix;
+
+double us_since(Clock::time_point t) { return std::chrono::duration<double, std::micro>(Clock::now() - t).count(); }
+
+Matrix random_input(std::int64_t rows, std::int64_t cols) {
+  std::mt19937 gen(7);
+  std::normal_distribution<float> normal;
+  Matrix m{rows, cols, std::vector<float>(static_cast<std::size_t>(rows * cols))};
+  for (float& v : m.values) v = normal(gen);
+  return m;
+}
+
+// A bare LibTorch call on the same file: what the client's predict wraps.
+std::function<void(const Matrix&)> bare_runner(const std::filesystem::path& path, Format format) {
+  if (format == Format::kAoti) {
+    auto loader = std::make_shared<torch::inductor::AOTIModelPackageLoader>(path.string());
+    return [loader](const Matrix& x) {
+      const c10::InferenceMode guard;
+      const auto t = torch::from_blob(const_cast<float*>(x.values.data()), {x.rows, x.cols});
+      (void)loader->run({t});
+    };
+  }
+  auto module = std::make_shared<torch::jit::Module>(torch::jit::load(path.string()));
+  module->eval();
+  return [module](const Matrix& x) {
+    const c10::InferenceMode guard;
+    const auto t = torch::from_blob(const_cast<float*>(x.values.data()), {x.rows, x.cols});
+    (void)module->forward({t}).toTensor();
+  };
+}
+
+// Alternating rounds of `calls` each; returns per-call microseconds of a and b.
+std::pair<std::vector<double>, std::vector<double>> race(const std::function<void()>& a,
+                                                         const std::function<void()>& b, int rounds, int calls) {
+  std::vector<double> ta, tb;
+  for (int r = 0; r < rounds; ++r)
+    for (auto [fn, out] : {std::pair{&a, &ta}, std::pair{&b, &tb}})
+      for (int i = 0; i < calls; ++i) {
+        const auto t = Clock::now();
+        (*fn)();
+        out->push_back(us_since(t));
+      }
+  return {ta, tb};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::string(argv[1]) == "--help") {
+    std::cerr << "usage: deploykit_bench MANIFEST [ROUNDS=10] [CALLS_PER_ROUND=200]\n";
+    return 2;
+  }
+  const int rounds = argc > 2 ? std::stoi(argv[2]) : 10;
+  const int calls = argc > 3 ? std::stoi(argv[3]) : 200;
+  try {
+    const auto manifest = deploykit::Manifest::read(argv[1]);
+    std::printf("LibTorch %s, %d intra-op threads; %d rounds x %d calls at batch 1, alternating client/bare\n\n",
+                TORCH_VERSION, at::get_num_threads(), rounds, calls);
+    std::printf("| model | format | load ms | verify ms | b1 p50 us | b1 p99 us | bare p50 us | bare p99 us | "
+                "p50 ratio | b1024 rows/s | bare b1024 rows/s |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for (const auto& entry : manifest.models()) {
+      for (Format format : deploykit::supported_formats()) {
+        const auto* artifact = entry.find_artifact(deploykit::format_name(format));
+        if (artifact == nullptr) continue;
+        auto t = Clock::now();
+        deploykit::verify_file(artifact->path, artifact->sha256, artifact->bytes, "bench");
+        const double verify_ms = us_since(t) / 1e3;
+        t = Clock::now();
+        const auto model = deploykit::Model::load(artifact->path, format);
+        const double load_ms = us_since(t) / 1e3;
+        const auto bare = bare_runner(artifact->path, format);
+
+        const Matrix x1 = random_input(1, entry.input_width);
+        const Matrix xb = random_input(1024, entry.input_width);
+        for (int i = 0; i < 50; ++i) {  // warm-up: the TorchScript profiling executor optimizes after a few runs
+          model.predict(x1);
+          bare(x1);
+        }
+        const auto [client1, bare1] = race([&] { model.predict(x1); }, [&] { bare(x1); }, rounds, calls);
+        model.predict(xb);
+        bare(xb);
+        const auto [clientb, bareb] = race([&] { model.predict(xb); }, [&] { bare(xb); }, rounds, 5);
+
+        const auto c1 = deploykit::cli::summarize(client1), b1 = deploykit::cli::summarize(bare1);
+        const auto cb = deploykit::cli::summarize(clientb), bb = deploykit::cli::summarize(bareb);
+        std::printf("| %s | %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.3f | %.0f | %.0f |\n", entry.id.c_str(),
+                    std::string(deploykit::format_name(format)).c_str(), load_ms, verify_ms, c1.p50, c1.p99, b1.p50,
+                    b1.p99, c1.p50 / b1.p50, 1024 / (cb.mean * 1e-6), 1024 / (bb.mean * 1e-6));
+        std::fflush(stdout);
+      }
+    }
+  } catch (const c10::Error& e) {
+    std::cerr << "error: " << e.what_without_backtrace() << '\n';
+    return 3;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << '\n';
+    return 3;
+  }
+  return 0;
+}
