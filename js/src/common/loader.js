@@ -1,0 +1,184 @@
+// Verified loading of a tfjs-graph artifact, shared by Node and the browser. The caller gives
+// the TF.js namespace, a way to read a file of the artifact and a sha256; this module checks
+// every file against the manifest before TF.js sees a byte, then hands TF.js exactly the bytes
+// it hashed (a custom IOHandler, so nothing is re-read after the check).
+
+import { folderHash, signatureNames } from './manifest.js';
+
+/** The model failed to load or failed its integrity check (CLI exit code 3). */
+export class LoadError extends Error {
+  /**
+   * @param {'missing'|'integrity'|'unsupported'|'load'} kind
+   * @param {string} message
+   */
+  constructor(kind, message) {
+    super(message);
+    this.name = 'LoadError';
+    this.kind = kind;
+  }
+}
+
+/**
+ * Loads and verifies a tfjs-graph artifact.
+ * @param {object} args
+ * @param {any} args.tf the TF.js namespace
+ * @param {any} args.model the manifest's model entry
+ * @param {any} args.artifact its tfjs-graph artifact entry
+ * @param {(relPath: string) => Promise<Uint8Array>} args.readFile reads a file of the artifact;
+ *   rejects with a LoadError('missing', ...) when it is absent
+ * @param {(bytes: Uint8Array) => Promise<string>} args.sha256hex
+ * @param {(files: {path: string, sha256: string}[]) => Promise<string>} [args.folderSha256]
+ *   the folder hash over the files really present (Node walks the folder); defaults to the
+ *   hash over the manifest's file list (a browser cannot list a folder)
+ * @returns {Promise<{graph: any, inputName: string, outputName: string}>}
+ */
+export async function loadVerifiedGraph({ tf, model, artifact, readFile, sha256hex, folderSha256 }) {
+  const label = `${model.id}/${artifact.format}`;
+  const verified = new Map();
+  for (const file of artifact.files) {
+    if (typeof file.path !== 'string' || file.path.startsWith('/') || file.path.split('/').some((p) => p === '..' || p === '' || p === '.')) {
+      throw new LoadError('integrity', `${label}: manifest lists an unsafe path ${JSON.stringify(file.path)}`);
+    }
+    const bytes = await readFile(file.path);
+    const digest = await sha256hex(bytes);
+    if (digest !== file.sha256) {
+      throw new LoadError('integrity', `${label}: sha256 mismatch for ${file.path} (manifest ${short(file.sha256)}, file ${short(digest)})`);
+    }
+    verified.set(file.path, bytes);
+  }
+  const listed = artifact.files.map((f) => ({ path: f.path, sha256: f.sha256 }));
+  const folder = folderSha256 ? await folderSha256(listed) : await folderHash(listed, sha256hex);
+  if (folder !== artifact.sha256) {
+    throw new LoadError('integrity', `${label}: folder sha256 mismatch (manifest ${short(artifact.sha256)}, folder ${short(folder)})`);
+  }
+
+  const entry = artifact.entry || 'model.json';
+  if (!verified.has(entry)) throw new LoadError('integrity', `${label}: ${entry} is not among the artifact's files`);
+  let modelJson;
+  try {
+    modelJson = JSON.parse(new TextDecoder().decode(verified.get(entry)));
+  } catch (e) {
+    throw new LoadError('load', `${label}: ${entry} is not valid JSON (${e.message})`);
+  }
+  const dir = entry.includes('/') ? entry.slice(0, entry.lastIndexOf('/') + 1) : '';
+  const weightSpecs = [];
+  const shards = [];
+  for (const group of modelJson.weightsManifest || []) {
+    weightSpecs.push(...group.weights);
+    for (const p of group.paths) {
+      const bytes = verified.get(dir + p);
+      if (!bytes) throw new LoadError('integrity', `${label}: weight shard ${p} is not among the artifact's verified files`);
+      shards.push(bytes);
+    }
+  }
+  const total = shards.reduce((n, s) => n + s.length, 0);
+  const weightData = new Uint8Array(total);
+  let offset = 0;
+  for (const s of shards) {
+    weightData.set(s, offset);
+    offset += s.length;
+  }
+
+  let names;
+  try {
+    names = signatureNames(model, artifact, modelJson.signature);
+  } catch (e) {
+    throw new LoadError('load', `${label}: ${e.message}`);
+  }
+  const backend = tf.getBackend();
+  const topology = REWRITE_RELU.has(backend) ? nanSafeRelu(modelJson.modelTopology) : modelJson.modelTopology;
+  const handler = {
+    load: async () => ({
+      modelTopology: topology,
+      format: modelJson.format,
+      generatedBy: modelJson.generatedBy,
+      convertedBy: modelJson.convertedBy,
+      signature: modelJson.signature,
+      userDefinedMetadata: modelJson.userDefinedMetadata,
+      modelInitializer: modelJson.modelInitializer,
+      initializerSignature: modelJson.initializerSignature,
+      weightSpecs,
+      weightData: weightData.buffer,
+    }),
+  };
+  let graph;
+  try {
+    graph = await tf.loadGraphModel(handler);
+  } catch (e) {
+    throw new LoadError('load', `${label}: tf.loadGraphModel failed: ${e.message}`);
+  }
+  // TF.js maps ops lazily: an op it cannot run (XlaCallModule from jax2tf, a kernel missing on
+  // this backend) only fails at the first execute. One validation run on a zero row makes that
+  // a load error instead of a surprise at the first prediction.
+  const features = model.inputs[0].shape[1];
+  try {
+    const probe = tf.zeros([1, features], 'float32');
+    const out = graph.execute({ [names.inputName]: probe }, names.outputName);
+    await out.data();
+    tf.dispose([probe, out]);
+  } catch (e) {
+    graph.dispose();
+    const ops = graphOps(modelJson.modelTopology).join(', ');
+    throw new LoadError('unsupported', `${label}: TF.js cannot run this graph on the '${tf.getBackend()}' backend: ${firstLine(e.message)} (graph ops: ${ops})`);
+  }
+  return { graph, ...names };
+}
+
+function firstLine(text) {
+  return String(text).split('\n')[0].replace(/\. File an issue at \S+.*$/, '');
+}
+
+function short(hex) {
+  return String(hex).slice(0, 12) + '…';
+}
+
+/** Every op name in the graph, its functions included. */
+export function graphOps(topology) {
+  const ops = new Set();
+  for (const n of topology?.node || []) ops.add(n.op);
+  for (const fn of topology?.library?.function || []) for (const n of fn.nodeDef || []) ops.add(n.op);
+  return [...ops].sort();
+}
+
+// tfjs-backend-wasm's Relu turns NaN into 0: fused into _FusedMatMul (XNNPACK's output clamp)
+// tf.fused.matMul({a, b, activation: 'relu'}) maps [[NaN, 1]] x I to [[0, 0]], and the
+// standalone kernel zeroes NaNs with the sign bit set (the NaN that Inf - Inf gives), while
+// TensorFlow (the reference) and TF.js's cpu backend keep NaN.
+// tfjs-backend-webgl's Relu is x * (x >= 0), which turns -Inf into NaN (-Inf * 0), where
+// TensorFlow gives 0. DESIGN.md requires NaN and Inf to match the reference, so on those two
+// backends each Relu (fused or not) is rewritten as SelectV2(Less(x, 0), 0, x): Relu for every
+// number, NaN kept (NaN < 0 is false), -Inf -> 0. The cpu backend is exact and left alone.
+// test/node/wasm_nan.test.js pins the raw wasm kernels' behaviour so we notice when TF.js fixes
+// it; the browser test runs the NaN/Inf set on webgl.
+const REWRITE_RELU = new Set(['wasm', 'webgl']);
+const b64 = (text) => (typeof btoa === 'function' ? btoa(text) : Buffer.from(text, 'latin1').toString('base64'));
+const unb64 = (text) => (typeof atob === 'function' ? atob(text) : Buffer.from(text, 'base64').toString('latin1'));
+
+/**
+ * Returns a copy of the topology with every Relu (standalone, or the activation fused into a
+ * _FusedMatMul) replaced by a NaN-preserving SelectV2(Less(x, 0), ZerosLike(x), x) that keeps
+ * the original node's name, so consumers are untouched.
+ * @param {any} topology model.json's modelTopology
+ */
+export function nanSafeRelu(topology) {
+  const nodes = [];
+  const T = { type: 'DT_FLOAT' };
+  const relu = (name, input) => {
+    nodes.push({ name: `${name}/deploykit_zeros`, op: 'ZerosLike', input: [input], attr: { T } });
+    nodes.push({ name: `${name}/deploykit_negative`, op: 'Less', input: [input, `${name}/deploykit_zeros`], attr: { T } });
+    nodes.push({ name, op: 'SelectV2', input: [`${name}/deploykit_negative`, `${name}/deploykit_zeros`, input], attr: { T } });
+  };
+  for (const node of topology.node || []) {
+    const fused = node.op === '_FusedMatMul' ? (node.attr?.fused_ops?.list?.s || []).map(unb64) : [];
+    if (fused.length && fused[fused.length - 1] === 'Relu') {
+      const linear = `${node.name}/deploykit_linear`;
+      nodes.push({ ...node, name: linear, attr: { ...node.attr, fused_ops: { list: { s: fused.slice(0, -1).map(b64) } } } });
+      relu(node.name, linear);
+    } else if (node.op === 'Relu') {
+      relu(node.name, node.input[0]);
+    } else {
+      nodes.push(node);
+    }
+  }
+  return { ...topology, node: nodes };
+}

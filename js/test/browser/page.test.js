@@ -1,0 +1,188 @@
+// End to end in Debian's Chromium (headless, via playwright-core): the demo page's parity panel
+// for every tfjs-graph model on every backend the browser offers, the sliders against the Node
+// client, the error messages, and no request leaving 127.0.0.1.
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import { isLocal, launchChromium } from '../../src/browser/chromium.js';
+import { compare } from '../../src/common/compare.js';
+import { load } from '../../src/index.js';
+import { startServer } from '../../src/server/server.js';
+import { OUTPUT_DIR, doctoredExport, flipByte, replaceOp, testManifest, tfjsModels } from '../helpers/fixtures.js';
+
+const manifest = testManifest();
+const models = tfjsModels(manifest);
+const tolerance = (id) => models.find((m) => m.id === id).artifacts.find((a) => a.format === 'tfjs-graph').tolerance;
+
+describe('demo page in headless Chromium', { timeout: 240_000 }, () => {
+  const requests = [];
+  const pageErrors = [];
+  const origins = [];
+  let server;
+  let broken;
+  let brokenServer;
+  let browser;
+  let page;
+  let available;
+
+  const status = () => page.locator('#status');
+  async function select(id, backend) {
+    await page.selectOption('#model', id);
+    await page.selectOption('#backend', backend);
+    await page.waitForFunction(([want]) => {
+      const s = document.getElementById('status');
+      return s.textContent === want && s.dataset.state === 'ready';
+    }, [`${id} on ${backend}: ready`], { timeout: 60_000 });
+  }
+  const prediction = async () => page.locator('#prediction').evaluate((el) => ({ values: JSON.parse(el.dataset.values), features: JSON.parse(el.dataset.features || '[]') }));
+
+  before(async () => {
+    fs.mkdirSync(OUTPUT_DIR, { recursive: true });
+    server = await startServer({ modelsDir: path.dirname(manifest) });
+    const shard = (dir) => path.join(dir, fs.readdirSync(dir).find((f) => f.endsWith('.bin')));
+    broken = doctoredExport([
+      { id: 'tampered', from: 'mlp_keras', mutate: (dir) => flipByte(shard(dir), 2) },
+      { id: 'missing_files', from: 'mlp_keras', mutate: (dir) => fs.rmSync(shard(dir)) },
+      { id: 'unsupported_op', from: 'mlp_keras', mutate: (dir) => replaceOp(path.join(dir, 'model.json'), 'Sigmoid', 'XlaCallModule'), rehash: true },
+    ]);
+    brokenServer = await startServer({ modelsDir: broken.dir });
+    origins.push(server.url.slice(0, -1), brokenServer.url.slice(0, -1));
+    browser = await launchChromium({ onRequest: (url) => requests.push(url) });
+    page = await browser.context.newPage();
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    const start = Date.now();
+    await page.goto(`${server.url}app/`);
+    await page.waitForFunction(() => ['ready', 'error'].includes(document.getElementById('status')?.dataset.state), null, { timeout: 60_000 });
+    available = JSON.parse(await page.locator('#backend').getAttribute('data-available'));
+    const first = await page.locator('#first-ms').getAttribute('data-ms');
+    process.stderr.write(`# chromium backends: ${available.join(', ')}; first prediction ${Number(first).toFixed(0)} ms after navigation start (${Date.now() - start} ms wall incl. goto)\n`);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+    await brokenServer?.close();
+    if (broken) fs.rmSync(broken.dir, { recursive: true, force: true });
+  });
+
+  it('offers wasm and cpu (webgl where the browser has a GL context)', () => {
+    assert.ok(available.includes('wasm') && available.includes('cpu'), `available: ${available}`);
+  });
+
+  it('raw webgl Relu turns -Inf into NaN (why loader.js rewrites Relu on webgl)', async (t) => {
+    if (!available.includes('webgl')) return t.todo('webgl is not available in this browser');
+    const got = await page.evaluate(async () => {
+      const prev = tf.getBackend();
+      await tf.setBackend('webgl');
+      const y = tf.relu(tf.tensor1d([-Infinity, -1, 2]));
+      const out = Array.from(await y.data()).map(String);
+      y.dispose();
+      await tf.setBackend(prev);
+      return out;
+    });
+    assert.deepEqual(got, ['NaN', '0', '2'], 'TF.js 4.22.0 webgl Relu is x * (x >= 0); TensorFlow gives 0 for -Inf');
+  });
+
+  it('parity panel passes for every tfjs-graph model on every available backend', async () => {
+    assert.ok(models.length >= 2);
+    const lines = [];
+    for (const { id } of models) {
+      for (const backend of ['wasm', 'cpu', 'webgl'].filter((b) => available.includes(b))) {
+        await select(id, backend);
+        await page.click('#parity-run');
+        await page.waitForFunction(() => ['done', 'error'].includes(document.getElementById('parity').dataset.state), null, { timeout: 60_000 });
+        const rows = await page.locator('#parity tbody tr').evaluateAll((trs) => trs.map((tr) => ({ ...tr.dataset })));
+        assert.deepEqual(rows.map((r) => r.set), ['golden', 'special'], `${id}/${backend}: both sets ran`);
+        for (const r of rows) {
+          assert.equal(r.model, id);
+          assert.equal(r.backend, backend);
+          assert.equal(r.pass, 'true', `${id} ${backend} ${r.set}: max abs ${r.maxAbs}`);
+          lines.push(`${id} ${backend} ${r.set} max_abs=${Number(r.maxAbs).toExponential(2)}`);
+        }
+      }
+    }
+    process.stderr.write(lines.map((l) => `# parity ${l}\n`).join(''));
+    await page.screenshot({ path: path.join(OUTPUT_DIR, 'parity.png'), fullPage: true });
+  });
+
+  for (const backend of ['cpu', 'wasm']) {
+    it(`a slider changes the prediction, which equals the Node client's (${backend})`, async () => {
+      await select('mlp_keras', backend);
+      const before = await prediction();
+      await page.locator('#f0').fill('2.75');
+      await page.waitForFunction((old) => document.getElementById('prediction').dataset.values !== old, JSON.stringify(before.values));
+      const afterMove = await prediction();
+      assert.equal(afterMove.features[0], 2.75);
+      assert.notDeepEqual(afterMove.values, before.values);
+      const node = await load(manifest, 'mlp_keras', { backend });
+      try {
+        const [want] = await node.predict([afterMove.features]);
+        const res = compare(afterMove.values, want, tolerance('mlp_keras'));
+        assert.ok(res.pass, `browser ${afterMove.values} vs node ${want}`);
+      } finally {
+        node.dispose();
+      }
+      await page.screenshot({ path: path.join(OUTPUT_DIR, `demo-mlp_keras-${backend}.png`), fullPage: true });
+    });
+  }
+
+  it('wide_keras: seed and slider controls change the 256-feature input; browser equals Node', async () => {
+    await select('wide_keras', 'wasm');
+    const before = await prediction();
+    assert.equal(before.features.length, 256);
+    await page.locator('#seed').fill('7');
+    await page.waitForFunction((old) => document.getElementById('prediction').dataset.values !== old, JSON.stringify(before.values));
+    await page.locator('#f3').fill('-2.5');
+    await page.waitForFunction(() => JSON.parse(document.getElementById('prediction').dataset.features)[3] === -2.5);
+    const now = await prediction();
+    assert.notDeepEqual(now.features.slice(8), before.features.slice(8), 'the seed changed the generated features');
+    const node = await load(manifest, 'wide_keras', { backend: 'wasm' });
+    try {
+      const [want] = await node.predict([now.features]);
+      assert.ok(compare(now.values, want, tolerance('wide_keras')).pass, `browser ${now.values} vs node ${want}`);
+    } finally {
+      node.dispose();
+    }
+    await page.screenshot({ path: path.join(OUTPUT_DIR, 'demo-wide_keras-wasm.png'), fullPage: true });
+  });
+
+  const failures = [
+    ['tampered', /sha256 mismatch for group1-shard1of1\.bin/],
+    ['missing_files', /group1-shard1of1\.bin is missing \(HTTP 404\)/],
+    ['unsupported_op', /XlaCallModule/],
+  ];
+  for (const [id, message] of failures) {
+    it(`${id}: the page shows a clear error`, async () => {
+      await page.goto(`${brokenServer.url}app/?model=${id}&backend=cpu`);
+      await page.waitForFunction(() => document.getElementById('status')?.dataset.state === 'error', null, { timeout: 60_000 });
+      const text = await page.locator('#error').innerText();
+      assert.ok(await page.locator('#error').isVisible());
+      assert.match(text, new RegExp(`Could not load ${id} on the cpu backend`));
+      assert.match(text, message);
+      await page.screenshot({ path: path.join(OUTPUT_DIR, `error-${id}.png`), fullPage: true });
+    });
+  }
+
+  it('no manifest: the page says so', async () => {
+    const empty = await startServer({ modelsDir: path.join(broken.dir, 'tampered') });
+    origins.push(empty.url.slice(0, -1));
+    try {
+      await page.goto(`${empty.url}app/`);
+      await page.locator('#error').waitFor({ state: 'visible' });
+      assert.match(await page.locator('#error').innerText(), /cannot fetch \/models\/manifest\.json: HTTP 404/);
+    } finally {
+      await empty.close();
+    }
+  });
+
+  it('made no request outside 127.0.0.1 and threw no uncaught page error', () => {
+    assert.ok(requests.length > 20, `recorded ${requests.length} requests`);
+    const outside = requests.filter((url) => !origins.some((o) => isLocal(url, o)));
+    assert.deepEqual(outside, []);
+    assert.deepEqual(pageErrors, []);
+    fs.writeFileSync(path.join(OUTPUT_DIR, 'requests.txt'), requests.join('\n') + '\n');
+  });
+});

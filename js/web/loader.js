@@ -1,0 +1,152 @@
+// Browser side of model loading: fetches the manifest and the artifact's files from the page's
+// own server, verifies every file with WebCrypto (SubtleCrypto.digest) through the loader that
+// the Node client shares, and runs batches. `tf` is the global from /vendor/tf.es2017.min.js.
+
+import { LoadError, loadVerifiedGraph } from '/common/loader.js';
+import { ManifestError, resolveArtifact, validateManifest } from '/common/manifest.js';
+import { readNpy } from '/common/npy.js';
+
+const tf = globalThis.tf;
+
+export { LoadError, ManifestError };
+export const BACKENDS = ['webgl', 'wasm', 'cpu'];
+
+let initialised = false;
+
+/** Configures TF.js once; throws a clear error when its bundles did not load. */
+export function initTf() {
+  if (initialised) return;
+  if (!tf || typeof tf.loadGraphModel !== 'function') throw new LoadError('load', 'TF.js did not load (/vendor/tf.es2017.min.js); run make setup-js');
+  if (!tf.wasm || typeof tf.wasm.setWasmPaths !== 'function') throw new LoadError('load', 'the TF.js wasm backend did not load (/vendor/tf-backend-wasm.es2017.min.js)');
+  // The wasm binaries come from this server (node_modules via /vendor/), never a CDN. Threads
+  // are off so the browser runs the same single-threaded SIMD kernels as Node (same numbers).
+  tf.wasm.setWasmPaths('/vendor/');
+  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+  tf.enableProdMode();
+  initialised = true;
+}
+
+/** @param {ArrayBuffer|Uint8Array} bytes */
+export async function sha256hex(bytes) {
+  const digest = await crypto.subtle.digest('SHA-256', bytes);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** @param {string} url */
+export async function fetchManifest(url = '/models/manifest.json') {
+  let res;
+  try {
+    res = await fetch(url);
+  } catch (e) {
+    throw new ManifestError(`cannot fetch ${url}: ${e.message}`);
+  }
+  if (!res.ok) throw new ManifestError(`cannot fetch ${url}: HTTP ${res.status} (has the export run? make export)`);
+  let doc;
+  try {
+    doc = await res.json();
+  } catch (e) {
+    throw new ManifestError(`${url} is not valid JSON: ${e.message}`);
+  }
+  return validateManifest(doc);
+}
+
+/** Fetches a .npy file (relative to the manifest's folder) and parses it strictly. */
+export async function fetchNpy(relPath, base = '/models/') {
+  const res = await fetch(new URL(encodePath(relPath), new URL(base, location.href)));
+  if (!res.ok) throw new Error(`cannot fetch ${relPath}: HTTP ${res.status}`);
+  return readNpy(new Uint8Array(await res.arrayBuffer()));
+}
+
+function encodePath(rel) {
+  return rel.split('/').map(encodeURIComponent).join('/');
+}
+
+/**
+ * Which backends this browser can initialise (webgl needs a GL context; headless Chromium with
+ * --disable-gpu may have none).
+ */
+export async function availableBackends() {
+  initTf();
+  const ok = [];
+  for (const name of BACKENDS) {
+    try {
+      if (await tf.setBackend(name)) ok.push(name);
+    } catch {
+      // not available here
+    }
+  }
+  return ok;
+}
+
+/** @param {string} name */
+export async function useBackend(name) {
+  initTf();
+  if (tf.getBackend() === name) return;
+  let ok = false;
+  try {
+    ok = await tf.setBackend(name);
+  } catch (e) {
+    throw new LoadError('load', `the '${name}' backend failed to start: ${e.message}`);
+  }
+  if (!ok) throw new LoadError('load', `the '${name}' backend is not available in this browser`);
+  await tf.ready();
+}
+
+/** A verified, loaded model on the current backend. */
+export class BrowserModel {
+  constructor({ graph, inputName, outputName, model, artifact, features, outputs, backend, loadMs }) {
+    Object.assign(this, { graph, inputName, outputName, model, artifact, features, outputs, backend, loadMs });
+    this.id = model.id;
+    this.tolerance = artifact.tolerance;
+  }
+
+  /**
+   * @param {Float32Array} data rows * features values
+   * @param {number} rows
+   * @returns {Promise<Float32Array>}
+   */
+  async predictFlat(data, rows) {
+    const x = tf.tensor2d(data, [rows, this.features], 'float32');
+    let y;
+    try {
+      y = this.graph.execute({ [this.inputName]: x }, this.outputName);
+      return new Float32Array(await y.data());
+    } finally {
+      tf.dispose([x, y].filter(Boolean));
+    }
+  }
+
+  dispose() {
+    this.graph?.dispose();
+    this.graph = null;
+  }
+}
+
+/**
+ * Loads `modelId`'s tfjs-graph artifact from the manifest at `manifestUrl` on `backend`.
+ * @returns {Promise<BrowserModel>}
+ */
+export async function loadModel(doc, modelId, backend, manifestUrl = '/models/manifest.json') {
+  const start = performance.now();
+  const { model, artifact, features, outputs } = resolveArtifact(doc, modelId);
+  await useBackend(backend);
+  const base = new URL(encodePath(artifact.path) + '/', new URL(manifestUrl, location.href));
+  const label = `${model.id}/${artifact.format}`;
+  const loaded = await loadVerifiedGraph({
+    tf,
+    model,
+    artifact,
+    sha256hex,
+    readFile: async (rel) => {
+      let res;
+      try {
+        res = await fetch(new URL(encodePath(rel), base));
+      } catch (e) {
+        throw new LoadError('missing', `${label}: cannot fetch ${rel}: ${e.message}`);
+      }
+      if (!res.ok) throw new LoadError('missing', `${label}: ${artifact.path}/${rel} is missing (HTTP ${res.status})`);
+      return new Uint8Array(await res.arrayBuffer());
+    },
+  });
+  return new BrowserModel({ ...loaded, model, artifact, features, outputs, backend, loadMs: performance.now() - start });
+}

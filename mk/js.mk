@@ -1,0 +1,29 @@
+# JavaScript (js/): the TF.js client for Node (bin/deploykit-node), the browser demo page
+# (make serve) and the browser runner (bin/deploykit-browser), tested in Debian's Chromium
+# through playwright-core. npm is the native tool; this fragment only calls it.
+
+APT_PACKAGES += chromium
+JS_DIR := js
+JS_STAMP := $(JS_DIR)/node_modules/.deploykit-stamp
+SERVE_PORT ?= 8080
+
+.PHONY: setup-js test-js demo-js serve
+
+setup-js: $(JS_STAMP)
+	@command -v chromium >/dev/null 2>&1 || $(MAKE) --no-print-directory system-deps
+
+# npm ci installs exactly the lock file; scripts are off (no dependency needs an install step,
+# and nothing may download at install time).
+$(JS_STAMP): $(JS_DIR)/package.json $(JS_DIR)/package-lock.json
+	cd $(JS_DIR) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
+test-js: setup-js test-fixtures
+	cd $(JS_DIR) && npm test --silent
+
+demo-js: setup-js $(MODELS)/manifest.json
+	node $(JS_DIR)/src/cli/demo.js $(MODELS)/manifest.json
+
+# The demo page on 127.0.0.1 over $(MODELS)/ (run `make export` first for real models).
+serve: setup-js
+	node $(JS_DIR)/src/server/cli.js --models $(MODELS) --port $(SERVE_PORT)
