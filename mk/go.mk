@@ -1,0 +1,68 @@
+# Go: the TensorFlow C API client (go/, issue 5). Builds against the C library inside the
+# project's TensorFlow wheel; point TF_LIB_DIR at another libtensorflow to use that instead
+# (a folder with libtensorflow_cc.so.2 or libtensorflow.so.2 and libtensorflow_framework.so.2;
+# headers in TF_LIB_DIR/include or TF_LIB_DIR/../include, or set TF_INCLUDE_DIR).
+
+.PHONY: setup-go test-go demo-go bench-go
+
+GO ?= go
+GO_MIN_VERSION := 1.26
+GO_BUILD := $(abspath $(BUILD))/go
+GO_BIN := $(GO_BUILD)/deploykit-go
+GO_LINK_DIR := $(GO_BUILD)/lib
+TF_LIB_DIR ?= $(abspath $(VENV))/lib/python3.11/site-packages/tensorflow
+TF_INCLUDE_DIR ?= $(if $(wildcard $(TF_LIB_DIR)/include/tensorflow/c/c_api.h),$(TF_LIB_DIR)/include,$(abspath $(TF_LIB_DIR)/../include))
+GO_SOURCES := $(shell find go -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) -not -path '*/testdata/*' 2>/dev/null)
+GO_FUZZTIME ?= 15s
+
+# graft links with -ltensorflow: GO_LINK_DIR holds a libtensorflow.so symlink to the real
+# library; the rpath makes the binary find TF_LIB_DIR at run time without LD_LIBRARY_PATH.
+GO_ENV := CGO_ENABLED=1 \
+	CGO_CFLAGS="-I$(TF_INCLUDE_DIR)" \
+	CGO_LDFLAGS="-L$(GO_LINK_DIR) -Wl,-rpath,$(TF_LIB_DIR)" \
+	GOFLAGS="-mod=readonly -buildvcs=false" \
+	TF_CPP_MIN_LOG_LEVEL=3
+
+setup-go: $(GO_BIN)
+
+# Rewritten only when TF_LIB_DIR or TF_INCLUDE_DIR change, so the binary is rebuilt then.
+$(GO_BUILD)/tf-lib.txt: go-force
+	@mkdir -p $(@D)
+	@printf '%s\n%s\n' '$(TF_LIB_DIR)' '$(TF_INCLUDE_DIR)' | cmp -s - $@ || printf '%s\n%s\n' '$(TF_LIB_DIR)' '$(TF_INCLUDE_DIR)' > $@
+
+$(GO_BIN): $(GO_SOURCES) $(GO_BUILD)/tf-lib.txt $(VENV)/.deps-stamp
+	@command -v $(GO) >/dev/null || { echo "setup-go: Go $(GO_MIN_VERSION) or newer is needed (not on PATH)"; exit 1; }
+	@$(GO) version | awk -v min=$(GO_MIN_VERSION) '{ v = $$3; sub(/^go/, "", v); split(v, a, "."); split(min, b, "."); \
+	  if (a[1] < b[1] || (a[1] == b[1] && a[2] < b[2])) { print "setup-go: Go " min " or newer is needed, found " v; exit 1 } }'
+	@lib=$(TF_LIB_DIR)/libtensorflow_cc.so.2; [ -e $$lib ] || lib=$(TF_LIB_DIR)/libtensorflow.so.2; \
+	  [ -e $$lib ] || { echo "setup-go: no libtensorflow_cc.so.2 or libtensorflow.so.2 in TF_LIB_DIR=$(TF_LIB_DIR)"; exit 1; }; \
+	  [ -e $(TF_INCLUDE_DIR)/tensorflow/c/c_api.h ] || { echo "setup-go: no tensorflow/c/c_api.h under TF_INCLUDE_DIR=$(TF_INCLUDE_DIR)"; exit 1; }; \
+	  mkdir -p $(GO_LINK_DIR) && ln -sfn $$lib $(GO_LINK_DIR)/libtensorflow.so
+	cd go && $(GO_ENV) $(GO) build -o $(GO_BIN) ./cmd/deploykit-go
+	@touch $@
+
+# vet, the whole suite, the concurrency test again under the race detector, and a bounded
+# fuzz run of the .npy reader.
+test-go: setup-go test-fixtures
+	cd go && $(GO_ENV) $(GO) vet ./...
+	cd go && $(GO_ENV) $(GO) test -count=1 ./...
+	cd go && $(GO_ENV) $(GO) test -count=1 -race -run '^TestConcurrent' ./tfmodel
+	cd go && $(GO_ENV) $(GO) test -run '^$$' -fuzz '^FuzzReadNpy$$' -fuzztime $(GO_FUZZTIME) ./npy
+
+# One --check parity line per saved-model artifact of $(MODELS)/manifest.json.
+demo-go: setup-go
+	@test -f $(MODELS)/manifest.json || { echo "demo-go: $(MODELS)/manifest.json not found: run 'make export'"; exit 1; }
+	@status=0; while read -r id input expected; do \
+	  bin/deploykit-go --manifest $(MODELS)/manifest.json --model $$id --format saved-model \
+	    --input $(MODELS)/$$input --output $(GO_BUILD)/demo-$$id.npy --check $(MODELS)/$$expected || status=1; \
+	done < <($(PY) -c 'import json, sys; m = json.load(open(sys.argv[1])); \
+	  [print(x["id"], x["golden"]["input"], x["golden"]["expected"]) for x in m["models"] if any(a["format"] == "saved-model" for a in x["artifacts"])]' \
+	  $(MODELS)/manifest.json); exit $$status
+
+# Latency (batch 1), throughput (batch 1024), Predict vs a bare session Run, RSS growth.
+bench-go: setup-go test-fixtures
+	cd go && $(GO_ENV) $(GO) test -run '^$$' -bench 'Predict|SessionRun' -benchtime 2s -count 3 ./tfmodel
+	cd go && $(GO_ENV) $(GO) test -run '^$$' -bench '^BenchmarkRSSGrowth$$' -benchtime 1x ./tfmodel
+
+.PHONY: go-force
+go-force:
