@@ -62,20 +62,21 @@ function encodePath(rel) {
 }
 
 /**
- * Which backends this browser can initialise (webgl needs a GL context; headless Chromium with
- * --disable-gpu may have none).
+ * Whether this browser can initialise backend `name` (webgl needs a GL context), without
+ * switching the active backend: the page probes the others after its first prediction so that
+ * probing does not delay it.
+ * @param {string} name
  */
-export async function availableBackends() {
+export async function probeBackend(name) {
   initTf();
-  const ok = [];
-  for (const name of BACKENDS) {
-    try {
-      if (await tf.setBackend(name)) ok.push(name);
-    } catch {
-      // not available here
-    }
+  const engine = tf.engine();
+  if (engine.registry[name]) return true; // already initialised (internal registry, read only)
+  try {
+    const { success } = engine.initializeBackend(name);
+    return (await success) === true;
+  } catch {
+    return false;
   }
-  return ok;
 }
 
 /** @param {string} name */

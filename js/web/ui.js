@@ -3,7 +3,7 @@
 
 import { compare, formatSci } from '/common/compare.js';
 import { runnableModels } from '/common/manifest.js';
-import { BACKENDS, availableBackends, fetchManifest, fetchNpy, loadModel } from './loader.js';
+import { BACKENDS, fetchManifest, fetchNpy, loadModel, probeBackend } from './loader.js';
 
 const $ = (id) => document.getElementById(id);
 const MANY = 16; // above this width the input is a seed/scale control plus a few sliders
@@ -227,26 +227,36 @@ export async function startUi() {
   state.doc = await fetchManifest();
   const models = runnableModels(state.doc);
   if (models.length === 0) throw new Error('The manifest lists no model with a tfjs-graph artifact (only Keras models are converted for TF.js).');
-  const available = await availableBackends();
   const params = new URLSearchParams(location.search);
   for (const m of models) $('model').append(new Option(`${m.id} (${m.inputs[0].shape[1]} → ${m.outputs[0].shape[1]})`, m.id));
-  for (const b of BACKENDS) {
-    const opt = new Option(available.includes(b) ? b : `${b} (unavailable)`, b);
-    opt.disabled = !available.includes(b);
-    $('backend').append(opt);
-  }
-  $('backend').dataset.available = JSON.stringify(available);
+  for (const b of BACKENDS) $('backend').append(new Option(b, b));
   const wantModel = params.get('model');
   if (wantModel) $('model').value = wantModel;
   const wantBackend = params.get('backend');
-  $('backend').value = wantBackend || (available.includes('webgl') ? 'webgl' : 'wasm');
+  $('backend').value = wantBackend && BACKENDS.includes(wantBackend) ? wantBackend : 'webgl';
   $('model').addEventListener('change', reload);
   $('backend').addEventListener('change', reload);
   $('parity-run').addEventListener('click', runParity);
   $('app').hidden = false;
   if (wantModel && $('model').value !== wantModel) {
     showError(`Model '${wantModel}' has no tfjs-graph artifact in this manifest.`);
+    $('status').dataset.state = 'error';
     return;
   }
   await reload();
+  // Without a GPU context webgl cannot start: fall back to wasm unless webgl was asked for.
+  if (!state.model && !wantBackend && $('status').dataset.state === 'error' && !(await probeBackend('webgl'))) {
+    $('backend').value = 'wasm';
+    await reload();
+  }
+  // Probe the other backends only now, so the first prediction does not wait for them.
+  const available = [];
+  for (const b of BACKENDS) {
+    const ok = await probeBackend(b);
+    if (ok) available.push(b);
+    const opt = [...$('backend').options].find((o) => o.value === b);
+    opt.disabled = !ok;
+    opt.textContent = ok ? b : `${b} (unavailable)`;
+  }
+  $('backend').dataset.available = JSON.stringify(available);
 }

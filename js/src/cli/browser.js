@@ -19,7 +19,7 @@ const PAGE_TIMEOUT_MS = 240_000;
 
 function chromiumVersion() {
   try {
-    return execFileSync(CHROMIUM, ['--version'], { encoding: 'utf8', timeout: 30_000 }).trim();
+    return execFileSync(CHROMIUM, ['--version'], { encoding: 'utf8', timeout: 30_000, stdio: ['ignore', 'pipe', 'ignore'] }).trim();
   } catch {
     return 'Chromium (version unknown)';
   }
@@ -30,7 +30,7 @@ const engine = {
   prog: 'deploykit-browser',
   runtime: 'tfjs-chromium',
   backends: { names: ['wasm', 'cpu', 'webgl'], default: 'wasm' },
-  version: async (backend) => `tfjs ${TFJS_VERSION} in ${chromiumVersion()} (backend ${backend ?? 'wasm'})`,
+  version: async () => `tfjs ${TFJS_VERSION} in ${chromiumVersion()} (backends wasm, cpu, webgl)`,
   run: async ({ manifest, model, input, backend, warmup, repeat, verbose }) => {
     const server = await startServer({ modelsDir: path.dirname(path.resolve(manifest)) });
     const origin = server.url.replace(/\/$/, '');

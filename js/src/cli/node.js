@@ -14,7 +14,7 @@ const engine = {
   prog: 'deploykit-node',
   runtime: 'tfjs-node-js',
   backends: { names: ['cpu', 'wasm'], default: 'cpu' },
-  version: async (backend) => `tfjs ${(await tfjs())[1].tf.version.tfjs} (node ${process.versions.node}, backend ${backend ?? 'cpu'})`,
+  version: async () => `tfjs ${(await tfjs())[1].tf.version.tfjs} (node ${process.versions.node}; backends cpu, wasm)`,
   run: async ({ manifest, manifestDoc, model, artifact, input, backend, warmup, repeat }) => {
     const [{ load }] = await tfjs();
     let start = performance.now();

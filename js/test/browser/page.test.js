@@ -55,7 +55,7 @@ describe('demo page in headless Chromium', { timeout: 240_000 }, () => {
     page.on('pageerror', (e) => pageErrors.push(e.message));
     const start = Date.now();
     await page.goto(`${server.url}app/`);
-    await page.waitForFunction(() => ['ready', 'error'].includes(document.getElementById('status')?.dataset.state), null, { timeout: 60_000 });
+    await page.waitForFunction(() => document.getElementById('backend')?.dataset.available, null, { timeout: 60_000 });
     available = JSON.parse(await page.locator('#backend').getAttribute('data-available'));
     const first = await page.locator('#first-ms').getAttribute('data-ms');
     process.stderr.write(`# chromium backends: ${available.join(', ')}; first prediction ${Number(first).toFixed(0)} ms after navigation start (${Date.now() - start} ms wall incl. goto)\n`);
