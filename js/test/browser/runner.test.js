@@ -49,13 +49,16 @@ describe('deploykit-browser CLI', { concurrency: 2, timeout: 240_000 }, () => {
   });
 
   it('bad input and usage errors: exit 2 before any browser starts', async () => {
-    const start = Date.now();
-    const bad = await runCli(['--manifest', manifest, '--model', 'mlp_keras', '--input', golden('wide_keras', 'input.npy'), '--output', path.join(work, 'y.npy')], LAUNCHER);
-    assert.equal(bad.code, 2);
+    // With no Chromium to start, any attempt to launch one would end in exit 3.
+    const noBrowser = { ...process.env, DEPLOYKIT_CHROMIUM: path.join(work, 'no-chromium') };
+    const bad = await runCli(['--manifest', manifest, '--model', 'mlp_keras', '--input', golden('wide_keras', 'input.npy'), '--output', path.join(work, 'y.npy')], LAUNCHER, noBrowser);
+    assert.equal(bad.code, 2, bad.stderr);
     assert.match(bad.stderr, /^error: usage: input .*expected 10 features per row/);
-    const none = await runCli([], LAUNCHER);
+    const none = await runCli([], LAUNCHER, noBrowser);
     assert.equal(none.code, 2);
     assert.match(none.stderr, /--backend wasm\|cpu\|webgl/);
-    assert.ok(Date.now() - start < 10_000);
+    const good = await runCli(['--manifest', manifest, '--model', 'mlp_keras', '--input', golden('mlp_keras', 'input.npy'), '--output', path.join(work, 'z.npy')], LAUNCHER, noBrowser);
+    assert.equal(good.code, 3, 'a valid run does try to start the browser');
+    assert.match(good.stderr, /Chromium not found/);
   });
 });
