@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -171,6 +172,32 @@ class CliTest {
     String sha = Hashing.artifactSha256(dir.resolve("mlp_keras/saved_model"));
     Path rehashed = Fixtures.copyModel(manifest, "mlp_keras", tmp.resolve("h"), doc -> Fixtures.savedModelArtifact(doc, "mlp_keras").addProperty("sha256", sha));
     assertError(3, "saved_model.pb", Fixtures.cli(args(rehashed, "mlp_keras", in("mlp_keras"), "--output", tmp.resolve("o.npy").toString())));
+  }
+
+  /** Bit flips anywhere in the SavedModel, with the manifest's sha256 updated: a clean exit, never a crash. */
+  @Test
+  void randomBitFlipsWithMatchingHashFailCleanly() throws IOException {
+    String[] files = {"saved_model.pb", "variables/variables.index", "variables/variables.data-00000-of-00001"};
+    Random random = new Random(20261125);
+    for (int trial = 0; trial < 12; trial++) {
+      Path dir = tmp.resolve("flip" + trial);
+      Path base = Fixtures.copyModel(M, "mlp_keras", dir, doc -> {});
+      Path file = dir.resolve("mlp_keras/saved_model").resolve(files[trial % files.length]);
+      byte[] bytes = Files.readAllBytes(file);
+      for (int i = 0, n = 1 + random.nextInt(16); i < n; i++) {
+        bytes[random.nextInt(bytes.length)] ^= (byte) (1 << random.nextInt(8));
+      }
+      Files.write(file, bytes);
+      String sha = Hashing.artifactSha256(dir.resolve("mlp_keras/saved_model"));
+      Path manifest = Fixtures.copyModel(base, "mlp_keras", tmp.resolve("flipped" + trial),
+          doc -> Fixtures.savedModelArtifact(doc, "mlp_keras").addProperty("sha256", sha));
+      Fixtures.Run run = Fixtures.cli(args(manifest, "mlp_keras", in("mlp_keras"), "--check", Fixtures.golden(M, "mlp_keras", "expected.npy").toString()));
+      String where = "trial " + trial + " (" + file.getFileName() + "): " + run;
+      assertTrue(run.code() == 0 || run.code() == 1 || run.code() == 3, where);
+      if (run.code() == 3) {
+        assertError(3, "mlp_keras/saved-model: ", run);
+      }
+    }
   }
 
   @Test
