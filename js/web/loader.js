@@ -2,7 +2,7 @@
 // own server, verifies every file with WebCrypto (SubtleCrypto.digest) through the loader that
 // the Node client shares, and runs batches. `tf` is the global from /vendor/tf.es2017.min.js.
 
-import { LoadError, loadVerifiedGraph } from '/common/loader.js';
+import { LoadError, loadVerifiedGraph, runGraph } from '/common/loader.js';
 import { ManifestError, resolveArtifact, validateManifest } from '/common/manifest.js';
 import { readNpy } from '/common/npy.js';
 
@@ -107,14 +107,7 @@ export class BrowserModel {
    * @returns {Promise<Float32Array>}
    */
   async predictFlat(data, rows) {
-    const x = tf.tensor2d(data, [rows, this.features], 'float32');
-    let y;
-    try {
-      y = this.graph.execute({ [this.inputName]: x }, this.outputName);
-      return new Float32Array(await y.data());
-    } finally {
-      tf.dispose([x, y].filter(Boolean));
-    }
+    return runGraph(tf, this, data, rows, this.features);
   }
 
   dispose() {

@@ -112,16 +112,31 @@ export async function loadVerifiedGraph({ tf, model, artifact, readFile, sha256h
   // a load error instead of a surprise at the first prediction.
   const features = model.inputs[0].shape[1];
   try {
-    const probe = tf.zeros([1, features], 'float32');
-    const out = graph.execute({ [names.inputName]: probe }, names.outputName);
-    await out.data();
-    tf.dispose([probe, out]);
+    await runGraph(tf, { graph, ...names }, new Float32Array(features), 1, features);
   } catch (e) {
     graph.dispose();
     const ops = graphOps(modelJson.modelTopology).join(', ');
     throw new LoadError('unsupported', `${label}: TF.js cannot run this graph on the '${tf.getBackend()}' backend: ${firstLine(e.message)} (graph ops: ${ops})`);
   }
   return { graph, ...names };
+}
+
+/**
+ * Runs `rows` rows through the graph; frees every tensor it made, whatever happens.
+ * @param {any} tf
+ * @param {{graph: any, inputName: string, outputName: string}} loaded
+ * @param {Float32Array} data rows * features values, row-major
+ * @returns {Promise<Float32Array>} rows * outputs values
+ */
+export async function runGraph(tf, { graph, inputName, outputName }, data, rows, features) {
+  const x = tf.tensor2d(data, [rows, features], 'float32');
+  let y;
+  try {
+    y = graph.execute({ [inputName]: x }, outputName);
+    return new Float32Array(await y.data());
+  } finally {
+    tf.dispose([x, y].filter(Boolean));
+  }
 }
 
 function firstLine(text) {

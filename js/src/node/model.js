@@ -6,7 +6,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
-import { LoadError, loadVerifiedGraph } from '../common/loader.js';
+import { LoadError, loadVerifiedGraph, runGraph } from '../common/loader.js';
 import { FORMAT, ManifestError, resolveArtifact } from '../common/manifest.js';
 import { readManifest } from './manifest_file.js';
 import { tf, useBackend } from './tf.js';
@@ -65,14 +65,7 @@ export class Model {
     if (!Number.isInteger(rows) || rows < 1 || data.length !== rows * this.features) {
       throw new RangeError(`expected ${this.features} features per row, got ${data.length} values for ${rows} rows`);
     }
-    const x = tf.tensor2d(data, [rows, this.features], 'float32');
-    let y;
-    try {
-      y = this.graph.execute({ [this.inputName]: x }, this.outputName);
-      return new Float32Array(await y.data());
-    } finally {
-      tf.dispose([x, y].filter(Boolean));
-    }
+    return runGraph(tf, this, data, rows, this.features);
   }
 
   /**
