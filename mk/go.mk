@@ -61,7 +61,7 @@ demo-go: setup-go
 
 # Latency (batch 1), throughput (batch 1024), Predict vs a bare session Run, RSS growth.
 bench-go: setup-go test-fixtures
-	cd go && $(GO_ENV) $(GO) test -run '^$$' -bench 'Predict|SessionRun' -benchtime 2s -count 3 ./tfmodel
+	cd go && $(GO_ENV) $(GO) test -run '^$$' -bench '^Benchmark(Predict|SessionRun|PredictVsRun)$$' -benchtime 2s -count 3 ./tfmodel
 	cd go && $(GO_ENV) $(GO) test -run '^$$' -bench '^BenchmarkRSSGrowth$$' -benchtime 1x ./tfmodel
 
 .PHONY: go-force

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	tf "github.com/wamuir/graft/tensorflow"
 )
@@ -65,6 +67,48 @@ func BenchmarkSessionRun(b *testing.B) {
 			b.ReportMetric(float64(bc.rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 		})
 	}
+}
+
+// BenchmarkPredictVsRun alternates Predict and a bare Session.Run on a pre-built tensor,
+// timing each call, and reports both medians and their ratio: pairing the calls and taking
+// medians keeps the ratio honest on a busy machine, where plain ns/op swings between runs.
+func BenchmarkPredictVsRun(b *testing.B) {
+	for _, bc := range benchCases {
+		b.Run(fmt.Sprintf("%s/batch=%d", bc.id, bc.rows), func(b *testing.B) {
+			m := load(b, testManifest(b), bc.id)
+			batch := benchInput(b, bc.id, bc.rows)
+			x, err := tf.NewTensor(batch)
+			if err != nil {
+				b.Fatal(err)
+			}
+			feeds := map[tf.Output]*tf.Tensor{m.in: x}
+			fetches := []tf.Output{m.out}
+			var predict, bare []float64
+			b.ResetTimer()
+			for b.Loop() {
+				start := time.Now()
+				if _, err := m.Predict(batch); err != nil {
+					b.Fatal(err)
+				}
+				mid := time.Now()
+				if _, err := m.sm.Session.Run(feeds, fetches, nil); err != nil {
+					b.Fatal(err)
+				}
+				predict = append(predict, float64(mid.Sub(start).Nanoseconds())/1e3)
+				bare = append(bare, float64(time.Since(mid).Nanoseconds())/1e3)
+			}
+			p, r := median(predict), median(bare)
+			b.ReportMetric(p, "predict_p50_us")
+			b.ReportMetric(r, "run_p50_us")
+			b.ReportMetric(p/r, "ratio")
+		})
+	}
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
 
 // BenchmarkRSSGrowth measures resident memory after 1k and after 100k single-row
