@@ -21,7 +21,8 @@ $(JS_STAMP): $(JS_DIR)/package.json $(JS_DIR)/package-lock.json
 test-js: setup-js test-fixtures
 	cd $(JS_DIR) && npm test --silent
 
-demo-js: setup-js $(MODELS)/manifest.json
+# `make demo` exports first; alone, demo-js needs an existing $(MODELS)/manifest.json.
+demo-js: setup-js
 	node $(JS_DIR)/src/cli/demo.js $(MODELS)/manifest.json
 
 # The demo page on 127.0.0.1 over $(MODELS)/ (run `make export` first for real models).

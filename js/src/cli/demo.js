@@ -15,7 +15,7 @@ let doc;
 try {
   doc = await readManifest(manifest);
 } catch (e) {
-  console.error(`error: manifest: ${e.message}`);
+  console.error(`error: manifest: ${e.message} (run make export first)`);
   process.exit(2);
 }
 const dir = path.dirname(manifest);
