@@ -1,6 +1,7 @@
 """Shared fixtures: one small real export (few epochs, every model and format) per test session."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -47,3 +48,24 @@ def within_tolerance(expected: np.ndarray, got: np.ndarray, atol: float, rtol: f
     """DESIGN.md semantics in plain NumPy: an element fails where |a-b| > atol and |a-b| > rtol*|b|."""
     diff = np.abs(got.astype(np.float64) - expected.astype(np.float64))
     return bool(np.all(diff <= np.maximum(atol, rtol * np.abs(expected.astype(np.float64)))))
+
+
+def mutated_copy(src: Path, dst: Path, artifact_path: str, mutate) -> None:
+    """Copies an export and mutates one artifact in place, then rewrites its manifest hashes: a
+    consistent but wrong export, which only a parity check (not an integrity check) can catch."""
+    from builder import hashing
+
+    shutil.copytree(src, dst)
+    mutate(dst / artifact_path)
+    doc = json.loads((dst / "manifest.json").read_text())
+    for model in doc["models"]:
+        for artifact in model["artifacts"]:
+            if artifact["path"] != artifact_path:
+                continue
+            path = dst / artifact_path
+            artifact["sha256"] = hashing.artifact_sha256(path)
+            artifact["bytes"] = hashing.artifact_bytes(path)
+            for entry in artifact.get("files", []):
+                entry["sha256"] = hashing.file_sha256(path / entry["path"])
+                entry["bytes"] = (path / entry["path"]).stat().st_size
+    (dst / "manifest.json").write_text(json.dumps(doc))

@@ -12,9 +12,10 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
-from builder import cli, hashing
+from builder import cli
 from builder.verify import matrix, report
 from builder.verify.runners import RUNNERS, CliRunner
+from conftest import mutated_copy
 
 PYTHON_RUNTIMES = ["torch-python", "onnxruntime", "tf-python", "tflite"]
 INPUT_SETS = {"golden", "batch1", "batch7", "special"}
@@ -62,18 +63,6 @@ def test_a_runtime_that_cannot_run_is_a_visible_cell(smoke_export, tmp_path, mon
     assert "n/a" in report.markdown(rep) and "Unavailable runtimes:" in report.markdown(rep)
 
 
-def _mutated_copy(src: Path, dst: Path, artifact_path: str, mutate) -> None:
-    shutil.copytree(src, dst)
-    mutate(dst / artifact_path)
-    doc = json.loads((dst / "manifest.json").read_text())
-    for model in doc["models"]:
-        for artifact in model["artifacts"]:
-            if artifact["path"] == artifact_path:  # a consistent but wrong export: the hash matches
-                artifact["sha256"] = hashing.artifact_sha256(dst / artifact_path)
-                artifact["bytes"] = hashing.artifact_bytes(dst / artifact_path)
-    (dst / "manifest.json").write_text(json.dumps(doc))
-
-
 def _scale_last_bias(path: Path) -> None:
     proto = onnx.load(path)
     bias = [t for t in proto.graph.initializer if numpy_helper.to_array(t).ndim == 1][-1]
@@ -83,7 +72,7 @@ def _scale_last_bias(path: Path) -> None:
 
 def test_one_weight_scaled_by_1_001_fails_exactly_that_artifact(smoke_export, tmp_path):
     copy = tmp_path / "models"
-    _mutated_copy(smoke_export, copy, "mlp_torch/onnx/model.onnx", _scale_last_bias)
+    mutated_copy(smoke_export, copy, "mlp_torch/onnx/model.onnx", _scale_last_bias)
     rep = matrix.run(copy / "manifest.json", runtimes=PYTHON_RUNTIMES)
     statuses = _by_artifact(rep)
     assert statuses.pop("mlp_torch/onnx") == {"fail"}
@@ -148,7 +137,7 @@ def test_histogram_bins_by_decade():
     assert counts["[1e-3,1e-2)"] == 1 and counts[">=1"] == 1 and sum(h["counts"]) == 5
 
 
-def test_verify_cli_writes_the_reports_and_sets_the_exit_code(smoke_export, tmp_path, capsys):
+def test_verify_cli_writes_the_reports_and_sets_the_exit_code(smoke_export, tmp_path, capsys, monkeypatch):
     args = ["verify", "--manifest", str(smoke_export / "manifest.json"), "--report-dir", str(tmp_path), "--models", "mlp_keras"]
     assert cli.main([*args, "--runtimes", "tflite", "onnxruntime"]) == 0
     out = capsys.readouterr().out
@@ -157,8 +146,10 @@ def test_verify_cli_writes_the_reports_and_sets_the_exit_code(smoke_export, tmp_
     assert rep["summary"]["pass"] == 2 * len(INPUT_SETS) and rep["summary"]["fail"] == 0
     html = (tmp_path / "parity.html").read_text()
     assert html.startswith("<!DOCTYPE html>") and "https://" not in html
-    assert cli.main([*args, "--runtimes", "tflite", "java", "--require-all"]) == 1, "java is unavailable"
-    assert cli.main([*args, "--runtimes", "tflite", "java"]) == 0
+    missing = CliRunner("missing", ("saved-model",), str(tmp_path / "no-such-client"), issue="test")
+    monkeypatch.setitem(RUNNERS, "missing", missing)
+    assert cli.main([*args, "--runtimes", "tflite", "missing", "--require-all"]) == 1, "an unavailable runtime"
+    assert cli.main([*args, "--runtimes", "tflite", "missing"]) == 0
 
 
 def test_verify_cli_usage_errors(tmp_path, capsys):

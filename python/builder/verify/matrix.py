@@ -12,7 +12,7 @@ import numpy as np
 from builder import hashing, manifest as manifest_io
 from builder.compare import compare
 from builder.verify.inputs import InputSet, input_sets
-from builder.verify.runners import RUNNERS, Runner
+from builder.verify.runners import RUNNERS, Runner, unsupported
 
 # Decade bins of |a - b| for the report's histograms: exactly 0, below 1e-12, one bin per decade
 # from 1e-12 to 1, and at least 1.
@@ -82,7 +82,7 @@ def run(
                     continue
                 progress(f"{model['id']}/{artifact['format']} on {runner.name}")
                 cells += _run_cell(manifest_path, model, artifact, runner, sets, reasons[runner.name] or None, integrity, keep_outputs)
-    summary = {status: sum(c["status"] == status for c in cells) for status in ("pass", "fail", "error", "unavailable")}
+    summary = {status: sum(c["status"] == status for c in cells) for status in ("pass", "fail", "error", "unavailable", "unsupported")}
     return {
         "schema_version": 1,
         "created": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
@@ -110,6 +110,8 @@ def _integrity(root: Path, artifact: dict) -> str | None:
 def _run_cell(manifest_path, model, artifact, runner, sets, unavailable, integrity, keep_outputs) -> list[dict]:
     if unavailable:
         return [_cell(model, artifact, runner, s.name, "unavailable", unavailable) for s in sets]
+    if why := unsupported(runner, artifact):
+        return [_cell(model, artifact, runner, s.name, "unsupported", why) for s in sets]
     if integrity:
         return [_cell(model, artifact, runner, s.name, "fail", integrity) for s in sets]
     try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from html import escape
 
-_STATUSES = ("pass", "fail", "unavailable", "error")
+_STATUSES = ("pass", "fail", "unavailable", "unsupported", "error")
 _FLOOR = -12.0  # log10 of the darkest green: |a-b| of 0 or <= 1e-12
 _CSS = """
 body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",sans-serif;margin:1.5em;color:#222;max-width:1400px}
@@ -18,7 +18,7 @@ th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .meta span{margin-right:1.2em}.badge{display:inline-block;padding:1px 8px;border-radius:9px;margin-right:.4em}
 .hm td{text-align:center;min-width:7em;font-family:ui-monospace,monospace;font-size:12px}
 .hm td a{color:inherit;text-decoration:none;display:block}.hm th.row{text-align:left;font-weight:normal}
-.fail,.error{background:#d32f2f;color:#fff;font-weight:bold}.unavailable{background:#ddd;color:#555}
+.fail,.error{background:#d32f2f;color:#fff;font-weight:bold}.unavailable{background:#ddd;color:#555}.unsupported{background:#ffe0b2;color:#5d4037}
 .pass{background:#2e7d32;color:#fff}.none{background:#fff;color:#aaa}
 .legend span{display:inline-block;padding:1px 8px;margin-right:3px;font-size:12px;border:1px solid #ccc}
 details{margin:.3em 0;border:1px solid #ddd;border-radius:4px;padding:.2em .6em}
@@ -66,9 +66,11 @@ def _worst(cells: list[dict]) -> tuple[float | None, float | None]:
 def _aggregate(cells: list[dict]) -> str:
     """One status for an (artifact, runtime) pair over its input sets."""
     statuses = [c.get("status") for c in cells]
-    if any(s not in ("pass", "unavailable") for s in statuses):
+    if any(s not in ("pass", "unavailable", "unsupported") for s in statuses):
         return "fail"
-    return "pass" if "pass" in statuses else "unavailable"
+    if "pass" in statuses:
+        return "pass"
+    return "unsupported" if "unsupported" in statuses else "unavailable"
 
 
 def _tooltip(cells: list[dict]) -> str:
@@ -85,6 +87,8 @@ def _heat_cell(cells: list[dict] | None, anchor: str | None) -> str:
     title = _e(_tooltip(cells))
     if status == "unavailable":
         return f'<td class="unavailable" title="{title}">n/a</td>'
+    if status == "unsupported":
+        return f'<td class="unsupported" title="{title}">n/s</td>'
     worst, atol = _worst(cells)
     if status == "fail":
         label = "FAIL" if any(c.get("status") == "fail" for c in cells) else "ERROR"
@@ -170,6 +174,7 @@ def _legend() -> str:
                      for exp, text in ((-13, "0 / ≤1e-12"), (-10, "1e-10"), (-8, "1e-08"), (-6, "1e-06"), (-4, "≈ atol")))
     return (f'<p class="legend">worst max |a-b| over input sets (shade relative to each cell\'s atol): {greens}'
             '<span class="fail">FAIL / ERROR</span><span class="unavailable">n/a: runtime unavailable</span>'
+            '<span class="unsupported">n/s: documented incompatibility</span>'
             '<span class="none">— format not loaded</span></p>')
 
 
@@ -201,7 +206,7 @@ def render(report: dict) -> str:
         pairs.setdefault((artifact, str(cell.get("runtime"))), []).append(cell)
     artifacts = list(dict.fromkeys(a for a, _ in pairs))  # first-seen order = the verify run's order
     columns = list(dict.fromkeys([str(r) for r in runtimes] + [r for _, r in pairs]))
-    ran = [(a, r) for a in artifacts for r in columns if (a, r) in pairs and _aggregate(pairs[(a, r)]) != "unavailable"]
+    ran = [(a, r) for a in artifacts for r in columns if (a, r) in pairs and _aggregate(pairs[(a, r)]) not in ("unavailable", "unsupported")]
     anchors = {pair: f"d{i}" for i, pair in enumerate(ran)}  # index ids: names may hold any character
 
     heat = ["<table class=\"hm\"><tr><th>artifact</th>" + "".join(f"<th>{_e(r)}</th>" for r in columns) + "</tr>"]

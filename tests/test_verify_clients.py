@@ -1,0 +1,82 @@
+"""`verify` across every client: a wrong artifact fails exactly its own cells in every runtime
+that loads it, while every other client keeps passing (special values included)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from builder.verify import matrix, report
+from builder.verify.runners import RUNNERS
+from conftest import mutated_copy
+
+CLIENTS = ["libtorch-native", "cpp", "java", "go", "node-cpu", "node-wasm", "chromium"]
+TFJS = {"node-cpu", "node-wasm", "chromium"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _every_client_is_built():
+    missing = {name: RUNNERS[name].unavailable() for name in CLIENTS if RUNNERS[name].unavailable()}
+    assert not missing, f"clients not built (run `make setup`): {missing}"
+
+
+def _statuses(rep: dict) -> dict[tuple[str, str], set[str]]:
+    out: dict[tuple[str, str], set[str]] = {}
+    for cell in rep["cells"]:
+        out.setdefault((cell["artifact"], cell["runtime"]), set()).add(cell["status"])
+    return out
+
+
+def _scale_first_weight(path) -> None:
+    import torch
+
+    from builder.formats.torch_formats import torchscript_deprecation_silenced
+
+    with torchscript_deprecation_silenced():
+        module = torch.jit.load(str(path))
+        with torch.no_grad():
+            next(p for p in module.parameters() if p.dim() == 2).mul_(1.001)
+        torch.jit.save(module, str(path))
+
+
+def test_a_weight_scaled_by_1_001_fails_that_artifact_in_every_runtime_and_nothing_else(smoke_export, tmp_path):
+    copy = tmp_path / "models"
+    mutated_copy(smoke_export, copy, "mlp_torch/torchscript/scripted.pt", _scale_first_weight)
+    rep = matrix.run(copy / "manifest.json", models=["mlp_torch", "mlp_keras"])
+    statuses = _statuses(rep)
+    broken = {key: s for key, s in statuses.items() if key[0] == "mlp_torch/torchscript-script"}
+    assert {runtime for _, runtime in broken} == {"torch-python", "libtorch-native", "cpp"}
+    # batch1 is the zero row, which the first weight cannot change: the golden batch must fail.
+    failed = {(c["artifact"], c["runtime"]) for c in rep["cells"] if c["input_set"] == "golden" and c["status"] == "fail"}
+    assert failed == set(broken), broken
+    rest = {key: s for key, s in statuses.items() if key not in broken}
+    assert all(s == {"pass"} for s in rest.values()), rest
+    assert set(CLIENTS) <= {runtime for _, runtime in rest}, "every client ran an untouched artifact"
+    special = [c for c in rep["cells"] if c["input_set"] == "special" and c["status"] == "pass"]
+    assert all(c["stats"]["nan_match"] and c["stats"]["inf_match"] for c in special)
+
+
+def _reverse_shard(folder) -> None:
+    shard = next(folder.glob("*.bin"))
+    shard.write_bytes(np.frombuffer(shard.read_bytes(), "<f4")[::-1].tobytes())
+
+
+def test_a_swapped_tfjs_shard_fails_the_tfjs_cells(smoke_export, tmp_path):
+    copy = tmp_path / "models"
+    mutated_copy(smoke_export, copy, "mlp_keras/tfjs", _reverse_shard)
+    rep = matrix.run(copy / "manifest.json", models=["mlp_keras"], runtimes=[*TFJS, "tf-python", "tflite", "onnxruntime"])
+    statuses = _statuses(rep)
+    tfjs = {key: s for key, s in statuses.items() if key[0] == "mlp_keras/tfjs-graph"}
+    assert {runtime for _, runtime in tfjs} == TFJS
+    failed = {(c["artifact"], c["runtime"]) for c in rep["cells"] if c["input_set"] == "golden" and c["status"] == "fail"}
+    assert failed == set(tfjs), tfjs
+    assert all(s == {"pass"} for key, s in statuses.items() if key not in tfjs)
+
+
+def test_java_shows_the_xla_call_module_incompatibility_as_unsupported_not_failed(smoke_export):
+    rep = matrix.run(smoke_export / "manifest.json", models=["mlp_flax"], runtimes=["java", "go"])
+    statuses = _statuses(rep)
+    assert statuses[("mlp_flax/saved-model", "java")] == {"unsupported"}
+    assert statuses[("mlp_flax/saved-model", "go")] == {"pass"}, "the C API of the exporter's own TF version runs it"
+    assert rep["summary"]["fail"] == rep["summary"]["error"] == 0
+    text = report.markdown(rep)
+    assert "n/s" in text and "cannot deserialize the StableHLO" in text
