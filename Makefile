@@ -18,6 +18,8 @@ APT_PACKAGES := cmake g++ ninja-build libgtest-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 NATIVE_SOURCES := $(shell find cpp -type f) CMakeLists.txt pyproject.toml
 BUILDER_SOURCES := $(shell find python/builder -type f -not -name '*.pyc' -not -path '*/__pycache__/*')
+# What an export depends on (verify and bench only read exports).
+EXPORT_SOURCES := $(filter-out python/builder/verify/% python/builder/bench/%,$(BUILDER_SOURCES))
 
 # A small real export (2 epochs, seed 7, every model and format) that the language suites test
 # against, and the unsafe-op fixture for the Java and Go clients. Rebuilt when the builder changes.
@@ -31,7 +33,7 @@ export DEPLOYKIT_UNSAFE_MANIFEST := $(abspath $(UNSAFE_FIXTURE))/manifest.json
 CLIENT_MK := $(sort $(wildcard mk/*.mk))
 CLIENTS := $(patsubst mk/%.mk,%,$(CLIENT_MK))
 
-.PHONY: help setup system-deps demo export verify bench test test-python test-fixtures lock clean
+.PHONY: help setup system-deps demo export verify bench test test-python test-fixtures test-verify lock clean
 
 help:
 	@echo "make demo    set up, export every model, print the parity table"
@@ -75,7 +77,8 @@ export: setup
 verify: setup
 	$(PY) -m builder verify --manifest $(MODELS)/manifest.json
 
-$(MODELS)/manifest.json: | setup
+# The default export, redone when the builder changed since it was written.
+$(MODELS)/manifest.json: $(EXPORT_SOURCES) | setup
 	$(PY) -m builder export --out $(MODELS)
 
 bench: setup $(MODELS)/manifest.json
@@ -85,17 +88,21 @@ bench: setup $(MODELS)/manifest.json
 demo: export $(addprefix demo-,$(CLIENTS))
 	$(PY) -m builder verify --manifest $(MODELS)/manifest.json
 
-test: setup test-python $(addprefix test-,$(CLIENTS))
+test: setup test-python $(addprefix test-,$(CLIENTS)) test-verify
+
+# The full parity matrix on the default export: every runtime must run (--require-all).
+test-verify: setup $(MODELS)/manifest.json
+	$(PY) -m builder verify --require-all --manifest $(MODELS)/manifest.json
 
 test-python: setup test-fixtures
 	$(PY) -m pytest
 
 test-fixtures: $(TEST_MODELS)/manifest.json $(UNSAFE_FIXTURE)/manifest.json
 
-$(TEST_MODELS)/manifest.json: $(BUILDER_SOURCES) | $(VENV)/.deps-stamp
+$(TEST_MODELS)/manifest.json: $(EXPORT_SOURCES) | $(VENV)/.deps-stamp
 	$(PY) -m builder export --out $(TEST_MODELS) --epochs 2 --seed 7
 
-$(UNSAFE_FIXTURE)/manifest.json: tests/fixtures/unsafe_model.py $(BUILDER_SOURCES) | $(VENV)/.deps-stamp
+$(UNSAFE_FIXTURE)/manifest.json: tests/fixtures/unsafe_model.py $(EXPORT_SOURCES) | $(VENV)/.deps-stamp
 	$(PY) tests/fixtures/unsafe_model.py --out $(UNSAFE_FIXTURE) >/dev/null
 
 include $(CLIENT_MK)
