@@ -3,7 +3,7 @@
 // the Node client shares, and runs batches. `tf` is the global from /vendor/tf.es2017.min.js.
 
 import { LoadError, loadVerifiedGraph, runGraph } from '/common/loader.js';
-import { ManifestError, resolveArtifact, validateManifest } from '/common/manifest.js';
+import { ManifestError, readDenyList, resolveArtifact, validateManifest } from '/common/manifest.js';
 import { readNpy } from '/common/npy.js';
 
 const tf = globalThis.tf;
@@ -126,8 +126,19 @@ export async function loadModel(doc, modelId, backend, manifestUrl = '/models/ma
   await useBackend(backend);
   const base = new URL(encodePath(artifact.path) + '/', new URL(manifestUrl, location.href));
   const label = `${model.id}/${artifact.format}`;
+  const manifestBase = new URL(manifestUrl, location.href);
+  let unsafeOps;
+  try {
+    unsafeOps = await readDenyList(doc, async (rel) => {
+      const res = await fetch(new URL(encodePath(rel), manifestBase)).catch(() => null);
+      return res && res.ok ? new Uint8Array(await res.arrayBuffer()) : null;
+    }, sha256hex);
+  } catch (e) {
+    throw new LoadError(e.kind ?? 'integrity', e.message);
+  }
   const loaded = await loadVerifiedGraph({
     tf,
+    unsafeOps,
     model,
     artifact,
     sha256hex,

@@ -63,7 +63,7 @@ const engine = {
       if (blocked.length) throw new Error(`the page tried to reach ${blocked[0]} (blocked: only 127.0.0.1 is allowed)`);
       if (!result.ok) {
         if (result.kind === 'manifest') throw new ManifestError(result.message);
-        if (['missing', 'integrity', 'unsupported', 'load'].includes(result.kind)) throw new LoadError(result.kind, result.message);
+        if (['missing', 'integrity', 'unsafe', 'unsupported', 'load'].includes(result.kind)) throw new LoadError(result.kind, result.message);
         throw new Error(result.message);
       }
       if (result.backend !== backend) throw new LoadError('load', `asked for the ${backend} backend, the page ran ${result.backend}`);

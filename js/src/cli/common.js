@@ -180,7 +180,7 @@ export async function main(argv, engine, io = { stdout: (s) => process.stdout.wr
       return EXIT.usage;
     }
     if (e instanceof LoadError) {
-      io.stderr(`error: ${e.kind === 'integrity' ? 'integrity' : 'load'}: ${e.message}`);
+      io.stderr(`error: ${{ integrity: 'integrity', unsafe: 'safety' }[e.kind] ?? 'load'}: ${e.message}`);
       return EXIT.load;
     }
     io.stderr(`error: ${engine.runtime}: ${String(e.message || e).split('\n')[0]}`);

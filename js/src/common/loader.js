@@ -8,7 +8,7 @@ import { folderHash, signatureNames } from './manifest.js';
 /** The model failed to load or failed its integrity check (CLI exit code 3). */
 export class LoadError extends Error {
   /**
-   * @param {'missing'|'integrity'|'unsupported'|'load'} kind
+   * @param {'missing'|'integrity'|'unsafe'|'unsupported'|'load'} kind
    * @param {string} message
    */
   constructor(kind, message) {
@@ -30,9 +30,10 @@ export class LoadError extends Error {
  * @param {(files: {path: string, sha256: string}[]) => Promise<string>} [args.folderSha256]
  *   the folder hash over the files really present (Node walks the folder); defaults to the
  *   hash over the manifest's file list (a browser cannot list a folder)
+ * @param {Map<string, string>} [args.unsafeOps] the manifest's deny-list (op -> why)
  * @returns {Promise<{graph: any, inputName: string, outputName: string}>}
  */
-export async function loadVerifiedGraph({ tf, model, artifact, readFile, sha256hex, folderSha256 }) {
+export async function loadVerifiedGraph({ tf, model, artifact, readFile, sha256hex, folderSha256, unsafeOps = new Map() }) {
   const label = `${model.id}/${artifact.format}`;
   const verified = new Map();
   for (const file of artifact.files) {
@@ -77,6 +78,11 @@ export async function loadVerifiedGraph({ tf, model, artifact, readFile, sha256h
   for (const s of shards) {
     weightData.set(s, offset);
     offset += s.length;
+  }
+
+  const denied = graphOps(modelJson.modelTopology).filter((op) => unsafeOps.has(op));
+  if (denied.length) {
+    throw new LoadError('unsafe', `${label}: refusing op ${denied.map((op) => `${op} (${unsafeOps.get(op)})`).join(', ')}: on the manifest's deny-list`);
   }
 
   let names;

@@ -104,3 +104,32 @@ function compareBytes(a, b) {
   for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] - b[i];
   return a.length - b.length;
 }
+
+/**
+ * The manifest's TF op deny-list (top-level `safety.unsafe_ops`: {path, sha256}, the file beside
+ * the manifest), verified and parsed. TF.js has no kernels for these ops anyway; the client still
+ * refuses a graph that names one, with the deny-list's reason, instead of a TF.js error.
+ * @param {any} doc the manifest
+ * @param {(relPath: string) => Promise<Uint8Array|null>} readFile null when the file is absent
+ * @param {(bytes: Uint8Array) => Promise<string>} sha256hex
+ * @returns {Promise<Map<string, string>>} op -> why (empty when the manifest names no deny-list)
+ * @throws {Error & {kind: 'integrity'}} listed but missing, tampered or malformed
+ */
+export async function readDenyList(doc, readFile, sha256hex) {
+  const entry = doc.safety?.unsafe_ops;
+  if (!entry) return new Map();
+  const fail = (why) => Object.assign(new Error(`deny-list ${entry.path}: ${why}`), { kind: 'integrity' });
+  if (typeof entry.path !== 'string' || typeof entry.sha256 !== 'string') throw fail('safety.unsafe_ops needs path and sha256');
+  const bytes = await readFile(entry.path);
+  if (!bytes) throw fail('is missing beside the manifest');
+  const digest = await sha256hex(bytes);
+  if (digest !== entry.sha256) throw fail(`sha256 mismatch (manifest ${entry.sha256.slice(0, 12)}…, file ${digest.slice(0, 12)}…)`);
+  let list;
+  try {
+    list = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (e) {
+    throw fail(`not valid JSON (${e.message})`);
+  }
+  if (!Array.isArray(list?.ops)) throw fail("has no 'ops' list");
+  return new Map(list.ops.map((o) => [o.op, o.why ?? '']));
+}

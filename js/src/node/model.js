@@ -7,7 +7,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 
 import { LoadError, loadVerifiedGraph, runGraph } from '../common/loader.js';
-import { FORMAT, ManifestError, resolveArtifact } from '../common/manifest.js';
+import { FORMAT, ManifestError, readDenyList, resolveArtifact } from '../common/manifest.js';
 import { readManifest } from './manifest_file.js';
 import { tf, useBackend } from './tf.js';
 
@@ -97,7 +97,7 @@ export class Model {
  * @param {{backend?: 'cpu'|'wasm', format?: string, manifest?: any}} [options]
  * @returns {Promise<Model>}
  * @throws {ManifestError} bad manifest, unknown model or format (exit 2)
- * @throws {LoadError} missing file, sha256 mismatch, unsupported op (exit 3)
+ * @throws {LoadError} missing file, sha256 mismatch, deny-listed or unsupported op (exit 3)
  */
 export async function load(manifestPath, modelId, { backend = 'cpu', format = FORMAT, manifest } = {}) {
   const doc = manifest ?? (await readManifest(manifestPath));
@@ -106,8 +106,15 @@ export async function load(manifestPath, modelId, { backend = 'cpu', format = FO
   const stat = await fs.lstat(root).catch(() => null);
   if (!stat) throw new LoadError('missing', `${modelId}/${FORMAT}: artifact folder ${root} does not exist`);
   if (stat.isSymbolicLink() || !stat.isDirectory()) throw new LoadError('integrity', `${modelId}/${FORMAT}: ${root} is not a plain folder`);
+  let unsafeOps;
+  try {
+    unsafeOps = await readDenyList(doc, (rel) => fs.readFile(path.resolve(path.dirname(manifestPath), rel)).catch(() => null), async (b) => sha256hex(b));
+  } catch (e) {
+    throw new LoadError(e.kind ?? 'integrity', e.message);
+  }
   await useBackend(backend);
   const loaded = await loadVerifiedGraph({
+    unsafeOps,
     tf,
     model,
     artifact,

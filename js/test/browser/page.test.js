@@ -47,6 +47,7 @@ describe('demo page in headless Chromium', { timeout: 240_000 }, () => {
       { id: 'tampered', from: 'mlp_keras', mutate: (dir) => flipByte(shard(dir), 2) },
       { id: 'missing_files', from: 'mlp_keras', mutate: (dir) => fs.rmSync(shard(dir)) },
       { id: 'unsupported_op', from: 'mlp_keras', mutate: (dir) => replaceOp(path.join(dir, 'model.json'), 'Sigmoid', 'XlaCallModule'), rehash: true },
+      { id: 'deny_listed', from: 'mlp_keras', mutate: (dir) => replaceOp(path.join(dir, 'model.json'), 'Sigmoid', 'ReadFile'), rehash: true },
     ]);
     brokenServer = await startServer({ modelsDir: broken.dir });
     origins.push(server.url.slice(0, -1), brokenServer.url.slice(0, -1));
@@ -153,6 +154,7 @@ describe('demo page in headless Chromium', { timeout: 240_000 }, () => {
     ['tampered', /sha256 mismatch for group1-shard1of1\.bin/],
     ['missing_files', /group1-shard1of1\.bin is missing \(HTTP 404\)/],
     ['unsupported_op', /XlaCallModule/],
+    ['deny_listed', /refusing op ReadFile/],
   ];
   for (const [id, message] of failures) {
     it(`${id}: the page shows a clear error`, async () => {

@@ -76,6 +76,8 @@ export function doctoredExport(variants) {
     if (v.rehash) rehash(artifact, dir);
     models.push(model);
   }
+  const denyList = doc.safety?.unsafe_ops?.path;
+  if (denyList) fs.copyFileSync(path.join(srcDir, denyList), path.join(dir, denyList));
   const manifest = path.join(dir, 'manifest.json');
   fs.writeFileSync(manifest, JSON.stringify({ ...doc, models }, null, 1));
   return { dir, manifest };

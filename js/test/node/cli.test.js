@@ -8,7 +8,7 @@ import { after, describe, it } from 'node:test';
 
 import { readNpy, writeNpy } from '../../src/common/npy.js';
 import { runCli } from '../helpers/cli.js';
-import { REPO, doctoredExport, flipByte, npyBytes, testManifest, tmpDir } from '../helpers/fixtures.js';
+import { REPO, doctoredExport, flipByte, npyBytes, replaceOp, testManifest, tmpDir } from '../helpers/fixtures.js';
 
 const manifest = testManifest();
 const root = path.dirname(manifest);
@@ -143,10 +143,11 @@ describe('deploykit-node CLI', { concurrency: 4 }, () => {
   const broken = doctoredExport([
     { id: 'flipped', from: 'mlp_keras', mutate: (dir) => flipByte(shard(dir), 1) },
     { id: 'missing', from: 'mlp_keras', mutate: (dir) => fs.rmSync(shard(dir)) },
+    { id: 'deny_listed', from: 'mlp_keras', mutate: (dir) => replaceOp(path.join(dir, 'model.json'), 'Sigmoid', 'ReadFile'), rehash: true },
   ]);
   after(() => fs.rmSync(broken.dir, { recursive: true, force: true }));
-  for (const [id, what, message] of [['flipped', 'integrity', /sha256 mismatch/], ['missing', 'load', /is missing/]]) {
-    it(`${id} weight shard: exit 3`, async () => {
+  for (const [id, what, message] of [['flipped', 'integrity', /sha256 mismatch/], ['missing', 'load', /is missing/], ['deny_listed', 'safety', /refusing op ReadFile/]]) {
+    it(`${id}: exit 3`, async () => {
       const r = await run(['--manifest', broken.manifest, '--model', id, ...input, '--output', out]);
       assert.equal(r.code, 3, r.stderr);
       assertOneErrorLine(r.stderr, what);

@@ -85,6 +85,7 @@ describe('Node client refusals', () => {
     { id: 'extra_file', from: 'mlp_keras', mutate: (dir) => fs.writeFileSync(path.join(dir, 'notes.txt'), 'unlisted') },
     { id: 'symlinked_file', from: 'mlp_keras', mutate: (dir) => fs.symlinkSync('/etc/hostname', path.join(dir, 'link')) },
     { id: 'unsupported_op', from: 'mlp_keras', mutate: (dir) => replaceOp(path.join(dir, 'model.json'), 'Sigmoid', 'XlaCallModule'), rehash: true },
+    { id: 'deny_listed', from: 'mlp_keras', mutate: (dir) => replaceOp(path.join(dir, 'model.json'), 'Sigmoid', 'ReadFile'), rehash: true },
   ]);
   temp.push(fixture.dir);
 
@@ -97,6 +98,18 @@ describe('Node client refusals', () => {
   refuses('extra_file', 'integrity', /folder sha256 mismatch/);
   refuses('symlinked_file', 'integrity', /refusing symlink link/);
   refuses('unsupported_op', 'unsupported', /XlaCallModule/);
+  refuses('deny_listed', 'unsafe', /refusing op ReadFile \(reads any file the process can read\): on the manifest's deny-list/);
+
+  it('deny-list tampered or missing: LoadError(integrity)', async () => {
+    const fx = doctoredExport([{ id: 'plain', from: 'mlp_keras' }]);
+    temp.push(fx.dir);
+    const list = path.join(fx.dir, readJson(fx.manifest).safety.unsafe_ops.path);
+    assert.ok((await load(fx.manifest, 'plain')).dispose() === undefined, 'the untouched copy loads');
+    fs.appendFileSync(list, ' ');
+    await assert.rejects(load(fx.manifest, 'plain'), (e) => e instanceof LoadError && e.kind === 'integrity' && /deny-list unsafe_ops\.json: sha256 mismatch/.test(e.message));
+    fs.rmSync(list);
+    await assert.rejects(load(fx.manifest, 'plain'), (e) => e instanceof LoadError && e.kind === 'integrity' && /is missing beside the manifest/.test(e.message));
+  });
 
   it('unknown model, model without tfjs-graph, other format: ManifestError', async () => {
     await assert.rejects(load(manifest, 'nope'), (e) => e instanceof ManifestError && /unknown model 'nope'/.test(e.message));
