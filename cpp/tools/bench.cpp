@@ -50,7 +50,7 @@ std::function<void(const Matrix&)> bare_runner(const std::filesystem::path& path
       (void)loader->run({t});
     };
   }
-  auto module = std::make_shared<torch::jit::Module>(torch::jit::load(path.string()));
+  auto module = std::make_shared<torch::jit::Module>(torch::jit::load(path.string(), torch::kCPU));
   module->eval();
   return [module](const Matrix& x) {
     const c10::InferenceMode guard;
