@@ -11,10 +11,13 @@ def _positive(x) -> bool:
     return isinstance(x, (int, float)) and math.isfinite(x) and x > 0
 
 
-def test_bench_smoke_run_reports_every_runtime_with_sane_numbers(smoke_export, tmp_path, capsys):
+def test_bench_smoke_run_reports_every_runtime_with_sane_numbers(smoke_export, tmp_path, capsys, monkeypatch):
+    from builder.verify.runners import RUNNERS, CliRunner
+
+    monkeypatch.setitem(RUNNERS, "missing", CliRunner("missing", ("onnx",), str(tmp_path / "no-such-client"), issue="test"))
     code = cli.main([
         "bench", "--manifest", str(smoke_export / "manifest.json"), "--models", "mlp_torch", "wide_keras",
-        "--runtimes", "torch-python", "onnxruntime", "tf-python", "tflite", "cpp",
+        "--runtimes", "torch-python", "onnxruntime", "tf-python", "tflite", "cpp", "java", "missing",
         "--repeat", "5", "--warmup", "1", "--training-steps", "0", "--report-dir", str(tmp_path),
     ])
     assert code == 0
@@ -26,13 +29,15 @@ def test_bench_smoke_run_reports_every_runtime_with_sane_numbers(smoke_export, t
         ("mlp_torch", "torchscript-script", "torch-python"), ("mlp_torch", "torchscript-trace", "torch-python"),
         ("mlp_torch", "aoti", "torch-python"), ("mlp_torch", "onnx", "onnxruntime"),
         ("wide_keras", "saved-model", "tf-python"), ("wide_keras", "tflite", "tflite"), ("wide_keras", "onnx", "onnxruntime"),
+        ("mlp_torch", "torchscript-script", "cpp"), ("mlp_torch", "torchscript-trace", "cpp"), ("mlp_torch", "aoti", "cpp"),
+        ("wide_keras", "saved-model", "java"),
     }
     for r in rows:
         if r["status"] == "ok":
             assert all(_positive(r[k]) for k in ("load_ms", "first_ms", "rows_per_s", "gflops"))
             lat = r["latency_us"]
             assert all(_positive(lat[k]) for k in ("p50", "p90", "p99", "mean")) and lat["p50"] <= lat["p99"]
-    assert {r["status"] for r in rows if r["runtime"] == "cpp"} == {"unavailable"}
+    assert {r["status"] for r in rows if r["runtime"] == "missing"} == {"unavailable"}
     md = (tmp_path / "bench.md").read_text()
     assert "| wide_keras | tflite | tflite |" in md and "GEMM peak" in md
     page = (tmp_path / "bench.html").read_text()
@@ -67,10 +72,14 @@ for _ in range(a.warmup):
 us = []
 for _ in range(a.repeat):
     t0 = time.perf_counter(); predict(x); us.append((time.perf_counter() - t0) * 1e6)
+bare = []
+for _ in range(a.repeat):
+    t0 = time.perf_counter(); predict(x); bare.append((time.perf_counter() - t0) * 1e6)
 np.save(a.output, y)
-pct = lambda q: float(np.percentile(us, q))
+pct = lambda v, q: float(np.percentile(v, q))
+stats = lambda v: {"p50": pct(v, 50), "p90": pct(v, 90), "p99": pct(v, 99), "mean": float(np.mean(v))}
 pathlib.Path(a.timing).write_text(json.dumps({"load_ms": load_ms, "first_ms": first_ms, "batch": len(x),
-    "latency_us": {"p50": pct(50), "p90": pct(90), "p99": pct(99), "mean": float(np.mean(us))}}))
+    "latency_us": stats(us), "direct_latency_us": stats(bare), "direct": "the same predict"}))
 """
 
 
@@ -90,3 +99,10 @@ def test_client_clis_are_timed_by_their_own_timing_file(smoke_export, tmp_path, 
     assert [(r["format"], r["status"]) for r in rows] == [("onnx", "ok")], rows
     assert all(_positive(rows[0][k]) for k in ("load_ms", "first_ms", "rows_per_s", "gflops"))
     assert _positive(rows[0]["latency_us"]["p50"]) and _positive(rows[0]["batch_latency_us"]["p50"])
+    from builder.bench import report
+
+    [over] = report.overheads(rows)
+    assert over["client"] == "fake" and over["baseline"] == "the same predict"
+    assert over["ratio"] == rows[0]["latency_us"]["p50"] / rows[0]["direct_latency_us"]["p50"] > 0
+    assert "| mlp_torch | onnx | fake |" in report.markdown({"machine": {"cpu": "x", "cores": 2}, "gemm": {"n": 8, "gflops": {"numpy": 1.0}, "peak_gflops": 1.0},
+                                                          "inference": rows, "training": [], "command": "test", "seconds": 1.0})

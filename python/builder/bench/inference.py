@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 
 from builder import manifest as manifest_io
-from builder.verify.runners import RUNNERS, CliRunner
+from builder.verify.runners import RUNNERS, CliRunner, unsupported
 
 THROUGHPUT_BATCH = 1024
 
@@ -68,7 +68,10 @@ def _bench_cli(runner: CliRunner, manifest: Path, model: dict, artifact: dict, x
 
     one = timing(x1, repeat, warmup)
     big = timing(xb, max(3, repeat // 20), max(1, warmup // 10))
-    return {"load_ms": one["load_ms"], "first_ms": one["first_ms"], "latency_us": one["latency_us"], "batch_latency_us": big["latency_us"]}
+    row = {"load_ms": one["load_ms"], "first_ms": one["first_ms"], "latency_us": one["latency_us"], "batch_latency_us": big["latency_us"]}
+    if "direct_latency_us" in one:  # the same batch through the bare runtime call, in the same process
+        row |= {"direct_latency_us": one["direct_latency_us"], "direct": one.get("direct", "")}
+    return row
 
 
 def run(manifest: Path, models=None, runtimes=None, repeat: int = 200, warmup: int = 20, progress=None) -> list[dict]:
@@ -92,6 +95,9 @@ def run(manifest: Path, models=None, runtimes=None, repeat: int = 200, warmup: i
                 row = {"model": model["id"], "format": artifact["format"], "runtime": runner.name, "status": "ok", "reason": reasons[runner.name]}
                 if row["reason"]:
                     rows.append(row | {"status": "unavailable"})
+                    continue
+                if why := unsupported(runner, artifact):
+                    rows.append(row | {"status": "unsupported", "reason": why})
                     continue
                 progress(f"{model['id']}/{artifact['format']} on {runner.name}")
                 bench = _bench_cli if isinstance(runner, CliRunner) else _bench_python
