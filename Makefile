@@ -16,7 +16,7 @@ BUILD := build
 CPP_BUILD := $(BUILD)/cpp
 APT_PACKAGES := cmake g++ ninja-build libgtest-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-NATIVE_SOURCES := $(shell find cpp -type f) CMakeLists.txt pyproject.toml
+NATIVE_SOURCES := $(shell find cpp -type f -not -name '*.md') CMakeLists.txt pyproject.toml
 BUILDER_SOURCES := $(shell find python/builder -type f -not -name '*.pyc' -not -path '*/__pycache__/*')
 # What an export depends on (verify and bench only read exports).
 EXPORT_SOURCES := $(filter-out python/builder/verify/% python/builder/bench/%,$(BUILDER_SOURCES))
@@ -64,7 +64,7 @@ $(VENV)/.deps-stamp: requirements/lock.txt | $(PY)
 	$(UV) pip install --quiet --python $(PY) -r requirements/lock.txt
 	@touch $@
 
-$(VENV)/.native-stamp: $(NATIVE_SOURCES) $(VENV)/.deps-stamp
+$(VENV)/.native-stamp: $(NATIVE_SOURCES) $(VENV)/.deps-stamp | system-deps
 	$(UV) pip install --quiet --python $(PY) --no-build-isolation --no-deps --reinstall-package deploykit-builder -e .
 	@touch $@
 
@@ -77,9 +77,12 @@ export: setup
 verify: setup
 	$(PY) -m builder verify --manifest $(MODELS)/manifest.json
 
-# The default export, redone when the builder changed since it was written.
+# The default export, redone when the builder changed since it was written. (MODELS may name
+# the test export, e.g. `make demo-go MODELS=build/test-models`; its own rule below applies.)
+ifneq ($(abspath $(MODELS)),$(abspath $(TEST_MODELS)))
 $(MODELS)/manifest.json: $(EXPORT_SOURCES) | setup
 	$(PY) -m builder export --out $(MODELS)
+endif
 
 bench: setup $(MODELS)/manifest.json
 	$(PY) -m builder bench --manifest $(MODELS)/manifest.json
