@@ -3,6 +3,7 @@
 # newcomer needs; both run `make setup` first, which is quick when nothing is missing.
 
 SHELL := /bin/bash
+comma := ,
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
@@ -36,12 +37,14 @@ CLIENTS := $(patsubst mk/%.mk,%,$(CLIENT_MK))
 .PHONY: help setup system-deps demo export verify bench test test-python test-fixtures test-verify lock clean
 
 help:
-	@echo "make demo    set up, export every model, print the parity table"
-	@echo "make test    set up, then run every test suite"
-	@echo "make setup   install system packages, the Python environment and the native extension"
+	@echo "make demo    set up, export every model, run every client's demo, print the parity table"
+	@echo "make test    set up, then run every test suite and the full parity matrix"
+	@echo "make setup   install system packages, the Python environment, the extension and every client"
 	@echo "make export  (re)export models into $(MODELS)/"
 	@echo "make verify  run every available runtime over $(MODELS)/ and print the parity matrix"
-	@echo "make bench   measure inference and training speed (exports first if $(MODELS)/ is empty)"
+	@echo "make bench   measure inference and training speed (exports first if $(MODELS)/ is stale)"
+	@echo "make serve   the TF.js demo page on 127.0.0.1 over $(MODELS)/ (make export first)"
+	@echo "make {setup,test,demo}-{$(subst $(eval) ,$(comma),$(CLIENTS))}   one client's part; bench-{cpp,go,java}: its own benchmark (see mk/)"
 	@echo "make lock    re-resolve requirements/requirements.in into requirements/lock.txt"
 	@echo "make clean   remove build trees and exported models (keeps .venv)"
 
