@@ -330,3 +330,77 @@ func firstLine(s string) string {
 	}
 	return s
 }
+
+// DirectDescription says what Direct.Run times, for the CLI's timing file.
+const DirectDescription = "graft Session.Run (TF_SessionRun) with the input tensor built once and feeds/fetches resolved once; " +
+	"the output tensor's bytes copied into a reused Go []float32"
+
+// Direct is the bare runtime call on one batch, everything it needs prepared once: the
+// input tensor, the feeds map, the fetch list and the Go buffer the output is copied into.
+// It is the floor under Predict (no validation, no per-call tensor, no [][]float32 decode),
+// used to measure the client's per-call overhead. Not safe for concurrent use; it does not
+// take the Model's lock, so it must not outlive Close.
+type Direct struct {
+	session *tf.Session
+	feeds   map[tf.Output]*tf.Tensor
+	fetches []tf.Output
+	out     bytesWriter
+	// Out is the last Run's output, row-major (rows x OutWidth).
+	Out []float32
+}
+
+// Direct prepares the bare call for batch (same checks as Predict).
+func (m *Model) Direct(batch [][]float32) (*Direct, error) {
+	if len(batch) == 0 {
+		return nil, classify(ErrInput, errors.New("empty batch"))
+	}
+	for i, row := range batch {
+		if len(row) != m.InWidth {
+			return nil, classify(ErrInput, fmt.Errorf("row %d has %d values, model %q takes %d", i, len(row), m.ID, m.InWidth))
+		}
+	}
+	x, err := tf.ReadTensor(tf.Float, []int64{int64(len(batch)), int64(m.InWidth)}, &rowReader{rows: batch})
+	if err != nil {
+		return nil, classify(ErrInput, err)
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	d := &Direct{session: m.sm.Session, feeds: map[tf.Output]*tf.Tensor{m.in: x}, fetches: []tf.Output{m.out},
+		Out: make([]float32, len(batch)*m.OutWidth)}
+	d.out.buf = unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(d.Out))), 4*len(d.Out))
+	return d, nil
+}
+
+// Run is one bare inference: TF_SessionRun, then one copy of the output into d.Out.
+func (d *Direct) Run() error {
+	res, err := d.session.Run(d.feeds, d.fetches, nil)
+	if err != nil {
+		return classify(ErrLoad, fmt.Errorf("running: %v", firstLine(err.Error())))
+	}
+	d.out.n = 0
+	if _, err := res[0].WriteContentsTo(&d.out); err != nil {
+		return classify(ErrLoad, err)
+	}
+	if d.out.n != len(d.out.buf) {
+		return classify(ErrLoad, fmt.Errorf("output has %d bytes, want %d", d.out.n, len(d.out.buf)))
+	}
+	return nil
+}
+
+// bytesWriter writes into a fixed buffer; writing past its end is an error.
+type bytesWriter struct {
+	buf []byte
+	n   int
+}
+
+func (w *bytesWriter) Write(p []byte) (int, error) {
+	c := copy(w.buf[w.n:], p)
+	w.n += c
+	if c < len(p) {
+		return c, io.ErrShortWrite
+	}
+	return c, nil
+}

@@ -239,12 +239,18 @@ func execute(cfg *config, stdout, stderr io.Writer) error {
 	}
 
 	if cfg.timing != "" || cfg.repeat > 0 || cfg.warmup > 0 {
-		lat, err := timeRuns(m, batch, cfg.warmup, cfg.repeat)
+		var direct *tfmodel.Direct
+		if cfg.timing != "" { // the bare runtime call on the same batch, timed alongside
+			if direct, err = m.Direct(batch); err != nil {
+				return fail(exitCode(err), "direct "+cfg.model, err)
+			}
+		}
+		lat, directLat, err := timeRuns(m, direct, batch, cfg.warmup, cfg.repeat)
 		if err != nil {
 			return fail(exitCode(err), "predict "+cfg.model, err)
 		}
 		if cfg.timing != "" {
-			if err := writeTiming(cfg.timing, loadMS, firstMS, x.Rows, cfg, lat); err != nil {
+			if err := writeTiming(cfg.timing, loadMS, firstMS, x.Rows, cfg, lat, directLat); err != nil {
 				return fail(exitInput, "timing", err)
 			}
 		}
@@ -269,21 +275,65 @@ func exitCode(err error) int {
 	return exitModel
 }
 
-func timeRuns(m *tfmodel.Model, batch [][]float32, warmup, repeat int) ([]float64, error) {
-	for range warmup {
-		if _, err := m.Predict(batch); err != nil {
-			return nil, err
+// timingRounds is how many alternating blocks the timed runs are split into.
+const timingRounds = 10
+
+// timeRuns times Predict on batch: warmup untimed calls, then repeat timed ones. With a
+// Direct it also times the bare call the same way (warmup untimed, repeat timed), the two
+// loops interleaved in up to timingRounds blocks of repeat/timingRounds calls each, with
+// the order flipped every round, so that load changes on a shared machine hit both alike.
+func timeRuns(m *tfmodel.Model, direct *tfmodel.Direct, batch [][]float32, warmup, repeat int) (lat, directLat []float64, err error) {
+	client := func() error { _, err := m.Predict(batch); return err }
+	loops := []func() error{client}
+	if direct != nil {
+		loops = append(loops, direct.Run)
+	}
+	for _, call := range loops {
+		for range warmup {
+			if err := call(); err != nil {
+				return nil, nil, err
+			}
 		}
 	}
-	lat := make([]float64, 0, repeat)
-	for range repeat {
-		start := time.Now()
-		if _, err := m.Predict(batch); err != nil {
-			return nil, err
-		}
-		lat = append(lat, float64(time.Since(start).Nanoseconds())/1e3)
+	samples := make([][]float64, len(loops))
+	for i := range samples {
+		samples[i] = make([]float64, 0, repeat)
 	}
-	return lat, nil
+	rounds := max(1, min(timingRounds, repeat))
+	for r := range rounds {
+		n := repeat/rounds + btoi(r < repeat%rounds) // the remainder goes to the first rounds
+		for k := range loops {
+			i := k
+			if r%2 == 1 { // flip which loop goes first
+				i = len(loops) - 1 - k
+			}
+			for range n {
+				start := time.Now()
+				if err := loops[i](); err != nil {
+					return nil, nil, err
+				}
+				samples[i] = append(samples[i], float64(time.Since(start).Nanoseconds())/1e3)
+			}
+		}
+	}
+	if direct != nil {
+		directLat = samples[1]
+		if repeat == 0 { // latency_us is then the first call alone; give the bare call one timed run too
+			start := time.Now()
+			if err := direct.Run(); err != nil {
+				return nil, nil, err
+			}
+			directLat = append(directLat, float64(time.Since(start).Nanoseconds())/1e3)
+		}
+	}
+	return samples[0], directLat, nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 type timing struct {
@@ -293,28 +343,38 @@ type timing struct {
 	Repeat    int                `json:"repeat"`
 	Warmup    int                `json:"warmup"`
 	LatencyUS map[string]float64 `json:"latency_us"`
+	// The same batch through the bare runtime call (tfmodel.Direct), timed interleaved
+	// with latency_us; see timeRuns.
+	DirectLatencyUS map[string]float64 `json:"direct_latency_us"`
+	Direct          string             `json:"direct"`
 }
 
-func writeTiming(file string, loadMS, firstMS float64, rows int, cfg *config, lat []float64) error {
+func writeTiming(file string, loadMS, firstMS float64, rows int, cfg *config, lat, directLat []float64) error {
 	t := timing{LoadMS: loadMS, FirstMS: firstMS, Batch: rows, Repeat: cfg.repeat, Warmup: cfg.warmup,
-		LatencyUS: map[string]float64{"p50": 0, "p90": 0, "p99": 0, "mean": 0}}
+		Direct: tfmodel.DirectDescription}
 	if len(lat) == 0 { // no timed runs: the first run is the only sample
 		lat = []float64{firstMS * 1e3}
 	}
-	sort.Float64s(lat)
-	sum := 0.0
-	for _, v := range lat {
-		sum += v
+	t.LatencyUS = stats(lat)
+	if len(directLat) == 0 { // cannot happen with --timing; keeps the JSON finite regardless
+		directLat = lat
 	}
-	t.LatencyUS["p50"] = percentile(lat, 50)
-	t.LatencyUS["p90"] = percentile(lat, 90)
-	t.LatencyUS["p99"] = percentile(lat, 99)
-	t.LatencyUS["mean"] = sum / float64(len(lat))
+	t.DirectLatencyUS = stats(directLat)
 	raw, err := json.MarshalIndent(t, "", "  ")
 	if err != nil {
 		return err
 	}
 	return os.WriteFile(file, append(raw, '\n'), 0o644)
+}
+
+// stats is p50/p90/p99/mean of the samples (sorted in place).
+func stats(v []float64) map[string]float64 {
+	sort.Float64s(v)
+	sum := 0.0
+	for _, x := range v {
+		sum += x
+	}
+	return map[string]float64{"p50": percentile(v, 50), "p90": percentile(v, 90), "p99": percentile(v, 99), "mean": sum / float64(len(v))}
 }
 
 // percentile interpolates linearly between order statistics (numpy's default method).

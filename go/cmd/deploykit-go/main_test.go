@@ -313,6 +313,46 @@ func TestRuns(t *testing.T) {
 			t.Errorf("p50 > p99 in %s", raw)
 		}
 	})
+
+	// --timing also times the bare Session.Run (direct_latency_us, direct); 25 repeats do
+	// not split evenly into the 10 interleaved rounds, 0 repeats leave one sample each.
+	for _, repeat := range []string{"25", "0"} {
+		t.Run("timing direct repeat="+repeat, func(t *testing.T) {
+			tp := filepath.Join(f.tmp, "timing-direct-"+repeat+".json")
+			r := runCLI(t, "--manifest", f.manifest, "--model", "mlp_keras", "--input", f.matrix(t, "one.npy", &npy.Matrix{Rows: 1, Cols: 10, Data: mustRead(t, f.mlpIn).Data[:10]}),
+				"--output", out, "--repeat", repeat, "--warmup", "2", "--timing", tp)
+			if r.code != 0 {
+				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			}
+			raw, err := os.ReadFile(tp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var doc struct {
+				Batch     int                `json:"batch"`
+				LatencyUS map[string]float64 `json:"latency_us"`
+				DirectUS  map[string]float64 `json:"direct_latency_us"`
+				Direct    *string            `json:"direct"`
+			}
+			if err := json.Unmarshal(raw, &doc); err != nil {
+				t.Fatal(err)
+			}
+			if doc.Batch != 1 || len(doc.LatencyUS) != 4 || len(doc.DirectUS) != 4 {
+				t.Errorf("timing %s", raw)
+			}
+			for _, k := range []string{"p50", "p90", "p99", "mean"} {
+				if v, ok := doc.DirectUS[k]; !ok || !(v > 0) || math.IsInf(v, 0) {
+					t.Errorf("direct_latency_us.%s missing, not positive or not finite in %s", k, raw)
+				}
+			}
+			if doc.DirectUS["p50"] > doc.DirectUS["p99"] {
+				t.Errorf("direct p50 > p99 in %s", raw)
+			}
+			if doc.Direct == nil || strings.TrimSpace(*doc.Direct) == "" || strings.Contains(*doc.Direct, "\n") {
+				t.Errorf("direct is not one non-empty line in %s", raw)
+			}
+		})
+	}
 }
 
 // TestLauncher runs bin/deploykit-go (built by `make setup-go`) from another folder: its
