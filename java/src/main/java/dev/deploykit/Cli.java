@@ -179,17 +179,15 @@ public final class Cli {
       Npy.Matrix y = net.predict(x);
       double firstMs = (System.nanoTime() - t1) / 1e6;
       if (timing != null || repeat != null) {
-        for (int i = 0; i < warmup; i++) {
-          net.predict(x);
-        }
-        long[] samples = new long[repeat == null ? 1 : repeat];
-        for (int i = 0; i < samples.length; i++) {
-          long s = System.nanoTime();
-          net.predict(x);
-          samples[i] = System.nanoTime() - s;
-        }
+        int n = repeat == null ? 1 : repeat;
         if (timing != null) {
-          writeTiming(runtimeInitMs, loadMs, firstMs, x.rows(), samples);
+          // The same batch through the bare session call, timed interleaved with predict.
+          try (Model.Direct direct = net.direct(x)) {
+            long[][] samples = Timing.interleaved(warmup, n, () -> net.predict(x), direct::run);
+            writeTiming(runtimeInitMs, loadMs, firstMs, x.rows(), samples[0], samples[1]);
+          }
+        } else {
+          Timing.interleaved(warmup, n, () -> net.predict(x));
         }
       }
       if (output != null) {
@@ -213,13 +211,16 @@ public final class Cli {
     return 1;
   }
 
-  private void writeTiming(double runtimeInitMs, double loadMs, double firstMs, int rows, long[] samples) throws IOException {
+  private void writeTiming(double runtimeInitMs, double loadMs, double firstMs, int rows, long[] samples, long[] direct)
+      throws IOException {
     Map<String, Object> doc = new LinkedHashMap<>();
     doc.put("runtime_init_ms", runtimeInitMs);
     doc.put("load_ms", loadMs);
     doc.put("first_ms", firstMs);
     doc.put("batch", rows);
     doc.put("latency_us", Timing.latencyUs(samples));
+    doc.put("direct_latency_us", Timing.latencyUs(direct));
+    doc.put("direct", Model.DIRECT_DESCRIPTION);
     doc.put("runtime", "TF Java " + Versions.tensorflowJava() + " (TensorFlow " + Versions.tensorflow() + ")");
     Files.writeString(timing, new GsonBuilder().setPrettyPrinting().create().toJson(doc) + "\n", StandardCharsets.UTF_8);
   }

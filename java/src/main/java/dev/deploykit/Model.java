@@ -216,6 +216,63 @@ public final class Model implements AutoCloseable {
     }
   }
 
+  /** What {@link Direct#run()} times, one line for the CLI's timing file. */
+  public static final String DIRECT_DESCRIPTION =
+      "Session.runner().feed(input, tensor).fetch(output).run() on the signature graph tensor names, the TFloat32 built once, the Result closed each call";
+
+  /**
+   * Prepares the bare runtime call on batch {@code x}: the input {@code TFloat32} is built once and
+   * the signature's input and output graph tensor names are resolved once. It is the floor under
+   * {@link #predict(Npy.Matrix)} (no per-call tensor, no copy of the output into a Java array, no
+   * lock), used to measure the client's per-call overhead. The caller closes it, before the model.
+   */
+  public Direct direct(Npy.Matrix x) {
+    if (x.cols() != inputWidth) {
+      throw DeploykitException.badInput("input", "has " + x.cols() + " features per row, model " + id + " takes " + inputWidth);
+    }
+    if (closed) {
+      throw new IllegalStateException("model " + id + " is closed");
+    }
+    String in = function.signature().getInputs().get(inputKey).name;
+    String out = function.signature().getOutputs().get(outputKey).name;
+    return new Direct(bundle.session(), in, out, TFloat32.tensorOf(Shape.of(x.rows(), x.cols()), DataBuffers.of(x.data(), true, false)));
+  }
+
+  /** The bare {@code Session.Runner} call on one pre-built input tensor (see {@link #direct}). */
+  public static final class Direct implements AutoCloseable {
+    private final org.tensorflow.Session session;
+    private final String input;
+    private final String output;
+    private final TFloat32 tensor;
+
+    private Direct(org.tensorflow.Session session, String input, String output, TFloat32 tensor) {
+      this.session = session;
+      this.input = input;
+      this.output = output;
+      this.tensor = tensor;
+    }
+
+    /** One inference; the fetched output is closed before it returns. */
+    public void run() {
+      session.runner().feed(input, tensor).fetch(output).run().close();
+    }
+
+    /** One inference whose output is copied out, to check the bare call computes what predict does. */
+    float[] runAndCopy() {
+      try (Result result = session.runner().feed(input, tensor).fetch(output).run()) {
+        TFloat32 y = (TFloat32) result.get(0);
+        float[] out = new float[(int) y.shape().size()];
+        y.copyTo(DataBuffers.of(out, false, false));
+        return out;
+      }
+    }
+
+    @Override
+    public void close() {
+      tensor.close();
+    }
+  }
+
   @Override
   public void close() {
     lock.writeLock().lock();

@@ -105,6 +105,25 @@ class CliTest {
   }
 
   @Test
+  void timingFileHasTheBareSessionCall() throws IOException {
+    Path t = tmp.resolve("timing-direct.json");
+    Path one = tmp.resolve("one.npy");
+    Npy.write(one, Npy.read(in("mlp_keras")).head(1));
+    Fixtures.Run run = Fixtures.cli(args(M, "mlp_keras", one, "--repeat", "25", "--warmup", "2", "--timing", t.toString()));
+    assertEquals(0, run.code(), run.toString());
+    JsonObject doc = JsonParser.parseString(Files.readString(t)).getAsJsonObject();
+    assertEquals(1, doc.get("batch").getAsInt());
+    JsonObject direct = doc.getAsJsonObject("direct_latency_us");
+    for (String k : new String[] {"p50", "p90", "p99", "mean"}) {
+      double v = direct.get(k).getAsDouble();
+      assertTrue(v > 0 && Double.isFinite(v), k + " = " + v);
+    }
+    assertTrue(direct.get("p50").getAsDouble() <= direct.get("p99").getAsDouble());
+    String line = doc.get("direct").getAsString();
+    assertTrue(!line.isBlank() && !line.contains("\n"), line);
+  }
+
+  @Test
   void badInputsExitTwo() throws IOException {
     String o = tmp.resolve("o.npy").toString();
     assertError(2, "no such file", Fixtures.cli(args(M, "mlp_keras", tmp.resolve("missing.npy"), "--output", o)));
