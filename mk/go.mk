@@ -11,7 +11,9 @@ GO_BUILD := $(abspath $(BUILD))/go
 GO_BIN := $(GO_BUILD)/deploykit-go
 GO_LINK_DIR := $(GO_BUILD)/lib
 TF_LIB_DIR ?= $(abspath $(VENV))/lib/python3.11/site-packages/tensorflow
-TF_INCLUDE_DIR ?= $(if $(wildcard $(TF_LIB_DIR)/include/tensorflow/c/c_api.h),$(TF_LIB_DIR)/include,$(abspath $(TF_LIB_DIR)/../include))
+# Decided when a recipe runs, not when make starts: on a fresh clone the venv (and so the
+# wheel's headers) only exists after setup has installed it.
+TF_INCLUDE_DIR ?= $(shell if [ -e '$(TF_LIB_DIR)/include/tensorflow/c/c_api.h' ]; then echo '$(TF_LIB_DIR)/include'; else echo '$(abspath $(TF_LIB_DIR)/../include)'; fi)
 GO_SOURCES := $(shell find go -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) -not -path '*/testdata/*' 2>/dev/null)
 GO_FUZZTIME ?= 15s
 
@@ -26,11 +28,11 @@ GO_ENV := CGO_ENABLED=1 \
 setup-go: $(GO_BIN)
 
 # Rewritten only when TF_LIB_DIR or TF_INCLUDE_DIR change, so the binary is rebuilt then.
-$(GO_BUILD)/tf-lib.txt: go-force
+$(GO_BUILD)/tf-lib.txt: go-force | $(VENV)/.deps-stamp
 	@mkdir -p $(@D)
 	@printf '%s\n%s\n' '$(TF_LIB_DIR)' '$(TF_INCLUDE_DIR)' | cmp -s - $@ || printf '%s\n%s\n' '$(TF_LIB_DIR)' '$(TF_INCLUDE_DIR)' > $@
 
-$(GO_BIN): $(GO_SOURCES) $(GO_BUILD)/tf-lib.txt $(VENV)/.deps-stamp
+$(GO_BIN): $(VENV)/.deps-stamp $(GO_SOURCES) $(GO_BUILD)/tf-lib.txt
 	@command -v $(GO) >/dev/null || { echo "setup-go: Go $(GO_MIN_VERSION) or newer is needed (not on PATH)"; exit 1; }
 	@$(GO) version | awk -v min=$(GO_MIN_VERSION) '{ v = $$3; sub(/^go/, "", v); split(v, a, "."); split(min, b, "."); \
 	  if (a[1] < b[1] || (a[1] == b[1] && a[2] < b[2])) { print "setup-go: Go " min " or newer is needed, found " v; exit 1 } }'
