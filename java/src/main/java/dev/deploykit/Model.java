@@ -9,12 +9,14 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.locks.ReadWriteLock;
-import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+import java.util.concurrent.locks.StampedLock;
 import java.util.stream.Collectors;
+import org.tensorflow.Output;
 import org.tensorflow.Result;
 import org.tensorflow.SavedModelBundle;
-import org.tensorflow.SessionFunction;
+import org.tensorflow.Session;
+import org.tensorflow.Signature;
 import org.tensorflow.Tensor;
 import org.tensorflow.ndarray.FloatNdArray;
 import org.tensorflow.ndarray.NdArrays;
@@ -32,13 +34,19 @@ import org.tensorflow.types.TFloat32;
  *
  * <p>{@link #load} resolves the artifact from the manifest, verifies its sha256, checks the ops
  * the serving signature can reach against the manifest's deny-list, loads the bundle with the
- * manifest's tags and calls the signature by the manifest's input and output keys (never by op
- * names). It then runs one zero row, so a model the runtime cannot execute (e.g. an
- * {@code XlaCallModule} newer than this TensorFlow) fails at load with exit code 3, not at the
- * first prediction.
+ * manifest's tags and resolves the manifest's input and output keys of the signature (never op
+ * names) to the signature's graph tensors, once. It then runs one zero row, so a model the runtime
+ * cannot execute (e.g. an {@code XlaCallModule} newer than this TensorFlow) fails at load with
+ * exit code 3, not at the first prediction.
  *
  * <p>{@code predict} may be called from many threads at once (TensorFlow's session run is
  * thread-safe); {@link #close} waits for running predictions and later calls fail.
+ *
+ * <p>A prediction is one {@code session.runner().feed(input, tensor).fetch(output).run()} on the
+ * resolved tensors, fetching only the one output. Input tensors of small batches (up to
+ * {@link #POOLED_MAX_FLOATS} floats) are taken from a small pool instead of being allocated per
+ * call: each is used by one call at a time, rewritten in one bulk copy, and closed by
+ * {@link #close} (or at once, when the pool is full or the batch size changed).
  */
 public final class Model implements AutoCloseable {
   public static final String FORMAT = "saved-model";
@@ -53,27 +61,37 @@ public final class Model implements AutoCloseable {
   private final Manifest.Artifact artifact;
   private final int inputWidth;
   private final int outputWidth;
-  private final String inputKey;
   private final String outputKey;
   private final List<String> allowedUnsafeOps;
   private final SavedModelBundle bundle;
-  private final SessionFunction function;
+  private final Session session;
+  /** The signature's input and output graph tensors, resolved once at load. */
+  private final Output<?> inputTensor;
+  private final Output<?> outputTensor;
   private final Map<String, Double> loadPhases;
-  private final ReadWriteLock lock = new ReentrantReadWriteLock();
-  private boolean closed;
+  /** Read-held by every prediction, write-held by {@link #close}, which so waits for them. */
+  private final StampedLock lock = new StampedLock();
+  /** Spare input tensors (see the class comment); only touched while the read lock is held. */
+  private final AtomicReferenceArray<TFloat32> spareInputs =
+      new AtomicReferenceArray<>(Math.max(2, Math.min(16, Runtime.getRuntime().availableProcessors())));
+  private volatile boolean closed;
+
+  /** Input tensors of at most this many floats (256 KiB) are pooled; larger ones are allocated per call. */
+  static final int POOLED_MAX_FLOATS = 64 * 1024;
 
   private Model(Manifest.ModelEntry entry, Manifest.Artifact artifact, String inputKey, String outputKey,
-      List<String> allowedUnsafeOps, SavedModelBundle bundle, SessionFunction function, Phases phases) {
+      List<String> allowedUnsafeOps, SavedModelBundle bundle, Signature signature, Phases phases) {
     this.loadPhases = phases.millis;
     this.id = entry.id();
     this.artifact = artifact;
     this.inputWidth = entry.inputWidth();
     this.outputWidth = entry.outputWidth();
-    this.inputKey = inputKey;
     this.outputKey = outputKey;
     this.allowedUnsafeOps = allowedUnsafeOps;
     this.bundle = bundle;
-    this.function = function;
+    this.session = bundle.session();
+    this.inputTensor = bundle.graph().outputOrThrow(signature.getInputs().get(inputKey).name);
+    this.outputTensor = bundle.graph().outputOrThrow(signature.getOutputs().get(outputKey).name);
   }
 
   public static Model load(Path manifestPath, String modelId) {
@@ -138,14 +156,19 @@ public final class Model implements AutoCloseable {
       }
       throw DeploykitException.loadFailed(what, "TensorFlow could not load the SavedModel: " + DeploykitException.oneLine(e.getMessage()), e);
     }
+    Model model = null;
     try {
       phases.mark("TF bundle load");
-      Model model = new Model(entry, artifact, inputKey, outputKey, deniedOps, bundle, bundle.function(signatureKey), phases);
+      model = new Model(entry, artifact, inputKey, outputKey, deniedOps, bundle, bundle.function(signatureKey).signature(), phases);
       model.probe(what, xla);
       phases.mark("probe run");
       return model;
     } catch (RuntimeException e) {
-      bundle.close();
+      if (model != null) {
+        model.close(); // the bundle and any pooled input tensor the probe left
+      } else {
+        bundle.close();
+      }
       throw e;
     }
   }
@@ -186,17 +209,29 @@ public final class Model implements AutoCloseable {
     if (x.cols() != inputWidth) {
       throw DeploykitException.badInput("input", "has " + x.cols() + " features per row, model " + id + " takes " + inputWidth);
     }
-    try (TFloat32 input = TFloat32.tensorOf(Shape.of(x.rows(), x.cols()), DataBuffers.of(x.data(), true, false))) {
-      float[] out = new float[x.rows() * outputWidth];
-      run(input, y -> y.copyTo(DataBuffers.of(out, false, false)));
-      return new Npy.Matrix(x.rows(), outputWidth, out);
+    int rows = x.rows();
+    float[] out = new float[rows * outputWidth];
+    long stamp = readLock();
+    try {
+      TFloat32 input = takeInput(rows);
+      try {
+        input.asRawTensor().data().asFloats().write(x.data());
+        try (Result result = session.runner().feed(inputTensor, input).fetch(outputTensor).run()) {
+          checked(result, rows).asRawTensor().data().asFloats().read(out);
+        }
+      } finally {
+        giveBackInput(input);
+      }
+    } finally {
+      lock.unlockRead(stamp);
     }
+    return new Npy.Matrix(rows, outputWidth, out);
   }
 
   /** Runs a (rows, inputWidth) array; the result is a heap array the caller owns. */
   public FloatNdArray predict(FloatNdArray x) {
+    checkShape(x.shape());
     try (TFloat32 input = TFloat32.tensorOf(x)) {
-      checkShape(input.shape());
       FloatNdArray out = NdArrays.ofFloats(Shape.of(x.shape().size(0), outputWidth));
       run(input, y -> y.copyTo(out));
       return out;
@@ -208,7 +243,7 @@ public final class Model implements AutoCloseable {
     checkShape(x.shape());
     TFloat32 out = TFloat32.tensorOf(Shape.of(x.shape().size(0), outputWidth));
     try {
-      run(x, y -> y.copyTo(out));
+      run(x, y -> y.asRawTensor().data().asFloats().copyTo(out.asRawTensor().data().asFloats(), y.shape().size()));
       return out;
     } catch (RuntimeException e) {
       out.close();
@@ -218,13 +253,13 @@ public final class Model implements AutoCloseable {
 
   /** What {@link Direct#run()} times, one line for the CLI's timing file. */
   public static final String DIRECT_DESCRIPTION =
-      "Session.runner().feed(input, tensor).fetch(output).run() on the signature graph tensor names, the TFloat32 built once, the Result closed each call";
+      "Session.runner().feed(input, tensor).fetch(output).run() on the signature's graph tensors resolved once, the TFloat32 built once, the Result closed each call";
 
   /**
    * Prepares the bare runtime call on batch {@code x}: the input {@code TFloat32} is built once and
-   * the signature's input and output graph tensor names are resolved once. It is the floor under
-   * {@link #predict(Npy.Matrix)} (no per-call tensor, no copy of the output into a Java array, no
-   * lock), used to measure the client's per-call overhead. The caller closes it, before the model.
+   * fed to the same resolved graph tensors {@link #predict(Npy.Matrix)} uses. It is the floor under
+   * predict (no input copy, no copy of the output into a Java array, no lock, no checks), used to
+   * measure the client's per-call overhead. The caller closes it, before the model.
    */
   public Direct direct(Npy.Matrix x) {
     if (x.cols() != inputWidth) {
@@ -233,19 +268,17 @@ public final class Model implements AutoCloseable {
     if (closed) {
       throw new IllegalStateException("model " + id + " is closed");
     }
-    String in = function.signature().getInputs().get(inputKey).name;
-    String out = function.signature().getOutputs().get(outputKey).name;
-    return new Direct(bundle.session(), in, out, TFloat32.tensorOf(Shape.of(x.rows(), x.cols()), DataBuffers.of(x.data(), true, false)));
+    return new Direct(session, inputTensor, outputTensor, TFloat32.tensorOf(Shape.of(x.rows(), x.cols()), DataBuffers.of(x.data(), true, false)));
   }
 
   /** The bare {@code Session.Runner} call on one pre-built input tensor (see {@link #direct}). */
   public static final class Direct implements AutoCloseable {
-    private final org.tensorflow.Session session;
-    private final String input;
-    private final String output;
+    private final Session session;
+    private final Output<?> input;
+    private final Output<?> output;
     private final TFloat32 tensor;
 
-    private Direct(org.tensorflow.Session session, String input, String output, TFloat32 tensor) {
+    private Direct(Session session, Output<?> input, Output<?> output, TFloat32 tensor) {
       this.session = session;
       this.input = input;
       this.output = output;
@@ -275,38 +308,84 @@ public final class Model implements AutoCloseable {
 
   @Override
   public void close() {
-    lock.writeLock().lock();
+    long stamp = lock.writeLock();
     try {
       if (!closed) {
         closed = true;
+        for (int i = 0; i < spareInputs.length(); i++) {
+          TFloat32 spare = spareInputs.getAndSet(i, null);
+          if (spare != null) {
+            spare.close();
+          }
+        }
         bundle.close();
       }
     } finally {
-      lock.writeLock().unlock();
+      lock.unlockWrite(stamp);
     }
+  }
+
+  /** Takes the read lock; fails if the model is closed (then the lock is not held). */
+  private long readLock() {
+    long stamp = lock.readLock();
+    if (closed) {
+      lock.unlockRead(stamp);
+      throw new IllegalStateException("model " + id + " is closed");
+    }
+    return stamp;
+  }
+
+  /** A (rows, inputWidth) input tensor this call owns until {@link #giveBackInput}: a spare one, or new. */
+  private TFloat32 takeInput(int rows) {
+    if ((long) rows * inputWidth <= POOLED_MAX_FLOATS) {
+      for (int i = 0; i < spareInputs.length(); i++) {
+        if (spareInputs.get(i) != null) {
+          TFloat32 spare = spareInputs.getAndSet(i, null);
+          if (spare != null) {
+            if (spare.shape().size(0) == rows) {
+              return spare;
+            }
+            spare.close();
+          }
+        }
+      }
+    }
+    return TFloat32.tensorOf(Shape.of(rows, inputWidth));
+  }
+
+  /** Puts a taken input tensor back into a free pool slot, or closes it. */
+  private void giveBackInput(TFloat32 input) {
+    if (input.shape().size() <= POOLED_MAX_FLOATS) {
+      for (int i = 0; i < spareInputs.length(); i++) {
+        if (spareInputs.get(i) == null && spareInputs.compareAndSet(i, null, input)) {
+          return;
+        }
+      }
+    }
+    input.close();
+  }
+
+  /** The result's single output, checked to be float32 (rows, outputWidth). */
+  private TFloat32 checked(Result result, long rows) {
+    Tensor y = result.get(0);
+    if (!(y instanceof TFloat32 f) || y.shape().numDimensions() != 2 || y.shape().size(1) != outputWidth || y.shape().size(0) != rows) {
+      throw new IllegalStateException("output '" + outputKey + "' is " + y.dataType() + " " + y.shape() + ", want float32 ("
+          + rows + ", " + outputWidth + ")");
+    }
+    return f;
   }
 
   private interface OutputSink {
     void accept(TFloat32 output);
   }
 
+  /** Runs a caller's or freshly built input tensor (the {@code FloatNdArray} and {@code TFloat32} variants). */
   private void run(TFloat32 input, OutputSink sink) {
-    lock.readLock().lock();
-    try {
-      if (closed) {
-        throw new IllegalStateException("model " + id + " is closed");
-      }
-      try (Result result = function.call(Map.of(inputKey, input))) {
-        Tensor y = result.get(outputKey).orElseThrow(() -> new IllegalStateException("signature returned no '" + outputKey + "'"));
-        if (!(y instanceof TFloat32 f) || y.shape().numDimensions() != 2 || y.shape().size(1) != outputWidth
-            || y.shape().size(0) != input.shape().size(0)) {
-          throw new IllegalStateException("output '" + outputKey + "' is " + y.dataType() + " " + y.shape() + ", want float32 ("
-              + input.shape().size(0) + ", " + outputWidth + ")");
-        }
-        sink.accept(f);
-      }
+    long stamp = readLock();
+    try (Result result = session.runner().feed(inputTensor, input).fetch(outputTensor).run()) {
+      sink.accept(checked(result, input.shape().size(0)));
     } finally {
-      lock.readLock().unlock();
+      lock.unlockRead(stamp);
     }
   }
 

@@ -136,6 +136,86 @@ class ModelTest {
     }
   }
 
+  @Test
+  void pooledInputTensorsServeMixedBatchSizesFromManyThreads() throws Exception {
+    // wide_keras: 256 features, so 300 rows (76 800 floats) is above the pooled size and 64 rows below it
+    Npy.Matrix golden = Fixtures.goldenMatrix(Fixtures.TEST_MANIFEST, "wide_keras", "input.npy");
+    float[] tiled = new float[300 * golden.cols()];
+    for (int r = 0; r < 300; r++) {
+      System.arraycopy(golden.data(), (r % golden.rows()) * golden.cols(), tiled, r * golden.cols(), golden.cols());
+    }
+    Npy.Matrix big = new Npy.Matrix(300, golden.cols(), tiled);
+    assertTrue((long) big.rows() * big.cols() > Model.POOLED_MAX_FLOATS);
+    Model model = Model.load(Fixtures.TEST_MANIFEST, "wide_keras");
+    List<Npy.Matrix> batches = List.of(golden.head(1), golden.head(7), golden, big, golden.head(1));
+    List<float[]> single = new ArrayList<>();
+    for (Npy.Matrix b : batches) {
+      single.add(model.predict(b).data());
+    }
+    for (int r = 0; r < 300; r++) { // the unpooled big batch agrees row for row with the pooled 64-row one
+      for (int c = 0; c < model.outputWidth(); c++) {
+        assertEquals(single.get(2)[(r % golden.rows()) * model.outputWidth() + c], single.get(3)[r * model.outputWidth() + c], 1e-4f);
+      }
+    }
+    ExecutorService pool = Executors.newFixedThreadPool(6);
+    try {
+      List<Future<Integer>> futures = new ArrayList<>();
+      for (int t = 0; t < 6; t++) {
+        int offset = t;
+        futures.add(pool.submit(() -> {
+          for (int i = 0; i < 60; i++) {
+            int k = (i + offset) % batches.size();
+            assertArrayEquals(single.get(k), model.predict(batches.get(k)).data(), "batch " + k);
+          }
+          return 60;
+        }));
+      }
+      int done = 0;
+      for (Future<Integer> f : futures) {
+        done += f.get();
+      }
+      assertEquals(360, done);
+    } finally {
+      pool.shutdownNow();
+    }
+    model.close(); // closes the pooled tensors
+    assertThrows(IllegalStateException.class, () -> model.predict(golden.head(1)));
+    assertThrows(IllegalStateException.class, () -> model.direct(golden.head(1)));
+  }
+
+  @Test
+  void closeWaitsForRunningPredictions() throws Exception {
+    Npy.Matrix x = Fixtures.goldenMatrix(Fixtures.TEST_MANIFEST, "mlp_keras", "input.npy");
+    Model model = Model.load(Fixtures.TEST_MANIFEST, "mlp_keras");
+    float[] expected = model.predict(x).data();
+    ExecutorService pool = Executors.newFixedThreadPool(4);
+    try {
+      List<Future<Integer>> futures = new ArrayList<>();
+      for (int t = 0; t < 4; t++) {
+        futures.add(pool.submit(() -> {
+          int ok = 0;
+          while (true) {
+            Npy.Matrix y;
+            try {
+              y = model.predict(x);
+            } catch (IllegalStateException closed) {
+              return ok; // only ever "model ... is closed": a call that started finished with the right result
+            }
+            assertArrayEquals(expected, y.data());
+            ok++;
+          }
+        }));
+      }
+      Thread.sleep(200);
+      model.close();
+      for (Future<Integer> f : futures) {
+        assertTrue(f.get() > 0);
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
   private static Compare.Result assertParity(Model model, Npy.Matrix expected, Npy.Matrix got) {
     assertEquals(expected.rows(), got.rows());
     assertEquals(expected.cols(), got.cols());
