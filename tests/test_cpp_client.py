@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -108,10 +109,11 @@ def test_nan_and_inf_inputs_are_run_and_propagate(tmp_path, manifest_path, manif
     np.testing.assert_array_equal(np.isnan(np.load(out)), np.isnan(expected))
 
 
-def test_timing_json(tmp_path, manifest_path, manifest):
+@pytest.mark.parametrize("fmt", ["torchscript-trace", "aoti"])
+def test_timing_json(tmp_path, manifest_path, manifest, fmt):
     model = torch_models(manifest)[0]
     timing = tmp_path / "timing.json"
-    result = run(*cli(manifest_path, model["id"], "torchscript-trace", golden(manifest_path, model), tmp_path / "o.npy",
+    result = run(*cli(manifest_path, model["id"], fmt, golden(manifest_path, model), tmp_path / "o.npy",
                       "--repeat", 5, "--warmup", 2, "--timing", timing), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     doc = json.loads(timing.read_text())
@@ -119,6 +121,13 @@ def test_timing_json(tmp_path, manifest_path, manifest):
     assert doc["load_ms"] > 0 and doc["first_ms"] > 0
     lat = doc["latency_us"]
     assert 0 < lat["p50"] <= lat["p90"] <= lat["p99"] and lat["mean"] > 0
+    # The bare runtime call, timed alongside (same repeats and warm-ups).
+    direct = doc["direct_latency_us"]
+    assert set(direct) == {"p50", "p90", "p99", "mean"}
+    assert all(math.isfinite(v) and v > 0 for v in direct.values()), direct
+    assert direct["p50"] <= direct["p90"] <= direct["p99"]
+    assert isinstance(doc["direct"], str) and doc["direct"].strip() and "\n" not in doc["direct"]
+    assert ("AOTIModelPackageLoader::run" if fmt == "aoti" else "Module::forward") in doc["direct"]
 
 
 # --- exit 1 ---------------------------------------------------------------------------------

@@ -61,13 +61,19 @@ std::string sci(double v) {
   return buf;
 }
 
+nlohmann::json percentiles(const LatencySummary& s) {
+  return {{"p50", s.p50}, {"p90", s.p90}, {"p99", s.p99}, {"mean", s.mean}};
+}
+
 void write_timing(const std::filesystem::path& path, double load_ms, double first_ms, std::int64_t batch,
-                  const LatencySummary& s) {
+                  const LatencySummary& s, const LatencySummary& direct, const std::string& direct_what) {
   const nlohmann::json doc = {
       {"load_ms", load_ms},
       {"first_ms", first_ms},
       {"batch", batch},
-      {"latency_us", {{"p50", s.p50}, {"p90", s.p90}, {"p99", s.p99}, {"mean", s.mean}}},
+      {"latency_us", percentiles(s)},
+      {"direct_latency_us", percentiles(direct)},
+      {"direct", direct_what},
   };
   std::ofstream out(path);
   out << doc.dump(2) << '\n';
@@ -109,20 +115,20 @@ int run(const Options& o, std::ostream& out, std::ostream& err) {
   if (o.verbose) err << "ran " << shape(input) << " -> " << shape(output) << " in " << first_ms << " ms\n";
 
   if (o.repeat || o.timing) {
-    for (std::int64_t i = 0; i < o.warmup; ++i) model.predict(input);
+    // With --timing, the bare runtime call (Model::direct_call) is timed too, in blocks
+    // alternating with predict's (cli::interleave), over the same batch.
     const std::int64_t n = o.repeat.value_or(1);
-    std::vector<double> us;
-    us.reserve(static_cast<std::size_t>(n));
-    for (std::int64_t i = 0; i < n; ++i) {
-      start = Clock::now();
-      model.predict(input);
-      us.push_back(ms_since(start) * 1e3);
-    }
-    const LatencySummary s = summarize(us);
-    if (o.timing) write_timing(*o.timing, load_ms, first_ms, input.rows, s);
-    if (o.verbose)
+    std::optional<DirectCall> direct;
+    if (o.timing) direct = model.direct_call(input);
+    const Interleaved t = interleave([&] { model.predict(input); }, direct ? direct->run : std::function<void()>{},
+                                     n, o.warmup);
+    const LatencySummary s = summarize(t.a);
+    if (o.timing) write_timing(*o.timing, load_ms, first_ms, input.rows, s, summarize(t.b), direct->description);
+    if (o.verbose) {
       err << "latency over " << n << " runs after " << o.warmup << " warm-ups: p50 " << s.p50 << " us, p99 " << s.p99
           << " us\n";
+      if (direct) err << "direct latency (" << direct->description << "): p50 " << summarize(t.b).p50 << " us\n";
+    }
   }
 
   if (!expected) return kOk;

@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <numeric>
 
@@ -88,6 +89,38 @@ LatencySummary summarize(std::vector<double> samples) {
   s.p99 = at(0.99);
   s.mean = std::accumulate(samples.begin(), samples.end(), 0.0) / static_cast<double>(samples.size());
   return s;
+}
+
+Interleaved interleave(const std::function<void()>& a, const std::function<void()>& b, std::int64_t n,
+                       std::int64_t warmup, std::int64_t rounds) {
+  using Clock = std::chrono::steady_clock;
+  Interleaved t;
+  for (std::int64_t i = 0; i < warmup; ++i) {
+    a();
+    if (b) b();
+  }
+  if (n <= 0) return t;
+  t.a.reserve(static_cast<std::size_t>(n));
+  if (b) t.b.reserve(static_cast<std::size_t>(n));
+  const auto block = [](const std::function<void()>& fn, std::int64_t calls, std::vector<double>& out) {
+    for (std::int64_t i = 0; i < calls; ++i) {
+      const auto start = Clock::now();
+      fn();
+      out.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
+    }
+  };
+  rounds = std::clamp<std::int64_t>(rounds, 1, n);
+  for (std::int64_t r = 0; r < rounds; ++r) {
+    const std::int64_t calls = n / rounds + (r < n % rounds ? 1 : 0);
+    if (r % 2 == 0 || !b) {
+      block(a, calls, t.a);
+      if (b) block(b, calls, t.b);
+    } else {
+      block(b, calls, t.b);
+      block(a, calls, t.a);
+    }
+  }
+  return t;
 }
 
 }  // namespace deploykit::cli

@@ -9,6 +9,7 @@
 #include <link.h>
 
 #include <array>
+#include <concepts>
 #include <exception>
 #include <mutex>
 #include <utility>
@@ -28,10 +29,18 @@ std::string first_line(std::string_view text) {
   return std::string(text.substr(0, text.find('\n')));
 }
 
+// `what` of a message: a string, or a callable that builds it (so that a call
+// that succeeds, e.g. every predict(), builds no message).
+inline const std::string& describe(const std::string& what) { return what; }
+template <std::invocable What>
+std::string describe(const What& what) {
+  return what();
+}
+
 // Runs `fn`, turning any LibTorch or standard exception into `Error` with the
 // message "<what>: <first line of the cause>".
-template <typename Error, typename Fn>
-auto translate(const std::string& what, Fn&& fn) -> decltype(fn()) {
+template <typename Error, typename What, typename Fn>
+auto translate(const What& what, Fn&& fn) -> decltype(fn()) {
   try {
     return fn();
   } catch (const InputError&) {
@@ -39,9 +48,9 @@ auto translate(const std::string& what, Fn&& fn) -> decltype(fn()) {
   } catch (const ModelError&) {
     throw;
   } catch (const c10::Error& e) {
-    throw Error(what + ": " + first_line(e.what_without_backtrace()));
+    throw Error(describe(what) + ": " + first_line(e.what_without_backtrace()));
   } catch (const std::exception& e) {
-    throw Error(what + ": " + first_line(e.what()));
+    throw Error(describe(what) + ": " + first_line(e.what()));
   }
 }
 
@@ -75,6 +84,8 @@ class Model::Impl {
   Impl(Format format, std::string origin) : format_(format), origin_(std::move(origin)) {}
   virtual ~Impl() = default;
   virtual at::Tensor run(const at::Tensor& input) const = 0;
+  // The bare runtime call on `input`, its arguments built here once.
+  virtual DirectCall direct(const at::Tensor& input) const = 0;
 
   Format format_;
   std::string origin_;  // the file, for messages
@@ -96,6 +107,16 @@ class TorchScriptImpl final : public Model::Impl {
     return module_.forward({input}).toTensor();
   }
 
+  DirectCall direct(const at::Tensor& input) const override {
+    // forward() takes its vector by value, so each call copies one IValue (a refcount).
+    auto inputs = std::make_shared<const std::vector<c10::IValue>>(1, input);
+    return {[this, inputs] {
+              const c10::InferenceMode guard;
+              (void)module_.forward(*inputs);
+            },
+            "torch::jit::Module::forward(prebuilt std::vector<c10::IValue>) under c10::InferenceMode"};
+  }
+
  private:
   mutable torch::jit::Module module_;
 };
@@ -110,6 +131,15 @@ class AotiImpl final : public Model::Impl {
     std::vector<at::Tensor> outputs = loader_.run({input});
     if (outputs.size() != 1) throw ModelError(origin_ + ": expected 1 output, got " + std::to_string(outputs.size()));
     return std::move(outputs.front());
+  }
+
+  DirectCall direct(const at::Tensor& input) const override {
+    auto inputs = std::make_shared<const std::vector<at::Tensor>>(1, input);
+    return {[this, inputs] {
+              const c10::InferenceMode guard;
+              (void)loader_.run(*inputs);
+            },
+            "torch::inductor::AOTIModelPackageLoader::run(prebuilt std::vector<at::Tensor>) under c10::InferenceMode"};
   }
 
  private:
@@ -172,26 +202,48 @@ Model Model::load(const Manifest& manifest, std::string_view model_id, Format fo
   return Model(std::move(impl));
 }
 
+namespace {
+
+template <typename What>
+void check_input(const Model::Impl& impl, const What& what, MatrixView input) {
+  if (input.rows < 0 || input.cols < 0 || input.values.size() != static_cast<std::size_t>(input.rows * input.cols))
+    throw InputError(describe(what) + ": input values do not match its shape");
+  if (impl.input_width_ && input.cols != *impl.input_width_)
+    throw InputError(describe(what) + ": expected " + std::to_string(*impl.input_width_) + " features per row, got " +
+                     std::to_string(input.cols));
+}
+
+// from_blob does not copy; the models only read their input.
+at::Tensor as_tensor(MatrixView input) {
+  return torch::from_blob(const_cast<float*>(input.values.data()), {input.rows, input.cols},
+                          torch::TensorOptions().dtype(torch::kFloat32));
+}
+
+}  // namespace
+
+DirectCall Model::direct_call(MatrixView input) const {
+  const std::string what = "direct call " + impl_->origin_;
+  check_input(*impl_, what, input);
+  return translate<ModelError>(what, [&] {
+    const c10::InferenceMode guard;
+    return impl_->direct(as_tensor(input));
+  });
+}
+
 Matrix Model::predict(MatrixView input) const {
   const Impl& impl = *impl_;
-  const std::string what = "predict " + impl.origin_;
-  if (input.rows < 0 || input.cols < 0 || input.values.size() != static_cast<std::size_t>(input.rows * input.cols))
-    throw InputError(what + ": input values do not match its shape");
-  if (impl.input_width_ && input.cols != *impl.input_width_)
-    throw InputError(what + ": expected " + std::to_string(*impl.input_width_) + " features per row, got " +
-                     std::to_string(input.cols));
+  const auto what = [&impl] { return "predict " + impl.origin_; };  // built only for an error
+  check_input(impl, what, input);
 
   return translate<ModelError>(what, [&] {
     const c10::InferenceMode guard;
-    // from_blob does not copy; the models only read their input.
-    const at::Tensor x = torch::from_blob(const_cast<float*>(input.values.data()), {input.rows, input.cols},
-                                          torch::TensorOptions().dtype(torch::kFloat32));
+    const at::Tensor x = as_tensor(input);
     const at::Tensor y = impl.run(x);
     if (y.scalar_type() != torch::kFloat32 || y.dim() != 2 || y.size(0) != input.rows)
-      throw ModelError(what + ": expected a float32 (" + std::to_string(input.rows) + ", k) output, got " +
+      throw ModelError(what() + ": expected a float32 (" + std::to_string(input.rows) + ", k) output, got " +
                        std::string(c10::toString(y.scalar_type())) + " " + c10::str(y.sizes()));
     if (impl.output_width_ && y.size(1) != *impl.output_width_)
-      throw ModelError(what + ": expected " + std::to_string(*impl.output_width_) + " outputs per row, got " +
+      throw ModelError(what() + ": expected " + std::to_string(*impl.output_width_) + " outputs per row, got " +
                        std::to_string(y.size(1)));
     const at::Tensor c = y.contiguous();
     Matrix out{c.size(0), c.size(1), {}};

@@ -89,5 +89,21 @@ TEST(Cli, SummarizeMatchesNumpyLinearPercentiles) {
   EXPECT_DOUBLE_EQ(summarize({7}).p99, 7);
 }
 
+TEST(Cli, InterleaveTimesBothInAlternatingBlocks) {
+  std::string order;
+  const Interleaved t = interleave([&] { order += 'a'; }, [&] { order += 'b'; }, 5, 2, 2);
+  // 2 warm-ups each (ab ab), then blocks of 3 and 2: a-first, then b-first.
+  EXPECT_EQ(order, "abab" "aaabbb" "bbaa");
+  ASSERT_EQ(t.a.size(), 5u);
+  ASSERT_EQ(t.b.size(), 5u);
+  for (double us : t.a) EXPECT_GE(us, 0);
+  order.clear();
+  EXPECT_EQ(interleave([&] { order += 'a'; }, {}, 3, 1).b.size(), 0u);  // no b: only a, in ten blocks at most
+  EXPECT_EQ(order, "aaaa");
+  order.clear();
+  EXPECT_EQ(interleave([&] { order += 'a'; }, [&] { order += 'b'; }, 3).a.size(), 3u);  // rounds > n: n blocks of 1
+  EXPECT_EQ(order, "abbaab");
+}
+
 }  // namespace
 }  // namespace deploykit::cli

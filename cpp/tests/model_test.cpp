@@ -107,6 +107,21 @@ TEST_P(ModelFormat, RejectsAWrongInputWidth) {
   EXPECT_THROW(model.predict(wrong), InputError);
 }
 
+TEST_P(ModelFormat, DirectCallRunsTheBareRuntimeAndChecksTheInput) {
+  const ModelEntry* entry = models_with(GetParam()).front();
+  const Model model = Model::load(test_manifest(), entry->id, GetParam());
+  const Matrix input = read_npy(entry->golden.input);
+  const DirectCall direct = model.direct_call(input);
+  ASSERT_TRUE(direct.run);
+  EXPECT_NE(direct.description.find(GetParam() == Format::kAoti ? "AOTIModelPackageLoader::run" : "Module::forward"),
+            std::string::npos)
+      << direct.description;
+  EXPECT_EQ(direct.description.find('\n'), std::string::npos);
+  for (int i = 0; i < 3; ++i) direct.run();
+  const Matrix wrong{2, entry->input_width + 1, std::vector<float>(2 * (entry->input_width + 1))};
+  EXPECT_THROW((void)model.direct_call(wrong), InputError);
+}
+
 TEST_P(ModelFormat, LoadsByPathWithoutAManifest) {
   const ModelEntry* entry = models_with(GetParam()).front();
   const Model model = Model::load(entry->find_artifact(format_name(GetParam()))->path, GetParam());

@@ -2,17 +2,17 @@
 //
 // For every torch model and format in a manifest: load time, per-call latency
 // at batch 1 (p50/p99), throughput at batch 1024, and the client's overhead:
-// deploykit::Model::predict against a bare loop over LibTorch itself
-// (torch::jit::Module::forward, or AOTIModelPackageLoader::run for .pt2) on the
-// same file in this same process. The two are timed in alternating rounds (the
-// order flips every round) so that machine noise hits both alike.
-#include <torch/csrc/inductor/aoti_package/model_package_loader.h>
+// deploykit::Model::predict against the bare LibTorch call it wraps
+// (Model::direct_call: torch::jit::Module::forward, or
+// AOTIModelPackageLoader::run for .pt2, on pre-built arguments), the same code
+// and the same alternating rounds (cli::interleave, the order flipping every
+// round) as the CLI's --timing "direct_latency_us".
 #include <ATen/Parallel.h>
-#include <torch/script.h>
+#include <c10/util/Exception.h>
+#include <torch/version.h>
 
 #include <chrono>
 #include <cstdio>
-#include <functional>
 #include <optional>
 #include <iostream>
 #include <random>
@@ -38,48 +38,6 @@ Matrix random_input(std::int64_t rows, std::int64_t cols) {
   Matrix m{rows, cols, std::vector<float>(static_cast<std::size_t>(rows * cols))};
   for (float& v : m.values) v = normal(gen);
   return m;
-}
-
-// A bare LibTorch call on the same file: what the client's predict wraps.
-std::function<void(const Matrix&)> bare_runner(const std::filesystem::path& path, Format format) {
-  if (format == Format::kAoti) {
-    auto loader = std::make_shared<torch::inductor::AOTIModelPackageLoader>(path.string());
-    return [loader](const Matrix& x) {
-      const c10::InferenceMode guard;
-      const auto t = torch::from_blob(const_cast<float*>(x.values.data()), {x.rows, x.cols});
-      (void)loader->run({t});
-    };
-  }
-  auto module = std::make_shared<torch::jit::Module>(torch::jit::load(path.string(), torch::kCPU));
-  module->eval();
-  return [module](const Matrix& x) {
-    const c10::InferenceMode guard;
-    const auto t = torch::from_blob(const_cast<float*>(x.values.data()), {x.rows, x.cols});
-    (void)module->forward({t}).toTensor();
-  };
-}
-
-// Alternating rounds of `calls` each; returns per-call microseconds of a and b.
-std::pair<std::vector<double>, std::vector<double>> race(const std::function<void()>& a,
-                                                         const std::function<void()>& b, int rounds, int calls) {
-  std::vector<double> ta, tb;
-  const auto time = [&](const std::function<void()>& fn, std::vector<double>& out) {
-    for (int i = 0; i < calls; ++i) {
-      const auto t = Clock::now();
-      fn();
-      out.push_back(us_since(t));
-    }
-  };
-  for (int r = 0; r < rounds; ++r) {  // a b, b a, a b, ...: neither always runs first
-    if (r % 2 == 0) {
-      time(a, ta);
-      time(b, tb);
-    } else {
-      time(b, tb);
-      time(a, ta);
-    }
-  }
-  return {ta, tb};
 }
 
 }  // namespace
@@ -121,18 +79,16 @@ int main(int argc, char** argv) {
         const double load_ms = deploykit::cli::summarize(load_us).p50 / 1e3;
         const double verify_ms = deploykit::cli::summarize(verify_us).p50 / 1e3;
         const deploykit::Model& model = *loaded;
-        const auto bare = bare_runner(artifact->path, format);
 
         const Matrix x1 = random_input(1, entry.input_width);
         const Matrix xb = random_input(1024, entry.input_width);
-        for (int i = 0; i < 50; ++i) {  // warm-up: the TorchScript profiling executor optimizes after a few runs
-          model.predict(x1);
-          bare(x1);
-        }
-        const auto [client1, bare1] = race([&] { model.predict(x1); }, [&] { bare(x1); }, rounds, calls);
-        model.predict(xb);
-        bare(xb);
-        const auto [clientb, bareb] = race([&] { model.predict(xb); }, [&] { bare(xb); }, rounds, 10);
+        const deploykit::DirectCall bare1_call = model.direct_call(x1);
+        const deploykit::DirectCall bareb_call = model.direct_call(xb);
+        // 50 warm-ups: the TorchScript profiling executor optimizes after a few runs.
+        const auto [client1, bare1] = deploykit::cli::interleave([&] { model.predict(x1); }, bare1_call.run,
+                                                                 std::int64_t{rounds} * calls, 50, rounds);
+        const auto [clientb, bareb] = deploykit::cli::interleave([&] { model.predict(xb); }, bareb_call.run,
+                                                                 std::int64_t{rounds} * 10, 1, rounds);
 
         const auto c1 = deploykit::cli::summarize(client1), b1 = deploykit::cli::summarize(bare1);
         const auto cb = deploykit::cli::summarize(clientb), bb = deploykit::cli::summarize(bareb);

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <iosfwd>
 #include <optional>
 #include <span>
@@ -46,6 +47,17 @@ struct LatencySummary {
   double p50 = 0, p90 = 0, p99 = 0, mean = 0;
 };
 LatencySummary summarize(std::vector<double> samples);
+
+// Per-call microseconds of `a` and `b`, `n` calls each, after `warmup` untimed
+// calls of each (alternating a, b). The timed calls run in `rounds` alternating
+// blocks (min(rounds, n) blocks whose sizes differ by at most one; a then b,
+// then b then a, ...) so that machine noise hits both alike. An empty `b` is
+// skipped (its samples stay empty).
+struct Interleaved {
+  std::vector<double> a, b;
+};
+Interleaved interleave(const std::function<void()>& a, const std::function<void()>& b, std::int64_t n,
+                       std::int64_t warmup = 0, std::int64_t rounds = 10);
 
 // Parses, runs and reports errors as one "error: ..." line on `err`; returns
 // the exit code. Never throws.

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -35,6 +36,18 @@ std::span<const Format> supported_formats() noexcept;
 std::string_view format_name(Format format) noexcept;
 // The inverse of format_name; nullopt for anything else.
 std::optional<Format> parse_format(std::string_view name) noexcept;
+
+// The bare runtime call that Model::predict wraps, with everything it needs
+// built once: torch::jit::Module::forward on a pre-built
+// std::vector<c10::IValue> (TorchScript) or AOTIModelPackageLoader::run on a
+// pre-built std::vector<at::Tensor> (aoti), each call under
+// c10::InferenceMode, its output discarded. It measures the client's own
+// overhead (the CLI's --timing "direct_latency_us", deploykit_bench). It views
+// the input's values and uses the model: both must outlive it.
+struct DirectCall {
+  std::function<void()> run;
+  std::string description;  // one line: what the bare call is
+};
 
 class Model {
  public:
@@ -60,6 +73,10 @@ class Model {
   // known) or values.size() != rows * cols, ModelError if LibTorch fails or
   // returns anything but a float32 (rows, k) tensor.
   Matrix predict(MatrixView input) const;
+
+  // The same model's bare runtime call on `input` (see DirectCall). Throws
+  // InputError for a shape predict() would refuse.
+  DirectCall direct_call(MatrixView input) const;
 
   Format format() const noexcept;
   // Known when loaded from a manifest.

@@ -4,6 +4,7 @@
 // is here so the two behave identically.
 
 import fs from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 
 import { checkLine, compare } from '../common/compare.js';
@@ -36,6 +37,7 @@ Runs a deploykit model's ${FORMAT} artifact on a (rows, features) '<f4' .npy bat
   --check      compare the output with expected.npy under the artifact's tolerance
   --repeat N   after the first run, time N more runs (after K --warmup runs)
   --timing     write {load_ms, first_ms, batch, latency_us: {p50, p90, p99, mean}}
+               (deploykit-node adds direct_latency_us, direct: the bare TF.js call, interleaved)
   --version    print the runtime's version
 exit codes: 0 ok, 1 --check mismatch, 2 usage or bad input, 3 model failed to load or its integrity check`;
 }
@@ -99,6 +101,42 @@ export function latencySummary(micros) {
   return { p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), mean };
 }
 
+/**
+ * Per-call microseconds of `a` and `b` (each may be async), `n` calls each, after `warmup`
+ * untimed calls of each (alternating). The timed calls run in min(rounds, n) blocks whose sizes
+ * differ by at most one, a then b, then b then a, ..., so that machine noise hits both alike.
+ * A null `b` is skipped (its list stays empty).
+ * @param {() => unknown} a
+ * @param {(() => unknown) | null} b
+ * @returns {Promise<{a: number[], b: number[]}>}
+ */
+export async function interleave(a, b, n, warmup = 0, rounds = 10) {
+  for (let i = 0; i < warmup; i++) {
+    await a();
+    if (b) await b();
+  }
+  const times = { a: [], b: [] };
+  const block = async (fn, calls, out) => {
+    for (let i = 0; i < calls; i++) {
+      const start = performance.now();
+      await fn();
+      out.push((performance.now() - start) * 1e3);
+    }
+  };
+  rounds = Math.max(1, Math.min(rounds, n));
+  for (let r = 0; r < rounds && n > 0; r++) {
+    const calls = Math.floor(n / rounds) + (r < n % rounds ? 1 : 0);
+    if (r % 2 === 0 || !b) {
+      await block(a, calls, times.a);
+      if (b) await block(b, calls, times.b);
+    } else {
+      await block(b, calls, times.b);
+      await block(a, calls, times.a);
+    }
+  }
+  return times;
+}
+
 async function readNpyFile(file, what) {
   let bytes;
   try {
@@ -119,7 +157,7 @@ async function readNpyFile(file, what) {
  * @property {string} prog launcher name for usage
  * @property {{names: string[], default: string}} backends
  * @property {(backend?: string) => Promise<string>} version one line
- * @property {(job: object) => Promise<{output: Float32Array, loadMs: number, firstMs: number, timesUs: number[]}>} run
+ * @property {(job: object) => Promise<{output: Float32Array, loadMs: number, firstMs: number, timesUs: number[], directUs?: number[], direct?: string}>} run
  */
 
 /**
@@ -161,6 +199,8 @@ export async function main(argv, engine, io = { stdout: (s) => process.stdout.wr
     }
     if (opts.timing) {
       const timing = { load_ms: result.loadMs, first_ms: result.firstMs, batch: input.shape[0], latency_us: latencySummary(result.timesUs.length ? result.timesUs : [result.firstMs * 1e3]), backend: opts.backend, runtime: engine.runtime };
+      // The bare runtime call timed alongside (engines that can: bin/deploykit-node).
+      if (result.directUs?.length) Object.assign(timing, { direct_latency_us: latencySummary(result.directUs), direct: result.direct });
       try {
         await fs.writeFile(opts.timing, JSON.stringify(timing, null, 2) + '\n');
       } catch (e) {

@@ -3,7 +3,7 @@
 
 import { performance } from 'node:perf_hooks';
 
-import { main } from './common.js';
+import { interleave, main } from './common.js';
 
 // TF.js is imported only once the arguments and input files have passed their checks, so a
 // bad command line answers at once.
@@ -15,7 +15,7 @@ const engine = {
   runtime: 'tfjs-node-js',
   backends: { names: ['cpu', 'wasm'], default: 'cpu' },
   version: async () => `tfjs ${(await tfjs())[1].tf.version.tfjs} (node ${process.versions.node}; backends cpu, wasm)`,
-  run: async ({ manifest, manifestDoc, model, artifact, input, backend, warmup, repeat }) => {
+  run: async ({ manifest, manifestDoc, model, artifact, input, backend, warmup, repeat, timing }) => {
     const [{ load }] = await tfjs();
     let start = performance.now();
     const m = await load(manifest, model.id, { backend, format: artifact.format, manifest: manifestDoc });
@@ -25,14 +25,15 @@ const engine = {
       start = performance.now();
       const output = await m.predictFlat(input.data, rows);
       const firstMs = performance.now() - start;
-      for (let i = 0; i < warmup; i++) await m.predictFlat(input.data, rows);
-      const timesUs = [];
-      for (let i = 0; i < repeat; i++) {
-        start = performance.now();
-        await m.predictFlat(input.data, rows);
-        timesUs.push((performance.now() - start) * 1e3);
+      // With --timing, the bare TF.js call (Model.directCall) is timed too, in blocks
+      // alternating with predictFlat's.
+      const direct = timing ? m.directCall(input.data, rows) : null;
+      try {
+        const t = await interleave(() => m.predictFlat(input.data, rows), direct?.run ?? null, repeat, warmup);
+        return { output, loadMs, firstMs, timesUs: t.a, ...(direct && { directUs: t.b, direct: direct.description }) };
+      } finally {
+        direct?.dispose();
       }
-      return { output, loadMs, firstMs, timesUs };
     } finally {
       m.dispose();
     }

@@ -145,6 +145,23 @@ export async function runGraph(tf, { graph, inputName, outputName }, data, rows,
   }
 }
 
+/**
+ * runGraph for backends whose reads are synchronous anyway (cpu, wasm): `dataSync()` and no
+ * promise inside, which saves ~10-15 µs per call in Node at batch 1 (README, "Direct timing").
+ * Never on webgl (it would block on the GPU).
+ * @returns {Float32Array} rows * outputs values
+ */
+export function runGraphSync(tf, { graph, inputName, outputName }, data, rows, features) {
+  const x = tf.tensor2d(data, [rows, features], 'float32');
+  let y;
+  try {
+    y = graph.execute({ [inputName]: x }, outputName);
+    return new Float32Array(y.dataSync());
+  } finally {
+    tf.dispose([x, y].filter(Boolean));
+  }
+}
+
 function firstLine(text) {
   return String(text).split('\n')[0].replace(/\. File an issue at \S+.*$/, '');
 }

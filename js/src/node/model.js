@@ -6,7 +6,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
-import { LoadError, loadVerifiedGraph, runGraph } from '../common/loader.js';
+import { LoadError, loadVerifiedGraph, runGraphSync } from '../common/loader.js';
 import { FORMAT, ManifestError, readDenyList, resolveArtifact } from '../common/manifest.js';
 import { readManifest } from './manifest_file.js';
 import { tf, useBackend } from './tf.js';
@@ -65,7 +65,35 @@ export class Model {
     if (!Number.isInteger(rows) || rows < 1 || data.length !== rows * this.features) {
       throw new RangeError(`expected ${this.features} features per row, got ${data.length} values for ${rows} rows`);
     }
-    return runGraph(tf, this, data, rows, this.features);
+    // Node runs only the cpu and wasm backends, whose reads are synchronous.
+    return runGraphSync(tf, this, data, rows, this.features);
+  }
+
+  /**
+   * The bare TF.js call that predictFlat wraps, for measuring the client's own overhead (the
+   * CLI's --timing `direct_latency_us`): the input tensor is built once here, and each `run()`
+   * is `graph.execute(input, outputName)` + `dataSync()` + disposing the output. Call
+   * `dispose()` when done (it frees the input tensor).
+   * @param {Float32Array} data rows * features values
+   * @param {number} rows
+   * @returns {{run: () => void, description: string, dispose: () => void}}
+   */
+  directCall(data, rows) {
+    if (this.graph === null) throw new Error(`model ${this.id} is disposed`);
+    if (!Number.isInteger(rows) || rows < 1 || data.length !== rows * this.features) {
+      throw new RangeError(`expected ${this.features} features per row, got ${data.length} values for ${rows} rows`);
+    }
+    const { graph, outputName } = this;
+    const x = tf.tensor2d(data, [rows, this.features], 'float32');
+    return {
+      run: () => {
+        const y = graph.execute(x, outputName);
+        y.dataSync();
+        y.dispose();
+      },
+      description: `tf.GraphModel.execute(prebuilt tensor) + dataSync() + dispose() on the ${this.backend} backend`,
+      dispose: () => x.dispose(),
+    };
   }
 
   /**

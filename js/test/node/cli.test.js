@@ -82,6 +82,19 @@ describe('deploykit-node CLI', { concurrency: 4 }, () => {
     for (const k of ['load_ms', 'first_ms']) assert.ok(typeof doc[k] === 'number' && doc[k] > 0, k);
     for (const k of ['p50', 'p90', 'p99', 'mean']) assert.ok(typeof doc.latency_us[k] === 'number' && doc.latency_us[k] > 0, k);
     assert.ok(doc.latency_us.p50 <= doc.latency_us.p99);
+    // The bare TF.js call, timed alongside over the same repeats.
+    for (const k of ['p50', 'p90', 'p99', 'mean']) {
+      const v = doc.direct_latency_us[k];
+      assert.ok(typeof v === 'number' && Number.isFinite(v) && v > 0, `direct_latency_us.${k} = ${v}`);
+    }
+    assert.ok(doc.direct_latency_us.p50 <= doc.direct_latency_us.p90 && doc.direct_latency_us.p90 <= doc.direct_latency_us.p99);
+    assert.ok(typeof doc.direct === 'string' && doc.direct.trim() !== '' && !doc.direct.includes('\n'), doc.direct);
+    assert.match(doc.direct, /execute/);
+  });
+
+  it('--repeat without --timing does not time the bare call', async () => {
+    const r = await run([...base(), '--input', golden('mlp_keras', 'input.npy'), '--repeat', '3']);
+    assert.equal(r.code, 0, r.stderr);
   });
 
   it('--verbose shows the stack of a failure', async () => {

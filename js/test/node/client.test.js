@@ -71,6 +71,24 @@ for (const backend of ['cpu', 'wasm']) {
       model.dispose();
       assert.equal(tf.memory().numTensors, before, 'dispose left tensors behind');
     });
+
+    it('directCall: the bare execute runs without leaking and frees its input', async () => {
+      const model = await load(manifest, 'mlp_keras', { backend });
+      try {
+        const input = npy(models.find((m) => m.id === 'mlp_keras').golden.input);
+        const want = await model.predictFlat(input.data, input.shape[0]);
+        const before = tf.memory().numTensors;
+        const direct = model.directCall(input.data, input.shape[0]);
+        assert.match(direct.description, new RegExp(`execute.*dataSync.*${backend}`));
+        for (let i = 0; i < 5; i++) direct.run();
+        assert.equal(tf.memory().numTensors, before + 1, 'only the prebuilt input tensor is alive');
+        direct.dispose();
+        assert.equal(tf.memory().numTensors, before, 'dispose left the input behind');
+        assert.throws(() => model.directCall(input.data, input.shape[0] + 1), RangeError);
+      } finally {
+        model.dispose();
+      }
+    });
   });
 }
 

@@ -33,3 +33,21 @@ describe('compare (DESIGN.md semantics)', () => {
     assert.equal(line, 'check m/tfjs-graph: pass max_abs=0.00e+00 (atol 1e-05 rtol 0.0001)');
   });
 });
+
+describe('interleave (the --timing loops)', () => {
+  it('alternates blocks, flipping the order every round, after alternating warm-ups', async () => {
+    const { interleave } = await import('../../src/cli/common.js');
+    let order = '';
+    const t = await interleave(() => { order += 'a'; }, async () => { order += 'b'; }, 5, 2, 2);
+    assert.equal(order, 'abab' + 'aaabbb' + 'bbaa');
+    assert.equal(t.a.length, 5);
+    assert.equal(t.b.length, 5);
+    assert.ok([...t.a, ...t.b].every((us) => Number.isFinite(us) && us >= 0));
+    order = '';
+    assert.equal((await interleave(() => { order += 'a'; }, null, 3, 1)).b.length, 0);
+    assert.equal(order, 'aaaa');
+    order = '';
+    await interleave(() => { order += 'a'; }, () => { order += 'b'; }, 3);
+    assert.equal(order, 'abbaab', 'more rounds than calls: blocks of one');
+  });
+});
