@@ -19,7 +19,7 @@ GO_FUZZTIME ?= 15s
 
 # graft links with -ltensorflow: GO_LINK_DIR holds a libtensorflow.so symlink to the real
 # library; the rpath makes the binary find TF_LIB_DIR at run time without LD_LIBRARY_PATH.
-GO_ENV := CGO_ENABLED=1 \
+GO_ENV = CGO_ENABLED=1 \
 	CGO_CFLAGS="-I$(TF_INCLUDE_DIR)" \
 	CGO_LDFLAGS="-L$(GO_LINK_DIR) -Wl,-rpath,$(TF_LIB_DIR)" \
 	GOFLAGS="-mod=readonly -buildvcs=false" \
