@@ -247,9 +247,8 @@ func graphOutput(g *tf.Graph, tensor string) (tf.Output, error) {
 	return op.Output(idx), nil
 }
 
-// Predict runs a batch of rows (each InWidth values) and returns one row of OutWidth
-// values per input row. NaN and Inf are ordinary data.
-func (m *Model) Predict(batch [][]float32) ([][]float32, error) {
+// inputTensor checks batch against the model's input width and copies it into a new tensor.
+func (m *Model) inputTensor(batch [][]float32) (*tf.Tensor, error) {
 	if len(batch) == 0 {
 		return nil, classify(ErrInput, errors.New("empty batch"))
 	}
@@ -261,6 +260,16 @@ func (m *Model) Predict(batch [][]float32) ([][]float32, error) {
 	x, err := tf.ReadTensor(tf.Float, []int64{int64(len(batch)), int64(m.InWidth)}, &rowReader{rows: batch})
 	if err != nil {
 		return nil, classify(ErrInput, err)
+	}
+	return x, nil
+}
+
+// Predict runs a batch of rows (each InWidth values) and returns one row of OutWidth
+// values per input row. NaN and Inf are ordinary data.
+func (m *Model) Predict(batch [][]float32) ([][]float32, error) {
+	x, err := m.inputTensor(batch)
+	if err != nil {
+		return nil, err
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
@@ -351,17 +360,9 @@ type Direct struct {
 
 // Direct prepares the bare call for batch (same checks as Predict).
 func (m *Model) Direct(batch [][]float32) (*Direct, error) {
-	if len(batch) == 0 {
-		return nil, classify(ErrInput, errors.New("empty batch"))
-	}
-	for i, row := range batch {
-		if len(row) != m.InWidth {
-			return nil, classify(ErrInput, fmt.Errorf("row %d has %d values, model %q takes %d", i, len(row), m.ID, m.InWidth))
-		}
-	}
-	x, err := tf.ReadTensor(tf.Float, []int64{int64(len(batch)), int64(m.InWidth)}, &rowReader{rows: batch})
+	x, err := m.inputTensor(batch)
 	if err != nil {
-		return nil, classify(ErrInput, err)
+		return nil, err
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
