@@ -115,6 +115,16 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--training-steps", type=int, default=50, help="timed steps per training repeat (default: 50; 0 skips training)")
     bench.add_argument("--training-repeats", type=int, default=5, help="training repeats, median reported (default: 5)")
     bench.add_argument("-v", "--verbose", action="store_true", help="show framework logs and tracebacks")
+    conformance = sub.add_parser(
+        "conformance",
+        help="write the language-neutral conformance fixtures (npy files, manifests, verdicts.json)",
+        description=(
+            "Write valid and invalid .npy files of every contract dtype and rank, valid and invalid manifests, "
+            "and input checks against tensor specs, with the verdict every client must reach (verdicts.json). "
+            "The folder is replaced. The committed copy lives in testdata/conformance (docs/contract.md)."
+        ),
+    )
+    conformance.add_argument("--out", type=Path, default=Path("testdata/conformance"), help="default: testdata/conformance")
     return parser
 
 
@@ -346,7 +356,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"export": cmd_export, "train": cmd_train, "verify": cmd_verify, "bench": cmd_bench}
+def cmd_conformance(args: argparse.Namespace) -> int:
+    from builder import conformance
+
+    verdicts = conformance.write(args.out)
+    print(f"wrote {verdicts}")
+    return EXIT_OK
+
+
+COMMANDS = {"conformance": cmd_conformance, "export": cmd_export, "train": cmd_train, "verify": cmd_verify, "bench": cmd_bench}
 
 
 def main(argv: list[str] | None = None) -> int:
