@@ -1,10 +1,10 @@
 // Entry point. index.html → the interactive demo; index.html?mode=runner → only the API that
-// bin/deploykit-browser drives (window.deploykit.runBatch).
+// bin/deploykit-browser drives (window.deploykit.load/run/unload).
 
-import { runBatch } from './runner.js';
+import { load, run, unload } from './runner.js';
 import { showError, startUi } from './ui.js';
 
-globalThis.deploykit = { runBatch, ready: true };
+globalThis.deploykit = { load, run, unload, ready: true };
 
 if (new URLSearchParams(location.search).get('mode') !== 'runner') {
   startUi().catch((e) => showError(`The demo could not start: ${e.message}`));

@@ -2,9 +2,11 @@
 // own server, verifies every file with WebCrypto (SubtleCrypto.digest) through the loader that
 // the Node client shares, and runs batches. `tf` is the global from /vendor/tf.es2017.min.js.
 
-import { LoadError, loadVerifiedGraph, runGraph } from '/common/loader.js';
+import { checkInputs } from '/common/checks.js';
+import { LoadError, boundaryInputs, loadVerifiedGraph, runGraph, specOutputs } from '/common/loader.js';
 import { ManifestError, readDenyList, resolveArtifact, validateManifest } from '/common/manifest.js';
 import { readNpy } from '/common/npy.js';
+import { Tensor } from '/common/tensor.js';
 
 const tf = globalThis.tf;
 
@@ -47,7 +49,7 @@ export async function fetchManifest(url = '/models/manifest.json') {
   } catch (e) {
     throw new ManifestError(`${url} is not valid JSON: ${e.message}`);
   }
-  return validateManifest(doc);
+  return validateManifest(doc, url);
 }
 
 /** Fetches a .npy file (relative to the manifest's folder) and parses it strictly. */
@@ -95,19 +97,37 @@ export async function useBackend(name) {
 
 /** A verified, loaded model on the current backend. */
 export class BrowserModel {
-  constructor({ graph, inputName, outputName, model, artifact, features, outputs, backend, loadMs }) {
-    Object.assign(this, { graph, inputName, outputName, model, artifact, features, outputs, backend, loadMs });
-    this.id = model.id;
-    this.tolerance = artifact.tolerance;
+  constructor({ loaded, backend, loadMs }) {
+    Object.assign(this, { loaded, backend, loadMs });
+    this.graph = loaded.graph;
+    this.model = loaded.model;
+    this.artifact = loaded.artifact;
+    this.id = loaded.model.id;
+    this.tolerance = loaded.artifact.tolerance;
   }
 
   /**
-   * @param {Float32Array} data rows * features values
+   * The contract's call: named Tensors in (checked first), named Tensors out (spec dtypes).
+   * @param {Record<string, Tensor>} inputs
+   * @returns {Promise<Record<string, Tensor>>}
+   */
+  async predictTensors(inputs) {
+    if (!this.graph) throw new Error(`model ${this.id} is disposed`);
+    checkInputs(this.model, inputs, this.artifact);
+    const out = await runGraph(tf, this.loaded, boundaryInputs(this.loaded, inputs));
+    return specOutputs(this.loaded, out);
+  }
+
+  /**
+   * One-input, one-output float32 convenience: the input's values and its first dim.
+   * @param {Float32Array} data
    * @param {number} rows
    * @returns {Promise<Float32Array>}
    */
   async predictFlat(data, rows) {
-    return runGraph(tf, this, data, rows, this.features);
+    const [spec] = this.model.inputs;
+    const out = await this.predictTensors({ [spec.name]: new Tensor('float32', [rows, ...spec.shape.slice(1)], data) });
+    return Float32Array.from(out[this.model.outputs[0].name].toNumbers());
   }
 
   dispose() {
@@ -122,7 +142,7 @@ export class BrowserModel {
  */
 export async function loadModel(doc, modelId, backend, manifestUrl = '/models/manifest.json') {
   const start = performance.now();
-  const { model, artifact, features, outputs } = resolveArtifact(doc, modelId);
+  const { model, artifact } = resolveArtifact(doc, modelId);
   await useBackend(backend);
   const base = new URL(encodePath(artifact.path) + '/', new URL(manifestUrl, location.href));
   const label = `${model.id}/${artifact.format}`;
@@ -153,5 +173,5 @@ export async function loadModel(doc, modelId, backend, manifestUrl = '/models/ma
       return new Uint8Array(await res.arrayBuffer());
     },
   });
-  return new BrowserModel({ ...loaded, model, artifact, features, outputs, backend, loadMs: performance.now() - start });
+  return new BrowserModel({ loaded, backend, loadMs: performance.now() - start });
 }

@@ -1,7 +1,9 @@
-// The page's "runner" mode (index.html?mode=runner): bin/deploykit-browser calls
-// window.deploykit.runBatch(...) through Playwright to run one batch in this browser and
-// reads the output back. Timings are taken here, inside the page, with performance.now().
+// The page's "runner" mode (index.html?mode=runner): bin/deploykit-browser drives
+// window.deploykit.{load, run, unload} through Playwright: one page session loads each
+// (model, format) once and runs every job of a command (or a --jobs file) in this browser.
+// Tensors cross as {dtype, shape, b64}; timings are taken here, with performance.now().
 
+import { Tensor } from '/common/tensor.js';
 import { LoadError, ManifestError, fetchManifest, loadModel } from './loader.js';
 
 /** @param {string} b64 */
@@ -19,42 +21,60 @@ export function toBase64(bytes) {
   return btoa(bin);
 }
 
+const models = new Map();
+let nextHandle = 1;
+
+function failure(e) {
+  const kind = e instanceof ManifestError ? 'manifest' : e instanceof LoadError ? e.kind : e?.name === 'InputError' ? 'input' : 'runtime';
+  return { ok: false, kind, exit: e?.exit, message: String(e?.message || e) };
+}
+
 /**
- * @param {object} job
- * @param {string} job.modelId
- * @param {string} job.backend webgl | wasm | cpu
- * @param {string} job.input base64 of rows*features little-endian float32 values
- * @param {number} job.rows
- * @param {number} [job.warmup]
- * @param {number} [job.repeat]
- * @param {string} [job.manifestUrl]
- * @returns {Promise<{ok: true, output: string, loadMs: number, firstMs: number, timesUs: number[], backend: string}
- *   | {ok: false, kind: string, message: string}>}
+ * Loads a model on a backend.
+ * @param {{modelId: string, backend: string, manifestUrl?: string}} job
+ * @returns {Promise<{ok: true, handle: number, loadMs: number, backend: string} | {ok: false, kind: string, message: string}>}
  */
-export async function runBatch({ modelId, backend, input, rows, warmup = 0, repeat = 0, manifestUrl = '/models/manifest.json' }) {
-  let model;
+export async function load({ modelId, backend, manifestUrl = '/models/manifest.json' }) {
   try {
     const doc = await fetchManifest(manifestUrl);
+    const start = performance.now();
+    const model = await loadModel(doc, modelId, backend, manifestUrl);
+    const handle = nextHandle++;
+    models.set(handle, model);
+    return { ok: true, handle, loadMs: performance.now() - start, backend: globalThis.tf.getBackend() };
+  } catch (e) {
+    return failure(e);
+  }
+}
+
+/**
+ * Runs one call (then `warmup` untimed and `repeat` timed ones).
+ * @param {{handle: number, inputs: Record<string, {dtype: string, shape: number[], b64: string}>, warmup?: number, repeat?: number}} job
+ */
+export async function run({ handle, inputs, warmup = 0, repeat = 0 }) {
+  try {
+    const model = models.get(handle);
+    if (!model) throw new Error(`no model loaded under handle ${handle}`);
+    const x = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, Tensor.fromBytes(v.dtype, v.shape, fromBase64(v.b64))]));
     let start = performance.now();
-    model = await loadModel(doc, modelId, backend, manifestUrl);
-    const loadMs = performance.now() - start;
-    const bytes = fromBase64(input);
-    const data = new Float32Array(bytes.buffer, 0, bytes.length / 4);
-    start = performance.now();
-    const output = await model.predictFlat(data, rows);
+    const y = await model.predictTensors(x);
     const firstMs = performance.now() - start;
-    for (let i = 0; i < warmup; i++) await model.predictFlat(data, rows);
+    for (let i = 0; i < warmup; i++) await model.predictTensors(x);
     const timesUs = [];
     for (let i = 0; i < repeat; i++) {
       start = performance.now();
-      await model.predictFlat(data, rows);
+      await model.predictTensors(x);
       timesUs.push((performance.now() - start) * 1e3);
     }
-    return { ok: true, output: toBase64(new Uint8Array(output.buffer)), loadMs, firstMs, timesUs, backend: globalThis.tf.getBackend() };
+    const outputs = Object.fromEntries(Object.entries(y).map(([k, t]) => [k, { dtype: t.dtype, shape: t.shape, b64: toBase64(t.bytes()) }]));
+    return { ok: true, outputs, firstMs, timesUs, backend: globalThis.tf.getBackend() };
   } catch (e) {
-    const kind = e instanceof ManifestError ? 'manifest' : e instanceof LoadError ? e.kind : 'runtime';
-    return { ok: false, kind, message: String(e.message || e) };
-  } finally {
-    model?.dispose();
+    return failure(e);
   }
+}
+
+/** Frees a loaded model. */
+export function unload(handle) {
+  models.get(handle)?.dispose();
+  models.delete(handle);
 }

@@ -1,15 +1,27 @@
-// The demo page: pick a model and a backend, edit the feature vector, watch the prediction,
-// run the parity panel. Every failure ends up in the #error box, never a blank page.
+// The demo page: pick a model and a backend, edit the feature vector (one-input float models),
+// watch the prediction, run the parity panel over the model's golden sets, draw a digit for
+// cnn_keras. Every failure ends up in the #error box, never a blank page.
 
-import { compare, formatSci } from '/common/compare.js';
-import { runnableModels } from '/common/manifest.js';
+import { compareTensors, formatSci } from '/common/compare.js';
+import { runnableModels, toleranceFor } from '/common/manifest.js';
 import { BACKENDS, fetchManifest, fetchNpy, loadModel, probeBackend } from './loader.js';
+import { PAD_MODEL, startPad } from './pad.js';
 
 const $ = (id) => document.getElementById(id);
 const MANY = 16; // above this width the input is a seed/scale control plus a few sliders
 const SLIDERS_WHEN_MANY = 8;
 
-const state = { doc: null, model: null, features: null, busy: false, pending: false, firstShown: false, loading: 0 };
+const state = { doc: null, model: null, padModel: null, features: null, busy: false, pending: false, firstShown: false, loading: 0 };
+
+/** `name dtype (shape)` for each spec. */
+const signature = (specs) => specs.map((s) => `${s.name} ${s.dtype} (${s.shape.join(', ')})`).join(', ');
+
+/** The width N of a model whose one input is float32 (batch, N): sliders can drive it. */
+function sliderWidth(model) {
+  const [spec] = model.inputs;
+  const ok = model.inputs.length === 1 && model.outputs.length === 1 && spec.dtype === 'float32' && spec.shape.length === 2 && typeof spec.shape[1] === 'number';
+  return ok ? spec.shape[1] : null;
+}
 
 /** Deterministic N(0, 1) values from a seed (mulberry32 + Box-Muller). */
 export function seededNormals(seed, n) {
@@ -65,9 +77,15 @@ function slider(id, label, value, min, max, step, onInput) {
 }
 
 /** Builds the feature controls for `width` inputs and returns a function reading the vector. */
-function buildFeatureControls(width) {
+function buildFeatureControls(width, model) {
   const box = $('features');
   box.replaceChildren();
+  if (width === null) {
+    $('width').textContent = '';
+    $('input-help').textContent = `${model.id} takes ${signature(model.inputs)}: no sliders for that; run the parity panel` +
+      (model.id === PAD_MODEL ? ' or draw a digit on the pad below.' : '.');
+    return null;
+  }
   $('width').textContent = `(${width} features)`;
   const clamp = (v) => Math.max(-3, Math.min(3, Math.round(v * 100) / 100));
   if (width <= MANY) {
@@ -124,7 +142,7 @@ function renderPrediction(values, features) {
   box.append(Object.assign(document.createElement('p'), { className: 'muted', textContent: `logits; the largest is out[${top}]` }));
 }
 
-let readFeatures = () => new Float32Array(0);
+let readFeatures = () => null;
 
 function schedulePredict() {
   state.pending = true;
@@ -138,6 +156,7 @@ async function predictLoop() {
       state.pending = false;
       const model = state.model;
       const x = readFeatures();
+      if (!x) break;
       const start = performance.now();
       const y = await model.predictFlat(x, 1);
       const ms = performance.now() - start;
@@ -151,13 +170,40 @@ async function predictLoop() {
         $('first-ms').textContent = fmtMs(first);
         $('first-ms').dataset.ms = String(first);
       }
-      $('status').textContent = `${model.id} on ${model.backend}: ready`;
-      $('status').dataset.state = 'ready';
+      markReady(model);
     }
   } catch (e) {
     showError(`Prediction failed: ${e.message}`);
   } finally {
     state.busy = false;
+  }
+}
+
+function markReady(model) {
+  $('status').textContent = `${model.id} on ${model.backend}: ready`;
+  $('status').dataset.state = 'ready';
+}
+
+/** Loads cnn_keras for the digit pad on the page's backend (when the export has it). */
+async function loadPad(ticket, backend) {
+  const status = $('pad-status');
+  if (!runnableModels(state.doc).some((m) => m.id === PAD_MODEL)) {
+    status.textContent = `${PAD_MODEL} is not in this export (it has no tfjs-graph artifact for it yet): the pad needs it.`;
+    status.dataset.state = 'missing';
+    return;
+  }
+  status.textContent = `loading ${PAD_MODEL} on ${backend}…`;
+  status.dataset.state = 'loading';
+  try {
+    const model = state.model?.id === PAD_MODEL ? null : await loadModel(state.doc, PAD_MODEL, backend);
+    if (ticket !== state.loading) return model?.dispose();
+    state.padModel = model;
+    status.textContent = `${PAD_MODEL} on ${backend}: draw a digit`;
+    status.dataset.state = 'ready';
+  } catch (e) {
+    status.textContent = `${PAD_MODEL} failed to load on ${backend}`;
+    status.dataset.state = 'error';
+    showError(`Could not load ${PAD_MODEL} for the digit pad on the ${backend} backend:\n${e.message}`);
   }
 }
 
@@ -169,6 +215,8 @@ async function reload() {
   $('status').dataset.state = 'loading';
   state.model?.dispose();
   state.model = null;
+  state.padModel?.dispose();
+  state.padModel = null;
   $('parity').querySelector('tbody').replaceChildren();
   $('parity').dataset.state = 'idle';
   try {
@@ -178,8 +226,12 @@ async function reload() {
     clearError();
     $('load-ms').textContent = fmtMs(model.loadMs);
     $('load-ms').dataset.ms = String(model.loadMs);
-    readFeatures = buildFeatureControls(model.features);
-    schedulePredict();
+    const width = sliderWidth(model.model);
+    const read = buildFeatureControls(width, model.model);
+    readFeatures = read ?? (() => null);
+    if (read) schedulePredict();
+    else markReady(model);
+    await loadPad(ticket, backend);
   } catch (e) {
     if (ticket !== state.loading) return;
     $('status').textContent = `${modelId} on ${backend}: failed`;
@@ -187,7 +239,7 @@ async function reload() {
     $('prediction').replaceChildren();
     $('prediction').dataset.values = '[]';
     $('features').replaceChildren();
-    readFeatures = () => new Float32Array(0);
+    readFeatures = () => null;
     showError(`Could not load ${modelId} on the ${backend} backend:\n${e.message}`);
   }
 }
@@ -199,20 +251,24 @@ async function runParity() {
   body.replaceChildren();
   if (!model) return showError('Load a model first.');
   table.dataset.state = 'running';
-  const golden = model.model.golden || {};
-  const sets = [['golden', golden.input, golden.expected], ['special (NaN/Inf)', golden.special_input, golden.special_expected]].filter((s) => s[1] && s[2]);
+  const fetchAll = async (files) => Object.fromEntries(await Promise.all(Object.entries(files).map(async ([k, rel]) => [k, await fetchNpy(rel)])));
   try {
-    for (const [name, inputPath, expectedPath] of sets) {
-      const [x, want] = await Promise.all([fetchNpy(inputPath), fetchNpy(expectedPath)]);
+    for (const set of model.model.golden || []) {
+      const [x, want] = await Promise.all([fetchAll(set.inputs), fetchAll(set.expected)]);
       const start = performance.now();
-      const y = await model.predictFlat(x.data, x.shape[0]);
+      const y = await model.predictTensors(x);
       const ms = performance.now() - start;
-      const res = compare(y, want.data, model.tolerance);
+      const results = Object.entries(want).map(([name, ref]) => [name, compareTensors(y[name], ref, toleranceFor(model.artifact, name))]);
+      const pass = results.every(([, r]) => r.pass);
+      const maxAbs = Math.max(...results.map(([, r]) => r.maxAbs));
+      const rows = x[model.model.inputs[0].name].shape[0] ?? 1;
       const row = document.createElement('tr');
-      Object.assign(row.dataset, { set: name.split(' ')[0], pass: String(res.pass), maxAbs: String(res.maxAbs), backend: model.backend, model: model.id });
-      const cells = [name, String(x.shape[0]), model.backend, formatSci(res.maxAbs), `atol ${model.tolerance.atol} rtol ${model.tolerance.rtol}`, res.pass ? 'pass' : `FAIL (${res.mismatches} of ${res.count})`, fmtMs(ms)];
+      Object.assign(row.dataset, { set: set.name, pass: String(pass), maxAbs: String(maxAbs), backend: model.backend, model: model.id, outputs: String(results.length) });
+      const tol = results.map(([name]) => { const t = toleranceFor(model.artifact, name); return `${name}: atol ${t.atol} rtol ${t.rtol}`; }).join('; ');
+      const verdict = results.map(([name, r]) => `${name} ${r.pass ? 'pass' : `FAIL (${r.mismatches} of ${r.count})`}`).join('; ');
+      const cells = [set.name, String(rows), model.backend, formatSci(maxAbs), tol, verdict, fmtMs(ms)];
       for (const c of cells) row.append(Object.assign(document.createElement('td'), { textContent: c }));
-      row.children[5].className = res.pass ? 'pass' : 'fail';
+      row.children[5].className = pass ? 'pass' : 'fail';
       body.append(row);
     }
     table.dataset.state = 'done';
@@ -228,7 +284,7 @@ export async function startUi() {
   const models = runnableModels(state.doc);
   if (models.length === 0) throw new Error('The manifest lists no model with a tfjs-graph artifact (only Keras models are converted for TF.js).');
   const params = new URLSearchParams(location.search);
-  for (const m of models) $('model').append(new Option(`${m.id} (${m.inputs[0].shape[1]} → ${m.outputs[0].shape[1]})`, m.id));
+  for (const m of models) $('model').append(new Option(`${m.id}: ${signature(m.inputs)} → ${signature(m.outputs)}`, m.id));
   for (const b of BACKENDS) $('backend').append(new Option(b, b));
   const wantModel = params.get('model');
   if (wantModel) $('model').value = wantModel;
@@ -237,6 +293,7 @@ export async function startUi() {
   $('model').addEventListener('change', reload);
   $('backend').addEventListener('change', reload);
   $('parity-run').addEventListener('click', runParity);
+  startPad({ $, model: () => state.padModel ?? (state.model?.id === PAD_MODEL ? state.model : null), onError: showError });
   $('app').hidden = false;
   if (wantModel && $('model').value !== wantModel) {
     showError(`Model '${wantModel}' has no tfjs-graph artifact in this manifest.`);

@@ -1,15 +1,17 @@
 #!/usr/bin/env node
 // bin/deploykit-browser: the common client CLI, run inside headless Chromium. It serves the
-// manifest's folder and the page on an ephemeral 127.0.0.1 port, opens the page in runner mode,
-// hands it the batch, and reads the output (and the page's own timings) back.
+// manifest's folder and the page on an ephemeral 127.0.0.1 port, opens the page in runner mode
+// once per process (at the first model to load), and runs every call of the command, or every
+// job of a --jobs file, in that one page session. Timings are taken inside the page.
 
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
 import { CHROMIUM, isLocal, launchChromium } from '../browser/chromium.js';
-import { LoadError } from '../common/loader.js';
+import { InputError, LoadError } from '../common/errors.js';
 import { ManifestError } from '../common/manifest.js';
+import { Tensor } from '../common/tensor.js';
 import { startServer } from '../server/server.js';
 import { main } from './common.js';
 
@@ -25,20 +27,25 @@ function chromiumVersion() {
   }
 }
 
-/** @type {import('./common.js').Engine} */
-const engine = {
-  prog: 'deploykit-browser',
-  runtime: 'tfjs-chromium',
-  backends: { names: ['wasm', 'cpu', 'webgl'], default: 'wasm' },
-  version: async () => `tfjs ${TFJS_VERSION} in ${chromiumVersion()} (backends wasm, cpu, webgl)`,
-  run: async ({ manifest, model, input, backend, warmup, repeat, verbose }) => {
-    const server = await startServer({ modelsDir: path.dirname(path.resolve(manifest)) });
+/** Turns the page's {ok: false, kind, message} into the matching error. */
+function pageError(result) {
+  if (result.kind === 'manifest') return new ManifestError(result.message, result.exit ?? 2);
+  if (result.kind === 'input') return new InputError(result.message);
+  if (['missing', 'integrity', 'unsafe', 'unsupported', 'load'].includes(result.kind)) return new LoadError(result.kind, result.message);
+  return new Error(result.message);
+}
+
+/** One server, one Chromium and one page for the whole process, started on first use. */
+function pageSession({ manifest, backend, verbose }) {
+  let started = null;
+  const blocked = [];
+  const start = async () => {
+    const server = await startServer({ modelsDir: path.dirname(manifest) });
     const origin = server.url.replace(/\/$/, '');
     let browser;
     try {
       browser = await launchChromium();
-      // Nothing may leave 127.0.0.1: anything else is aborted (and would fail the run).
-      const blocked = [];
+      // Nothing may leave 127.0.0.1: anything else is aborted (and fails the run).
       await browser.context.route('**/*', (route) => {
         const url = route.request().url();
         if (isLocal(url, origin)) return route.continue();
@@ -50,31 +57,59 @@ const engine = {
       if (verbose) page.on('console', (m) => process.stderr.write(`[page ${m.type()}] ${m.text()}\n`));
       await page.goto(`${server.url}app/index.html?mode=runner`);
       await page.waitForFunction(() => globalThis.deploykit?.ready === true);
-      const bytes = new Uint8Array(input.data.buffer, input.data.byteOffset, input.data.byteLength);
-      const result = await page.evaluate((job) => globalThis.deploykit.runBatch(job), {
-        modelId: model.id,
-        backend,
-        input: Buffer.from(bytes).toString('base64'),
-        rows: input.shape[0],
-        warmup,
-        repeat,
-        manifestUrl: `/models/${encodeURIComponent(path.basename(manifest))}`,
-      });
-      if (blocked.length) throw new Error(`the page tried to reach ${blocked[0]} (blocked: only 127.0.0.1 is allowed)`);
-      if (!result.ok) {
-        if (result.kind === 'manifest') throw new ManifestError(result.message);
-        if (['missing', 'integrity', 'unsafe', 'unsupported', 'load'].includes(result.kind)) throw new LoadError(result.kind, result.message);
-        throw new Error(result.message);
-      }
-      if (result.backend !== backend) throw new LoadError('load', `asked for the ${backend} backend, the page ran ${result.backend}`);
-      const out = Buffer.from(result.output, 'base64');
-      const output = new Float32Array(out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength));
-      return { output, loadMs: result.loadMs, firstMs: result.firstMs, timesUs: result.timesUs };
-    } finally {
+      return { server, browser, page };
+    } catch (e) {
       await browser?.close();
       await server.close();
+      throw e;
     }
-  },
+  };
+  const call = async (fn, arg) => {
+    started ??= start();
+    const { page } = await started;
+    const result = await page.evaluate(fn, arg);
+    if (blocked.length) throw new Error(`the page tried to reach ${blocked[0]} (blocked: only 127.0.0.1 is allowed)`);
+    if (!result.ok) throw pageError(result);
+    return result;
+  };
+  const wire = (inputs) => Object.fromEntries(Object.entries(inputs).map(([k, t]) => [k, { dtype: t.dtype, shape: t.shape, b64: Buffer.from(t.bytes()).toString('base64') }]));
+  return {
+    load: async (model) => {
+      const loaded = await call((job) => globalThis.deploykit.load(job), { modelId: model.id, backend, manifestUrl: `/models/${encodeURIComponent(path.basename(manifest))}` });
+      if (loaded.backend !== backend) throw new LoadError('load', `asked for the ${backend} backend, the page ran ${loaded.backend}`);
+      const run = (inputs, warmup = 0, repeat = 0) => call((job) => globalThis.deploykit.run(job), { handle: loaded.handle, inputs: wire(inputs), warmup, repeat });
+      const runner = {
+        loadMs: loaded.loadMs,
+        lastMs: undefined,
+        predict: async (inputs) => {
+          const r = await run(inputs);
+          runner.lastMs = r.firstMs;
+          return Object.fromEntries(Object.entries(r.outputs).map(([k, v]) => [k, Tensor.fromBytes(v.dtype, v.shape, Buffer.from(v.b64, 'base64'))]));
+        },
+        time: async (inputs, { warmup, repeat }) => ({ timesUs: (await run(inputs, warmup, repeat)).timesUs }),
+        dispose: async () => {
+          const { page } = await started;
+          await page.evaluate((h) => globalThis.deploykit.unload(h), loaded.handle).catch(() => {});
+        },
+      };
+      return runner;
+    },
+    close: async () => {
+      if (!started) return;
+      const s = await started.catch(() => null);
+      await s?.browser.close();
+      await s?.server.close();
+    },
+  };
+}
+
+/** @type {import('./common.js').Engine} */
+const engine = {
+  prog: 'deploykit-browser',
+  runtime: 'tfjs-chromium',
+  backends: { names: ['wasm', 'cpu', 'webgl'], default: 'wasm' },
+  version: async () => `tfjs ${TFJS_VERSION} in ${chromiumVersion()} (backends wasm, cpu, webgl)`,
+  session: pageSession,
 };
 
 process.exitCode = await main(process.argv.slice(2), engine);

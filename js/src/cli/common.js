@@ -1,92 +1,24 @@
-// The common client command line of DESIGN.md, shared by bin/deploykit-node (TF.js in Node)
-// and bin/deploykit-browser (TF.js in headless Chromium). Each passes an `engine` that loads
-// the model and runs the batch; everything else (flags, files, --check, --timing, exit codes)
-// is here so the two behave identically.
+// The common client command line of docs/contract.md, shared by bin/deploykit-node (TF.js in
+// Node) and bin/deploykit-browser (TF.js in headless Chromium). Each passes an `engine` that
+// loads models and runs calls; everything else (flags, files, input checks, --check, --timing,
+// --jobs, exit codes) is here so the two behave identically.
 
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
 
-import { checkLine, compare } from '../common/compare.js';
-import { LoadError } from '../common/loader.js';
-import { FORMAT, ManifestError, resolveArtifact } from '../common/manifest.js';
+import { checkInputs } from '../common/checks.js';
+import { checkLine, compareTensors } from '../common/compare.js';
+import { ManifestError, resolveArtifact, toleranceFor } from '../common/manifest.js';
 import { NpyError, readNpy, writeNpy } from '../common/npy.js';
 import { readManifest } from '../node/manifest_file.js';
+import { UsageError, parseCli, parseJobs, resolveFiles, usage } from './args.js';
 
+export { UsageError, interleave, latencySummary, percentile };
 export const EXIT = { ok: 0, mismatch: 1, usage: 2, load: 3 };
 
-/** Bad flags or bad input files (exit 2). */
-export class UsageError extends Error {
-  constructor(message) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
-
-/**
- * @param {string} prog
- * @param {{names: string[], default: string}} backends
- */
-export function usage(prog, backends) {
-  return `usage: ${prog} --manifest M --model ID [--format ${FORMAT}] --input in.npy --output out.npy
-       [--check expected.npy] [--repeat N] [--warmup K] [--timing timing.json]
-       [--backend ${backends.names.join('|')}] [--verbose]
-
-Runs a deploykit model's ${FORMAT} artifact on a (rows, features) '<f4' .npy batch.
-  --backend    TF.js backend (default ${backends.default})
-  --check      compare the output with expected.npy under the artifact's tolerance
-  --repeat N   after the first run, time N more runs (after K --warmup runs)
-  --timing     write {load_ms, first_ms, batch, latency_us: {p50, p90, p99, mean}}
-               (deploykit-node adds direct_latency_us, direct: the bare TF.js call, interleaved)
-  --version    print the runtime's version
-exit codes: 0 ok, 1 --check mismatch, 2 usage or bad input, 3 model failed to load or its integrity check`;
-}
-
-const OPTIONS = {
-  manifest: { type: 'string' },
-  model: { type: 'string' },
-  format: { type: 'string' },
-  input: { type: 'string' },
-  output: { type: 'string' },
-  check: { type: 'string' },
-  repeat: { type: 'string' },
-  warmup: { type: 'string' },
-  timing: { type: 'string' },
-  backend: { type: 'string' },
-  verbose: { type: 'boolean', default: false },
-  help: { type: 'boolean', short: 'h', default: false },
-  version: { type: 'boolean', default: false },
-};
-
-/**
- * @param {string[]} argv arguments after the program name
- * @param {{names: string[], default: string}} backends
- */
-export function parseCli(argv, backends) {
-  let values;
-  try {
-    ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }));
-  } catch (e) {
-    throw new UsageError(e.message.split('\n')[0]);
-  }
-  if (values.help || values.version) return values;
-  for (const name of ['manifest', 'model', 'input', 'output']) {
-    if (!values[name]) throw new UsageError(`--${name} is required`);
-  }
-  const count = (name, min, fallback) => {
-    if (values[name] === undefined) return fallback;
-    if (!/^\d+$/.test(values[name]) || Number(values[name]) < min) throw new UsageError(`--${name} must be an integer >= ${min}, got '${values[name]}'`);
-    return Number(values[name]);
-  };
-  values.warmup = count('warmup', 0, 0);
-  values.repeat = count('repeat', 1, values.timing ? 1 : 0);
-  values.backend = values.backend ?? backends.default;
-  if (!backends.names.includes(values.backend)) throw new UsageError(`--backend must be one of ${backends.names.join(', ')}, got '${values.backend}'`);
-  return values;
-}
-
 /** numpy's default (linear) percentile. */
-export function percentile(sorted, q) {
+function percentile(sorted, q) {
   if (sorted.length === 1) return sorted[0];
   const pos = (q / 100) * (sorted.length - 1);
   const lo = Math.floor(pos);
@@ -95,7 +27,7 @@ export function percentile(sorted, q) {
 }
 
 /** @param {number[]} micros */
-export function latencySummary(micros) {
+function latencySummary(micros) {
   const sorted = [...micros].sort((a, b) => a - b);
   const mean = sorted.reduce((s, v) => s + v, 0) / sorted.length;
   return { p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), mean };
@@ -106,11 +38,9 @@ export function latencySummary(micros) {
  * untimed calls of each (alternating). The timed calls run in min(rounds, n) blocks whose sizes
  * differ by at most one, a then b, then b then a, ..., so that machine noise hits both alike.
  * A null `b` is skipped (its list stays empty).
- * @param {() => unknown} a
- * @param {(() => unknown) | null} b
  * @returns {Promise<{a: number[], b: number[]}>}
  */
-export async function interleave(a, b, n, warmup = 0, rounds = 10) {
+async function interleave(a, b, n, warmup = 0, rounds = 10) {
   for (let i = 0; i < warmup; i++) {
     await a();
     if (b) await b();
@@ -137,12 +67,12 @@ export async function interleave(a, b, n, warmup = 0, rounds = 10) {
   return times;
 }
 
-async function readNpyFile(file, what) {
+async function readTensor(file, what) {
   let bytes;
   try {
     bytes = await fs.readFile(file);
   } catch (e) {
-    throw new UsageError(`cannot read ${what} ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+    throw new UsageError(`${what} ${file}: cannot read: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
   }
   try {
     return readNpy(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
@@ -152,13 +82,105 @@ async function readNpyFile(file, what) {
   }
 }
 
+async function readAll(files, what) {
+  const out = {};
+  for (const [name, file] of Object.entries(files)) out[name] = await readTensor(file, `${what} ${name}`);
+  return out;
+}
+
 /**
+ * @typedef {object} Runner a loaded model in an engine
+ * @property {(inputs: Record<string, import('../common/tensor.js').Tensor>) => Promise<Record<string, import('../common/tensor.js').Tensor>>} predict
+ * @property {(inputs: object, o: {warmup: number, repeat: number, direct: boolean}) => Promise<{timesUs: number[], directUs?: number[], direct?: string}>} time
+ * @property {number} loadMs
+ * @property {number} [lastMs] the last predict's own duration, where the engine measures it
+ * @property {() => Promise<void> | void} dispose
+ *
  * @typedef {object} Engine
  * @property {string} prog launcher name for usage
+ * @property {string} runtime
  * @property {{names: string[], default: string}} backends
  * @property {(backend?: string) => Promise<string>} version one line
- * @property {(job: object) => Promise<{output: Float32Array, loadMs: number, firstMs: number, timesUs: number[], directUs?: number[], direct?: string}>} run
+ * @property {(o: {manifest: string, doc: any, backend: string, verbose: boolean}) => {load: (model: any, artifact: any) => Promise<Runner>, close: () => Promise<void>}} session
  */
+
+/**
+ * Runs one job: resolve, read and check the inputs, load (through `loadOnce`), run, write,
+ * check. Returns the lines to print and the exit code; throws for exit 2/3 failures.
+ */
+async function runJob(job, { doc, loadOnce, timing }) {
+  const { model, artifact } = resolveArtifact(doc, job.model, job.format);
+  const inNames = model.inputs.map((s) => s.name);
+  const outNames = model.outputs.map((s) => s.name);
+  const inputs = await readAll(resolveFiles('input', job.inputs, inNames), 'input');
+  const outFiles = resolveFiles('output', job.outputs, outNames);
+  const checks = await readAll(resolveFiles('check', job.checks, outNames), 'check');
+  checkInputs(model, inputs, artifact);
+  const runner = await loadOnce(model, artifact);
+  let start = performance.now();
+  const outputs = await runner.predict(inputs);
+  // An engine that times inside its runtime (the browser page) reports its own figure.
+  const firstMs = runner.lastMs ?? performance.now() - start;
+  if (job.outputs?.dir) await fs.mkdir(job.outputs.dir, { recursive: true }).catch((e) => {
+    throw new UsageError(`--output-dir ${job.outputs.dir}: cannot create: ${e.message}`);
+  });
+  for (const [name, file] of Object.entries(outFiles)) {
+    try {
+      await fs.writeFile(file, writeNpy(outputs[name]));
+    } catch (e) {
+      throw new UsageError(`output ${name} ${file}: cannot write: ${e.message}`);
+    }
+  }
+  if (timing) {
+    start = performance.now();
+    const t = await runner.time(inputs, { warmup: timing.warmup, repeat: timing.repeat, direct: Boolean(timing.file) });
+    if (timing.file) {
+      const first = model.inputs[0].name;
+      const doc = {
+        load_ms: runner.loadMs, first_ms: firstMs, batch: inputs[first].shape.length ? inputs[first].shape[0] : 1,
+        latency_us: latencySummary(t.timesUs.length ? t.timesUs : [firstMs * 1e3]), backend: timing.backend, runtime: timing.runtime,
+      };
+      // The bare runtime call timed alongside (engines that can: bin/deploykit-node).
+      if (t.directUs?.length) Object.assign(doc, { direct_latency_us: latencySummary(t.directUs), direct: t.direct });
+      try {
+        await fs.writeFile(timing.file, JSON.stringify(doc, null, 2) + '\n');
+      } catch (e) {
+        throw new UsageError(`timing ${timing.file}: cannot write: ${e.message}`);
+      }
+    }
+  }
+  const lines = [];
+  let exit = EXIT.ok;
+  for (const [name, want] of Object.entries(checks)) {
+    const res = compareTensors(outputs[name], want, toleranceFor(artifact, name));
+    lines.push(checkLine(name, res));
+    if (!res.pass) exit = EXIT.mismatch;
+  }
+  return { exit, lines };
+}
+
+/** Maps an error to its exit code and one line (without the `error: ` prefix). */
+function describe(e, runtime) {
+  const line = String(e?.message ?? e).split('\n')[0];
+  if (e instanceof UsageError || e instanceof ManifestError || e?.name === 'InputError') return { exit: e.exit ?? EXIT.usage, error: line };
+  if (e?.name === 'LoadError') return { exit: EXIT.load, error: line };
+  return { exit: EXIT.load, error: `${runtime}: ${line}` };
+}
+
+/** A per-process cache: each (model, format) loads once; a failed load fails every job using it. */
+function loader(session) {
+  const cache = new Map();
+  return {
+    loadOnce: (model, artifact) => {
+      const key = `${model.id}\0${artifact.format}`;
+      if (!cache.has(key)) cache.set(key, session.load(model, artifact));
+      return cache.get(key);
+    },
+    dispose: async () => {
+      for (const p of cache.values()) await p.then((r) => r.dispose(), () => {});
+    },
+  };
+}
 
 /**
  * Runs the CLI; returns the exit code (never throws).
@@ -172,6 +194,8 @@ export async function main(argv, engine, io = { stdout: (s) => process.stdout.wr
     return EXIT.usage;
   }
   const verbose = argv.includes('--verbose');
+  let session;
+  let cache;
   try {
     const opts = parseCli(argv, engine.backends);
     if (opts.help) {
@@ -182,48 +206,52 @@ export async function main(argv, engine, io = { stdout: (s) => process.stdout.wr
       io.stdout(await engine.version(opts.backend));
       return EXIT.ok;
     }
-    const doc = await readManifest(opts.manifest);
-    const { model, artifact, features, outputs } = resolveArtifact(doc, opts.model, opts.format);
-    const input = await readNpyFile(opts.input, 'input');
-    if (input.shape[1] !== features) throw new UsageError(`input ${opts.input}: expected ${features} features per row for ${model.id}, got shape (${input.shape.join(', ')})`);
-    if (input.shape[0] === 0) throw new UsageError(`input ${opts.input}: has no rows`);
-    const expected = opts.check ? await readNpyFile(opts.check, 'expected') : null;
-    if (expected && (expected.shape[0] !== input.shape[0] || expected.shape[1] !== outputs)) {
-      throw new UsageError(`expected ${opts.check}: shape (${expected.shape.join(', ')}) does not match the output shape (${input.shape[0]}, ${outputs})`);
-    }
-    const result = await engine.run({ ...opts, manifestDoc: doc, model, artifact, features, outputs, input });
-    try {
-      await fs.writeFile(opts.output, writeNpy(result.output, [input.shape[0], outputs]));
-    } catch (e) {
-      throw new UsageError(`cannot write output ${opts.output}: ${e.message}`);
-    }
-    if (opts.timing) {
-      const timing = { load_ms: result.loadMs, first_ms: result.firstMs, batch: input.shape[0], latency_us: latencySummary(result.timesUs.length ? result.timesUs : [result.firstMs * 1e3]), backend: opts.backend, runtime: engine.runtime };
-      // The bare runtime call timed alongside (engines that can: bin/deploykit-node).
-      if (result.directUs?.length) Object.assign(timing, { direct_latency_us: latencySummary(result.directUs), direct: result.direct });
+    let jobs = null;
+    if (opts.jobs !== undefined) {
+      let text;
       try {
-        await fs.writeFile(opts.timing, JSON.stringify(timing, null, 2) + '\n');
+        text = await fs.readFile(opts.jobs, 'utf8');
       } catch (e) {
-        throw new UsageError(`cannot write timing ${opts.timing}: ${e.message}`);
+        throw new UsageError(`jobs ${opts.jobs}: cannot read: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
       }
+      jobs = parseJobs(text, opts.jobs);
     }
-    if (expected) {
-      const res = compare(result.output, expected.data, artifact.tolerance);
-      io.stdout(checkLine(`${model.id}/${artifact.format}`, res, artifact.tolerance) + ` [${engine.runtime} ${opts.backend}]`);
-      return res.pass ? EXIT.ok : EXIT.mismatch;
-    }
-    return EXIT.ok;
+    const doc = await readManifest(opts.manifest);
+    session = engine.session({ manifest: path.resolve(opts.manifest), doc, backend: opts.backend, verbose });
+    cache = loader(session);
+    if (jobs) return await runJobs(jobs, { doc, cache, io, verbose, runtime: engine.runtime });
+    const job = { id: null, model: opts.model, format: opts.format, inputs: opts.inputs, outputs: opts.outputs, checks: opts.checks };
+    const timing = opts.repeat > 0 || opts.timing ? { warmup: opts.warmup, repeat: opts.repeat, file: opts.timing, backend: opts.backend, runtime: engine.runtime } : null;
+    const { exit, lines } = await runJob(job, { doc, loadOnce: cache.loadOnce, timing });
+    for (const l of lines) io.stdout(l);
+    return exit;
   } catch (e) {
-    if (verbose) io.stderr(e.stack || String(e));
-    if (e instanceof UsageError || e instanceof ManifestError) {
-      io.stderr(`error: ${e instanceof ManifestError ? 'manifest' : 'usage'}: ${e.message}`);
-      return EXIT.usage;
-    }
-    if (e instanceof LoadError) {
-      io.stderr(`error: ${{ integrity: 'integrity', unsafe: 'safety' }[e.kind] ?? 'load'}: ${e.message}`);
-      return EXIT.load;
-    }
-    io.stderr(`error: ${engine.runtime}: ${String(e.message || e).split('\n')[0]}`);
-    return EXIT.load;
+    if (verbose) io.stderr(e?.stack || String(e));
+    const { exit, error } = describe(e, engine.runtime);
+    io.stderr(`error: ${error}`);
+    return exit;
+  } finally {
+    await cache?.dispose();
+    await session?.close();
   }
+}
+
+async function runJobs(jobs, { doc, cache, io, verbose, runtime }) {
+  let first = EXIT.ok;
+  for (const [index, job] of jobs.entries()) {
+    const start = performance.now();
+    let result;
+    try {
+      const { exit, lines } = await runJob(job, { doc, loadOnce: cache.loadOnce, timing: null });
+      // stdout carries only the JSON lines; the check lines go to stderr.
+      for (const l of lines) io.stderr(`${job.id ?? index}: ${l}`);
+      result = { exit, error: exit === EXIT.ok ? null : lines.filter((l) => / FAIL /.test(l)).join('; ') };
+    } catch (e) {
+      if (verbose) io.stderr(e?.stack || String(e));
+      result = describe(e, runtime);
+    }
+    io.stdout(JSON.stringify({ id: job.id, index, exit: result.exit, error: result.error, seconds: (performance.now() - start) / 1e3 }));
+    if (first === EXIT.ok && result.exit !== EXIT.ok) first = result.exit;
+  }
+  return first;
 }

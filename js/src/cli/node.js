@@ -15,29 +15,30 @@ const engine = {
   runtime: 'tfjs-node-js',
   backends: { names: ['cpu', 'wasm'], default: 'cpu' },
   version: async () => `tfjs ${(await tfjs())[1].tf.version.tfjs} (node ${process.versions.node}; backends cpu, wasm)`,
-  run: async ({ manifest, manifestDoc, model, artifact, input, backend, warmup, repeat, timing }) => {
-    const [{ load }] = await tfjs();
-    let start = performance.now();
-    const m = await load(manifest, model.id, { backend, format: artifact.format, manifest: manifestDoc });
-    const loadMs = performance.now() - start;
-    try {
-      const rows = input.shape[0];
-      start = performance.now();
-      const output = await m.predictFlat(input.data, rows);
-      const firstMs = performance.now() - start;
-      // With --timing, the bare TF.js call (Model.directCall) is timed too, in blocks
-      // alternating with predictFlat's.
-      const direct = timing ? m.directCall(input.data, rows) : null;
-      try {
-        const t = await interleave(() => m.predictFlat(input.data, rows), direct?.run ?? null, repeat, warmup);
-        return { output, loadMs, firstMs, timesUs: t.a, ...(direct && { directUs: t.b, direct: direct.description }) };
-      } finally {
-        direct?.dispose();
-      }
-    } finally {
-      m.dispose();
-    }
-  },
+  session: ({ manifest, doc, backend }) => ({
+    load: async (model, artifact) => {
+      const [{ load }] = await tfjs();
+      const start = performance.now();
+      const m = await load(manifest, model.id, { backend, format: artifact.format, manifest: doc });
+      return {
+        loadMs: performance.now() - start,
+        predict: (inputs) => m.predictTensors(inputs),
+        // With --timing, the bare TF.js call (Model.directCall) is timed too, in blocks
+        // alternating with predictTensors's.
+        time: async (inputs, { warmup, repeat, direct }) => {
+          const bare = direct ? m.directCall(inputs) : null;
+          try {
+            const t = await interleave(() => m.predictTensors(inputs), bare?.run ?? null, repeat, warmup);
+            return { timesUs: t.a, ...(bare && { directUs: t.b, direct: bare.description }) };
+          } finally {
+            bare?.dispose();
+          }
+        },
+        dispose: () => m.dispose(),
+      };
+    },
+    close: async () => {},
+  }),
 };
 
 process.exitCode = await main(process.argv.slice(2), engine);

@@ -1,13 +1,17 @@
-// DESIGN.md's comparison semantics, shared by the Node CLI's --check and the browser page's
-// parity panel: an element fails where |a-b| > atol AND |a-b| > rtol*|b| (b = reference);
-// NaN must be NaN at the same positions; +Inf/-Inf must match exactly.
+// docs/contract.md's comparison semantics, shared by the CLI's --check and the browser page's
+// parity panel. Floats: an element fails where |a-b| > atol AND |a-b| > rtol*|b| (b = the
+// reference, in float64); NaN must be NaN at the same positions; +Inf/-Inf must match exactly.
+// Integers and bool: exact equality. A shape or dtype difference fails the output.
+
+import { Tensor } from './tensor.js';
 
 /**
+ * Float comparison over plain arrays of numbers.
  * @param {ArrayLike<number>} actual
  * @param {ArrayLike<number>} expected the reference
  * @param {{atol: number, rtol: number}} tolerance
- * @returns {{pass: boolean, maxAbs: number, mismatches: number, worst: number, count: number}}
- *   maxAbs is over the finite pairs; worst is the index of the first failing (or the
+ * @returns {{pass: boolean, maxAbs: number, maxRel: number, mismatches: number, worst: number, count: number}}
+ *   maxAbs/maxRel are over the finite pairs; worst is the index of the first failing (or the
  *   largest-difference) element, -1 when there is none.
  */
 export function compare(actual, expected, { atol, rtol }) {
@@ -15,12 +19,13 @@ export function compare(actual, expected, { atol, rtol }) {
     throw new RangeError(`cannot compare ${actual.length} values with ${expected.length} reference values`);
   }
   let maxAbs = 0;
+  let maxRel = 0;
   let mismatches = 0;
   let worst = -1;
   let firstBad = -1;
   for (let i = 0; i < expected.length; i++) {
-    const a = actual[i];
-    const b = expected[i];
+    const a = Number(actual[i]);
+    const b = Number(expected[i]);
     let bad;
     if (Number.isNaN(b) || Number.isNaN(a)) {
       bad = Number.isNaN(a) !== Number.isNaN(b);
@@ -32,6 +37,7 @@ export function compare(actual, expected, { atol, rtol }) {
         maxAbs = diff;
         worst = i;
       }
+      if (b !== 0) maxRel = Math.max(maxRel, diff / Math.abs(b));
       bad = diff > atol && diff > rtol * Math.abs(b);
     }
     if (bad) {
@@ -39,22 +45,57 @@ export function compare(actual, expected, { atol, rtol }) {
       if (firstBad < 0) firstBad = i;
     }
   }
-  return { pass: mismatches === 0, maxAbs, mismatches, worst: firstBad >= 0 ? firstBad : worst, count: expected.length };
+  return { pass: mismatches === 0, maxAbs, maxRel, mismatches, worst: firstBad >= 0 ? firstBad : worst, count: expected.length };
+}
+
+/** Exact comparison (integers, bool); maxAbs is the largest integer difference. */
+function compareExact(actual, expected) {
+  let maxAbs = 0;
+  let mismatches = 0;
+  let firstBad = -1;
+  for (let i = 0; i < expected.length; i++) {
+    if (actual[i] === expected[i]) continue;
+    mismatches++;
+    if (firstBad < 0) firstBad = i;
+    const diff = typeof expected[i] === 'bigint' ? Number(actual[i] > expected[i] ? actual[i] - expected[i] : expected[i] - actual[i]) : Math.abs(actual[i] - expected[i]);
+    maxAbs = Math.max(maxAbs, diff);
+  }
+  return { pass: mismatches === 0, maxAbs, maxRel: 0, mismatches, worst: firstBad, count: expected.length };
 }
 
 /**
- * The one-line summary every client prints for --check.
- * @param {string} label e.g. "mlp_keras/tfjs-graph"
- * @param {ReturnType<typeof compare>} result
- * @param {{atol: number, rtol: number}} tolerance
+ * Compares one output with its reference.
+ * @param {Tensor} actual
+ * @param {Tensor} expected
+ * @param {{atol: number, rtol: number}} tolerance used for float dtypes only
+ * @returns {ReturnType<typeof compare> & {why?: string}}
  */
-export function checkLine(label, result, { atol, rtol }) {
-  const verdict = result.pass ? 'pass' : `FAIL ${result.mismatches}/${result.count} mismatched (first at flat index ${result.worst})`;
-  return `check ${label}: ${verdict} max_abs=${formatSci(result.maxAbs)} (atol ${pyFloat(atol)} rtol ${pyFloat(rtol)})`;
+export function compareTensors(actual, expected, tolerance) {
+  const sameShape = actual.shape.length === expected.shape.length && actual.shape.every((d, i) => d === expected.shape[i]);
+  if (actual.dtype !== expected.dtype || !sameShape) {
+    return {
+      pass: false, maxAbs: NaN, maxRel: NaN, mismatches: expected.size, worst: -1, count: expected.size,
+      why: `got ${actual.dtype} (${actual.shape.join(', ')}), reference is ${expected.dtype} (${expected.shape.join(', ')})`,
+    };
+  }
+  if (actual.dtype === 'float32' || actual.dtype === 'float16') return compare(actual.toNumbers(), expected.toNumbers(), tolerance);
+  return compareExact(actual.data, expected.data);
+}
+
+/**
+ * The one-line summary every client prints for --check:
+ * `check <name>: pass|FAIL max_abs=<x> mismatches=<n>/<count>`.
+ * @param {string} name the output's name
+ * @param {ReturnType<typeof compareTensors>} result
+ */
+export function checkLine(name, result) {
+  const line = `check ${name}: ${result.pass ? 'pass' : 'FAIL'} max_abs=${formatSci(result.maxAbs)} mismatches=${result.mismatches}/${result.count}`;
+  return result.why ? `${line} (${result.why})` : line;
 }
 
 /** @param {number} x */
 export function formatSci(x) {
+  if (Number.isNaN(x)) return 'nan';
   return x.toExponential(2).replace(/e([+-])(\d)$/, 'e$10$2');
 }
 

@@ -1,22 +1,15 @@
 // Verified loading of a tfjs-graph artifact, shared by Node and the browser. The caller gives
 // the TF.js namespace, a way to read a file of the artifact and a sha256; this module checks
 // every file against the manifest before TF.js sees a byte, then hands TF.js exactly the bytes
-// it hashed (a custom IOHandler, so nothing is re-read after the check).
+// it hashed (a custom IOHandler, so nothing is re-read after the check). It also runs a call:
+// named inputs in, named outputs out, through the artifact's signature keys.
 
+import { fromBoundary, tfjsDtypes, toBoundary } from './checks.js';
+import { LoadError } from './errors.js';
 import { folderHash, signatureNames } from './manifest.js';
+import { Tensor } from './tensor.js';
 
-/** The model failed to load or failed its integrity check (CLI exit code 3). */
-export class LoadError extends Error {
-  /**
-   * @param {'missing'|'integrity'|'unsafe'|'unsupported'|'load'} kind
-   * @param {string} message
-   */
-  constructor(kind, message) {
-    super(message);
-    this.name = 'LoadError';
-    this.kind = kind;
-  }
-}
+export { LoadError };
 
 /**
  * Loads and verifies a tfjs-graph artifact.
@@ -31,7 +24,7 @@ export class LoadError extends Error {
  *   the folder hash over the files really present (Node walks the folder); defaults to the
  *   hash over the manifest's file list (a browser cannot list a folder)
  * @param {Map<string, string>} [args.unsafeOps] the manifest's deny-list (op -> why)
- * @returns {Promise<{graph: any, inputName: string, outputName: string}>}
+ * @returns {Promise<Loaded>}
  */
 export async function loadVerifiedGraph({ tf, model, artifact, readFile, sha256hex, folderSha256, unsafeOps = new Map() }) {
   const label = `${model.id}/${artifact.format}`;
@@ -86,11 +79,13 @@ export async function loadVerifiedGraph({ tf, model, artifact, readFile, sha256h
   }
 
   let names;
+  let dtypes;
   try {
     names = signatureNames(model, artifact, modelJson.signature);
   } catch (e) {
     throw new LoadError('load', `${label}: ${e.message}`);
   }
+  dtypes = tfjsDtypes(model, artifact);
   const backend = tf.getBackend();
   const topology = REWRITE_RELU.has(backend) ? nanSafeRelu(modelJson.modelTopology) : modelJson.modelTopology;
   const handler = {
@@ -113,52 +108,97 @@ export async function loadVerifiedGraph({ tf, model, artifact, readFile, sha256h
   } catch (e) {
     throw new LoadError('load', `${label}: tf.loadGraphModel failed: ${e.message}`);
   }
+  const loaded = { graph, model, artifact, names, dtypes };
   // TF.js maps ops lazily: an op it cannot run (XlaCallModule from jax2tf, a kernel missing on
-  // this backend) only fails at the first execute. One validation run on a zero row makes that
-  // a load error instead of a surprise at the first prediction.
-  const features = model.inputs[0].shape[1];
+  // this backend) only fails at the first execute. One validation run on zeros at the smallest
+  // valid shape makes that a load error instead of a surprise at the first prediction.
   try {
-    await runGraph(tf, { graph, ...names }, new Float32Array(features), 1, features);
+    await runGraph(tf, loaded, zeroInputs(model, dtypes.inputs));
   } catch (e) {
     graph.dispose();
     const ops = graphOps(modelJson.modelTopology).join(', ');
     throw new LoadError('unsupported', `${label}: TF.js cannot run this graph on the '${tf.getBackend()}' backend: ${firstLine(e.message)} (graph ops: ${ops})`);
   }
-  return { graph, ...names };
+  return loaded;
 }
 
 /**
- * Runs `rows` rows through the graph; frees every tensor it made, whatever happens.
+ * @typedef {object} Loaded
+ * @property {any} graph tf.GraphModel
+ * @property {any} model the manifest's model entry
+ * @property {any} artifact its tfjs-graph artifact
+ * @property {{inputs: Record<string, string>, outputs: Record<string, string>}} names graph tensor names
+ * @property {{inputs: Record<string, string>, outputs: Record<string, string>}} dtypes TF.js dtypes
+ */
+
+/** Zero inputs (in TF.js dtypes) at each dynamic dim's smallest size, at least 1 where allowed. */
+function zeroInputs(model, dtypes) {
+  const size = (d) => {
+    if (typeof d === 'number') return d;
+    const { min = 0, max = Infinity } = model.dims?.[d] ?? {};
+    return Math.min(Math.max(min, 1), max);
+  };
+  return Object.fromEntries(model.inputs.map((s) => [s.name, new Tensor(dtypes[s.name], s.shape.map(size))]));
+}
+
+/**
+ * Casts checked inputs (spec dtypes) to the artifact's boundary dtypes.
+ * @param {Loaded} loaded
+ * @param {Record<string, Tensor>} inputs
+ */
+export function boundaryInputs({ model, artifact }, inputs) {
+  return Object.fromEntries(model.inputs.map((s) => [s.name, toBoundary(s.name, inputs[s.name], artifact.boundary_dtypes?.[s.name] ?? s.dtype)]));
+}
+
+/** Casts the runtime's outputs back to the spec dtypes. */
+export function specOutputs({ model }, outputs) {
+  return Object.fromEntries(model.outputs.map((s) => [s.name, fromBoundary(s.name, outputs[s.name], s.dtype)]));
+}
+
+/**
+ * Builds the TF.js input tensors (boundary dtypes) keyed by graph tensor name.
  * @param {any} tf
- * @param {{graph: any, inputName: string, outputName: string}} loaded
- * @param {Float32Array} data rows * features values, row-major
- * @returns {Promise<Float32Array>} rows * outputs values
+ * @param {Loaded} loaded
+ * @param {Record<string, Tensor>} inputs in TF.js dtypes
  */
-export async function runGraph(tf, { graph, inputName, outputName }, data, rows, features) {
-  const x = tf.tensor2d(data, [rows, features], 'float32');
-  let y;
+export function feeds(tf, { model, names }, inputs) {
+  const made = {};
   try {
-    y = graph.execute({ [inputName]: x }, outputName);
-    return new Float32Array(await y.data());
-  } finally {
-    tf.dispose([x, y].filter(Boolean));
+    for (const s of model.inputs) {
+      const t = inputs[s.name];
+      made[names.inputs[s.name]] = tf.tensor(t.data, t.shape, t.dtype);
+    }
+  } catch (e) {
+    tf.dispose(Object.values(made));
+    throw e;
   }
+  return made;
 }
 
 /**
- * runGraph for backends whose reads are synchronous anyway (cpu, wasm): `dataSync()` and no
- * promise inside, which saves ~10-15 µs per call in Node at batch 1 (README, "Direct timing").
- * Never on webgl (it would block on the GPU).
- * @returns {Float32Array} rows * outputs values
+ * Runs one call on tensors in TF.js dtypes; frees every tensor it made, whatever happens.
+ * @param {any} tf
+ * @param {Loaded} loaded
+ * @param {Record<string, Tensor>} inputs in TF.js dtypes
+ * @param {{sync?: boolean}} [options] sync: read with dataSync() (cpu and wasm only: it would
+ *   block on webgl), which saves ~10-15 µs per call in Node at batch 1
+ * @returns {Promise<Record<string, Tensor>>} outputs as TF.js returned them
  */
-export function runGraphSync(tf, { graph, inputName, outputName }, data, rows, features) {
-  const x = tf.tensor2d(data, [rows, features], 'float32');
-  let y;
+export async function runGraph(tf, loaded, inputs, { sync = false } = {}) {
+  const x = feeds(tf, loaded, inputs);
+  const outNames = loaded.model.outputs.map((s) => loaded.names.outputs[s.name]);
+  let ys = [];
   try {
-    y = graph.execute({ [inputName]: x }, outputName);
-    return new Float32Array(y.dataSync());
+    ys = [loaded.graph.execute(x, outNames)].flat();
+    const out = {};
+    for (const [i, s] of loaded.model.outputs.entries()) {
+      const y = ys[i];
+      const data = sync ? y.dataSync() : await y.data();
+      out[s.name] = new Tensor(y.dtype, y.shape, y.dtype === 'bool' ? Uint8Array.from(data) : data);
+    }
+    return out;
   } finally {
-    tf.dispose([x, y].filter(Boolean));
+    tf.dispose([...Object.values(x), ...ys]);
   }
 }
 

@@ -9,20 +9,20 @@ import { ManifestError, validateManifest } from '../common/manifest.js';
  * Reads and validates a manifest.
  * @param {string} manifestPath
  * @returns {Promise<any>}
- * @throws {ManifestError} missing, unreadable or malformed
+ * @throws {ManifestError} missing, unreadable or malformed (exit 2), another schema_version (exit 3)
  */
 export async function readManifest(manifestPath) {
   let text;
   try {
     text = await fs.readFile(manifestPath, 'utf8');
   } catch (e) {
-    throw new ManifestError(`cannot read manifest ${manifestPath}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+    throw new ManifestError(`${manifestPath}: cannot read: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
   }
   let doc;
   try {
     doc = JSON.parse(text);
   } catch (e) {
-    throw new ManifestError(`manifest ${manifestPath} is not valid JSON: ${e.message}`);
+    throw new ManifestError(`${manifestPath}: not valid JSON: ${e.message}`);
   }
-  return validateManifest(doc);
+  return validateManifest(doc, manifestPath);
 }

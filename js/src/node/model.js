@@ -1,13 +1,17 @@
-// The Node client: `load(manifestPath, modelId, {backend})` -> a Model whose `predict` takes
-// plain arrays and returns plain arrays. Integrity first (sha256 of every file and of the
-// folder, symlinks refused), then TF.js's GraphModel from the verified bytes.
+// The Node client: `load(manifestPath, modelId, {backend})` -> a Model whose `predict` maps
+// named tf.Tensors to named tf.Tensors, and whose `predictTensors` maps named Tensors (typed
+// arrays) to named Tensors after the contract's input checks. Integrity first (sha256 of every
+// file and of the folder, symlinks refused), then TF.js's GraphModel from the verified bytes.
 
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
-import { LoadError, loadVerifiedGraph, runGraphSync } from '../common/loader.js';
+import { checkInputs } from '../common/checks.js';
+import { InputError, LoadError } from '../common/errors.js';
+import { boundaryInputs, feeds, loadVerifiedGraph, runGraph, specOutputs } from '../common/loader.js';
 import { FORMAT, ManifestError, readDenyList, resolveArtifact } from '../common/manifest.js';
+import { Tensor } from '../common/tensor.js';
 import { readManifest } from './manifest_file.js';
 import { tf, useBackend } from './tf.js';
 
@@ -40,75 +44,130 @@ export async function folderSha256(dir) {
   return sha256hex(Buffer.from(lines.map((l) => `${l.sha256}  ${l.path}\n`).join('')));
 }
 
-/** A loaded tfjs-graph model. Calls may overlap (each allocates and frees its own tensors). */
+/**
+ * A loaded tfjs-graph model. Calls may overlap (each allocates and frees its own tensors); TF.js
+ * runs them on the one JS thread. `dispose()` frees the weights.
+ */
 export class Model {
-  constructor({ graph, inputName, outputName, model, artifact, features, outputs, backend }) {
-    this.graph = graph;
-    this.inputName = inputName;
-    this.outputName = outputName;
-    this.id = model.id;
-    this.artifact = artifact;
-    this.tolerance = artifact.tolerance;
-    this.features = features;
-    this.outputs = outputs;
-    this.backend = backend;
+  /** @param {import('../common/loader.js').Loaded & {backend: string}} loaded */
+  constructor(loaded) {
+    this.loaded = loaded;
+    this.graph = loaded.graph;
+    this.spec = loaded.model;
+    this.id = loaded.model.id;
+    this.artifact = loaded.artifact;
+    this.tolerance = loaded.artifact.tolerance;
+    this.backend = loaded.backend;
+  }
+
+  #alive() {
+    if (this.graph === null) throw new Error(`model ${this.id} is disposed`);
   }
 
   /**
-   * Runs a batch given as row-major float32 values.
-   * @param {Float32Array} data rows * features values
-   * @param {number} rows
-   * @returns {Promise<Float32Array>} rows * outputs values
+   * The contract's call: named Tensors (spec dtypes) in, named Tensors (spec dtypes) out. The
+   * inputs are checked first (names, dtype, rank, dims, boundary casts).
+   * @param {Record<string, Tensor | {dtype: string, shape: number[], data: ArrayLike<any>}>} inputs
+   * @returns {Promise<Record<string, Tensor>>}
+   * @throws {import('../common/errors.js').InputError}
+   */
+  async predictTensors(inputs) {
+    this.#alive();
+    const checked = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, v instanceof Tensor ? v : new Tensor(v.dtype, v.shape, v.data)]));
+    checkInputs(this.spec, checked, this.artifact);
+    // Node runs only the cpu and wasm backends, whose reads are synchronous.
+    const out = await runGraph(tf, this.loaded, boundaryInputs(this.loaded, checked), { sync: true });
+    return specOutputs(this.loaded, out);
+  }
+
+  /**
+   * Named tf.Tensors in, named tf.Tensors out (the caller disposes both). Inputs carry the
+   * TF.js dtype of each input (its boundary dtype: int32 for an int64 input); their shapes are
+   * checked against the specs like predictTensors's.
+   * @param {Record<string, import('@tensorflow/tfjs').Tensor>} inputs
+   * @returns {Promise<Record<string, import('@tensorflow/tfjs').Tensor>>}
+   */
+  async predict(inputs) {
+    this.#alive();
+    const { model, names, dtypes } = this.loaded;
+    const shells = {};
+    for (const [name, t] of Object.entries(inputs)) {
+      if (!(t instanceof tf.Tensor)) throw new TypeError(`input ${name}: expected a tf.Tensor`);
+      // A zero-size stand-in carries dtype and shape through the contract's checks.
+      const spec = model.inputs.find((s) => s.name === name);
+      const dtype = spec && t.dtype === dtypes.inputs[name] ? spec.dtype : t.dtype;
+      shells[name] = { dtype, shape: t.shape, data: null };
+    }
+    checkShapes(model, shells);
+    const x = Object.fromEntries(model.inputs.map((s) => [names.inputs[s.name], inputs[s.name]]));
+    const ys = [this.graph.execute(x, model.outputs.map((s) => names.outputs[s.name]))].flat();
+    return Object.fromEntries(model.outputs.map((s, i) => [s.name, ys[i]]));
+  }
+
+  /**
+   * The one-input, one-output float32 convenience.
+   * @param {Float32Array} data the input's values, C order
+   * @param {number} rows the first dim (the input's other dims come from its spec)
+   * @returns {Promise<Float32Array>} the one output's values
    */
   async predictFlat(data, rows) {
-    if (this.graph === null) throw new Error(`model ${this.id} is disposed`);
-    if (!Number.isInteger(rows) || rows < 1 || data.length !== rows * this.features) {
-      throw new RangeError(`expected ${this.features} features per row, got ${data.length} values for ${rows} rows`);
+    const [inSpec] = this.spec.inputs;
+    if (this.spec.inputs.length !== 1 || this.spec.outputs.length !== 1) throw new TypeError(`predictFlat needs a one-input, one-output model; ${this.id} has ${this.spec.inputs.length} and ${this.spec.outputs.length}`);
+    const rest = inSpec.shape.slice(1);
+    if (!rest.every((d) => typeof d === 'number')) throw new TypeError(`predictFlat needs fixed dims after the first; ${this.id}'s input is (${inSpec.shape.join(', ')})`);
+    const perRow = rest.reduce((a, b) => a * b, 1);
+    let shape = [rows, ...rest];
+    if (data.length !== rows * perRow) {
+      // Let the contract's checks name the wrong dim where the values still make whole rows.
+      if (rest.length !== 1 || !Number.isInteger(rows) || rows < 1 || data.length % rows) {
+        throw new InputError(`input ${inSpec.name}: ${data.length} values do not make ${rows} rows of (${rest.join(', ')})`);
+      }
+      shape = [rows, data.length / rows];
     }
-    // Node runs only the cpu and wasm backends, whose reads are synchronous.
-    return runGraphSync(tf, this, data, rows, this.features);
+    const out = await this.predictTensors({ [inSpec.name]: new Tensor('float32', shape, Float32Array.from(data)) });
+    return Float32Array.from(out[this.spec.outputs[0].name].toNumbers());
   }
 
   /**
-   * The bare TF.js call that predictFlat wraps, for measuring the client's own overhead (the
-   * CLI's --timing `direct_latency_us`): the input tensor is built once here, and each `run()`
-   * is `graph.execute(input, outputName)` + `dataSync()` + disposing the output. Call
-   * `dispose()` when done (it frees the input tensor).
-   * @param {Float32Array} data rows * features values
-   * @param {number} rows
-   * @returns {{run: () => void, description: string, dispose: () => void}}
+   * @param {number[][]} batch rows of numbers for a one-input model whose input is (batch, N)
+   * @returns {Promise<number[][]>} rows of the one output
    */
-  directCall(data, rows) {
-    if (this.graph === null) throw new Error(`model ${this.id} is disposed`);
-    if (!Number.isInteger(rows) || rows < 1 || data.length !== rows * this.features) {
-      throw new RangeError(`expected ${this.features} features per row, got ${data.length} values for ${rows} rows`);
-    }
-    const { graph, outputName } = this;
-    const x = tf.tensor2d(data, [rows, this.features], 'float32');
-    return {
-      run: () => {
-        const y = graph.execute(x, outputName);
-        y.dataSync();
-        y.dispose();
-      },
-      description: `tf.GraphModel.execute(prebuilt tensor) + dataSync() + dispose() on the ${this.backend} backend`,
-      dispose: () => x.dispose(),
-    };
-  }
-
-  /**
-   * @param {number[][]} batch rows of `features` numbers
-   * @returns {Promise<number[][]>} rows of `outputs` numbers
-   */
-  async predict(batch) {
-    if (!Array.isArray(batch) || batch.length === 0) throw new RangeError('predict expects a non-empty array of rows');
-    const flat = new Float32Array(batch.length * this.features);
+  async predictRows(batch) {
+    if (!Array.isArray(batch) || batch.length === 0) throw new RangeError('predictRows expects a non-empty array of rows');
+    const width = batch[0]?.length ?? 0;
+    const flat = new Float32Array(batch.length * width);
     batch.forEach((row, i) => {
-      if (!row || row.length !== this.features) throw new RangeError(`row ${i} has ${row?.length} values, expected ${this.features}`);
-      flat.set(row, i * this.features);
+      if (!row || row.length !== width) throw new RangeError(`row ${i} has ${row?.length} values, expected ${width}`);
+      flat.set(row, i * width);
     });
     const out = await this.predictFlat(flat, batch.length);
-    return Array.from({ length: batch.length }, (_, i) => Array.from(out.subarray(i * this.outputs, (i + 1) * this.outputs)));
+    const n = out.length / batch.length;
+    return Array.from({ length: batch.length }, (_, i) => Array.from(out.subarray(i * n, (i + 1) * n)));
+  }
+
+  /**
+   * The bare TF.js call that predictTensors wraps, for measuring the client's own overhead
+   * (the CLI's --timing `direct_latency_us`): the input tensors are built once here, and each
+   * `run()` is `graph.execute(inputs, outputNames)` + `dataSync()` + disposing the outputs.
+   * Call `dispose()` when done (it frees the input tensors).
+   * @param {Record<string, Tensor>} inputs checked inputs in spec dtypes
+   * @returns {{run: () => void, description: string, dispose: () => void}}
+   */
+  directCall(inputs) {
+    this.#alive();
+    checkInputs(this.spec, inputs, this.artifact);
+    const { graph } = this;
+    const x = feeds(tf, this.loaded, boundaryInputs(this.loaded, inputs));
+    const outNames = this.spec.outputs.map((s) => this.loaded.names.outputs[s.name]);
+    return {
+      run: () => {
+        const ys = [graph.execute(x, outNames)].flat();
+        for (const y of ys) y.dataSync();
+        tf.dispose(ys);
+      },
+      description: `tf.GraphModel.execute(prebuilt tensors) + dataSync() + dispose() on the ${this.backend} backend`,
+      dispose: () => tf.dispose(Object.values(x)),
+    };
   }
 
   /** Frees the weights. */
@@ -118,18 +177,24 @@ export class Model {
   }
 }
 
+/** The contract's checks 1-5 on dtype/shape stand-ins (no data). */
+function checkShapes(model, shells) {
+  const fake = Object.fromEntries(Object.entries(shells).map(([k, v]) => [k, Object.assign(Object.create(Tensor.prototype), v)]));
+  checkInputs(model, fake);
+}
+
 /**
  * Loads a model's tfjs-graph artifact from a manifest.
  * @param {string} manifestPath path to manifest.json
  * @param {string} modelId e.g. "mlp_keras"
  * @param {{backend?: 'cpu'|'wasm', format?: string, manifest?: any}} [options]
  * @returns {Promise<Model>}
- * @throws {ManifestError} bad manifest, unknown model or format (exit 2)
+ * @throws {ManifestError} bad manifest, unknown model or format (exit 2; 3 for a schema_version other than 2)
  * @throws {LoadError} missing file, sha256 mismatch, deny-listed or unsupported op (exit 3)
  */
 export async function load(manifestPath, modelId, { backend = 'cpu', format = FORMAT, manifest } = {}) {
   const doc = manifest ?? (await readManifest(manifestPath));
-  const { model, artifact, features, outputs } = resolveArtifact(doc, modelId, format);
+  const { model, artifact } = resolveArtifact(doc, modelId, format);
   const root = path.resolve(path.dirname(manifestPath), artifact.path);
   const stat = await fs.lstat(root).catch(() => null);
   if (!stat) throw new LoadError('missing', `${modelId}/${FORMAT}: artifact folder ${root} does not exist`);
@@ -156,5 +221,5 @@ export async function load(manifestPath, modelId, { backend = 'cpu', format = FO
       return new Uint8Array(await fs.readFile(file));
     },
   });
-  return new Model({ ...loaded, model, artifact, features, outputs, backend });
+  return new Model({ ...loaded, backend });
 }

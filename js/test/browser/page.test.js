@@ -1,6 +1,7 @@
 // End to end in Debian's Chromium (headless, via playwright-core): the demo page's parity panel
-// for every tfjs-graph model on every backend the browser offers, the sliders against the Node
-// client, the error messages, and no request leaving 127.0.0.1.
+// for every tfjs-graph model and golden set on every backend the browser offers, the sliders
+// against the Node client, the digit pad (cnn_keras), the error messages, and no request leaving
+// 127.0.0.1.
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -9,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 
 import { isLocal, launchChromium } from '../../src/browser/chromium.js';
 import { compare } from '../../src/common/compare.js';
+import { Tensor } from '../../src/common/tensor.js';
 import { load } from '../../src/index.js';
 import { startServer } from '../../src/server/server.js';
 import { OUTPUT_DIR, doctoredExport, flipByte, replaceOp, testManifest, tfjsModels } from '../helpers/fixtures.js';
@@ -16,6 +18,7 @@ import { OUTPUT_DIR, doctoredExport, flipByte, replaceOp, testManifest, tfjsMode
 const manifest = testManifest();
 const models = tfjsModels(manifest);
 const tolerance = (id) => models.find((m) => m.id === id).artifacts.find((a) => a.format === 'tfjs-graph').tolerance;
+const hasCnn = models.some((m) => m.id === 'cnn_keras');
 
 describe('demo page in headless Chromium', { timeout: 240_000 }, () => {
   const requests = [];
@@ -96,11 +99,14 @@ describe('demo page in headless Chromium', { timeout: 240_000 }, () => {
         await page.click('#parity-run');
         await page.waitForFunction(() => ['done', 'error'].includes(document.getElementById('parity').dataset.state), null, { timeout: 60_000 });
         const rows = await page.locator('#parity tbody tr').evaluateAll((trs) => trs.map((tr) => ({ ...tr.dataset })));
-        assert.deepEqual(rows.map((r) => r.set), ['golden', 'special'], `${id}/${backend}: both sets ran`);
+        const sets = models.find((m) => m.id === id).golden.map((g) => g.name);
+        assert.ok(sets.includes('golden') && sets.includes('special'), `${id}: golden and special sets`);
+        assert.deepEqual(rows.map((r) => r.set), sets, `${id}/${backend}: every set ran`);
         for (const r of rows) {
           assert.equal(r.model, id);
           assert.equal(r.backend, backend);
           assert.equal(r.pass, 'true', `${id} ${backend} ${r.set}: max abs ${r.maxAbs}`);
+          assert.equal(Number(r.outputs), models.find((m) => m.id === id).outputs.length, 'every output compared');
           lines.push(`${id} ${backend} ${r.set} max_abs=${Number(r.maxAbs).toExponential(2)}`);
         }
       }
@@ -120,7 +126,7 @@ describe('demo page in headless Chromium', { timeout: 240_000 }, () => {
       assert.notDeepEqual(afterMove.values, before.values);
       const node = await load(manifest, 'mlp_keras', { backend });
       try {
-        const [want] = await node.predict([afterMove.features]);
+        const [want] = await node.predictRows([afterMove.features]);
         const res = compare(afterMove.values, want, tolerance('mlp_keras'));
         assert.ok(res.pass, `browser ${afterMove.values} vs node ${want}`);
       } finally {
@@ -142,7 +148,7 @@ describe('demo page in headless Chromium', { timeout: 240_000 }, () => {
     assert.notDeepEqual(now.features.slice(8), before.features.slice(8), 'the seed changed the generated features');
     const node = await load(manifest, 'wide_keras', { backend: 'wasm' });
     try {
-      const [want] = await node.predict([now.features]);
+      const [want] = await node.predictRows([now.features]);
       assert.ok(compare(now.values, want, tolerance('wide_keras')).pass, `browser ${now.values} vs node ${want}`);
     } finally {
       node.dispose();
@@ -150,9 +156,56 @@ describe('demo page in headless Chromium', { timeout: 240_000 }, () => {
     await page.screenshot({ path: path.join(OUTPUT_DIR, 'demo-wide_keras-wasm.png'), fullPage: true });
   });
 
+  it('digit pad: a mouse stroke gives 10 probabilities summing to 1 and a class, equal to Node on the same grid', async (t) => {
+    await select('mlp_keras', 'wasm');
+    const status = page.locator('#pad-status');
+    await page.waitForFunction(() => ['ready', 'missing', 'error'].includes(document.getElementById('pad-status').dataset.state), null, { timeout: 60_000 });
+    if (!hasCnn) {
+      assert.equal(await status.getAttribute('data-state'), 'missing');
+      assert.match(await status.innerText(), /cnn_keras is not in this export/);
+      assert.notEqual(process.env.DEPLOYKIT_REQUIRE_CNN, '1', 'DEPLOYKIT_REQUIRE_CNN=1: the test export must hold cnn_keras with a tfjs-graph artifact');
+      return t.skip('cnn_keras is not in the test export yet (the pad says so)');
+    }
+    assert.equal(await status.getAttribute('data-state'), 'ready', await status.innerText());
+    await page.click('#pad-clear');
+    const box = await page.locator('#pad').boundingBox();
+    // A "1": one vertical stroke down the middle.
+    const x = box.x + box.width / 2;
+    await page.mouse.move(x, box.y + box.height * 0.2);
+    await page.mouse.down();
+    for (let i = 1; i <= 12; i++) await page.mouse.move(x + i * 0.3, box.y + box.height * (0.2 + (0.6 * i) / 12));
+    await page.mouse.up();
+    await page.waitForFunction(() => JSON.parse(document.getElementById('pad-probs').dataset.probs).length === 10 && document.getElementById('pad-class').dataset.digit !== undefined, null, { timeout: 60_000 });
+    await page.waitForTimeout(300); // the last classification after pointerup
+    const probs = JSON.parse(await page.locator('#pad-probs').getAttribute('data-probs'));
+    const digit = Number(await page.locator('#pad-class').getAttribute('data-digit'));
+    assert.equal(probs.length, 10);
+    assert.ok(probs.every((p) => p >= 0 && p <= 1));
+    assert.ok(Math.abs(probs.reduce((a, b) => a + b, 0) - 1) < 1e-6, `sum ${probs.reduce((a, b) => a + b, 0)}`);
+    assert.equal(digit, probs.indexOf(Math.max(...probs)));
+    const grid = JSON.parse(await page.locator('#pad-preview').getAttribute('data-grid'));
+    assert.equal(grid.length, 64);
+    assert.ok(Math.max(...grid) === 1 && grid.filter((v) => v > 0.2).length >= 3, 'the stroke reached the 8x8 grid');
+    const node = await load(manifest, 'cnn_keras', { backend: 'wasm' });
+    try {
+      const spec = node.spec.inputs[0];
+      const out = await node.predictTensors({ [spec.name]: new Tensor('float32', spec.shape.map((d) => (typeof d === 'number' ? d : 1)), grid) });
+      const logits = Array.from(out[node.spec.outputs[0].name].data);
+      const m = Math.max(...logits);
+      const e = logits.map((v) => Math.exp(v - m));
+      const want = e.map((v) => v / e.reduce((a, b) => a + b, 0));
+      assert.ok(compare(probs, want, { atol: 1e-4, rtol: 1e-3 }).pass, `page ${probs} vs node ${want}`);
+    } finally {
+      node.dispose();
+    }
+    await page.screenshot({ path: path.join(OUTPUT_DIR, 'digit-pad.png'), fullPage: true });
+    await page.click('#pad-clear');
+    assert.equal(await page.locator('#pad-probs').getAttribute('data-probs'), '[]');
+  });
+
   const failures = [
-    ['tampered', /sha256 mismatch for group1-shard1of1\.bin/],
-    ['missing_files', /group1-shard1of1\.bin is missing \(HTTP 404\)/],
+    ['tampered', /sha256 mismatch for \S+\.bin/],
+    ['missing_files', /\S+\.bin is missing \(HTTP 404\)/],
     ['unsupported_op', /XlaCallModule/],
     ['deny_listed', /refusing op ReadFile/],
   ];

@@ -1,5 +1,6 @@
 // bin/deploykit-browser: the common CLI, run inside headless Chromium (what `python -m builder
-// verify --runtimes chromium` drives).
+// verify` drives through --jobs): every tfjs-graph model's golden sets per output, one page
+// session for a whole jobs file, and the error paths.
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -7,57 +8,85 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 
 import { readNpy } from '../../src/common/npy.js';
-import { REPO, doctoredExport, flipByte, testManifest, tmpDir } from '../helpers/fixtures.js';
+import { REPO, doctoredExport, flipByte, testManifest, tfjsModels, tmpDir } from '../helpers/fixtures.js';
 import { runCli } from '../helpers/cli.js';
+import { syntheticExport } from '../helpers/synthetic.js';
 
 const manifest = testManifest();
 const root = path.dirname(manifest);
 const LAUNCHER = path.join(REPO, 'bin', 'deploykit-browser');
-const golden = (id, name) => path.join(root, id, 'golden', name);
+const setDir = (id, set = 'golden') => path.join(root, id, 'golden', set);
 
 describe('deploykit-browser CLI', { concurrency: 2, timeout: 240_000 }, () => {
   const work = tmpDir();
   const shard = (dir) => path.join(dir, fs.readdirSync(dir).find((f) => f.endsWith('.bin')));
   const broken = doctoredExport([{ id: 'flipped', from: 'mlp_keras', mutate: (dir) => flipByte(shard(dir), 1) }]);
-  after(() => [work, broken.dir].forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+  const synthetic = syntheticExport();
+  after(() => [work, broken.dir, synthetic.dir].forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
-  it('runs the golden batch on wasm: parity line, output .npy, timing measured in the page', async () => {
-    const out = path.join(work, 'out.npy');
+  it('runs the golden set on wasm: a line per output, output .npy, timing measured in the page', async () => {
+    const out = path.join(work, 'out');
     const timing = path.join(work, 'timing.json');
-    const r = await runCli(['--manifest', manifest, '--model', 'wide_keras', '--input', golden('wide_keras', 'input.npy'), '--output', out,
-      '--check', golden('wide_keras', 'expected.npy'), '--repeat', '3', '--warmup', '1', '--timing', timing], LAUNCHER);
+    const r = await runCli(['--manifest', manifest, '--model', 'wide_keras', '--input-dir', setDir('wide_keras'), '--output-dir', out,
+      '--check-dir', path.join(setDir('wide_keras'), 'expected'), '--repeat', '3', '--warmup', '1', '--timing', timing], LAUNCHER);
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.match(r.stdout.trim(), /^check wide_keras\/tfjs-graph: pass max_abs=\S+ \(atol 0\.0001 rtol 0\.0001\) \[tfjs-chromium wasm\]$/);
-    assert.deepEqual(readNpy(new Uint8Array(fs.readFileSync(out))).shape, [64, 10]);
+    assert.match(r.stdout.trim(), /^check output: pass max_abs=\S+ mismatches=0\/640$/);
+    assert.deepEqual(readNpy(new Uint8Array(fs.readFileSync(path.join(out, 'output.npy')))).shape, [64, 10]);
     const doc = JSON.parse(fs.readFileSync(timing, 'utf8'));
     assert.equal(doc.batch, 64);
     assert.equal(doc.backend, 'wasm');
     for (const k of ['p50', 'p90', 'p99', 'mean']) assert.ok(doc.latency_us[k] > 0, k);
   });
 
-  it('NaN/Inf rows on cpu match the reference', async () => {
-    const r = await runCli(['--manifest', manifest, '--model', 'mlp_keras', '--input', golden('mlp_keras', 'special_input.npy'), '--output', path.join(work, 's.npy'),
-      '--check', golden('mlp_keras', 'special_expected.npy'), '--backend', 'cpu'], LAUNCHER);
-    assert.equal(r.code, 0, r.stdout + r.stderr);
+  it('--jobs: every tfjs-graph model and golden set on cpu in one page session, one JSON line each', async () => {
+    const jobs = [];
+    for (const m of tfjsModels(manifest)) {
+      for (const set of m.golden) jobs.push({ id: `${m.id}/tfjs-graph/${set.name}`, model: m.id, format: 'tfjs-graph', inputs: set.inputs, check: set.expected });
+    }
+    const abs = (files) => Object.fromEntries(Object.entries(files).map(([k, rel]) => [k, path.join(root, rel)]));
+    jobs.push({ id: 'bad', model: 'mlp_keras', inputs: { image: 'mlp_keras/golden/golden/input.npy' } });
+    const file = path.join(work, 'jobs.jsonl');
+    fs.writeFileSync(file, jobs.map((j) => JSON.stringify({ ...j, inputs: abs(j.inputs), ...(j.check && { check: abs(j.check) }) })).join('\n'));
+    const r = await runCli(['--manifest', manifest, '--jobs', file, '--backend', 'cpu'], LAUNCHER);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(lines.map((l) => [l.id, l.exit]), jobs.map((j) => [j.id, j.id === 'bad' ? 2 : 0]), r.stderr);
+    assert.match(lines.at(-1).error, /^input image: unknown input "image"/);
+    assert.equal(r.code, 2);
+  });
+
+  it('two inputs, two outputs and int64 through the boundary cast, in the page', async () => {
+    const { writeNpy } = await import('../../src/common/npy.js');
+    const { Tensor } = await import('../../src/common/tensor.js');
+    const dir = path.join(work, 'pair');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'tokens.npy'), writeNpy(new Tensor('int64', [2, 3], [1n, 2n, 3n, 4n, 5n, 6n])));
+    fs.writeFileSync(path.join(dir, 'mask.npy'), writeNpy(new Tensor('float32', [2, 3], [1, 0, 1, 1, 1, 0])));
+    const out = path.join(work, 'pair-out');
+    const r = await runCli(['--manifest', synthetic.manifest, '--model', 'pair', '--input-dir', dir, '--output-dir', out], LAUNCHER);
+    assert.equal(r.code, 0, r.stderr);
+    const total = readNpy(new Uint8Array(fs.readFileSync(path.join(out, 'total.npy'))));
+    assert.deepEqual([total.dtype, Array.from(total.data)], ['int64', [6n, 15n]]);
+    const weighted = readNpy(new Uint8Array(fs.readFileSync(path.join(out, 'weighted.npy'))));
+    assert.deepEqual(Array.from(weighted.data), [0.5, 0, 1.5, 2, 2.5, 0]);
   });
 
   it('a tampered weight shard: exit 3 with one error line', async () => {
-    const r = await runCli(['--manifest', broken.manifest, '--model', 'flipped', '--input', golden('mlp_keras', 'input.npy'), '--output', path.join(work, 'x.npy')], LAUNCHER);
+    const r = await runCli(['--manifest', broken.manifest, '--model', 'flipped', '--input-dir', setDir('mlp_keras')], LAUNCHER);
     assert.equal(r.code, 3, r.stderr);
-    assert.match(r.stderr.trim(), /^error: integrity: flipped\/tfjs-graph: sha256 mismatch for group1-shard1of1\.bin/);
+    assert.match(r.stderr.trim(), /^error: flipped\/tfjs-graph: sha256 mismatch for \S+\.bin/);
     assert.equal(r.stderr.trim().split('\n').length, 1);
   });
 
   it('bad input and usage errors: exit 2 before any browser starts', async () => {
     // With no Chromium to start, any attempt to launch one would end in exit 3.
     const noBrowser = { ...process.env, DEPLOYKIT_CHROMIUM: path.join(work, 'no-chromium') };
-    const bad = await runCli(['--manifest', manifest, '--model', 'mlp_keras', '--input', golden('wide_keras', 'input.npy'), '--output', path.join(work, 'y.npy')], LAUNCHER, noBrowser);
+    const bad = await runCli(['--manifest', manifest, '--model', 'mlp_keras', '--input', path.join(setDir('wide_keras'), 'input.npy')], LAUNCHER, noBrowser);
     assert.equal(bad.code, 2, bad.stderr);
-    assert.match(bad.stderr, /^error: usage: input .*expected 10 features per row/);
+    assert.match(bad.stderr, /^error: input input: dim 1 is 256, expected 10$/m);
     const none = await runCli([], LAUNCHER, noBrowser);
     assert.equal(none.code, 2);
     assert.match(none.stderr, /--backend wasm\|cpu\|webgl/);
-    const good = await runCli(['--manifest', manifest, '--model', 'mlp_keras', '--input', golden('mlp_keras', 'input.npy'), '--output', path.join(work, 'z.npy')], LAUNCHER, noBrowser);
+    const good = await runCli(['--manifest', manifest, '--model', 'mlp_keras', '--input-dir', setDir('mlp_keras')], LAUNCHER, noBrowser);
     assert.equal(good.code, 3, 'a valid run does try to start the browser');
     assert.match(good.stderr, /Chromium not found/);
   });

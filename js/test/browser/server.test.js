@@ -29,7 +29,7 @@ describe('demo server', () => {
   let models;
   before(async () => {
     models = tmpDir();
-    fs.writeFileSync(path.join(models, 'manifest.json'), '{"schema_version": 1, "models": []}');
+    fs.writeFileSync(path.join(models, 'manifest.json'), '{"schema_version": 2, "models": []}');
     fs.mkdirSync(path.join(models, 'm'));
     fs.writeFileSync(path.join(models, 'm', 'a.bin'), 'weights');
     fs.writeFileSync(path.join(path.dirname(models), 'deploykit-secret.txt'), 'secret');

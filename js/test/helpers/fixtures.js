@@ -7,6 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { Tensor } from '../../src/common/tensor.js';
+
 export const JS_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const REPO = path.resolve(JS_ROOT, '..');
 export const OUTPUT_DIR = path.join(REPO, 'build', 'js-test-output');
@@ -16,6 +18,8 @@ export function testManifest() {
   const file = process.env.DEPLOYKIT_TEST_MANIFEST;
   if (!file) throw new Error('DEPLOYKIT_TEST_MANIFEST is not set: run the suite with `make test-js` (it builds build/test-models)');
   if (!fs.existsSync(file)) throw new Error(`DEPLOYKIT_TEST_MANIFEST=${file} does not exist: run \`make test-fixtures\``);
+  const version = readJson(file).schema_version;
+  if (version !== 2) throw new Error(`DEPLOYKIT_TEST_MANIFEST=${file} has schema_version ${version}; this client reads 2: rebuild it with \`make test-fixtures\``);
   return file;
 }
 
@@ -25,6 +29,22 @@ export function readJson(file) {
 
 export function tfjsModels(manifestFile) {
   return readJson(manifestFile).models.filter((m) => m.artifacts.some((a) => a.format === 'tfjs-graph'));
+}
+
+/** The models the v2 test export is known to hold with a tfjs-graph artifact (more may come). */
+export const EXPECTED_TFJS_MODELS = ['mlp_keras', 'wide_keras'];
+
+/** A golden set of a manifest model entry, by name. */
+export function goldenSet(model, name) {
+  const set = model.golden.find((s) => s.name === name);
+  if (!set) throw new Error(`${model.id} has no golden set '${name}'`);
+  return set;
+}
+
+/** The first `n` rows (first dim) of a tensor. */
+export function firstRows(t, n) {
+  const per = t.shape.slice(1).reduce((a, b) => a * b, 1);
+  return new Tensor(t.dtype, [n, ...t.shape.slice(1)], t.data.slice(0, n * per));
 }
 
 export function tmpDir(prefix = 'deploykit-js-test-') {
@@ -65,12 +85,15 @@ export function doctoredExport(variants) {
     artifact.path = `${v.id}/tfjs`;
     model.artifacts = [artifact];
     fs.cpSync(from, path.join(dir, artifact.path), { recursive: true });
-    for (const key of ['input', 'expected', 'special_input', 'special_expected']) {
-      const rel = model.golden[key];
-      const to = `${v.id}/golden/${path.basename(rel)}`;
-      fs.mkdirSync(path.join(dir, v.id, 'golden'), { recursive: true });
-      fs.copyFileSync(path.join(srcDir, rel), path.join(dir, to));
-      model.golden[key] = to;
+    for (const set of model.golden) {
+      for (const side of ['inputs', 'expected']) {
+        for (const [name, rel] of Object.entries(set[side])) {
+          const to = `${v.id}/golden/${set.name}/${side === 'expected' ? 'expected/' : ''}${name}.npy`;
+          fs.mkdirSync(path.dirname(path.join(dir, to)), { recursive: true });
+          fs.copyFileSync(path.join(srcDir, rel), path.join(dir, to));
+          set[side][name] = to;
+        }
+      }
     }
     v.mutate?.(path.join(dir, artifact.path));
     if (v.rehash) rehash(artifact, dir);
@@ -107,13 +130,13 @@ export function replaceOp(modelJsonFile, from, to) {
 /** Bytes of an .npy file with an arbitrary header (for the reader's rejection tests). */
 export function npyBytes({ descr = '<f4', fortran = false, shape = [2, 3], data, version = 1, header }) {
   let text = header ?? `{'descr': '${descr}', 'fortran_order': ${fortran ? 'True' : 'False'}, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
-  const pre = version === 1 ? 10 : 12;
+  const pre = version === 1 ? 10 : 12; // 2.0 and 3.0 have a 4-byte header length
   text += ' '.repeat((64 - ((pre + text.length + 1) % 64)) % 64) + '\n';
   const head = Buffer.alloc(pre);
   Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, version, 0]).copy(head);
   if (version === 1) head.writeUInt16LE(text.length, 8);
   else head.writeUInt32LE(text.length, 8);
   const count = shape.reduce((a, b) => a * b, 1);
-  const body = data ?? Buffer.from(new Float32Array(count).map((_, i) => i).buffer);
+  const body = data ?? Buffer.from(new Float32Array(count).map((_, i) => i).buffer); // float32 by default
   return Buffer.concat([head, Buffer.from(text, 'latin1'), body]);
 }

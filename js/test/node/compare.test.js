@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { checkLine, compare, pyFloat } from '../../src/common/compare.js';
+import { checkLine, compare, compareTensors, pyFloat } from '../../src/common/compare.js';
+import { toleranceFor } from '../../src/common/manifest.js';
+import { Tensor, f16bits } from '../../src/common/tensor.js';
 
 const tol = { atol: 1e-5, rtol: 1e-4 };
 
-describe('compare (DESIGN.md semantics)', () => {
+describe('compare (the contract semantics)', () => {
   it('fails only where both atol and rtol are exceeded', () => {
     assert.equal(compare([1000.05], [1000], tol).pass, true, 'within rtol');
     assert.equal(compare([5e-6], [0], tol).pass, true, 'within atol');
@@ -24,13 +26,42 @@ describe('compare (DESIGN.md semantics)', () => {
     assert.equal(compare([3e38], [Infinity], tol).pass, false);
   });
 
+  it('integer and bool tensors compare exactly, whatever the tolerance', () => {
+    const loose = { atol: 10, rtol: 10 };
+    const r = compareTensors(new Tensor('int64', [3], [1n, 2n, 2n ** 40n]), new Tensor('int64', [3], [1n, 3n, 2n ** 40n + 5n]), loose);
+    assert.deepEqual([r.pass, r.mismatches, r.maxAbs, r.count], [false, 2, 5, 3]);
+    assert.equal(compareTensors(new Tensor('int32', [2], [4, 5]), new Tensor('int32', [2], [4, 5]), loose).pass, true);
+    assert.equal(compareTensors(new Tensor('bool', [2], [1, 0]), new Tensor('bool', [2], [1, 1]), loose).mismatches, 1);
+    assert.equal(compareTensors(new Tensor('uint8', [1], [255]), new Tensor('uint8', [1], [0]), loose).maxAbs, 255);
+  });
+
+  it('float16 tensors compare their values', () => {
+    const a = new Tensor('float16', [2], Uint16Array.from([1, 2.001], f16bits));
+    const b = new Tensor('float16', [2], Uint16Array.from([1, 2], f16bits));
+    assert.equal(compareTensors(a, b, { atol: 1e-3, rtol: 1e-3 }).pass, true);
+    assert.equal(compareTensors(a, b, tol).pass, false);
+  });
+
+  it('a shape or dtype difference fails the output and says so', () => {
+    const r = compareTensors(new Tensor('float32', [2, 3]), new Tensor('float32', [3, 2]), tol);
+    assert.equal(r.pass, false);
+    assert.match(checkLine('logits', r), /^check logits: FAIL max_abs=nan mismatches=6\/6 \(got float32 \(2, 3\), reference is float32 \(3, 2\)\)$/);
+    assert.equal(compareTensors(new Tensor('int32', [2]), new Tensor('int64', [2]), tol).pass, false);
+  });
+
+  it('per-output tolerance overrides', () => {
+    const artifact = { tolerance: { atol: 1e-5, rtol: 1e-4, outputs: { embedding: { atol: 2e-5, rtol: 1e-3 } } } };
+    assert.deepEqual(toleranceFor(artifact, 'embedding'), { atol: 2e-5, rtol: 1e-3 });
+    assert.deepEqual(toleranceFor(artifact, 'logits'), { atol: 1e-5, rtol: 1e-4 });
+  });
+
   it('formats tolerances like Python', () => {
     assert.deepEqual([1e-5, 1e-4, 0, 0.5, 2e-7].map(pyFloat), ['1e-05', '0.0001', '0.0', '0.5', '2e-07']);
   });
 
-  it('prints one summary line', () => {
-    const line = checkLine('m/tfjs-graph', compare([1], [1], tol), tol);
-    assert.equal(line, 'check m/tfjs-graph: pass max_abs=0.00e+00 (atol 1e-05 rtol 0.0001)');
+  it('prints the contract summary line', () => {
+    assert.equal(checkLine('output', compare([1], [1], tol)), 'check output: pass max_abs=0.00e+00 mismatches=0/1');
+    assert.equal(checkLine('output', compare([1, 2], [1, 2.5], tol)), 'check output: FAIL max_abs=5.00e-01 mismatches=1/2');
   });
 });
 

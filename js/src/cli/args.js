@@ -1,0 +1,194 @@
+// The common client command line of docs/contract.md: flags -> a validated request. A request
+// is one job (`--model ... --input ...`) or a jobs file (`--jobs FILE`); both end up as jobs of
+// the same shape, whose tensor files are resolved once the model's specs are known.
+
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+
+import { FORMAT } from '../common/manifest.js';
+
+/** Bad flags or bad input files (exit 2). */
+export class UsageError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'UsageError';
+    this.exit = 2;
+  }
+}
+
+/**
+ * @param {string} prog
+ * @param {{names: string[], default: string}} backends
+ */
+export function usage(prog, backends) {
+  return `usage: ${prog} --manifest M --model ID [--format ${FORMAT}]
+         --input NAME=FILE ... | --input FILE | --input-dir DIR
+         [--output NAME=FILE ... | --output FILE | --output-dir DIR]
+         [--check NAME=FILE ... | --check FILE | --check-dir DIR]
+         [--repeat N] [--warmup K] [--timing timing.json] [--backend ${backends.names.join('|')}] [--verbose]
+       ${prog} --manifest M --jobs jobs.jsonl [--backend ${backends.names.join('|')}] [--verbose]
+       ${prog} --version
+
+Runs a deploykit model's ${FORMAT} artifact on .npy tensors (one file per input).
+  --input-dir  reads DIR/<name>.npy for every model input (a golden set's folder)
+  --output-dir writes DIR/<name>.npy for every output; without an output flag nothing is written
+  --check      compares outputs with reference files under the artifact's tolerance, one line each
+  --jobs       JSON lines {id, model, format, inputs, outputs, check}: one load per (model, format),
+               one JSON result line per job on stdout
+  --backend    TF.js backend (default ${backends.default})
+  --repeat N   after the first run, time N more runs (after K --warmup runs)
+  --timing     write {load_ms, first_ms, batch, latency_us: {p50, p90, p99, mean}, ...}
+exit codes: 0 ok, 1 --check mismatch, 2 usage or bad input, 3 model failed to load, its integrity
+or safety check, or the manifest's schema_version is not 2`;
+}
+
+const OPTIONS = {
+  manifest: { type: 'string' },
+  model: { type: 'string' },
+  format: { type: 'string' },
+  input: { type: 'string', multiple: true },
+  'input-dir': { type: 'string' },
+  output: { type: 'string', multiple: true },
+  'output-dir': { type: 'string' },
+  check: { type: 'string', multiple: true },
+  'check-dir': { type: 'string' },
+  jobs: { type: 'string' },
+  repeat: { type: 'string' },
+  warmup: { type: 'string' },
+  timing: { type: 'string' },
+  backend: { type: 'string' },
+  verbose: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+  version: { type: 'boolean', default: false },
+};
+
+/**
+ * Tensor files of one side of a job: named files, one bare file, or a folder.
+ * @typedef {{named: Record<string, string>, bare: string | null, dir: string | null}} FileSpec
+ */
+
+/**
+ * `--input NAME=FILE` (repeatable; split at the first '='), a bare `--input FILE`, or
+ * `--input-dir DIR`; at most one of the three forms.
+ * @returns {FileSpec | null} null when the side is not given
+ */
+export function fileSpec(flag, values, dir) {
+  if ((!values || values.length === 0) && dir === undefined) return null;
+  const spec = { named: {}, bare: null, dir: dir ?? null };
+  for (const v of values || []) {
+    const eq = v.indexOf('=');
+    if (eq < 0) {
+      if (spec.bare !== null) throw new UsageError(`--${flag} FILE without a name may be given once (use NAME=FILE for several tensors)`);
+      spec.bare = v;
+      continue;
+    }
+    const name = v.slice(0, eq);
+    const file = v.slice(eq + 1);
+    if (name === '' || file === '') throw new UsageError(`--${flag} ${v}: expected NAME=FILE`);
+    if (Object.hasOwn(spec.named, name)) throw new UsageError(`--${flag} names ${name} twice`);
+    spec.named[name] = file;
+  }
+  const forms = [Object.keys(spec.named).length > 0, spec.bare !== null, spec.dir !== null].filter(Boolean).length;
+  if (forms > 1) throw new UsageError(`--${flag}: give NAME=FILE flags, one bare FILE or --${flag}-dir, not a mix`);
+  if (spec.dir === '') throw new UsageError(`--${flag}-dir needs a folder`);
+  return spec;
+}
+
+/**
+ * Resolves a FileSpec against the model's tensor names.
+ * @param {'input'|'output'|'check'} side
+ * @param {FileSpec | null} spec
+ * @param {string[]} names the model's inputs (for input) or outputs (for output and check)
+ * @returns {Record<string, string>} name -> file (unknown names are kept for inputs, whose
+ *   checks report them; refused for outputs and checks)
+ */
+export function resolveFiles(side, spec, names) {
+  if (!spec) return {};
+  const what = side === 'input' ? 'input' : 'output';
+  if (spec.dir !== null) return Object.fromEntries(names.map((n) => [n, path.join(spec.dir, `${n}.npy`)]));
+  if (spec.bare !== null) {
+    if (names.length !== 1) throw new UsageError(`--${side} ${spec.bare}: a file without a name needs a one-${what} model; this one has ${names.length} ${what}s (${names.join(', ')}): use NAME=FILE`);
+    return { [names[0]]: spec.bare };
+  }
+  if (side !== 'input') {
+    for (const name of Object.keys(spec.named)) {
+      if (!names.includes(name)) throw new UsageError(`--${side} ${name}: unknown output "${name}" (model outputs: ${names.join(', ')})`);
+    }
+  }
+  return { ...spec.named };
+}
+
+/**
+ * @param {string[]} argv arguments after the program name
+ * @param {{names: string[], default: string}} backends
+ */
+export function parseCli(argv, backends) {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }));
+  } catch (e) {
+    throw new UsageError(e.message.split('\n')[0]);
+  }
+  if (values.help || values.version) return values;
+  if (!values.manifest) throw new UsageError('--manifest is required');
+  values.backend = values.backend ?? backends.default;
+  if (!backends.names.includes(values.backend)) throw new UsageError(`--backend must be one of ${backends.names.join(', ')}, got '${values.backend}'`);
+  if (values.jobs !== undefined) {
+    const single = ['model', 'format', 'input', 'input-dir', 'output', 'output-dir', 'check', 'check-dir', 'repeat', 'warmup', 'timing'].filter((k) => values[k] !== undefined);
+    if (single.length) throw new UsageError(`--jobs takes its models and files from the jobs file; --${single[0]} does not go with it`);
+    return values;
+  }
+  if (!values.model) throw new UsageError('--model is required');
+  values.inputs = fileSpec('input', values.input, values['input-dir']);
+  if (!values.inputs) throw new UsageError('--input or --input-dir is required');
+  values.outputs = fileSpec('output', values.output, values['output-dir']);
+  values.checks = fileSpec('check', values.check, values['check-dir']);
+  const count = (name, min, fallback) => {
+    if (values[name] === undefined) return fallback;
+    if (!/^\d+$/.test(values[name]) || Number(values[name]) < min) throw new UsageError(`--${name} must be an integer >= ${min}, got '${values[name]}'`);
+    return Number(values[name]);
+  };
+  values.warmup = count('warmup', 0, 0);
+  values.repeat = count('repeat', 1, values.timing ? 1 : 0);
+  return values;
+}
+
+/**
+ * Reads and validates a jobs file (JSON lines): every line is checked before any job runs.
+ * Paths are relative to the jobs file's folder.
+ * @param {string} text
+ * @param {string} file the jobs file (for relative paths and messages)
+ * @returns {{id: any, model: string, format?: string, inputs: FileSpec, outputs: FileSpec|null, checks: FileSpec|null}[]}
+ */
+export function parseJobs(text, file) {
+  const base = path.dirname(path.resolve(file));
+  const abs = (p) => path.resolve(base, p);
+  const jobs = [];
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.trim();
+    if (line === '') return;
+    const where = `${file}:${i + 1}`;
+    let job;
+    try {
+      job = JSON.parse(line);
+    } catch (e) {
+      throw new UsageError(`${where}: not valid JSON: ${e.message}`);
+    }
+    if (job === null || typeof job !== 'object' || Array.isArray(job)) throw new UsageError(`${where}: a job is a JSON object`);
+    if (typeof job.model !== 'string' || job.model === '') throw new UsageError(`${where}: "model" must be a non-empty string`);
+    if (job.format !== undefined && typeof job.format !== 'string') throw new UsageError(`${where}: "format" must be a string`);
+    const side = (key, required) => {
+      const v = job[key];
+      if (v === undefined || v === null) {
+        if (required) throw new UsageError(`${where}: "${key}" is required`);
+        return null;
+      }
+      if (typeof v === 'string' && v !== '') return { named: {}, bare: abs(v), dir: null };
+      if (typeof v !== 'object' || Array.isArray(v) || Object.keys(v).length === 0) throw new UsageError(`${where}: "${key}" must be an object {name: file} or one file`);
+      for (const [k, f] of Object.entries(v)) if (typeof f !== 'string' || f === '') throw new UsageError(`${where}: "${key}".${k} must be a file path`);
+      return { named: Object.fromEntries(Object.entries(v).map(([k, f]) => [k, abs(f)])), bare: null, dir: null };
+    };
+    jobs.push({ id: job.id ?? null, model: job.model, format: job.format, inputs: side('inputs', true), outputs: side('outputs', false), checks: side('check', false) });
+  });
+  return jobs;
+}
