@@ -45,7 +45,7 @@ def smoke_manifest(smoke_export) -> dict:
 
 
 def within_tolerance(expected: np.ndarray, got: np.ndarray, atol: float, rtol: float) -> bool:
-    """DESIGN.md semantics in plain NumPy: an element fails where |a-b| > atol and |a-b| > rtol*|b|."""
+    """docs/contract.md semantics in plain NumPy: an element fails where |a-b| > atol and |a-b| > rtol*|b|."""
     diff = np.abs(got.astype(np.float64) - expected.astype(np.float64))
     return bool(np.all(diff <= np.maximum(atol, rtol * np.abs(expected.astype(np.float64)))))
 

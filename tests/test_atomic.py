@@ -54,9 +54,10 @@ def test_failed_artifact_check_leaves_the_previous_export(tmp_path, monkeypatch)
     before = _previous_export(out)
     real = python_loaders.LOADERS["torchscript-trace"]
 
-    def drifting_loader(path, fields):
-        predict = real(path, fields)
-        return lambda x: predict(x) + np.float32(1e-3)  # a silent numeric drift in one artifact
+    def drifting_loader(path, artifact, model):
+        predict = real(path, artifact, model)
+        # a silent numeric drift in one artifact
+        return lambda arrays: {name: y + np.float32(1e-3) for name, y in predict(arrays).items()}
 
     monkeypatch.setitem(python_loaders.LOADERS, "torchscript-trace", drifting_loader)
     cfg = ExportConfig(out=out, models=("mlp_torch",), formats=("torchscript-script", "torchscript-trace"), epochs=1)
@@ -87,7 +88,7 @@ def test_killed_export_leaves_the_previous_export(tmp_path):
     assert _snapshot(out) == before
     stale = _staging_dirs(out)
     assert [p.name for p in stale] == [f".models.tmp-{proc.pid}"]
-    assert (stale[0] / "mlp_torch" / "golden" / "input.npy").exists(), "it was killed half-way"
+    assert (stale[0] / "mlp_torch" / "golden" / "golden" / "input.npy").exists(), "it was killed half-way"
 
     atomic.remove_stale_staging(out)  # what the next export does first
     assert _staging_dirs(out) == [] and _snapshot(out) == before

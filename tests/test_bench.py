@@ -14,7 +14,7 @@ def _positive(x) -> bool:
 def test_bench_smoke_run_reports_every_runtime_with_sane_numbers(smoke_export, tmp_path, capsys, monkeypatch):
     from builder.verify.runners import RUNNERS, CliRunner
 
-    monkeypatch.setitem(RUNNERS, "missing", CliRunner("missing", ("onnx",), str(tmp_path / "no-such-client"), issue="test"))
+    monkeypatch.setitem(RUNNERS, "missing", CliRunner("missing", ("onnx",), str(tmp_path / "no-such-client"), needs="test"))
     code = cli.main([
         "bench", "--manifest", str(smoke_export / "manifest.json"), "--models", "mlp_torch", "wide_keras",
         "--runtimes", "torch-python", "onnxruntime", "tf-python", "tflite", "cpp", "java", "missing",
@@ -53,19 +53,21 @@ def test_bench_usage_errors(tmp_path, capsys):
 FAKE_TIMED_CLIENT = """
 import argparse, json, pathlib, time
 import numpy as np
-from builder.runtimes.python_loaders import LOADERS
+from builder.runtimes.python_loaders import load
 p = argparse.ArgumentParser()
-for flag in ("--manifest", "--model", "--format", "--input", "--output", "--timing"):
+for flag in ("--manifest", "--model", "--format", "--timing"):
     p.add_argument(flag, required=True)
+p.add_argument("--input", action="append", required=True)
 p.add_argument("--repeat", type=int, default=1)
 p.add_argument("--warmup", type=int, default=0)
 a = p.parse_args()
 doc = json.loads(pathlib.Path(a.manifest).read_text())
-art = next(x for m in doc["models"] if m["id"] == a.model for x in m["artifacts"] if x["format"] == a.format)
+model = next(m for m in doc["models"] if m["id"] == a.model)
+art = next(x for x in model["artifacts"] if x["format"] == a.format)
 t0 = time.perf_counter()
-predict = LOADERS[a.format](pathlib.Path(a.manifest).parent / art["path"], art)
+predict = load(pathlib.Path(a.manifest).parent / art["path"], art, model)
 load_ms = (time.perf_counter() - t0) * 1e3
-x = np.load(a.input)
+x = {name: np.load(path) for name, path in (i.split("=", 1) for i in a.input)}
 t0 = time.perf_counter(); y = predict(x); first_ms = (time.perf_counter() - t0) * 1e3
 for _ in range(a.warmup):
     predict(x)
@@ -75,16 +77,15 @@ for _ in range(a.repeat):
 bare = []
 for _ in range(a.repeat):
     t0 = time.perf_counter(); predict(x); bare.append((time.perf_counter() - t0) * 1e6)
-np.save(a.output, y)
 pct = lambda v, q: float(np.percentile(v, q))
 stats = lambda v: {"p50": pct(v, 50), "p90": pct(v, 90), "p99": pct(v, 99), "mean": float(np.mean(v))}
-pathlib.Path(a.timing).write_text(json.dumps({"load_ms": load_ms, "first_ms": first_ms, "batch": len(x),
+pathlib.Path(a.timing).write_text(json.dumps({"load_ms": load_ms, "first_ms": first_ms, "batch": len(next(iter(x.values()))),
     "latency_us": stats(us), "direct_latency_us": stats(bare), "direct": "the same predict"}))
 """
 
 
 def test_client_clis_are_timed_by_their_own_timing_file(smoke_export, tmp_path, monkeypatch):
-    """A client runs through DESIGN.md's --repeat/--warmup/--timing; bench reads only timing.json."""
+    """A client runs through docs/contract.md's --repeat/--warmup/--timing; bench reads only timing.json."""
     import stat
     import sys
 
@@ -106,3 +107,20 @@ def test_client_clis_are_timed_by_their_own_timing_file(smoke_export, tmp_path, 
     assert over["ratio"] == rows[0]["latency_us"]["p50"] / rows[0]["direct_latency_us"]["p50"] > 0
     assert "| mlp_torch | onnx | fake |" in report.markdown({"machine": {"cpu": "x", "cores": 2}, "gemm": {"n": 8, "gflops": {"numpy": 1.0}, "peak_gflops": 1.0},
                                                           "inference": rows, "training": [], "command": "test", "seconds": 1.0})
+
+
+def test_bench_counts_flops_from_layers_and_reports_each_model_in_its_unit(smoke_export):
+    from builder.bench import inference
+
+    rows = inference.run(smoke_export / "manifest.json", models=["wide_torch", "cnn_torch", "chargpt_torch"], runtimes=["onnxruntime"], repeat=3, warmup=1)
+    by_model = {r["model"]: r for r in rows}
+    assert {m: r["status"] for m, r in by_model.items()} == dict.fromkeys(by_model, "ok")
+    # wide: 2 x (256*1024 + 1024*1024 + 1024*10) multiply-adds per row, biases aside
+    assert by_model["wide_torch"]["flops_per_row"] == 2 * (256 * 1024 + 1024 * 1024 + 1024 * 10)
+    # cnn: two 3x3 convs over 8x8 and the dense head
+    conv = 2 * (16 * 64 * 9 * 1 + 32 * 64 * 9 * 16)
+    assert by_model["cnn_torch"]["flops_per_row"] == conv + 2 * (512 * 64 + 64 * 10)
+    assert by_model["cnn_torch"]["throughput"]["unit"] == "images/s"
+    gpt = by_model["chargpt_torch"]
+    assert gpt["throughput"]["unit"] == "tokens/s" and gpt["throughput"]["value"] > gpt["rows_per_s"]
+    assert "MatMul" in gpt["flops_counted"], "attention and the MLP are counted"

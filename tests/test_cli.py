@@ -60,13 +60,17 @@ def test_export_prints_the_table_and_writes_the_manifest(tmp_path):
         assert word in result.stdout
     doc = json.loads((out / "manifest.json").read_text())
     # tflite is converted from the SavedModel, so asking for it exports saved-model too
-    assert [a["format"] for a in doc["models"][0]["artifacts"]] == ["saved-model", "tflite", "onnx"]
+    assert [a["format"] for a in doc["models"][0]["artifacts"]] == ["onnx", "saved-model", "tflite"]
+    assert [a["via"] for a in doc["models"][0]["artifacts"]][2] == ["tensorflow", "saved-model", "tflite"]
     assert "trained mlp_keras" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_failed_check_exits_1_with_one_line(tmp_path, monkeypatch, capsys):
     out = tmp_path / "models"
-    monkeypatch.setitem(python_loaders.LOADERS, "torchscript-script", lambda path, fields: lambda x: np.full((len(x), 1), np.nan, np.float32))
+    monkeypatch.setitem(
+        python_loaders.LOADERS, "torchscript-script",
+        lambda path, artifact, model: lambda arrays: {"output": np.full((len(arrays["input"]), 1), np.nan, np.float32)},
+    )
     code = cli.main(["export", "--out", str(out), "--models", "mlp_torch", "--formats", "torchscript-script", "--epochs", "1"])
     assert code == 1
     err = capsys.readouterr().err.strip().splitlines()

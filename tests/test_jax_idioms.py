@@ -11,9 +11,9 @@ import jax
 import numpy as np
 import pytest
 
-from builder import data
 from builder.models import mlp_jax
 from builder.models.common import TrainConfig
+from helpers import golden_rows
 
 PARAMETERS = 10 * 16 + 16 + 16 + 1
 # Two host devices vs one differ only in how the batch-mean gradient is summed (two half-batch
@@ -33,7 +33,7 @@ DATA_PARALLEL_SCRIPT = textwrap.dedent(
     from builder.models.common import TrainConfig
 
     runs = [mlp_jax.train(TrainConfig(seed=0, epochs=2, nproc=n)) for n in (1, 2)]
-    (_, p1), (_, p2) = runs[0].module, runs[1].module
+    p1, p2 = runs[0].module.params, runs[1].module.params
     p0 = mlp_jax.init_params(jax.random.PRNGKey(0))
     step, mesh = mlp_jax.make_step(2, 32)
     train_split, _ = data.make_task(0)
@@ -58,8 +58,8 @@ DATA_PARALLEL_SCRIPT = textwrap.dedent(
 
 
 def test_vmap_of_the_single_example_forward_equals_the_batched_forward():
-    x = data.golden_inputs(0)  # (64, 10): row 0 zeros, rows 1..4 at magnitude 100
-    trained = mlp_jax.train(TrainConfig(seed=0, epochs=1)).module[1]
+    x = golden_rows(mlp_jax.SPECS[0])  # (64, 10): row 0 zeros, rows 1..4 at magnitude 100
+    trained = mlp_jax.train(TrainConfig(seed=0, epochs=1)).module.params
     for params in (mlp_jax.init_params(jax.random.PRNGKey(0)), trained):
         batched = np.asarray(mlp_jax.forward(params, x))  # (64, 1)
         mapped = np.asarray(jax.vmap(mlp_jax.forward_one, in_axes=(None, 0))(params, x))  # (64, 1)

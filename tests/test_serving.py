@@ -64,8 +64,8 @@ def _artifact(doc: dict, model_id: str, fmt: str) -> dict:
 
 
 def _golden(root: Path, doc: dict, model_id: str) -> tuple[np.ndarray, np.ndarray]:
-    golden = _model(doc, model_id)["golden"]
-    return np.load(root / golden["input"]), np.load(root / golden["expected"])
+    golden = _model(doc, model_id)["golden"][0]
+    return np.load(root / golden["inputs"]["input"]), np.load(root / golden["expected"]["output"])
 
 
 def _assert_golden(root: Path, doc: dict, model_id: str, fmt: str, got: np.ndarray) -> None:
@@ -94,7 +94,7 @@ def test_configs_name_platform_batching(configs):
         assert config.HasField("dynamic_batching")
         assert not config.default_model_filename  # the file carries Triton's default name
         assert len(config.input) == 1 and len(config.output) == 1
-        # With max_batch_size > 0 the batch dim is implicit: [-1, 10] -> dims [10].
+        # With max_batch_size > 0 the batch dim is implicit: [batch, 10] -> dims [10].
         assert list(config.input[0].dims) == [10] and list(config.output[0].dims) == [1]
         assert config.input[0].data_type == config.output[0].data_type == mc.TYPE_FP32
 
@@ -247,8 +247,8 @@ def _fake_model(root: Path, model_id: str, artifacts: dict[str, dict]) -> dict:
         entries.append({"format": fmt, "path": f"{model_id}/{fmt}", **fields})
     return {
         "id": model_id,
-        "inputs": [{"name": "input", "dtype": "float32", "shape": [-1, 10]}],
-        "outputs": [{"name": "output", "dtype": "float32", "shape": [-1, 1]}],
+        "inputs": [{"name": "input", "dtype": "float32", "shape": ["batch", 10]}],
+        "outputs": [{"name": "output", "dtype": "float32", "shape": ["batch", 1]}],
         "artifacts": entries,
     }
 

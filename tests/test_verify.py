@@ -21,6 +21,11 @@ PYTHON_RUNTIMES = ["torch-python", "onnxruntime", "tf-python", "tflite"]
 INPUT_SETS = {"golden", "batch1", "batch7", "special"}
 
 
+def input_sets_of(model: dict) -> set[str]:
+    """golden and its batch-1/7 slices, plus special for a model with a float input."""
+    return {"golden", "batch1", "batch7"} | ({"special"} if any(g["name"] == "special" for g in model["golden"]) else set())
+
+
 @pytest.fixture(scope="module")
 def python_report(smoke_export) -> dict:
     return matrix.run(smoke_export / "manifest.json", runtimes=PYTHON_RUNTIMES)
@@ -39,8 +44,11 @@ def test_every_python_runtime_matches_the_reference_on_every_input_set(python_re
     loadable = {f for r in PYTHON_RUNTIMES for f in RUNNERS[r].formats} - {"tfjs-graph"}
     expected_artifacts = {f"{m['id']}/{a['format']}" for m in smoke_manifest["models"] for a in m["artifacts"] if a["format"] in loadable}
     assert set(_by_artifact(python_report)) == expected_artifacts
+    models = {m["id"]: m for m in smoke_manifest["models"]}
     for artifact in expected_artifacts:
-        assert {c["input_set"] for c in cells if c["artifact"] == artifact} == INPUT_SETS
+        assert {c["input_set"] for c in cells if c["artifact"] == artifact} == input_sets_of(models[artifact.split("/")[0]])
+    two_outputs = [c for c in cells if c["model"] == "textcls_keras"]
+    assert two_outputs and all(sorted(c["outputs"]) == ["embedding", "logits"] for c in two_outputs)
     special = [c for c in cells if c["input_set"] == "special"]
     assert all(c["stats"]["nan_match"] and c["stats"]["inf_match"] for c in special)
     assert python_report["input_sets"]["special"]["rows"] == 10
@@ -49,14 +57,17 @@ def test_every_python_runtime_matches_the_reference_on_every_input_set(python_re
 
 def test_reference_special_outputs_contain_nan_and_saturation(smoke_export, smoke_manifest):
     for model in smoke_manifest["models"]:
-        y = np.load(smoke_export / model["golden"]["special_expected"])
+        special = next((g for g in model["golden"] if g["name"] == "special"), None)
+        if special is None or not model["id"].startswith(("mlp_", "wide_")):
+            continue
+        y = np.load(smoke_export / special["expected"]["output"])
         assert np.isnan(y[0]).all(), "a NaN row gives NaN"
         assert np.isfinite(y[3:8]).all(), "zeros, +-1e30 and denormals give numbers"
 
 
 def test_a_runtime_that_cannot_run_is_a_visible_cell(smoke_export, tmp_path, monkeypatch):
     missing = tmp_path / "bin" / "deploykit-missing"
-    monkeypatch.setitem(RUNNERS, "missing", CliRunner("missing", ("onnx",), str(missing), issue="test"))
+    monkeypatch.setitem(RUNNERS, "missing", CliRunner("missing", ("onnx",), str(missing), needs="test"))
     rep = matrix.run(smoke_export / "manifest.json", models=["mlp_torch"], runtimes=["missing"])
     assert rep["runtimes"]["missing"]["available"] is False and str(missing) in rep["runtimes"]["missing"]["reason"]
     assert {c["status"] for c in rep["cells"]} == {"unavailable"}
@@ -77,6 +88,37 @@ def test_one_weight_scaled_by_1_001_fails_exactly_that_artifact(smoke_export, tm
     statuses = _by_artifact(rep)
     assert statuses.pop("mlp_torch/onnx") == {"fail"}
     assert all(s == {"pass"} for s in statuses.values()), statuses
+
+
+def _scale_one_torchscript_weight(path: Path) -> None:
+    import torch
+
+    module = torch.jit.load(str(path))
+    with torch.no_grad():
+        next(module.parameters()).mul_(1.001)
+    torch.jit.save(module, str(path))
+
+
+def test_one_cnn_weight_scaled_by_1_001_fails_exactly_its_cells(smoke_export, tmp_path):
+    copy = tmp_path / "models"
+    mutated_copy(smoke_export, copy, "cnn_torch/torchscript/scripted.pt", _scale_one_torchscript_weight)
+    rep = matrix.run(copy / "manifest.json", models=["cnn_torch", "cnn_keras"], runtimes=PYTHON_RUNTIMES)
+    failed = {(c["artifact"], c["input_set"]) for c in rep["cells"] if c["status"] == "fail"}
+    assert {a for a, _ in failed} == {"cnn_torch/torchscript-script"}
+    assert {c["status"] for c in rep["cells"] if c["artifact"] != "cnn_torch/torchscript-script"} == {"pass"}
+
+
+def test_one_token_off_by_one_fails_every_chargpt_cell(smoke_export, tmp_path):
+    copy = tmp_path / "models"
+    shutil.copytree(smoke_export, copy)
+    doc = json.loads((copy / "manifest.json").read_text())
+    model = next(m for m in doc["models"] if m["id"] == "chargpt_torch")
+    path = copy / model["golden"][0]["inputs"]["tokens"]
+    tokens = np.load(path)
+    tokens[0, 0] = (tokens[0, 0] + 1) % len(model["vocabulary"])
+    np.save(path, tokens)
+    rep = matrix.run(copy / "manifest.json", models=["chargpt_torch"], runtimes=PYTHON_RUNTIMES)
+    assert rep["cells"] and {c["status"] for c in rep["cells"]} == {"fail"}, [c["reason"] for c in rep["cells"]]
 
 
 def test_a_tampered_file_fails_its_integrity_check(smoke_export, tmp_path):
@@ -101,25 +143,30 @@ def _fake_client(tmp_path: Path, body: str) -> str:
 FAKE_CLIENT = """
 import argparse, json, pathlib, sys
 import numpy as np
-from builder.runtimes.python_loaders import LOADERS
+from builder.runtimes.python_loaders import load
 p = argparse.ArgumentParser()
-for flag in ("--manifest", "--model", "--format", "--input", "--output"):
+for flag in ("--manifest", "--model", "--format", "--output-dir"):
     p.add_argument(flag, required=True)
+p.add_argument("--input", action="append", required=True)
 a = p.parse_args()
 doc = json.loads(pathlib.Path(a.manifest).read_text())
 model = next(m for m in doc["models"] if m["id"] == a.model)
 art = next(x for x in model["artifacts"] if x["format"] == a.format)
-y = LOADERS[a.format](pathlib.Path(a.manifest).parent / art["path"], art)(np.load(a.input))
-np.save(a.output, y)
+inputs = {name: np.load(path) for name, path in (i.split("=", 1) for i in a.input)}
+out = pathlib.Path(a.output_dir)
+out.mkdir(parents=True)
+for name, y in load(pathlib.Path(a.manifest).parent / art["path"], art, model)(inputs).items():
+    np.save(out / f"{name}.npy", y)
 """
 
 
 def test_cli_runners_are_driven_through_the_common_command_line(smoke_export, tmp_path, monkeypatch):
-    good = CliRunner("fake", ("onnx",), _fake_client(tmp_path, FAKE_CLIENT), issue="test")
+    good = CliRunner("fake", ("onnx",), _fake_client(tmp_path, FAKE_CLIENT), needs="test")
     monkeypatch.setitem(RUNNERS, "fake", good)
     rep = matrix.run(smoke_export / "manifest.json", models=["mlp_torch"], runtimes=["fake"], keep_outputs=tmp_path / "out")
     assert {c["status"] for c in rep["cells"]} == {"pass"} and len(rep["cells"]) == len(INPUT_SETS)
-    assert sorted(p.name for p in (tmp_path / "out/mlp_torch/onnx/fake").iterdir()) == sorted(f"{s}.npy" for s in INPUT_SETS)
+    assert sorted(p.name for p in (tmp_path / "out/mlp_torch/onnx/fake").iterdir()) == sorted(INPUT_SETS)
+    assert (tmp_path / "out/mlp_torch/onnx/fake/golden/output.npy").exists()
 
     bad = CliRunner("fake", ("onnx",), _fake_client(tmp_path, "import sys\nprint('error: model: sha256 mismatch', file=sys.stderr)\nsys.exit(3)\n"))
     monkeypatch.setitem(RUNNERS, "fake", bad)
@@ -131,7 +178,7 @@ def test_cli_runners_are_driven_through_the_common_command_line(smoke_export, tm
 def test_histogram_bins_by_decade():
     expected = np.zeros(6, np.float32)
     got = np.array([0, 1e-13, 5e-7, 2e-3, 3.0, np.nan], np.float32)
-    h = matrix.histogram(expected, got)
+    h = matrix.histogram({"y": expected}, {"y": got})
     counts = dict(zip(h["labels"], h["counts"]))
     assert counts["0"] == 1 and counts["<1e-12"] == 1 and counts["[1e-7,1e-6)"] == 1
     assert counts["[1e-3,1e-2)"] == 1 and counts[">=1"] == 1 and sum(h["counts"]) == 5
@@ -146,7 +193,7 @@ def test_verify_cli_writes_the_reports_and_sets_the_exit_code(smoke_export, tmp_
     assert rep["summary"]["pass"] == 2 * len(INPUT_SETS) and rep["summary"]["fail"] == 0
     html = (tmp_path / "parity.html").read_text()
     assert html.startswith("<!DOCTYPE html>") and "https://" not in html
-    missing = CliRunner("missing", ("saved-model",), str(tmp_path / "no-such-client"), issue="test")
+    missing = CliRunner("missing", ("saved-model",), str(tmp_path / "no-such-client"), needs="test")
     monkeypatch.setitem(RUNNERS, "missing", missing)
     assert cli.main([*args, "--runtimes", "tflite", "missing", "--require-all"]) == 1, "an unavailable runtime"
     assert cli.main([*args, "--runtimes", "tflite", "missing"]) == 0

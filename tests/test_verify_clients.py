@@ -34,23 +34,25 @@ def _scale_first_weight(path) -> None:
     with torchscript_deprecation_silenced():
         module = torch.jit.load(str(path))
         with torch.no_grad():
-            next(p for p in module.parameters() if p.dim() == 2).mul_(1.001)
+            next(p for p in module.parameters() if p.dim() >= 2).mul_(1.001)
         torch.jit.save(module, str(path))
 
 
 def test_a_weight_scaled_by_1_001_fails_that_artifact_in_every_runtime_and_nothing_else(smoke_export, tmp_path):
     copy = tmp_path / "models"
-    mutated_copy(smoke_export, copy, "mlp_torch/torchscript/scripted.pt", _scale_first_weight)
-    rep = matrix.run(copy / "manifest.json", models=["mlp_torch", "mlp_keras"])
+    mutated_copy(smoke_export, copy, "cnn_torch/torchscript/scripted.pt", _scale_first_weight)
+    rep = matrix.run(copy / "manifest.json", models=["cnn_torch", "cnn_keras", "textcls_keras"])
     statuses = _statuses(rep)
-    broken = {key: s for key, s in statuses.items() if key[0] == "mlp_torch/torchscript-script"}
+    broken = {key: s for key, s in statuses.items() if key[0] == "cnn_torch/torchscript-script"}
     assert {runtime for _, runtime in broken} == {"torch-python", "libtorch-native", "cpp"}
-    # batch1 is the zero row, which the first weight cannot change: the golden batch must fail.
+    # batch1 is the zero image, which the first conv weight cannot change: the golden batch must fail.
     failed = {(c["artifact"], c["runtime"]) for c in rep["cells"] if c["input_set"] == "golden" and c["status"] == "fail"}
     assert failed == set(broken), broken
     rest = {key: s for key, s in statuses.items() if key not in broken}
     assert all(s == {"pass"} for s in rest.values()), rest
     assert set(CLIENTS) <= {runtime for _, runtime in rest}, "every client ran an untouched artifact"
+    two = [c for c in rep["cells"] if c["model"] == "textcls_keras" and c["status"] == "pass"]
+    assert {c["runtime"] for c in two} >= {"java", "go", "node-cpu", "node-wasm", "chromium"}, "a two-input, two-output model in every client"
     special = [c for c in rep["cells"] if c["input_set"] == "special" and c["status"] == "pass"]
     assert all(c["stats"]["nan_match"] and c["stats"]["inf_match"] for c in special)
 

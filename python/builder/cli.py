@@ -13,8 +13,8 @@ from typing import Callable, Iterator
 
 from builder import __version__, quiet
 from builder.formats import FORMATS
-from builder.models import MODEL_MODULES
-from builder.models.common import TRAINERS, TrainConfig
+from builder.models import MODEL_IDS
+from builder.models.common import TRAINERS, TrainConfig, headline
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -49,16 +49,19 @@ def build_parser() -> argparse.ArgumentParser:
         "export",
         help="train the models and export every artifact, golden vectors and the manifest",
         description=(
-            "Train each model (the seed MLPs on the built-in toy task x ~ N(0,1) in R^10, y = sum(x) > 0; "
-            "the wide benchmark models briefly on a 10-class task), export its artifacts, reload each one in Python and compare it with the eager reference on the "
-            "golden inputs (batch 1 and the golden batch), then write manifest.json. The output "
-            "folder is replaced atomically at the end: a failed run leaves the previous export intact."
+            "Train each model (the seed MLPs on the toy task x ~ N(0,1) in R^10, y = sum(x) > 0; the wide benchmark "
+            "models briefly; the digit CNNs on scikit-learn's bundled digits; a character-level transformer and a "
+            "two-input snippet classifier on the Python standard library's own source), export every format its "
+            "framework reaches, write named golden sets generated from each model's tensor specs, reload each "
+            "artifact in Python and compare every output with the eager reference (batch 1 and the golden batch), "
+            "then write manifest.json (docs/contract.md). The output folder is replaced atomically at the end: a "
+            "failed run leaves the previous export intact."
         ),
     )
     export.add_argument("--out", type=Path, default=Path("models"), help="output folder (default: models)")
     export.add_argument(
-        "--models", type=_names(list(MODEL_MODULES), "model"), nargs="+", metavar="ID",
-        help=f"models to export (default: all of {', '.join(MODEL_MODULES)})",
+        "--models", type=_names(list(MODEL_IDS), "model"), nargs="+", metavar="ID",
+        help=f"models to export (default: all of {', '.join(MODEL_IDS)})",
     )
     export.add_argument(
         "--formats", type=_names(FORMATS, "format"), nargs="+", metavar="FORMAT",
@@ -75,11 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
         "train",
         help="train one model and plot its loss curve, without exporting",
         description=(
-            "Train one model on the built-in toy task, print loss and held-out accuracy per epoch, "
+            "Train one model on its data set, print loss and the held-out metric per epoch, "
             "and write the loss curve to REPORT_DIR/<model>_loss.png. The same modes work in export."
         ),
     )
-    train.add_argument("--model", required=True, choices=list(MODEL_MODULES), metavar="ID", help=f"one of {', '.join(MODEL_MODULES)}")
+    train.add_argument("--model", required=True, choices=list(MODEL_IDS), metavar="ID", help=f"one of {', '.join(MODEL_IDS)}")
     train.add_argument("--report-dir", type=Path, default=Path("models/report"), help="where the plot goes (default: models/report)")
     _add_training_args(train)
 
@@ -89,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Run each selected runtime on each artifact it loads, over the golden rows at once, the first "
             "1 and 7 rows as their own batches, and the special-values rows (NaN/Inf must match the "
-            "reference), compare with the reference (DESIGN.md semantics, the artifact's tolerance), and "
+            "reference), compare with the reference (docs/contract.md semantics, the artifact's tolerance), and "
             "write parity.json, parity.md and parity.html. Exit 0 when every available cell passes, 1 when "
             "any fails (or, with --require-all, any runtime is unavailable), 2 on bad arguments."
         ),
@@ -131,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_matrix_args(parser: argparse.ArgumentParser) -> None:
     """The selection flags shared by verify and bench: which export, models and runtimes."""
     parser.add_argument("--manifest", type=Path, default=Path("models/manifest.json"), help="default: models/manifest.json")
-    parser.add_argument("--models", type=_names(list(MODEL_MODULES), "model"), nargs="+", metavar="ID", help="default: all in the manifest")
+    parser.add_argument("--models", type=_names(list(MODEL_IDS), "model"), nargs="+", metavar="ID", help="default: all in the manifest")
     parser.add_argument(
         "--runtimes", type=_names(_runtime_names(), "runtime"), nargs="+", metavar="NAME",
         help=f"default: all of {', '.join(_runtime_names())}",
@@ -214,7 +217,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     try:
         cfg = ExportConfig(
             out=args.out,
-            models=tuple(_flatten(args.models) or MODEL_MODULES),
+            models=tuple(_flatten(args.models) or MODEL_IDS),
             formats=tuple(_flatten(args.formats) or FORMATS),
             seed=args.seed,
             epochs=args.epochs,
@@ -271,7 +274,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     epochs = args.epochs or spec.DEFAULT_EPOCHS
 
     def show(epoch: int, row: dict) -> None:
-        print(f"{args.model} epoch {epoch}/{epochs}: loss {row['loss']:.4f}, held-out accuracy {row['accuracy']:.3f}", flush=True)
+        print(f"{args.model} epoch {epoch}/{epochs}: loss {row['loss']:.4f}, held-out metric {row['accuracy']:.3f}", flush=True)
 
     try:
         with quiet.native_stderr_silenced():
@@ -285,7 +288,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     plot = plots.loss_curve(args.model, trained.history, t, args.report_dir / f"{args.model}_loss.png")
     replicas = f" on {t['nproc']} replicas" if t.get("nproc", 1) > 1 else ""
     print(
-        f"trained {args.model}{replicas} in {t['seconds']:.1f} s: held-out accuracy {t['accuracy']:.3f}, "
+        f"trained {args.model}{replicas} in {t['seconds']:.1f} s: {headline(t)}, "
         f"final loss {t['final_loss']:.4f}; loss curve: {plot}"
     )
     return EXIT_OK

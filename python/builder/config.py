@@ -4,15 +4,15 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from builder.formats import FORMATS, SOURCE_FORMATS, plan
-from builder.models import MODEL_MODES, MODEL_MODULES, MODEL_SOURCES
+from builder.formats import FORMATS, plan, reachable
+from builder.models import MODEL_IDS, REGISTRY
 from builder.models.common import TRAINERS, TrainConfig
 
 
 @dataclasses.dataclass(frozen=True)
 class ExportConfig:
     out: Path = Path("models")
-    models: tuple[str, ...] = tuple(MODEL_MODULES)
+    models: tuple[str, ...] = MODEL_IDS
     formats: tuple[str, ...] = FORMATS
     seed: int = 0
     epochs: int | None = None  # None: each model's default
@@ -21,20 +21,20 @@ class ExportConfig:
     serving: bool = False  # also write a Triton model repository and a TF Serving base path
 
     def __post_init__(self) -> None:
-        unknown = [m for m in self.models if m not in MODEL_MODULES]
+        unknown = [m for m in self.models if m not in REGISTRY]
         if unknown:
-            raise ValueError(f"unknown model {unknown[0]!r} (known: {', '.join(MODEL_MODULES)})")
+            raise ValueError(f"unknown model {unknown[0]!r} (known: {', '.join(MODEL_IDS)})")
         unknown = [f for f in self.formats if f not in FORMATS]
         if unknown:
             raise ValueError(f"unknown format {unknown[0]!r} (known: {', '.join(FORMATS)})")
         if not self.models:
             raise ValueError("no models selected")
         for model_id in self.models:
-            source = MODEL_SOURCES[model_id]
+            source = REGISTRY[model_id].source
             if not plan(source, self.formats):
                 raise ValueError(
                     f"{model_id} can export none of the requested formats "
-                    f"(a {source} model exports {', '.join(SOURCE_FORMATS[source])})"
+                    f"(a {source} model exports {', '.join(reachable(source))})"
                 )
         if self.epochs is not None and self.epochs < 1:
             raise ValueError(f"--epochs must be at least 1, got {self.epochs}")
@@ -42,7 +42,7 @@ class ExportConfig:
 
     def train_config(self, model_id: str) -> TrainConfig:
         """The training config for one model: the modes it supports, defaults for the rest."""
-        supported = MODEL_MODES[model_id]
+        supported = REGISTRY[model_id].modes
         defaults = TrainConfig()
         modes = {m: getattr(self.train, m) if m in supported else getattr(defaults, m) for m in MODES}
         return dataclasses.replace(self.train, seed=self.seed, epochs=self.epochs, **modes)
@@ -62,6 +62,6 @@ def check_modes(train: TrainConfig, model_ids: tuple[str, ...]) -> None:
         raise ValueError("--nproc > 1 trains mlp_keras with MirroredStrategy through Keras fit; use --trainer fit")
     defaults = TrainConfig()
     for mode in MODES:
-        if getattr(train, mode) != getattr(defaults, mode) and not any(mode in MODEL_MODES[m] for m in model_ids):
-            users = [m for m, modes in MODEL_MODES.items() if mode in modes]
+        if getattr(train, mode) != getattr(defaults, mode) and not any(mode in REGISTRY[m].modes for m in model_ids):
+            users = [m for m, info in REGISTRY.items() if mode in info.modes]
             raise ValueError(f"{_MODE_FLAGS[mode]} applies only to {', '.join(users)}, not to {', '.join(model_ids)}")

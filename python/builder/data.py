@@ -1,4 +1,4 @@
-"""The built-in toy task and the golden inputs.
+"""The built-in toy tasks (golden inputs are generated from tensor specs: builder.tensors).
 
 Task (from the seed document): x ~ N(0, 1) in R^10, y = 1 if sum(x) > 0 else 0.
 It is linearly separable, so every model must reach a high held-out accuracy.
@@ -10,9 +10,6 @@ import dataclasses
 import numpy as np
 
 N_FEATURES = 10
-GOLDEN_ROWS = 64
-# Rows of the golden set scaled to this magnitude probe saturation of the activations.
-LARGE_MAGNITUDE = 100.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,43 +46,6 @@ def make_task(seed: int, n_train: int = 4096, n_test: int = 1024) -> tuple[Split
     """Returns (train, held-out test) splits, deterministic under `seed`."""
     rng = np.random.default_rng(seed)
     return make_split(n_train, rng), make_split(n_test, rng)
-
-
-def golden_inputs(seed: int, rows: int = GOLDEN_ROWS, features: int = N_FEATURES) -> np.ndarray:
-    """Golden input batch (rows, features) float32: a zero row, large-magnitude rows, then N(0, 1) rows.
-
-    Seeded independently of the training data so golden vectors never overlap the train split.
-    """
-    if rows < 8:
-        raise ValueError(f"golden set needs at least 8 rows, got {rows}")
-    rng = np.random.default_rng([seed, 0x60_1D])
-    x = rng.standard_normal((rows, features), dtype=np.float32)
-    x[0] = 0.0
-    # rows 1..4: unit directions times ~100, mixed signs, so activations saturate both ways
-    big = rng.standard_normal((4, features)).astype(np.float32)
-    big /= np.abs(big).max(axis=1, keepdims=True)
-    x[1:5] = big * LARGE_MAGNITUDE
-    return np.ascontiguousarray(x, dtype=np.float32)
-
-
-def special_inputs(features: int = N_FEATURES) -> np.ndarray:
-    """Special-values rows (10, features) float32: NaN, +Inf, -Inf, +0, -0, +-1e30, denormals, and normal
-    rows with a single NaN or Inf. Every runtime must reproduce the reference's NaN/Inf pattern."""
-    rng = np.random.default_rng(0x5BEC)
-    x = np.zeros((10, features), dtype=np.float32)
-    x[0] = np.nan
-    x[1] = np.inf
-    x[2] = -np.inf
-    x[3] = 0.0
-    x[4] = -0.0
-    x[5] = 1e30
-    x[6] = -1e30
-    x[7] = np.float32(1e-40)  # denormal
-    x[8] = rng.standard_normal(features, dtype=np.float32)
-    x[8, 3] = np.nan
-    x[9] = rng.standard_normal(features, dtype=np.float32)
-    x[9, 2] = np.inf
-    return x
 
 
 def epoch_batches(n: int, batch_size: int, rng: np.random.Generator):

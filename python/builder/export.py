@@ -12,11 +12,11 @@ from typing import Protocol
 
 import numpy as np
 
-from builder import atomic, data, formats, manifest, models, plots
-from builder.compare import compare
+from builder import atomic, formats, manifest, models, plots, tensors
+from builder.compare import compare_outputs
 from builder.config import ExportConfig
 from builder.models.common import Trained
-from builder.runtimes.python_loaders import LOADERS
+from builder.runtimes import python_loaders
 from builder.versions import producer
 
 CHECK_RUNTIME = "python"
@@ -56,7 +56,7 @@ def run(cfg: ExportConfig, reporter: Reporter | None = None) -> tuple[Path, list
     """Runs the whole export; returns the manifest path and one row per artifact."""
     reporter = reporter or SilentReporter()
     rows: list[ArtifactRow] = []
-    reporter.planned(sum(len(formats.plan(models.MODEL_SOURCES[m], cfg.formats)) for m in cfg.models))
+    reporter.planned(sum(len(formats.plan(models.source(m), cfg.formats)) for m in cfg.models))
     with atomic.staged_folder(cfg.out) as staging:
         model_entries = [_export_model(model_id, cfg, staging, reporter, rows) for model_id in cfg.models]
         doc = manifest.build(
@@ -81,67 +81,92 @@ def _export_model(model_id: str, cfg: ExportConfig, root: Path, reporter: Report
     plots.loss_curve(model_id, trained.history, trained.training, root / REPORT_DIR / f"{model_id}_loss.png")
 
     model_dir = root / model_id
-    golden_dir = model_dir / "golden"
-    golden_dir.mkdir(parents=True)
-    golden_x = data.golden_inputs(cfg.seed, cfg.golden_rows, trained.n_inputs)  # (rows, n_inputs)
-    expected = np.ascontiguousarray(trained.predict(golden_x), dtype=np.float32)  # (rows, n_outputs)
-    np.save(golden_dir / "input.npy", golden_x)
-    np.save(golden_dir / "expected.npy", expected)
-    special_x = data.special_inputs(trained.n_inputs)  # (10, n_inputs) with NaN/Inf/denormals
-    with np.errstate(all="ignore"):  # the reference may overflow on purpose here
-        special_expected = np.ascontiguousarray(trained.predict(special_x), dtype=np.float32)
-    np.save(golden_dir / "special_input.npy", special_x)
-    np.save(golden_dir / "special_expected.npy", special_expected)
+    sets = golden_sets(trained, cfg)
+    golden = write_golden(root, model_dir / "golden", sets)
+    specs = manifest.model_specs(trained)
 
-    export_fn = formats.exporter(spec.SOURCE)
     done: dict[str, formats.Exported] = {}
     artifacts = []
-    for fmt in formats.plan(spec.SOURCE, cfg.formats):
+    for fmt, via in formats.plan(trained.source, cfg.formats):
         start = time.perf_counter()
+        ctx = formats.ExportContext(trained, model_dir, done)
         try:
-            exported = export_fn(fmt, trained, model_dir, done)
+            exported = formats.exporter(via[-2], fmt)(ctx)
         except Exception as e:  # noqa: BLE001 - converters raise anything; name the artifact
             raise ExportError(f"{model_id}/{fmt}: export failed: {type(e).__name__}: {e}") from e
         done[fmt] = exported
-        tolerance = dict(getattr(spec, "TOLERANCE", formats.DEFAULT_TOLERANCE))
-        check = check_artifact(model_id, exported, golden_x, expected, tolerance)
-        entry = manifest.artifact_entry(root, exported, tolerance, check)
+        tolerance = dict(getattr(spec, "TOLERANCE", formats.FORMATS_BY_ID[fmt].tolerance))
+        check = check_artifact(model_id, exported, specs, sets[0], tolerance)
+        entry = manifest.artifact_entry(root, exported, via, tolerance, check)
         artifacts.append(entry)
         row = ArtifactRow(model_id, fmt, entry["bytes"], check["max_abs"], time.perf_counter() - start)
         rows.append(row)
         reporter.artifact(row)
-
-    golden = {
-        "input": (golden_dir / "input.npy").relative_to(root).as_posix(),
-        "expected": (golden_dir / "expected.npy").relative_to(root).as_posix(),
-        "rows": int(golden_x.shape[0]),
-        "special_input": (golden_dir / "special_input.npy").relative_to(root).as_posix(),
-        "special_expected": (golden_dir / "special_expected.npy").relative_to(root).as_posix(),
-    }
     return manifest.model_entry(trained, golden, artifacts)
 
 
-def check_artifact(model_id: str, exported: formats.Exported, x: np.ndarray, expected: np.ndarray, tolerance: dict) -> dict:
+@dataclasses.dataclass(frozen=True)
+class GoldenSet:
+    name: str
+    inputs: tensors.Arrays
+    expected: tensors.Arrays
+    description: str
+
+
+def golden_sets(trained: Trained, cfg: ExportConfig) -> list[GoldenSet]:
+    """The model's input sets, generated from its specs (seeded independently of the training data)
+    with the eager reference's outputs: `golden`, and `special` when an input is a float."""
+    sizes = {d.name: trained.golden_sizes.get(d.name, d.max if d.max is not None else max(d.min, 4)) for d in trained.dims}
+    wanted = [("golden", {**sizes, "batch": cfg.golden_rows}, "golden", f"{cfg.golden_rows} seeded rows")]
+    if any(t.dtype in tensors.FLOAT_DTYPES for t in trained.inputs):
+        wanted.append(("special", {**sizes, "batch": tensors.SPECIAL_ROWS}, "special", "NaN, +-Inf, +-0, +-1e30 and denormal rows"))
+    sets = []
+    for index, (name, set_sizes, values, description) in enumerate(wanted):
+        inputs = tensors.generate(trained.inputs, set_sizes, np.random.default_rng([cfg.seed, 0x60_1D, index]), values)
+        with np.errstate(all="ignore"):  # the reference may overflow on purpose on special values
+            expected = {k: np.ascontiguousarray(v) for k, v in trained.predict(inputs).items()}
+        tensors.check_arrays(trained.outputs, expected, "reference output")
+        sets.append(GoldenSet(name, inputs, expected, description))
+    return sets
+
+
+def write_golden(root: Path, folder: Path, sets: list[GoldenSet]) -> list[dict]:
+    """Writes `<set>/<input>.npy` and `<set>/expected/<output>.npy`; returns the manifest's golden list."""
+    entries = []
+    for s in sets:
+        (folder / s.name / "expected").mkdir(parents=True)
+        paths = {}
+        for kind, arrays, sub in (("inputs", s.inputs, folder / s.name), ("expected", s.expected, folder / s.name / "expected")):
+            paths[kind] = {}
+            for name, array in arrays.items():
+                np.save(sub / f"{name}.npy", array)
+                paths[kind][name] = (sub / f"{name}.npy").relative_to(root).as_posix()
+        entries.append({"name": s.name, "rows": tensors.batch_of(s.inputs), "description": s.description, **paths})
+    return entries
+
+
+def check_artifact(model_id: str, exported: formats.Exported, specs: dict, golden: GoldenSet, tolerance: dict) -> dict:
     """Reloads the artifact in Python and compares it with the reference at batch 1 and the full batch."""
     name = f"{model_id}/{exported.format}"
+    artifact = {"format": exported.format, **exported.fields}
     try:
-        predict = LOADERS[exported.format](exported.path, exported.fields)
+        predict = python_loaders.load(exported.path, artifact, specs)
     except Exception as e:  # noqa: BLE001
         raise ExportError(f"{name}: the written artifact does not reload: {type(e).__name__}: {e}") from e
-    batch_sizes = [1, len(x)]
+    batch_sizes = [1, tensors.batch_of(golden.inputs)]
     max_abs = 0.0
     for batch in batch_sizes:
         try:
-            got = predict(x[:batch])
+            got = predict(tensors.take(golden.inputs, batch))
+            results = compare_outputs(tensors.take(golden.expected, batch), got, tolerance)
         except Exception as e:  # noqa: BLE001
             raise ExportError(f"{name}: running batch {batch} failed: {type(e).__name__}: {e}") from e
-        result = compare(expected[:batch], got, tolerance["atol"], tolerance["rtol"])
-        if not result.passed:
-            row, col = divmod(result.worst_index, expected.shape[1])
-            raise ExportError(
-                f"{name}: output differs from the reference at batch {batch}: {result.mismatches} of "
-                f"{result.count} values outside atol={tolerance['atol']:g} rtol={tolerance['rtol']:g}, "
-                f"max abs diff {result.max_abs:.3g} (worst at row {row}, column {col})"
-            )
-        max_abs = max(max_abs, result.max_abs)
+        for output, result in results.items():
+            if not result.passed:
+                raise ExportError(
+                    f"{name}: output {output} differs from the reference at batch {batch}: {result.mismatches} of "
+                    f"{result.count} values outside atol={tolerance['atol']:g} rtol={tolerance['rtol']:g}, "
+                    f"max abs diff {result.max_abs:.3g} (worst at flat index {result.worst_index})"
+                )
+            max_abs = max(max_abs, result.max_abs)
     return {"runtime": CHECK_RUNTIME, "batch_sizes": batch_sizes, "max_abs": max_abs, "passed": True}

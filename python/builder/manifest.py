@@ -9,10 +9,10 @@ from pathlib import Path
 
 import jsonschema
 
-from builder import hashing
+from builder import hashing, tensors
 from builder.formats import Exported
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MANIFEST_NAME = "manifest.json"
 SCHEMA_NAME = "manifest.schema.json"
 UNSAFE_OPS_NAME = "unsafe_ops.json"
@@ -22,19 +22,68 @@ def schema_text() -> str:
     return resources.files("builder").joinpath(SCHEMA_NAME).read_text(encoding="utf-8")
 
 
+class VersionError(ValueError):
+    """The manifest's schema_version is not the one this builder reads (clients exit 3 here)."""
+
+
 def validate(doc: dict) -> None:
-    """Raises jsonschema.ValidationError (with the failing path) if `doc` breaks the schema."""
+    """Raises VersionError for another schema_version, jsonschema.ValidationError (with the failing
+    path) if `doc` breaks the schema, and ValueError for the contract's rules a schema cannot say."""
+    if not isinstance(doc, dict) or type(doc.get("schema_version")) is not int or doc["schema_version"] != SCHEMA_VERSION:
+        version = doc.get("schema_version") if isinstance(doc, dict) else None
+        raise VersionError(f"schema_version {version!r} is not supported (this builder reads {SCHEMA_VERSION})")
     schema = json.loads(schema_text())
     jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker()).validate(doc)
+    for model in doc["models"]:
+        if problem := model_problem(model):
+            raise ValueError(f"model {model.get('id')}: {problem}")
 
 
-def artifact_entry(root: Path, exported: Exported, tolerance: dict, check: dict) -> dict:
+KEYED_FORMATS = ("onnx", "saved-model", "tflite", "tfjs-graph")
+
+
+def model_problem(model: dict) -> str | None:
+    """The first contract rule (docs/contract.md, "Tensor specs") `model` breaks, or None."""
+    for what in ("inputs", "outputs"):
+        names = [t["name"] for t in model[what]]
+        if len(set(names)) != len(names):
+            return f"two {what} share a name: {names}"
+    if not model["inputs"]:
+        return "a model needs at least one input"
+    used = {d for t in model["inputs"] + model["outputs"] for d in t["shape"] if isinstance(d, str)}
+    for name, bounds in model.get("dims", {}).items():
+        if name not in used:
+            return f"dims names {name!r}, which no shape uses"
+        if bounds.get("max") is not None and bounds.get("min", 0) > bounds["max"]:
+            return f"dim {name}: min {bounds['min']} > max {bounds['max']}"
+    inputs, outputs = {t["name"]: t for t in model["inputs"]}, {t["name"]: t for t in model["outputs"]}
+    for artifact in model["artifacts"]:
+        where = f"artifact {artifact['format']}"
+        for key, specs in (("input_keys", inputs), ("output_keys", outputs)):
+            keys = artifact.get(key)
+            if keys is None:
+                if artifact["format"] in KEYED_FORMATS:
+                    return f"{where} has no {key}"
+                continue
+            if set(keys) != set(specs):
+                return f"{where}: {key} name {sorted(keys)}, the model's tensors are {sorted(specs)}"
+        for name, dtype in (artifact.get("boundary_dtypes") or {}).items():
+            spec = inputs.get(name) or outputs.get(name)
+            if spec is None:
+                return f"{where}: boundary_dtypes names {name!r}, which is no tensor of the model"
+            if (spec["dtype"], dtype) not in tensors.BOUNDARY_CASTS:
+                return f"{where}: boundary cast {spec['dtype']} -> {dtype} for {name} is not allowed"
+    return None
+
+
+def artifact_entry(root: Path, exported: Exported, via: tuple[str, ...], tolerance: dict, check: dict) -> dict:
     """The manifest entry of one artifact; `root` is the manifest's folder."""
     entry = {
         "format": exported.format,
         "path": exported.path.relative_to(root).as_posix(),
         "sha256": hashing.artifact_sha256(exported.path),
         "bytes": hashing.artifact_bytes(exported.path),
+        "via": list(via),
     }
     if exported.path.is_dir():
         entry["files"] = [
@@ -44,14 +93,24 @@ def artifact_entry(root: Path, exported: Exported, tolerance: dict, check: dict)
     return entry | exported.fields | {"tolerance": dict(tolerance), "check": check}
 
 
-def model_entry(trained, golden: dict, artifacts: list[dict]) -> dict:
-    """The manifest entry of one model (`trained` is a builder.models.common.Trained)."""
+def model_specs(trained) -> dict:
+    """The manifest's tensor specs of a trained model (`trained` is a builder.models.common.Trained)."""
+    used = {d for t in trained.inputs + trained.outputs for d in t.dim_names}
+    return {
+        "inputs": [t.to_manifest() for t in trained.inputs],
+        "outputs": [t.to_manifest() for t in trained.outputs],
+        "dims": tensors.dims_table([d for d in trained.dims if d.name in used]),
+    }
+
+
+def model_entry(trained, golden: list[dict], artifacts: list[dict]) -> dict:
+    """The manifest entry of one model."""
     return {
         "id": trained.model_id,
         "source": trained.source,
         "parameters": trained.parameters,
-        "inputs": [{"name": "input", "dtype": "float32", "shape": [-1, trained.n_inputs]}],
-        "outputs": [{"name": "output", "dtype": "float32", "shape": [-1, trained.n_outputs]}],
+        **trained.info,
+        **model_specs(trained),
         "training": trained.training,
         "golden": golden,
         "artifacts": artifacts,
@@ -101,9 +160,13 @@ def read(path: Path) -> dict:
         raise ValueError(f"{path}: not valid JSON: {e}") from None
     try:
         validate(doc)
+    except VersionError as e:
+        raise VersionError(f"{path}: {e}") from None
     except jsonschema.ValidationError as e:
         where = "/".join(str(p) for p in e.absolute_path) or "(root)"
         raise ValueError(f"{path}: {where}: {e.message}") from None
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
     return doc
 
 

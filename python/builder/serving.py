@@ -226,12 +226,13 @@ def _batching(model: dict) -> tuple[int, bool]:
     """(max_batch_size, whether dims drop a leading batch dim): batched only if every tensor has
     a dynamic first dim; otherwise Triton must see full shapes with max_batch_size 0."""
     tensors = model["inputs"] + model["outputs"]
-    batched = all(t["shape"] and t["shape"][0] == -1 for t in tensors)
+    batched = all(t["shape"] and t["shape"][0] == "batch" for t in tensors)
     return (MAX_BATCH_SIZE, True) if batched else (0, False)
 
 
 def _dims(tensor: dict, batched: bool) -> list[int]:
-    dims = list(tensor["shape"][1:] if batched else tensor["shape"])
+    # Triton writes a dynamic dim as -1; the manifest names it.
+    dims = [d if isinstance(d, int) else -1 for d in (tensor["shape"][1:] if batched else tensor["shape"])]
     if not dims:
         raise _Unservable(f"tensor {tensor['name']!r} has no dims besides the batch (Triton needs rank >= 1)")
     return dims

@@ -6,7 +6,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from builder.export import ArtifactRow
-from builder.models.common import Trained
+from builder.models.common import Trained, headline
 
 
 def human_bytes(n: int) -> str:
@@ -50,7 +50,7 @@ class RichReporter:
 
     def epoch(self, model_id: str, epoch: int, metrics: dict) -> None:
         self.progress.update(
-            self._tasks[model_id], completed=epoch, status=f"loss {metrics['loss']:.4f} acc {metrics['accuracy']:.3f}"
+            self._tasks[model_id], completed=epoch, status=f"loss {metrics['loss']:.4f} held-out {metrics['accuracy']:.3f}"
         )
 
     def trained(self, trained: Trained) -> None:
@@ -58,7 +58,7 @@ class RichReporter:
         t = trained.training
         self.console.print(
             f"trained {trained.model_id}: {t['epochs']} epochs, loss {t['final_loss']:.4f}, "
-            f"held-out accuracy {t['accuracy']:.3f}, {t['seconds']:.1f} s"
+            f"{headline(t)}, {t['seconds']:.1f} s"
         )
 
     def artifact(self, row: ArtifactRow) -> None:

@@ -1,5 +1,5 @@
 """Inference speed per (model, artifact, runtime): load, first call, batch-1 latency, batch-1024
-throughput. In-process runtimes are timed here; client CLIs time themselves through DESIGN.md's
+throughput in the model's own unit (rows/s, images/s, tokens/s) and GFLOP/s from its layers. In-process runtimes are timed here; client CLIs time themselves through docs/contract.md's
 `--repeat/--warmup/--timing` (their own clock, excluding process start), so the comparison is fair.
 """
 from __future__ import annotations
@@ -14,14 +14,37 @@ from typing import Callable
 import numpy as np
 
 from builder import manifest as manifest_io
+from builder.bench.flops import onnx_flops_per_row
+from builder.verify.inputs import input_sets
 from builder.verify.runners import RUNNERS, CliRunner, unsupported
 
 THROUGHPUT_BATCH = 1024
 
 
-def flops_per_row(model: dict) -> int:
-    """About 2 flops (multiply, add) per weight: the dense layers dominate these MLPs."""
-    return 2 * model["parameters"]
+def flops_per_row(manifest: Path, model: dict, golden: dict[str, np.ndarray]) -> tuple[int, str]:
+    """(FLOPs per batch row, how they were counted): from the layers of the model's ONNX graph
+    (bench/flops.py), or 2 x parameters when the model has no ONNX artifact."""
+    onnx = next((a for a in model["artifacts"] if a["format"] == "onnx"), None)
+    if onnx is None:
+        return 2 * model["parameters"], "2 x parameters"
+    counted = onnx_flops_per_row(manifest.parent / onnx["path"], golden, onnx["input_keys"])
+    return counted["flops"], "MatMul/Gemm/Conv of the ONNX graph: " + ", ".join(f"{op} {n:,}" for op, n in counted["by_op"].items())
+
+
+def unit(model: dict, golden: dict[str, np.ndarray]) -> tuple[str, int]:
+    """(the model's throughput unit, items per batch row): tokens for a sequence model, images for
+    an image model (a rank-4 input), rows otherwise."""
+    for spec in model["inputs"]:
+        if "seq" in spec["shape"]:
+            return "tokens/s", int(golden[spec["name"]].shape[spec["shape"].index("seq")])
+    if any(len(spec["shape"]) == 4 for spec in model["inputs"]):
+        return "images/s", 1
+    return "rows/s", 1
+
+
+def batch_of_rows(arrays: dict[str, np.ndarray], rows: int) -> dict[str, np.ndarray]:
+    """`rows` rows cycled from the golden rows (real inputs, any signature)."""
+    return {n: np.ascontiguousarray(np.take(a, np.arange(rows) % len(a), axis=0)) for n, a in arrays.items()}
 
 
 def _percentiles(seconds: list[float]) -> dict:
@@ -54,13 +77,14 @@ def _bench_python(runner, manifest: Path, model: dict, artifact: dict, x1, xb, r
 
 
 def _bench_cli(runner: CliRunner, manifest: Path, model: dict, artifact: dict, x1, xb, repeat: int, warmup: int) -> dict:
-    def timing(x: np.ndarray, n: int, k: int) -> dict:
+    def timing(x: dict[str, np.ndarray], n: int, k: int) -> dict:
         with tempfile.TemporaryDirectory(prefix="deploykit-bench-") as tmp:
-            inp, out, t = Path(tmp) / "in.npy", Path(tmp) / "out.npy", Path(tmp) / "timing.json"
-            np.save(inp, x)
+            t = Path(tmp) / "timing.json"
             cmd = [str(runner.path()), "--manifest", str(manifest), "--model", model["id"], "--format", artifact["format"],
-                   "--input", str(inp), "--output", str(out), "--repeat", str(n), "--warmup", str(k), "--timing", str(t),
-                   *runner.extra_args]
+                   "--repeat", str(n), "--warmup", str(k), "--timing", str(t), *runner.extra_args]
+            for name, array in x.items():
+                np.save(Path(tmp) / f"{name}.npy", array)
+                cmd += ["--input", f"{name}={Path(tmp) / f'{name}.npy'}"]
             result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
             if result.returncode != 0:
                 raise RuntimeError((result.stderr.strip().splitlines() or ["(no message)"])[-1])
@@ -81,13 +105,13 @@ def run(manifest: Path, models=None, runtimes=None, repeat: int = 200, warmup: i
     runners = [RUNNERS[name] for name in (runtimes or RUNNERS)]
     reasons = {r.name: r.unavailable() for r in runners}
     rows = []
-    rng = np.random.default_rng(0)
     for model in doc["models"]:
         if models and model["id"] not in models:
             continue
-        n_in = model["inputs"][0]["shape"][1]
-        x1 = rng.standard_normal((1, n_in), dtype=np.float32)
-        xb = rng.standard_normal((THROUGHPUT_BATCH, n_in), dtype=np.float32)
+        golden = next(s for s in input_sets(manifest.parent, model) if s.name == "golden").inputs
+        x1, xb = batch_of_rows(golden, 1), batch_of_rows(golden, THROUGHPUT_BATCH)
+        flops, counted = flops_per_row(manifest, model, golden)
+        throughput_unit, items = unit(model, golden)
         for artifact in model["artifacts"]:
             for runner in runners:
                 if artifact["format"] not in runner.formats:
@@ -108,6 +132,8 @@ def run(manifest: Path, models=None, runtimes=None, repeat: int = 200, warmup: i
                     continue
                 seconds_per_batch = row["batch_latency_us"]["p50"] / 1e6
                 row["rows_per_s"] = THROUGHPUT_BATCH / seconds_per_batch
-                row["gflops"] = row["rows_per_s"] * flops_per_row(model) / 1e9
+                row["throughput"] = {"unit": throughput_unit, "value": row["rows_per_s"] * items}
+                row["flops_per_row"], row["flops_counted"] = flops, counted
+                row["gflops"] = row["rows_per_s"] * flops / 1e9
                 rows.append(row)
     return rows

@@ -44,6 +44,12 @@ def versus_python(rows: list[dict]) -> list[dict]:
     return out
 
 
+def _throughput(row: dict) -> str:
+    """The row's throughput in its model's unit (rows/s, images/s, tokens/s)."""
+    t = row.get("throughput") or {"unit": "rows/s", "value": row["rows_per_s"]}
+    return f"{t['value']:.3g} {t['unit']}"
+
+
 def markdown(result: dict) -> str:
     m, g = result["machine"], result["gemm"]
     peak = g["peak_gflops"]
@@ -53,7 +59,7 @@ def markdown(result: dict) -> str:
         + ", ".join(f"{k} {v:.1f} GFLOP/s" for k, v in g["gflops"].items()) + ".", "",
         "## Inference", "",
         "batch-1 latency in microseconds; throughput at batch 1024; % of the GEMM peak.", "",
-        "| model | format | runtime | load ms | first ms | p50 us | p90 us | p99 us | rows/s | GFLOP/s | % peak |",
+        "| model | format | runtime | load ms | first ms | p50 us | p90 us | p99 us | throughput (batch 1024) | GFLOP/s | % peak |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in result["inference"]:
@@ -63,7 +69,7 @@ def markdown(result: dict) -> str:
         lat = r["latency_us"]
         lines.append(
             f"| {r['model']} | {r['format']} | {r['runtime']} | {r['load_ms']:.1f} | {r['first_ms']:.2f} | {lat['p50']:.1f} | "
-            f"{lat['p90']:.1f} | {lat['p99']:.1f} | {r['rows_per_s']:.3g} | {r['gflops']:.2f} | {100 * r['gflops'] / peak:.1f} |"
+            f"{lat['p90']:.1f} | {lat['p99']:.1f} | {_throughput(r)} | {r['gflops']:.2f} | {100 * r['gflops'] / peak:.1f} |"
         )
     over = overheads(result["inference"])
     lines += ["", "## Client overhead (batch-1 p50: the client's predict / the bare runtime call, same process, interleaved)", ""]

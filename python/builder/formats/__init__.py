@@ -1,41 +1,75 @@
-"""Export format ids (DESIGN.md artifact table) and what each model source can produce."""
+"""The format registry: one row per artifact format, and the edges that produce them.
+
+A row says where the artifact lives under `models/<id>/`, which Python loader reloads it and its
+default tolerance. An edge says how one format is made from a framework (`torch`, `tensorflow`,
+`jax`) or from another format (`saved-model` -> `tflite`). Each edge is one function
+`export(ctx: ExportContext) -> Exported`, registered here by module and name, so adding a format
+is one row plus one function, and adding a conversion is one edge plus one function.
+
+The plan for a model is the closure of the requested formats over their prerequisites; every
+artifact records the route it took (`via`, e.g. `["tensorflow", "saved-model", "tflite"]`).
+"""
 from __future__ import annotations
 
 import dataclasses
 import importlib
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-FORMATS: tuple[str, ...] = (
-    "torchscript-script",
-    "torchscript-trace",
-    "aoti",
-    "onnx",
-    "saved-model",
-    "tflite",
-    "tfjs-graph",
-)
+if TYPE_CHECKING:
+    from builder.models.common import Trained
 
-# Artifact location under models/<id>/ for each format (a file, or a folder for saved-model/tfjs).
-FORMAT_PATHS: dict[str, str] = {
-    "torchscript-script": "torchscript/scripted.pt",
-    "torchscript-trace": "torchscript/traced.pt",
-    "aoti": "aoti/model.pt2",
-    "onnx": "onnx/model.onnx",
-    "saved-model": "saved_model",
-    "tflite": "tflite/model.tflite",
-    "tfjs-graph": "tfjs",
-}
-
-# Formats each model source exports, in export order (tflite and tfjs-graph derive from saved-model).
-SOURCE_FORMATS: dict[str, tuple[str, ...]] = {
-    "torch": ("torchscript-script", "torchscript-trace", "aoti", "onnx"),
-    "tensorflow": ("saved-model", "tflite", "tfjs-graph", "onnx"),
-    "jax": ("onnx", "saved-model"),
-}
-
-# Default per-artifact tolerance: float32 kernels differ in summation order and fusion.
+# Float32 kernels differ in summation order and fusion.
 DEFAULT_TOLERANCE = {"atol": 1e-5, "rtol": 1e-4}
+
+
+@dataclasses.dataclass(frozen=True)
+class Format:
+    id: str
+    path: str  # under models/<id>/: a file, or a folder for saved-model / tfjs
+    loader: str  # builder.runtimes.python_loaders function that reloads it
+    summary: str
+    tolerance: dict = dataclasses.field(default_factory=lambda: dict(DEFAULT_TOLERANCE))
+
+
+@dataclasses.dataclass(frozen=True)
+class Edge:
+    src: str  # a framework or a format id
+    dst: str  # a format id
+    exporter: str  # "module:function"
+    # Source frameworks whose models may take this edge (None: all). jax2tf SavedModels hold one
+    # XlaCallModule op, which neither the TF.js converter nor the TFLite one handles reliably.
+    sources: tuple[str, ...] | None = None
+
+
+# Export order: a format's prerequisites come first; ONNX before AOTInductor, because
+# torch.onnx.export after torch.export in the same process can freeze a dynamic dim.
+FORMAT_TABLE: tuple[Format, ...] = (
+    Format("torchscript-script", "torchscript/scripted.pt", "load_torchscript", "torch.jit.script, for LibTorch"),
+    Format("torchscript-trace", "torchscript/traced.pt", "load_torchscript", "torch.jit.trace, for LibTorch"),
+    Format("onnx", "onnx/model.onnx", "load_onnx", "ONNX, for onnxruntime"),
+    Format("aoti", "aoti/model.pt2", "load_aoti", "torch.export + AOTInductor, for AOTIModelPackageLoader"),
+    Format("saved-model", "saved_model", "load_saved_model", "TF SavedModel with a serving signature"),
+    Format("tflite", "tflite/model.tflite", "load_tflite", "TFLite flatbuffer"),
+    Format("tfjs-graph", "tfjs", "load_tfjs_graph", "TF.js graph model"),
+)
+FORMATS_BY_ID: dict[str, Format] = {f.id: f for f in FORMAT_TABLE}
+FORMATS: tuple[str, ...] = tuple(FORMATS_BY_ID)
+FORMAT_PATHS: dict[str, str] = {f.id: f.path for f in FORMAT_TABLE}
+
+EDGES: tuple[Edge, ...] = (
+    Edge("torch", "torchscript-script", "builder.formats.torch_formats:export_torchscript_script"),
+    Edge("torch", "torchscript-trace", "builder.formats.torch_formats:export_torchscript_trace"),
+    Edge("torch", "onnx", "builder.formats.torch_formats:export_onnx"),
+    Edge("torch", "aoti", "builder.formats.torch_formats:export_aoti"),
+    Edge("tensorflow", "saved-model", "builder.formats.tf_formats:export_saved_model"),
+    Edge("tensorflow", "onnx", "builder.formats.tf_formats:export_onnx"),
+    Edge("jax", "onnx", "builder.formats.jax_formats:export_onnx"),
+    Edge("jax", "saved-model", "builder.formats.jax_formats:export_saved_model"),
+    Edge("saved-model", "tflite", "builder.formats.tf_formats:export_tflite", sources=("tensorflow",)),
+    Edge("saved-model", "tfjs-graph", "builder.formats.tf_formats:export_tfjs", sources=("tensorflow",)),
+)
+SOURCES = ("torch", "tensorflow", "jax")
 
 
 @dataclasses.dataclass
@@ -44,24 +78,57 @@ class Exported:
 
     format: str
     path: Path  # absolute path of the file or folder written
-    fields: dict = dataclasses.field(default_factory=dict)  # signature, keys, notes...
+    fields: dict = dataclasses.field(default_factory=dict)  # signature, keys, boundary_dtypes, notes...
 
 
-# Module with `export(fmt, trained, model_dir, done) -> Exported` for each model source.
-_SOURCE_MODULES = {
-    "torch": "builder.formats.torch_formats",
-    "tensorflow": "builder.formats.tf_formats",
-    "jax": "builder.formats.jax_formats",
-}
-# Formats converted from another artifact of the same model, which is then exported too.
-DERIVED_FROM = {"tflite": "saved-model", "tfjs-graph": "saved-model"}
+@dataclasses.dataclass
+class ExportContext:
+    """What an edge's exporter gets: the trained model, where to write, and the formats already
+    written for this model (a derived format reads its source artifact from `done`)."""
+
+    trained: Trained
+    model_dir: Path
+    done: dict[str, Exported]
+
+    def path(self, fmt: str) -> Path:
+        """The artifact's path for `fmt`, its parent folder created."""
+        path = self.model_dir / FORMAT_PATHS[fmt]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
 
 
-def plan(source: str, requested: tuple[str, ...]) -> tuple[str, ...]:
-    """The formats to export for a model from `source`, in export order, with their prerequisites."""
-    wanted = set(requested) | {DERIVED_FROM[f] for f in requested if f in DERIVED_FROM}
-    return tuple(f for f in SOURCE_FORMATS[source] if f in wanted)
+def routes(source: str) -> dict[str, tuple[str, ...]]:
+    """Every format reachable from `source`, with its route (`via`): the fewest edges, and among
+    equals the edge listed first in EDGES."""
+    best: dict[str, tuple[str, ...]] = {source: (source,)}
+    frontier = [source]
+    while frontier:
+        nxt = []
+        for node in frontier:
+            for edge in EDGES:
+                if edge.src == node and edge.dst not in best and (edge.sources is None or source in edge.sources):
+                    best[edge.dst] = best[node] + (edge.dst,)
+                    nxt.append(edge.dst)
+        frontier = nxt
+    return {fmt: via for fmt, via in best.items() if fmt in FORMATS_BY_ID}
 
 
-def exporter(source: str) -> Callable[..., Exported]:
-    return importlib.import_module(_SOURCE_MODULES[source]).export
+def reachable(source: str) -> tuple[str, ...]:
+    found = routes(source)
+    return tuple(f for f in FORMATS if f in found)
+
+
+def plan(source: str, requested: tuple[str, ...] | list[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(format, via) to export for a model from `source`, in export order: the requested formats it
+    can reach plus every format on their routes."""
+    found = routes(source)
+    wanted = {step for fmt in requested if fmt in found for step in found[fmt][1:]}
+    return tuple((f, found[f]) for f in FORMATS if f in wanted)
+
+
+def exporter(src: str, dst: str) -> Callable[[ExportContext], Exported]:
+    for edge in EDGES:
+        if (edge.src, edge.dst) == (src, dst):
+            module, name = edge.exporter.split(":")
+            return getattr(importlib.import_module(module), name)
+    raise KeyError(f"no edge {src} -> {dst}")

@@ -10,58 +10,50 @@ oldest jax 0.10 still writes and the newest the pinned TF (and TF Java 1.1 / TF 
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import jax
 import numpy as np
 
-from builder.formats import FORMAT_PATHS, Exported
+from builder.formats import ExportContext, Exported, onnx_checks
 from builder.versions import package_version
 
-INPUT_NAME, OUTPUT_NAME = "input", "output"
 XLA_CALL_MODULE_VERSION = 9
 
 
-def export_onnx(trained_module, dest: Path, n_inputs: int) -> Exported:
-    """`trained_module` is `(apply_fn, params)` with `apply_fn(params, x) -> probabilities`."""
+def _shape(spec) -> tuple:
+    return tuple(spec.shape)  # named dims stay symbolic, under the model's own names
+
+
+def export_onnx(ctx: ExportContext) -> Exported:
     import jax2onnx
 
-    apply_fn, params = trained_module
-    path = dest / FORMAT_PATHS["onnx"]
-    path.parent.mkdir(parents=True, exist_ok=True)
+    trained, fn = ctx.trained, ctx.trained.module
+    path = ctx.path("onnx")
     proto = jax2onnx.to_onnx(
-        lambda x: apply_fn(params, x),
-        inputs=[("B", n_inputs)],
+        lambda *inputs: fn.apply(fn.params, *inputs),
+        inputs=[jax.ShapeDtypeStruct(_shape(s), s.dtype) if s.dtype != "float32" else _shape(s) for s in trained.inputs],
         model_name="deploykit",
-        input_names=[INPUT_NAME],
-        output_names=[OUTPUT_NAME],
+        input_names=[s.name for s in trained.inputs],
+        output_names=[s.name for s in trained.outputs],
     )
     path.write_bytes(proto.SerializeToString())
-    return Exported(
-        "onnx", path, {"converter": f"jax2onnx {package_version('jax2onnx')}", "input_keys": {"input": INPUT_NAME}, "output_keys": {"output": OUTPUT_NAME}}
-    )
+    keys = {s.name: s.name for s in trained.inputs}, {s.name: s.name for s in trained.outputs}
+    onnx_checks.check_dims(path, trained, *keys)
+    return Exported("onnx", path, {"converter": f"jax2onnx {package_version('jax2onnx')}", "input_keys": keys[0], "output_keys": keys[1]})
 
 
-def export_saved_model(trained_module, dest: Path, n_inputs: int) -> Exported:
+def export_saved_model(ctx: ExportContext) -> Exported:
     import tensorflow as tf
     from jax.experimental import jax2tf
 
     from builder.formats import tf_formats
 
-    apply_fn, params = trained_module
+    trained, fn = ctx.trained, ctx.trained.module
     jax.config.update("jax_export_calling_convention_version", XLA_CALL_MODULE_VERSION)
+    polymorphic = [None] + [f"({', '.join(str(d) for d in s.shape)})" for s in trained.inputs]
     # Parameters become tf.Variables (saved in variables/), not constants folded into StableHLO.
-    tf_apply = jax2tf.convert(
-        apply_fn, polymorphic_shapes=[None, f"(b, {n_inputs})"], with_gradient=False
-    )
+    tf_apply = jax2tf.convert(fn.apply, polymorphic_shapes=polymorphic, with_gradient=False)
     module = tf.Module()
-    module.params = jax.tree_util.tree_map(lambda p: tf.Variable(np.asarray(p), trainable=False), params)
-    serve = tf_formats.serving_function(lambda x: tf_apply(module.params, x), n_inputs)
-    return tf_formats.save(module, serve, dest, extra={"contains_ops": ["XlaCallModule"], "xla_call_module_version": XLA_CALL_MODULE_VERSION})
-
-
-EXPORTERS = {"onnx": export_onnx, "saved-model": export_saved_model}
-
-
-def export(fmt: str, trained, model_dir: Path, done: dict[str, Exported]) -> Exported:
-    return EXPORTERS[fmt](trained.module, model_dir, trained.n_inputs)
+    module.params = jax.tree_util.tree_map(lambda p: tf.Variable(np.asarray(p), trainable=False), fn.params)
+    serve = tf_formats.serving_function(lambda *inputs: tf_apply(module.params, *inputs), trained)
+    extra = {"contains_ops": ["XlaCallModule"], "xla_call_module_version": XLA_CALL_MODULE_VERSION}
+    return tf_formats.save(module, serve, ctx, extra=extra)

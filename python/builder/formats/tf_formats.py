@@ -1,7 +1,7 @@
 """TensorFlow exports: SavedModel with a serving signature, then TFLite, TF.js graph and ONNX from it.
 
-The serving signature is a `tf.function` whose input is named `input` and whose output dict has the
-key `output`, so every client can find them by name. The keys written to the manifest are read back
+The serving signature is a `tf.function` whose inputs are named after the model's input specs and
+whose output dict is keyed by its output names, so every client finds them by name. The keys written to the manifest are read back
 from the saved SavedModel, never assumed.
 """
 from __future__ import annotations
@@ -16,67 +16,93 @@ from typing import Callable
 
 import tensorflow as tf
 
-from builder.formats import FORMAT_PATHS, Exported
+from builder.formats import ExportContext, Exported, onnx_checks
+from builder.models.common import Trained
 from builder.versions import package_version
 
 SIGNATURE = "serving_default"
 TAGS = ["serve"]
-INPUT_NAME, OUTPUT_NAME = "input", "output"
+# TF.js has no int64, uint8 or float16 tensors: these dtypes cross its boundary as int32/float32,
+# and the client casts (docs/contract.md, boundary_dtypes).
+TFJS_BOUNDARY = {"int64": "int32", "uint8": "int32", "float16": "float32"}
 
 
-def input_spec(n_inputs: int) -> tf.TensorSpec:
-    return tf.TensorSpec([None, n_inputs], tf.float32, name=INPUT_NAME)
+def input_specs(trained: Trained) -> list[tf.TensorSpec]:
+    """One tf.TensorSpec per model input, named after it (the name becomes the signature's key)."""
+    return [tf.TensorSpec([d if isinstance(d, int) else None for d in s.shape], s.dtype, name=s.name) for s in trained.inputs]
 
 
-def serving_function(forward: Callable[[tf.Tensor], tf.Tensor], n_inputs: int) -> tf.types.experimental.ConcreteFunction:
+def as_outputs(trained: Trained, result) -> dict:
+    """The forward's result (a tensor, a list/tuple in output order, or a dict) as {output name: tensor}."""
+    names = [s.name for s in trained.outputs]
+    if isinstance(result, dict):
+        return {n: result[n] for n in names}
+    results = list(result) if isinstance(result, (list, tuple)) else [result]
+    if len(results) != len(names):
+        raise ValueError(f"the model returned {len(results)} outputs, its spec names {len(names)}: {names}")
+    return dict(zip(names, results))
+
+
+def serving_function(forward: Callable, trained: Trained) -> tf.types.experimental.ConcreteFunction:
+    """The serving signature: inputs keyed by the model's input names, a dict of its output names.
+    `forward(*inputs)` takes the inputs in the model's order."""
     # autograph=False: the forward is plain tensor code (Keras, or jax2tf's wrapper); converting
     # jax2tf's Python with AutoGraph fails noisily and costs ~30 s.
-    @tf.function(input_signature=[input_spec(n_inputs)], autograph=False)
-    def serve(input):  # noqa: A002 - the argument name becomes the signature's input key
-        return {OUTPUT_NAME: forward(input)}
+    @tf.function(input_signature=input_specs(trained), autograph=False)
+    def serve(*inputs):
+        return as_outputs(trained, forward(*inputs))
 
     return serve
 
 
-def signature_keys(saved_model_dir: Path) -> tuple[dict, dict]:
-    """Reads the serving signature's input and output keys from a SavedModel on disk."""
+def keras_forward(model) -> Callable:
+    """Calls a Keras model eagerly with its inputs in the model's order (one tensor, or a list)."""
+    return lambda *inputs: model(inputs[0] if len(inputs) == 1 else list(inputs), training=False)
+
+
+def signature_keys(saved_model_dir: Path, trained: Trained) -> tuple[dict, dict]:
+    """Reads the serving signature's keys back from the SavedModel and maps the model's tensor names to them."""
     loaded = tf.saved_model.load(str(saved_model_dir), tags=TAGS)
     fn = loaded.signatures[SIGNATURE]
     _, kwargs = fn.structured_input_signature
-    inputs, outputs = list(kwargs), list(fn.structured_outputs)
-    if len(inputs) != 1 or len(outputs) != 1:
-        raise ValueError(f"{SIGNATURE} must have one input and one output, got {inputs} -> {outputs}")
-    return {"input": inputs[0]}, {"output": outputs[0]}
+    inputs, outputs = set(kwargs), set(fn.structured_outputs)
+    want_in, want_out = {s.name for s in trained.inputs}, {s.name for s in trained.outputs}
+    if inputs != want_in or outputs != want_out:
+        raise ValueError(f"{SIGNATURE} has {sorted(inputs)} -> {sorted(outputs)}, expected {sorted(want_in)} -> {sorted(want_out)}")
+    return {n: n for n in sorted(want_in)}, {n: n for n in sorted(want_out)}
 
 
-def save(module: tf.Module, serve: Callable, dest: Path, extra: dict | None = None) -> Exported:
+def save(module: tf.Module, serve: Callable, ctx: ExportContext, extra: dict | None = None) -> Exported:
     """Saves `module` with `serve` as its serving signature; `module` must track all variables."""
-    path = dest / FORMAT_PATHS["saved-model"]
+    path = ctx.path("saved-model")
     tf.saved_model.save(module, str(path), signatures={SIGNATURE: serve})
-    input_keys, output_keys = signature_keys(path)
+    input_keys, output_keys = signature_keys(path, ctx.trained)
     fields = {"signature": SIGNATURE, "tags": TAGS, "input_keys": input_keys, "output_keys": output_keys}
     return Exported("saved-model", path, {**fields, **(extra or {})})
 
 
-def export_saved_model_keras(model, dest: Path, n_inputs: int) -> Exported:
+def export_saved_model(ctx: ExportContext) -> Exported:
+    model = ctx.trained.module
     module = tf.Module()
     # Track the backing tf.Variables, not the Keras model: tracking the model saves two handles per
     # weight, and a session-based loader (TF Serving, TF Java, the C API) restores one while the
     # serving function reads the other ("Could not find variable mlp_keras/dense/kernel").
     module.variables_ = [v.value for v in model.variables]
-    return save(module, serving_function(lambda x: model(x, training=False), n_inputs), dest)
+    return save(module, serving_function(keras_forward(model), ctx.trained), ctx)
 
 
-def export_tflite(saved_model: Path, dest: Path) -> Exported:
-    path = dest / FORMAT_PATHS["tflite"]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model), signature_keys=[SIGNATURE])
+def export_tflite(ctx: ExportContext) -> Exported:
+    path = ctx.path("tflite")
+    saved = ctx.done["saved-model"]
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved.path), signature_keys=[SIGNATURE])
     path.write_bytes(converter.convert())
-    return Exported("tflite", path, {"signature": SIGNATURE, "input_keys": {"input": INPUT_NAME}, "output_keys": {"output": OUTPUT_NAME}})
+    # The TFLite signature keeps the SavedModel signature's keys.
+    return Exported("tflite", path, {"signature": SIGNATURE, "input_keys": saved.fields["input_keys"], "output_keys": saved.fields["output_keys"]})
 
 
-def export_tfjs(saved_model: Path, dest: Path) -> Exported:
-    path = dest / FORMAT_PATHS["tfjs-graph"]
+def export_tfjs(ctx: ExportContext) -> Exported:
+    path = ctx.path("tfjs-graph")
+    saved = ctx.done["saved-model"]
     # tensorflowjs imports TF-DF (which prints a banner) and TF-Hub (which warns about
     # pkg_resources) at import time, and the converter prints its own progress: keep them quiet.
     os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")  # else TF-DF needs IPython when stdout is captured
@@ -85,34 +111,39 @@ def export_tfjs(saved_model: Path, dest: Path) -> Exported:
         import tensorflowjs as tfjs
     with contextlib.redirect_stdout(io.StringIO()):
         tfjs.converters.convert_tf_saved_model(
-            str(saved_model), str(path), signature_def=SIGNATURE, saved_model_tags="serve"
+            str(saved.path), str(path), signature_def=SIGNATURE, saved_model_tags="serve"
         )
-    return Exported(
-        "tfjs-graph",
-        path,
-        {"entry": "model.json", "signature": SIGNATURE, "input_keys": {"input": INPUT_NAME}, "output_keys": {"output": OUTPUT_NAME}},
-    )
+    trained = ctx.trained
+    boundary = {s.name: TFJS_BOUNDARY[s.dtype] for s in trained.inputs + trained.outputs if s.dtype in TFJS_BOUNDARY}
+    fields = {"entry": "model.json", "signature": SIGNATURE, "input_keys": saved.fields["input_keys"], "output_keys": saved.fields["output_keys"]}
+    return Exported("tfjs-graph", path, fields | ({"boundary_dtypes": boundary} if boundary else {}))
 
 
-def export_onnx_keras(model, dest: Path, n_inputs: int) -> Exported:
+def export_onnx(ctx: ExportContext) -> Exported:
     """Keras -> ONNX with tf2onnx.from_function (from_keras fails on Keras 3 models, FACTS.md)."""
     import tf2onnx
 
-    path = dest / FORMAT_PATHS["onnx"]
-    path.parent.mkdir(parents=True, exist_ok=True)
+    trained = ctx.trained
+    path = ctx.path("onnx")
+    forward = keras_forward(trained.module)
+    names = [s.name for s in trained.outputs]
 
-    @tf.function(input_signature=[input_spec(n_inputs)])
-    def forward(input):  # noqa: A002
-        return tf.identity(model(input, training=False), name=OUTPUT_NAME)
+    @tf.function(input_signature=input_specs(trained))
+    def onnx_forward(*inputs):
+        outputs = as_outputs(trained, forward(*inputs))
+        return [tf.identity(outputs[n], name=n) for n in names]
 
     logging.getLogger("tf2onnx").setLevel(logging.ERROR)
-    proto, _ = tf2onnx.convert.from_function(forward, input_signature=[input_spec(n_inputs)], opset=17)
-    # tf2onnx names graph outputs after the TF tensor ("Identity:0"); rename to the contract's name.
-    _rename_onnx_io(proto, {proto.graph.input[0].name: INPUT_NAME, proto.graph.output[0].name: OUTPUT_NAME})
+    proto, _ = tf2onnx.convert.from_function(onnx_forward, input_signature=input_specs(trained), opset=17)
+    # tf2onnx names graph inputs "<name>:0" and outputs after the TF tensors ("Identity:0", in the
+    # function's output order); rename both to the model's tensor names.
+    renames = {v.name: v.name.split(":")[0] for v in proto.graph.input}
+    renames |= {v.name: n for v, n in zip(proto.graph.output, names, strict=True)}
+    _rename_onnx_io(proto, renames)
     path.write_bytes(proto.SerializeToString())
-    return Exported(
-        "onnx", path, {"converter": f"tf2onnx {package_version('tf2onnx')}", "input_keys": {"input": INPUT_NAME}, "output_keys": {"output": OUTPUT_NAME}}
-    )
+    keys = {s.name: s.name for s in trained.inputs}, {n: n for n in names}
+    onnx_checks.check_dims(path, trained, *keys)
+    return Exported("onnx", path, {"converter": f"tf2onnx {package_version('tf2onnx')}", "input_keys": keys[0], "output_keys": keys[1]})
 
 
 def _rename_onnx_io(proto, renames: dict[str, str]) -> None:
@@ -122,13 +153,3 @@ def _rename_onnx_io(proto, renames: dict[str, str]) -> None:
     for node in proto.graph.node:
         node.input[:] = [renames.get(n, n) for n in node.input]
         node.output[:] = [renames.get(n, n) for n in node.output]
-
-
-def export(fmt: str, trained, model_dir: Path, done: dict[str, Exported]) -> Exported:
-    """Exports `fmt` for a Keras model; tflite and tfjs-graph convert the SavedModel in `done`."""
-    if fmt == "saved-model":
-        return export_saved_model_keras(trained.module, model_dir, trained.n_inputs)
-    if fmt == "onnx":
-        return export_onnx_keras(trained.module, model_dir, trained.n_inputs)
-    saved_model = done["saved-model"].path
-    return export_tflite(saved_model, model_dir) if fmt == "tflite" else export_tfjs(saved_model, model_dir)

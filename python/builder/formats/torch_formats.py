@@ -9,18 +9,35 @@ from typing import Iterator
 
 import torch
 
-from builder.formats import FORMAT_PATHS, Exported
+from builder.formats import ExportContext, Exported, onnx_checks
+from builder.models.common import Trained
 
-INPUT_NAME, OUTPUT_NAME = "input", "output"
+# Example sizes of dynamic dims when tracing: above 1 (torch.export specialises dims of size 0
+# and 1) and inside each dim's bounds.
+EXAMPLE_SIZES = {"batch": 2}
 
 
-def _example(n_inputs: int, batch: int = 2) -> tuple[torch.Tensor]:
-    return (torch.zeros(batch, n_inputs),)
+def example_sizes(trained: Trained) -> dict[str, int]:
+    sizes = {}
+    for dim in trained.dims:
+        size = EXAMPLE_SIZES.get(dim.name, trained.golden_sizes.get(dim.name, 3))
+        size = max(size, dim.min, 2)
+        sizes[dim.name] = min(size, dim.max) if dim.max is not None else size
+    return sizes
 
 
-def _dynamic_batch() -> tuple[dict]:
-    # positional (not by argument name): nn.Sequential's forward names its argument `input`
-    return ({0: torch.export.Dim("batch", min=1, max=1 << 20)},)
+def example_inputs(trained: Trained) -> tuple[torch.Tensor, ...]:
+    """Zeros of each input's spec at the example sizes, in the model's positional order."""
+    sizes = example_sizes(trained)
+    dtypes = {"float32": torch.float32, "float16": torch.float16, "int32": torch.int32, "int64": torch.int64, "uint8": torch.uint8, "bool": torch.bool}
+    return tuple(torch.zeros(spec.concrete(sizes), dtype=dtypes[spec.dtype]) for spec in trained.inputs)
+
+
+def dynamic_shapes(trained: Trained) -> tuple[dict, ...]:
+    """torch.export dims for every named dim, one Dim object per name so inputs that share a name
+    share the size. Positional, not by argument name (nn.Sequential names its argument `input`)."""
+    dims = {d.name: torch.export.Dim(d.name, min=max(d.min, 1), max=d.max if d.max is not None else 1 << 20) for d in trained.dims}
+    return tuple({axis: dims[d] for axis, d in enumerate(spec.shape) if isinstance(d, str)} for spec in trained.inputs)
 
 
 @contextlib.contextmanager
@@ -33,19 +50,17 @@ def torchscript_deprecation_silenced() -> Iterator[None]:
         yield
 
 
-def export_torchscript_script(model: torch.nn.Module, dest: Path, n_inputs: int) -> Exported:
-    path = dest / FORMAT_PATHS["torchscript-script"]
-    path.parent.mkdir(parents=True, exist_ok=True)
+def export_torchscript_script(ctx: ExportContext) -> Exported:
+    path = ctx.path("torchscript-script")
     with torchscript_deprecation_silenced():
-        torch.jit.save(torch.jit.script(model), str(path))
+        torch.jit.save(torch.jit.script(ctx.trained.module), str(path))
     return Exported("torchscript-script", path, {"method": "forward"})
 
 
-def export_torchscript_trace(model: torch.nn.Module, dest: Path, n_inputs: int) -> Exported:
-    path = dest / FORMAT_PATHS["torchscript-trace"]
-    path.parent.mkdir(parents=True, exist_ok=True)
+def export_torchscript_trace(ctx: ExportContext) -> Exported:
+    path = ctx.path("torchscript-trace")
     with torchscript_deprecation_silenced():
-        torch.jit.save(torch.jit.trace(model, _example(n_inputs)), str(path))
+        torch.jit.save(torch.jit.trace(ctx.trained.module, example_inputs(ctx.trained)), str(path))
     return Exported("torchscript-trace", path, {"method": "forward"})
 
 
@@ -64,40 +79,29 @@ def _export_noise_silenced() -> Iterator[None]:
         onnx_logger.setLevel(level)
 
 
-def export_aoti(model: torch.nn.Module, dest: Path, n_inputs: int) -> Exported:
-    path = dest / FORMAT_PATHS["aoti"]
-    path.parent.mkdir(parents=True, exist_ok=True)
+def export_aoti(ctx: ExportContext) -> Exported:
+    path = ctx.path("aoti")
     with _export_noise_silenced():
-        program = torch.export.export(model, _example(n_inputs), dynamic_shapes=_dynamic_batch())
+        program = torch.export.export(ctx.trained.module, example_inputs(ctx.trained), dynamic_shapes=dynamic_shapes(ctx.trained))
         torch._inductor.aoti_compile_and_package(program, package_path=str(path))
     return Exported("aoti", path, {"device": "cpu"})
 
 
-def export_onnx(model: torch.nn.Module, dest: Path, n_inputs: int) -> Exported:
-    path = dest / FORMAT_PATHS["onnx"]
-    path.parent.mkdir(parents=True, exist_ok=True)
+def export_onnx(ctx: ExportContext) -> Exported:
+    trained = ctx.trained
+    path = ctx.path("onnx")
     with _export_noise_silenced():
         program = torch.onnx.export(
-            model,
-            _example(n_inputs),
+            trained.module,
+            example_inputs(trained),
             dynamo=True,
-            input_names=[INPUT_NAME],
-            output_names=[OUTPUT_NAME],
-            dynamic_shapes=_dynamic_batch(),
+            input_names=[s.name for s in trained.inputs],
+            output_names=[s.name for s in trained.outputs],
+            dynamic_shapes=dynamic_shapes(trained),
             external_data=False,
             verbose=False,
         )
         program.save(str(path))
-    return Exported("onnx", path, {"input_keys": {"input": INPUT_NAME}, "output_keys": {"output": OUTPUT_NAME}})
-
-
-EXPORTERS = {
-    "torchscript-script": export_torchscript_script,
-    "torchscript-trace": export_torchscript_trace,
-    "aoti": export_aoti,
-    "onnx": export_onnx,
-}
-
-
-def export(fmt: str, trained, model_dir: Path, done: dict[str, Exported]) -> Exported:
-    return EXPORTERS[fmt](trained.module, model_dir, trained.n_inputs)
+    names = {s.name: s.name for s in trained.inputs}, {s.name: s.name for s in trained.outputs}
+    onnx_checks.check_dims(path, trained, *names)
+    return Exported("onnx", path, {"input_keys": names[0], "output_keys": names[1]})

@@ -1,44 +1,59 @@
-"""The model registry: model id -> module implementing `builder.models.common.ModelSpec`.
+"""The model registry: one table, one row per built-in model.
 
-Modules are imported lazily so that exporting only torch models never imports TensorFlow.
+Each row names the model's source framework (known without importing it, so exporting only torch
+models never imports TensorFlow), the module implementing `builder.models.common.ModelSpec`, the
+training modes it supports and one line on what it is. Adding a model is one module plus one row.
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from types import ModuleType
 
-# Each model's source framework, known without importing the framework (a test keeps it in sync
-# with the modules' own SOURCE).
-MODEL_SOURCES: dict[str, str] = {
-    "mlp_torch": "torch", "mlp_keras": "tensorflow", "mlp_flax": "jax", "mlp_jax": "jax",
-    "wide_torch": "torch", "wide_keras": "tensorflow", "wide_flax": "jax",
+
+@dataclasses.dataclass(frozen=True)
+class ModelInfo:
+    id: str
+    source: str  # "torch" | "tensorflow" | "jax"
+    module: str
+    summary: str
+    modes: frozenset[str] = frozenset()  # TrainConfig fields it supports beyond seed/epochs
+
+
+REGISTRY: dict[str, ModelInfo] = {
+    m.id: m
+    for m in (
+        ModelInfo("mlp_torch", "torch", "builder.models.mlp_torch", "seed MLP 10-5-1, toy task", frozenset({"amp", "nproc"})),
+        ModelInfo("mlp_keras", "tensorflow", "builder.models.mlp_keras", "seed MLP 10-5-1, toy task", frozenset({"trainer", "nproc"})),
+        ModelInfo("mlp_flax", "jax", "builder.models.mlp_flax", "seed MLP 10-64-1 in Flax, toy task"),
+        ModelInfo("mlp_jax", "jax", "builder.models.mlp_jax", "seed MLP in pure JAX, toy task", frozenset({"nproc"})),
+        # compute-bound models for benchmarks, 256 -> 1024 -> 1024 -> 10, the same in each framework
+        ModelInfo("wide_torch", "torch", "builder.models.wide_torch", "benchmark MLP 256-1024-1024-10"),
+        ModelInfo("wide_keras", "tensorflow", "builder.models.wide_keras", "benchmark MLP 256-1024-1024-10"),
+        ModelInfo("wide_flax", "jax", "builder.models.wide_flax", "benchmark MLP 256-1024-1024-10"),
+        # real data that ships offline
+        ModelInfo("cnn_torch", "torch", "builder.models.cnn_torch", "CNN on scikit-learn's 8x8 digits, NCHW"),
+        ModelInfo("cnn_keras", "tensorflow", "builder.models.cnn_keras", "CNN on scikit-learn's 8x8 digits, NHWC"),
+        ModelInfo("chargpt_torch", "torch", "builder.models.chargpt_torch", "character-level causal transformer on stdlib source"),
+        ModelInfo("textcls_keras", "tensorflow", "builder.models.textcls_keras", "two-input snippet classifier: tokens + mask -> logits, embedding"),
+    )
 }
 
-MODEL_MODULES: dict[str, str] = {
-    "mlp_torch": "builder.models.mlp_torch",
-    "mlp_keras": "builder.models.mlp_keras",
-    "mlp_flax": "builder.models.mlp_flax",
-    "mlp_jax": "builder.models.mlp_jax",
-    # compute-bound models for benchmarks, 256 -> 1024 -> 1024 -> 10, the same in each framework
-    "wide_torch": "builder.models.wide_torch",
-    "wide_keras": "builder.models.wide_keras",
-    "wide_flax": "builder.models.wide_flax",
-}
+MODEL_IDS: tuple[str, ...] = tuple(REGISTRY)
 
 
-# Training modes (TrainConfig fields) each model supports; the others keep their defaults.
-MODEL_MODES: dict[str, frozenset[str]] = {
-    "mlp_torch": frozenset({"amp", "nproc"}),
-    "mlp_keras": frozenset({"trainer", "nproc"}),
-    "mlp_flax": frozenset(),
-    "mlp_jax": frozenset({"nproc"}),
-    "wide_torch": frozenset(),
-    "wide_keras": frozenset(),
-    "wide_flax": frozenset(),
-}
+def source(model_id: str) -> str:
+    return info(model_id).source
 
 
-def get(model_id: str) -> ModuleType:
-    if model_id not in MODEL_MODULES:
-        raise KeyError(f"unknown model {model_id!r} (known: {', '.join(MODEL_MODULES)})")
-    return importlib.import_module(MODEL_MODULES[model_id])
+def info(model_id: str) -> ModelInfo:
+    if model_id not in REGISTRY:
+        raise KeyError(f"unknown model {model_id!r} (known: {', '.join(REGISTRY)})")
+    return REGISTRY[model_id]
+
+
+def get(model_id: str) -> ModelType:
+    return importlib.import_module(info(model_id).module)
+
+
+ModelType = ModuleType

@@ -6,11 +6,14 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
+from builder.tensors import Arrays, Dim, TensorSpec
+
 # Called after each epoch with (epoch from 1, {"epoch", "loss", "accuracy"}): the epoch's mean
 # training loss and the held-out accuracy after it.
 EpochCallback = Callable[[int, dict], None]
 
 TRAINERS = ("fit", "loop", "xla")
+BATCH = Dim("batch", min=1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,19 +40,36 @@ class History:
             self._on_epoch(epoch, row)
 
 
+@dataclasses.dataclass(frozen=True)
+class JaxFunction:
+    """A JAX model as `apply(params, *inputs) -> output or tuple of outputs` plus its parameters
+    (a Flax module's `apply` and variables, or a pure-JAX function and its pytree)."""
+
+    apply: Callable[..., Any]
+    params: Any
+
+
 @dataclasses.dataclass
 class Trained:
-    """A trained model plus its eager reference forward pass."""
+    """A trained model, its tensor specs and its eager reference forward pass.
+
+    `module` is the framework's own handle: a `torch.nn.Module`, a `keras.Model`, or a `JaxFunction`.
+    `predict` maps input name -> array to output name -> array, eager, in the specs' dtypes.
+    """
 
     model_id: str
     source: str  # "torch" | "tensorflow" | "jax"
-    module: Any  # the framework's model object; for JAX `(apply_fn, params)`
-    predict: Callable[[np.ndarray], np.ndarray]  # (batch, n_inputs) float32 -> (batch, n_outputs) float32, eager
+    module: Any
+    predict: Callable[[Arrays], Arrays]
     parameters: int
     training: dict  # epochs, final_loss, accuracy, seconds (+ mode details such as amp, trainer, nproc)
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    dims: tuple[Dim, ...] = (BATCH,)
     history: list[dict] = dataclasses.field(default_factory=list)  # History.rows
-    n_inputs: int = 10  # features per row: input shape (batch, n_inputs)
-    n_outputs: int = 1  # output shape (batch, n_outputs)
+    # Sizes of the dynamic dims other than batch in the golden sets (e.g. {"seq": 24}).
+    golden_sizes: dict[str, int] = dataclasses.field(default_factory=dict)
+    info: dict = dataclasses.field(default_factory=dict)  # extra manifest fields (task, data, vocabulary...)
 
 
 class ModelSpec(Protocol):
@@ -62,14 +82,35 @@ class ModelSpec(Protocol):
     def train(self, cfg: TrainConfig, on_epoch: EpochCallback | None = None) -> Trained: ...
 
 
-def jax_eager_reference(apply_fn: Callable, params) -> Callable[[np.ndarray], np.ndarray]:
-    """The export's reference for a JAX model: `apply_fn(params, x)` run op by op (not jitted),
-    as float32 NumPy. Exports are compiled, so this is what they are checked against."""
+def headline(training: dict) -> str:
+    """The held-out result in words: accuracy, or the model's own metric (e.g. bits per character)."""
+    if training.get("accuracy") is not None:
+        return f"held-out accuracy {training['accuracy']:.3f}"
+    if "held_out_bits_per_char" in training:
+        return f"held-out {training['held_out_bits_per_char']:.3f} bits/char (unigram {training['unigram_bits_per_char']:.3f})"
+    return training.get("metric", "no held-out metric")
+
+
+def dense_specs(n_inputs: int, n_outputs: int) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:
+    """The specs of a (batch, n_inputs) -> (batch, n_outputs) float32 model: `input` -> `output`."""
+    return (TensorSpec("input", "float32", ("batch", n_inputs)),), (TensorSpec("output", "float32", ("batch", n_outputs)),)
+
+
+def single_io(predict: Callable[[np.ndarray], np.ndarray], input_name: str = "input", output_name: str = "output") -> Callable[[Arrays], Arrays]:
+    """Wraps an array -> array forward as the name -> array map `Trained.predict` speaks."""
+    return lambda arrays: {output_name: np.asarray(predict(arrays[input_name]))}
+
+
+def jax_eager_reference(fn: JaxFunction, inputs: tuple[TensorSpec, ...], outputs: tuple[TensorSpec, ...]) -> Callable[[Arrays], Arrays]:
+    """The export's reference for a JAX model: `fn.apply(params, *inputs)` run op by op (not
+    jitted), as NumPy. Exports are compiled, so this is what they are checked against."""
     import jax
     import jax.numpy as jnp
 
-    def predict(x: np.ndarray) -> np.ndarray:
+    def predict(arrays: Arrays) -> Arrays:
         with jax.disable_jit():
-            return np.asarray(apply_fn(params, jnp.asarray(x, jnp.float32)), dtype=np.float32)
+            result = fn.apply(fn.params, *(jnp.asarray(arrays[s.name], s.dtype) for s in inputs))
+        results = result if isinstance(result, (tuple, list)) else (result,)
+        return {s.name: np.asarray(r, dtype=s.dtype) for s, r in zip(outputs, results, strict=True)}
 
     return predict

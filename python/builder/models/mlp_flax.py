@@ -10,11 +10,12 @@ import numpy as np
 import optax
 
 from builder import data
-from builder.models.common import EpochCallback, History, TrainConfig, Trained, jax_eager_reference
+from builder.models.common import EpochCallback, History, TrainConfig, JaxFunction, Trained, dense_specs, jax_eager_reference
 
 MODEL_ID = "mlp_flax"
 SOURCE = "jax"
 DEFAULT_EPOCHS = 10
+SPECS = dense_specs(data.N_FEATURES, 1)  # input (batch, 10) -> output (batch, 1)
 LEARNING_RATE = 1e-3
 
 
@@ -64,13 +65,17 @@ def train(cfg: TrainConfig, on_epoch: EpochCallback | None = None) -> Trained:
         history.log(epoch, epoch_loss, data.accuracy(np.asarray(forward(params, test_split.x)), test_split.y))
     seconds = time.perf_counter() - start
 
-    predict = jax_eager_reference(model.apply, params)
+    fn = JaxFunction(model.apply, params)
+    reference = jax_eager_reference(fn, *SPECS)
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        return reference({"input": x})["output"]
 
     return Trained(
         model_id=MODEL_ID,
         source=SOURCE,
-        module=(model.apply, params),
-        predict=predict,
+        module=fn,
+        predict=reference,
         parameters=sum(int(np.prod(p.shape)) for p in jax.tree_util.tree_leaves(params)),
         training={
             "epochs": epochs,
@@ -79,4 +84,6 @@ def train(cfg: TrainConfig, on_epoch: EpochCallback | None = None) -> Trained:
             "seconds": seconds,
         },
         history=history.rows,
+        inputs=SPECS[0],
+        outputs=SPECS[1],
     )

@@ -20,11 +20,12 @@ import numpy as np
 from jax.sharding import Mesh, PartitionSpec as P
 
 from builder import data
-from builder.models.common import EpochCallback, History, TrainConfig, Trained, jax_eager_reference
+from builder.models.common import EpochCallback, History, TrainConfig, JaxFunction, Trained, dense_specs, jax_eager_reference
 
 MODEL_ID = "mlp_jax"
 SOURCE = "jax"
 DEFAULT_EPOCHS = 5
+SPECS = dense_specs(data.N_FEATURES, 1)  # input (batch, 10) -> output (batch, 1)
 HIDDEN = 16
 LEARNING_RATE = 0.1
 AXIS = "data"  # the mesh axis the global batch is split over
@@ -130,13 +131,17 @@ def train(cfg: TrainConfig, on_epoch: EpochCallback | None = None) -> Trained:
     # Back to ordinary single-device arrays: the exporters and the reference need no mesh.
     params = jax.tree_util.tree_map(jnp.asarray, jax.device_get(params))
 
-    predict = jax_eager_reference(forward, params)
+    fn = JaxFunction(forward, params)
+    reference = jax_eager_reference(fn, *SPECS)
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        return reference({"input": x})["output"]
 
     return Trained(
         model_id=MODEL_ID,
         source=SOURCE,
-        module=(forward, params),
-        predict=predict,
+        module=fn,
+        predict=reference,
         parameters=sum(int(p.size) for p in jax.tree_util.tree_leaves(params)),
         training={
             "epochs": epochs,
@@ -147,4 +152,6 @@ def train(cfg: TrainConfig, on_epoch: EpochCallback | None = None) -> Trained:
             "device_kind": devices[0].device_kind,
         },
         history=history.rows,
+        inputs=SPECS[0],
+        outputs=SPECS[1],
     )

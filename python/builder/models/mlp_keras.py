@@ -17,11 +17,12 @@ import numpy as np
 import tensorflow as tf
 
 from builder import data
-from builder.models.common import EpochCallback, History, TrainConfig, Trained
+from builder.models.common import EpochCallback, History, TrainConfig, Trained, dense_specs, single_io
 
 MODEL_ID = "mlp_keras"
 SOURCE = "tensorflow"
 DEFAULT_EPOCHS = 20
+SPECS = dense_specs(data.N_FEATURES, 1)  # input (batch, 10) -> output (batch, 1)
 LEARNING_RATE = 1e-2
 
 
@@ -144,7 +145,7 @@ def train(cfg: TrainConfig, on_epoch: EpochCallback | None = None) -> Trained:
         model_id=MODEL_ID,
         source=SOURCE,
         module=model,
-        predict=predict,
+        predict=single_io(predict),
         parameters=model.count_params(),
         training={
             "epochs": epochs,
@@ -155,4 +156,6 @@ def train(cfg: TrainConfig, on_epoch: EpochCallback | None = None) -> Trained:
             "nproc": replicas,
         },
         history=history.rows,
+        inputs=SPECS[0],
+        outputs=SPECS[1],
     )

@@ -15,11 +15,12 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from builder import data
-from builder.models.common import EpochCallback, History, TrainConfig, Trained
+from builder.models.common import EpochCallback, History, TrainConfig, Trained, dense_specs, single_io
 
 MODEL_ID = "mlp_torch"
 SOURCE = "torch"
 DEFAULT_EPOCHS = 20
+SPECS = dense_specs(data.N_FEATURES, 1)  # input (batch, 10) -> output (batch, 1)
 LEARNING_RATE = 1e-2
 
 
@@ -143,7 +144,7 @@ def finish(
         model_id=MODEL_ID,
         source=SOURCE,
         module=model,
-        predict=predict,
+        predict=single_io(predict),
         parameters=sum(p.numel() for p in model.parameters()),
         training={
             "epochs": epochs,
@@ -155,4 +156,6 @@ def finish(
             "device": str(device),
         },
         history=history.rows,
+        inputs=SPECS[0],
+        outputs=SPECS[1],
     )

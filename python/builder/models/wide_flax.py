@@ -10,7 +10,7 @@ import numpy as np
 import optax
 
 from builder import data
-from builder.models.common import EpochCallback, History, TrainConfig, Trained, jax_eager_reference
+from builder.models.common import EpochCallback, History, TrainConfig, JaxFunction, Trained, dense_specs, jax_eager_reference
 from builder.models import wide_torch
 
 MODEL_ID = "wide_flax"
@@ -18,6 +18,7 @@ SOURCE = "jax"
 DEFAULT_EPOCHS = 1
 LEARNING_RATE = 1e-3
 TOLERANCE = wide_torch.TOLERANCE  # same architecture, same float32 error
+SPECS = dense_specs(data.WIDE_LAYERS[0], data.WIDE_LAYERS[-1])  # (batch, 256) -> (batch, 10) logits
 
 
 class Wide(nn.Module):
@@ -59,16 +60,20 @@ def train(cfg: TrainConfig, on_epoch: EpochCallback | None = None) -> Trained:
         history.log(epoch, total / seen, data.class_accuracy(np.asarray(forward(params, test_split.x)), test_split.y))
     seconds = time.perf_counter() - start
 
-    predict = jax_eager_reference(model.apply, params)
+    fn = JaxFunction(model.apply, params)
+    reference = jax_eager_reference(fn, *SPECS)
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        return reference({"input": x})["output"]
 
     return Trained(
         model_id=MODEL_ID,
         source=SOURCE,
-        module=(model.apply, params),
-        predict=predict,
+        module=fn,
+        predict=reference,
         parameters=sum(int(np.prod(p.shape)) for p in jax.tree_util.tree_leaves(params)),
         training={"epochs": epochs, "final_loss": history.rows[-1]["loss"], "accuracy": history.rows[-1]["accuracy"], "seconds": seconds},
         history=history.rows,
-        n_inputs=data.WIDE_LAYERS[0],
-        n_outputs=data.WIDE_LAYERS[-1],
+        inputs=SPECS[0],
+        outputs=SPECS[1],
     )

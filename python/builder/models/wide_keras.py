@@ -8,12 +8,13 @@ import numpy as np
 import tensorflow as tf
 
 from builder import data
-from builder.models.common import EpochCallback, History, TrainConfig, Trained
+from builder.models.common import EpochCallback, History, TrainConfig, Trained, dense_specs, single_io
 from builder.models import wide_torch
 
 MODEL_ID = "wide_keras"
 SOURCE = "tensorflow"
 DEFAULT_EPOCHS = 1
+SPECS = dense_specs(data.WIDE_LAYERS[0], data.WIDE_LAYERS[-1])  # (batch, 256) -> (batch, 10) logits
 LEARNING_RATE = 1e-3
 TOLERANCE = wide_torch.TOLERANCE  # same architecture, same float32 error
 
@@ -54,10 +55,10 @@ def train(cfg: TrainConfig, on_epoch: EpochCallback | None = None) -> Trained:
         model_id=MODEL_ID,
         source=SOURCE,
         module=model,
-        predict=predict,
+        predict=single_io(predict),
         parameters=model.count_params(),
         training={"epochs": epochs, "final_loss": history.rows[-1]["loss"], "accuracy": history.rows[-1]["accuracy"], "seconds": seconds},
         history=history.rows,
-        n_inputs=data.WIDE_LAYERS[0],
-        n_outputs=data.WIDE_LAYERS[-1],
+        inputs=SPECS[0],
+        outputs=SPECS[1],
     )

@@ -13,11 +13,12 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from builder import data
-from builder.models.common import EpochCallback, History, TrainConfig, Trained
+from builder.models.common import EpochCallback, History, TrainConfig, Trained, dense_specs, single_io
 
 MODEL_ID = "wide_torch"
 SOURCE = "torch"
 DEFAULT_EPOCHS = 1
+SPECS = dense_specs(data.WIDE_LAYERS[0], data.WIDE_LAYERS[-1])  # (batch, 256) -> (batch, 10) logits
 LEARNING_RATE = 1e-3
 # Three float32 layers summing 256 and 1024 products: kernels that block or order the sums
 # differently (oneDNN, XNNPACK, onnxruntime's MLAS) differ by up to 1.2e-4 absolute (TFLite) on
@@ -67,10 +68,10 @@ def train(cfg: TrainConfig, on_epoch: EpochCallback | None = None) -> Trained:
         model_id=MODEL_ID,
         source=SOURCE,
         module=model.eval(),
-        predict=predict,
+        predict=single_io(predict),
         parameters=sum(p.numel() for p in model.parameters()),
         training={"epochs": epochs, "final_loss": history.rows[-1]["loss"], "accuracy": history.rows[-1]["accuracy"], "seconds": seconds},
         history=history.rows,
-        n_inputs=data.WIDE_LAYERS[0],
-        n_outputs=data.WIDE_LAYERS[-1],
+        inputs=SPECS[0],
+        outputs=SPECS[1],
     )

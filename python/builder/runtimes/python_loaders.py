@@ -1,8 +1,9 @@
 """Loaders that reload each artifact format in Python, as its users' runtimes would.
 
-Each `load_<format>(path, fields)` returns `predict(x: (batch, 10) float32) -> (batch, 1) float32`.
-`fields` is the artifact's manifest entry (signature keys etc.). The export uses these to check
-every artifact right after writing it; `verify` reuses them as its in-process runners.
+Each `load_<format>(path, artifact, model)` returns `predict({input name: array}) -> {output name:
+array}`; `artifact` is the artifact's manifest entry (signature keys etc.) and `model` the model's
+(its tensor specs). The export uses these to check every artifact right after writing it; `verify`
+reuses them as its in-process runners. `load()` adds the artifact's boundary casts.
 """
 from __future__ import annotations
 
@@ -13,53 +14,78 @@ from typing import Callable
 
 import numpy as np
 
-Predict = Callable[[np.ndarray], np.ndarray]
+Arrays = dict[str, np.ndarray]
+Predict = Callable[[Arrays], Arrays]
 
 
-def _f32(x: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(x, dtype=np.float32)
+def _names(model: dict, what: str) -> list[str]:
+    return [t["name"] for t in model[what]]
 
 
-def load_torchscript(path: Path, fields: dict) -> Predict:
+def outputs_from(model: dict, result) -> Arrays:
+    """A runtime's result (one tensor, a tuple/list in output order, or a dict by name) as a name map."""
+    names = _names(model, "outputs")
+    if isinstance(result, dict):
+        return {n: np.asarray(result[n]) for n in names}
+    results = list(result) if isinstance(result, (list, tuple)) else [result]
+    if len(results) != len(names):
+        raise ValueError(f"the runtime returned {len(results)} outputs, the model has {len(names)}: {names}")
+    return {n: np.asarray(r) for n, r in zip(names, results)}
+
+
+def load_torchscript(path: Path, artifact: dict, model: dict) -> Predict:
     import torch
 
     from builder.formats.torch_formats import torchscript_deprecation_silenced
 
     with torchscript_deprecation_silenced():
         module = torch.jit.load(str(path), map_location="cpu").eval()
+    order = _names(model, "inputs")
 
-    def predict(x: np.ndarray) -> np.ndarray:
+    def predict(arrays: Arrays) -> Arrays:
         with torch.inference_mode():
-            return module(torch.from_numpy(_f32(x))).numpy()
+            result = module(*(torch.from_numpy(np.ascontiguousarray(arrays[n])) for n in order))
+            return outputs_from(model, _numpy(result))
 
     return predict
 
 
-def load_aoti(path: Path, fields: dict) -> Predict:
+def _numpy(result):
+    if isinstance(result, dict):
+        return {k: v.numpy() for k, v in result.items()}
+    if isinstance(result, (list, tuple)):
+        return [r.numpy() for r in result]
+    return result.numpy()
+
+
+def load_aoti(path: Path, artifact: dict, model: dict) -> Predict:
     import torch
 
     runner = torch._inductor.aoti_load_package(str(path))
+    order = _names(model, "inputs")
 
-    def predict(x: np.ndarray) -> np.ndarray:
+    def predict(arrays: Arrays) -> Arrays:
         with torch.inference_mode():
-            return runner(torch.from_numpy(_f32(x))).numpy()
+            return outputs_from(model, _numpy(runner(*(torch.from_numpy(np.ascontiguousarray(arrays[n])) for n in order))))
 
     return predict
 
 
-def load_onnx(path: Path, fields: dict) -> Predict:
+def load_onnx(path: Path, artifact: dict, model: dict) -> Predict:
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    input_name, output_name = fields["input_keys"]["input"], fields["output_keys"]["output"]
+    in_keys, out_keys = artifact["input_keys"], artifact["output_keys"]
+    out_names = _names(model, "outputs")
 
-    def predict(x: np.ndarray) -> np.ndarray:
-        return session.run([output_name], {input_name: _f32(x)})[0]
+    def predict(arrays: Arrays) -> Arrays:
+        results = session.run([out_keys[n] for n in out_names], {in_keys[n]: np.ascontiguousarray(a) for n, a in arrays.items()})
+        return dict(zip(out_names, results))
 
     return predict
 
 
-def load_saved_model(path: Path, fields: dict) -> Predict:
+def load_saved_model(path: Path, artifact: dict, model: dict) -> Predict:
     """Loads the SavedModel the way TF Serving, TF Java and the TF C API do (the C++
     SavedModelBundle path): restore the `serve` MetaGraph into a Session, then feed and fetch the
     SignatureDef's tensors by its keys. This is stricter than `tf.saved_model.load`, which rebuilds
@@ -69,35 +95,38 @@ def load_saved_model(path: Path, fields: dict) -> Predict:
     graph = tf.Graph()
     session = tf.compat.v1.Session(graph=graph)
     with graph.as_default():
-        meta_graph = tf.compat.v1.saved_model.loader.load(session, fields.get("tags", ["serve"]), str(path))
-    signature = meta_graph.signature_def[fields["signature"]]
-    feed = signature.inputs[fields["input_keys"]["input"]].name
-    fetch = signature.outputs[fields["output_keys"]["output"]].name
+        meta_graph = tf.compat.v1.saved_model.loader.load(session, artifact.get("tags", ["serve"]), str(path))
+    signature = meta_graph.signature_def[artifact["signature"]]
+    feeds = {n: signature.inputs[k].name for n, k in artifact["input_keys"].items()}
+    out_names = _names(model, "outputs")
+    fetches = [signature.outputs[artifact["output_keys"][n]].name for n in out_names]
 
-    def predict(x: np.ndarray) -> np.ndarray:
-        return session.run(fetch, {feed: _f32(x)})
+    def predict(arrays: Arrays) -> Arrays:
+        return dict(zip(out_names, session.run(fetches, {feeds[n]: a for n, a in arrays.items()})))
 
     return predict
 
 
-def load_tflite(path: Path, fields: dict) -> Predict:
+def load_tflite(path: Path, artifact: dict, model: dict) -> Predict:
     import tensorflow as tf
 
     with warnings.catch_warnings():
         # TF 2.19 deprecates tf.lite.Interpreter for ai_edge_litert, which is not in the pinned stack.
         warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated", category=UserWarning)
         interpreter = tf.lite.Interpreter(model_path=str(path), num_threads=1)
-    runner = interpreter.get_signature_runner(fields["signature"])
-    input_key, output_key = fields["input_keys"]["input"], fields["output_keys"]["output"]
+    runner = interpreter.get_signature_runner(artifact["signature"])
+    in_keys, out_keys = artifact["input_keys"], artifact["output_keys"]
+    out_names = _names(model, "outputs")
 
-    def predict(x: np.ndarray) -> np.ndarray:
-        # The signature runner resizes its input for each batch size (the model has shape [-1, 10]).
-        return np.array(runner(**{input_key: _f32(x)})[output_key])
+    def predict(arrays: Arrays) -> Arrays:
+        # The signature runner resizes its inputs for each call (dynamic dims are -1 in the model).
+        results = runner(**{in_keys[n]: np.ascontiguousarray(a) for n, a in arrays.items()})
+        return {n: np.array(results[out_keys[n]]) for n in out_names}
 
     return predict
 
 
-def load_tfjs_graph(path: Path, fields: dict) -> Predict:
+def load_tfjs_graph(path: Path, artifact: dict, model: dict) -> Predict:
     """Runs a TF.js graph model in TensorFlow: the GraphDef from model.json with the shard weights
     put back into its Const nodes. This checks the converted graph and the weight files themselves
     (TF.js in Node and the browser is run by the JS client and `verify`)."""
@@ -105,7 +134,7 @@ def load_tfjs_graph(path: Path, fields: dict) -> Predict:
     from google.protobuf import json_format
     from tensorflow.core.framework import graph_pb2
 
-    spec = json.loads((path / fields.get("entry", "model.json")).read_text())
+    spec = json.loads((path / artifact.get("entry", "model.json")).read_text())
     graph_def = json_format.ParseDict(spec["modelTopology"], graph_pb2.GraphDef())
     weights = _read_tfjs_weights(path, spec["weightsManifest"])
     for node in graph_def.node:
@@ -113,41 +142,47 @@ def load_tfjs_graph(path: Path, fields: dict) -> Predict:
             node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(weights.pop(node.name)))
     if weights:
         raise ValueError(f"weights with no Const node in the graph: {sorted(weights)}")
-    input_name = spec["signature"]["inputs"][fields["input_keys"]["input"]]["name"]
-    output_name = spec["signature"]["outputs"][fields["output_keys"]["output"]]["name"]
+    feeds = {n: spec["signature"]["inputs"][k]["name"] for n, k in artifact["input_keys"].items()}
+    out_names = _names(model, "outputs")
+    fetches = [spec["signature"]["outputs"][artifact["output_keys"][n]]["name"] for n in out_names]
 
     graph = tf.Graph()
     with graph.as_default():
         tf.graph_util.import_graph_def(graph_def, name="")
     session = tf.compat.v1.Session(graph=graph)
 
-    def predict(x: np.ndarray) -> np.ndarray:
-        return session.run(output_name, {input_name: _f32(x)})
+    def predict(arrays: Arrays) -> Arrays:
+        return dict(zip(out_names, session.run(fetches, {feeds[n]: a for n, a in arrays.items()})))
 
     return predict
 
 
+# TF.js weight dtypes and their little-endian storage in the shards.
+_TFJS_WEIGHT_DTYPES = {"float32": "<f4", "int32": "<i4", "bool": "|b1"}
+
+
 def _read_tfjs_weights(base: Path, manifest: list[dict]) -> dict[str, np.ndarray]:
-    """Decodes float32 weight groups; each group's shards are concatenated in order."""
+    """Decodes the weight groups (float32, int32 and bool); each group's shards are concatenated in order."""
     weights: dict[str, np.ndarray] = {}
     for group in manifest:
         buffer = b"".join((base / shard).read_bytes() for shard in group["paths"])
         offset = 0
         for entry in group["weights"]:
-            if entry["dtype"] != "float32" or "quantization" in entry:
+            if entry["dtype"] not in _TFJS_WEIGHT_DTYPES or "quantization" in entry:
                 raise ValueError(f"unsupported tfjs weight {entry['name']}: dtype {entry['dtype']}")
+            dtype = np.dtype(_TFJS_WEIGHT_DTYPES[entry["dtype"]])
             count = int(np.prod(entry["shape"], dtype=np.int64))
-            nbytes = 4 * count
+            nbytes = dtype.itemsize * count
             if offset + nbytes > len(buffer):
                 raise ValueError(f"tfjs weight shards are shorter than the manifest says ({entry['name']})")
-            weights[entry["name"]] = np.frombuffer(buffer, "<f4", count, offset).reshape(entry["shape"])
+            weights[entry["name"]] = np.frombuffer(buffer, dtype, count, offset).reshape(entry["shape"])
             offset += nbytes
         if offset != len(buffer):
             raise ValueError(f"tfjs weight shards have {len(buffer) - offset} bytes the manifest does not describe")
     return weights
 
 
-LOADERS: dict[str, Callable[[Path, dict], Predict]] = {
+LOADERS: dict[str, Callable[[Path, dict, dict], Predict]] = {
     "torchscript-script": load_torchscript,
     "torchscript-trace": load_torchscript,
     "aoti": load_aoti,
@@ -156,3 +191,28 @@ LOADERS: dict[str, Callable[[Path, dict], Predict]] = {
     "tflite": load_tflite,
     "tfjs-graph": load_tfjs_graph,
 }
+
+
+def load(path: Path, artifact: dict, model: dict) -> Predict:
+    """The artifact's loader, with its boundary casts (docs/contract.md) applied around each call:
+    inputs to the boundary dtype (refusing values that do not fit), outputs back to the spec's."""
+    predict = LOADERS[artifact["format"]](path, artifact, model)
+    boundary = artifact.get("boundary_dtypes") or {}
+    specs = {t["name"]: t for t in model["inputs"] + model["outputs"]}
+
+    def cast_in(name: str, a: np.ndarray) -> np.ndarray:
+        target = boundary.get(name)
+        if target is None:
+            return a
+        if np.issubdtype(np.dtype(target), np.integer) and a.size:
+            info = np.iinfo(target)
+            bad = np.flatnonzero((a < info.min) | (a > info.max))
+            if bad.size:
+                raise ValueError(f"input {name}: value {a.reshape(-1)[bad[0]]} at index {bad[0]} does not fit {target}")
+        return a.astype(target)
+
+    def call(arrays: Arrays) -> Arrays:
+        outputs = predict({n: cast_in(n, a) for n, a in arrays.items()})
+        return {n: np.ascontiguousarray(a.astype(specs[n]["dtype"]) if n in boundary else a) for n, a in outputs.items()}
+
+    return call

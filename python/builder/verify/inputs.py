@@ -6,31 +6,34 @@ from pathlib import Path
 
 import numpy as np
 
+from builder import tensors
+
 BATCH_SIZES = (1, 7)
 
 
 @dataclasses.dataclass(frozen=True)
 class InputSet:
     name: str
-    x: np.ndarray  # (batch, features) float32
-    expected: np.ndarray  # (batch, outputs) float32, the source framework's eager outputs
+    inputs: tensors.Arrays  # input name -> array
+    expected: tensors.Arrays  # output name -> array: the source framework's eager outputs
     description: str
+
+    @property
+    def rows(self) -> int:
+        return tensors.batch_of(self.inputs)
 
 
 def input_sets(root: Path, model: dict) -> list[InputSet]:
-    """The golden batch, its first 1 and 7 rows (a dynamic batch must give the same rows' outputs),
-    and the special-values rows whose NaN/Inf pattern must match the reference."""
-    golden = model["golden"]
-    x, expected = np.load(root / golden["input"]), np.load(root / golden["expected"])
-    sets = [InputSet("golden", x, expected, f"the {len(x)} golden rows at once")]
-    sets += [InputSet(f"batch{b}", x[:b], expected[:b], f"the first {b} golden rows as one batch") for b in BATCH_SIZES]
-    if "special_input" in golden:
-        sets.append(
-            InputSet(
-                "special",
-                np.load(root / golden["special_input"]),
-                np.load(root / golden["special_expected"]),
-                "NaN, +-Inf, +-0, +-1e30 and denormal rows",
-            )
-        )
+    """Every golden set of the model (golden, special, ...), plus the first 1 and 7 rows of
+    `golden` as their own batches (a dynamic batch must give the same rows' outputs)."""
+    sets = []
+    for entry in model["golden"]:
+        inputs = {name: np.load(root / path) for name, path in entry["inputs"].items()}
+        expected = {name: np.load(root / path) for name, path in entry["expected"].items()}
+        sets.append(InputSet(entry["name"], inputs, expected, entry.get("description", entry["name"])))
+        if entry["name"] == "golden":
+            sets += [
+                InputSet(f"batch{b}", tensors.take(inputs, b), tensors.take(expected, b), f"the first {b} golden rows as one batch")
+                for b in BATCH_SIZES
+            ]
     return sets

@@ -10,7 +10,7 @@ from typing import Callable
 import numpy as np
 
 from builder import hashing, manifest as manifest_io
-from builder.compare import compare
+from builder.compare import Result, compare_outputs
 from builder.verify.inputs import InputSet, input_sets
 from builder.verify.runners import RUNNERS, Runner, unsupported
 
@@ -22,21 +22,41 @@ HISTOGRAM_LABELS = ["0", "<1e-12"] + [f"[1e{a},1e{a + 1})" for a in DECADES[:-1]
 Progress = Callable[[str], None]
 
 
-def histogram(expected: np.ndarray, got: np.ndarray) -> dict:
-    """Counts of |got - expected| over finite pairs, in decade bins (labels in HISTOGRAM_LABELS)."""
-    finite = np.isfinite(expected) & np.isfinite(got)
-    diff = np.abs(got[finite].astype(np.float64) - expected[finite].astype(np.float64))
+def histogram(expected: dict[str, np.ndarray], got: dict[str, np.ndarray]) -> dict:
+    """Counts of |got - expected| over the finite pairs of every output, in decade bins (labels in
+    HISTOGRAM_LABELS)."""
+    pairs = [(e.astype(np.float64).reshape(-1), got[n].astype(np.float64).reshape(-1)) for n, e in expected.items()]
+    a = np.concatenate([p[0] for p in pairs]) if pairs else np.zeros(0)
+    b = np.concatenate([p[1] for p in pairs]) if pairs else np.zeros(0)
+    finite = np.isfinite(a) & np.isfinite(b)
+    diff = np.abs(b[finite] - a[finite])
     zero = int(np.count_nonzero(diff == 0))
     edges = np.array([0.0] + [10.0**a for a in DECADES] + [np.inf])  # 0 | <1e-12 | ... | >=1
     counts, _ = np.histogram(diff[diff > 0], bins=edges)
     return {"labels": HISTOGRAM_LABELS, "counts": [zero] + [int(c) for c in counts]}
 
 
-def _stats(result) -> dict:
+def _stats(result: Result) -> dict:
     stats = result.as_dict()
     for key in ("max_abs", "max_rel", "min_passing_atol"):
         stats[key] = stats[key] if math.isfinite(stats[key]) else None  # JSON has no inf
     del stats["passed"]
+    return stats
+
+
+def _worst_stats(results: dict[str, Result]) -> dict:
+    """The cell's summary over its outputs: sums of counts, maxima of differences (the worst
+    output's index and name)."""
+    worst_name = max(results, key=lambda n: (not results[n].passed, results[n].max_abs))
+    stats = _stats(results[worst_name])
+    for key in ("count", "mismatches", "nonfinite_mismatches"):
+        stats[key] = sum(getattr(r, key) for r in results.values())
+    for key in ("max_abs", "max_rel", "max_ulp", "min_passing_atol"):
+        values = [getattr(r, key) for r in results.values()]
+        stats[key] = max(values) if all(math.isfinite(v) for v in values) else None
+    stats["nan_match"] = all(r.nan_match for r in results.values())
+    stats["inf_match"] = all(r.inf_match for r in results.values())
+    stats["worst_output"] = worst_name
     return stats
 
 
@@ -52,6 +72,7 @@ def _cell(model: dict, artifact: dict, runner: Runner, input_set: str, status: s
         "tolerance": artifact["tolerance"],
         "stats": None,
         "histogram": None,
+        "outputs": None,
     }
 
 
@@ -84,14 +105,14 @@ def run(
                 cells += _run_cell(manifest_path, model, artifact, runner, sets, reasons[runner.name] or None, integrity, keep_outputs)
     summary = {status: sum(c["status"] == status for c in cells) for status in ("pass", "fail", "error", "unavailable", "unsupported")}
     return {
-        "schema_version": 1,
+        "schema_version": 2,
         "created": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
         "manifest": str(manifest_path),
         "runtimes": {
             r.name: {"available": reasons[r.name] is None, "reason": reasons[r.name], "version": r.version() if reasons[r.name] is None else None, "formats": list(r.formats)}
             for r in selected_runners
         },
-        "input_sets": {name: {"rows": int(s.x.shape[0]), "description": s.description} for name, s in all_sets.items()},
+        "input_sets": {name: {"rows": s.rows, "description": s.description} for name, s in all_sets.items()},
         "cells": cells,
         "summary": summary,
         "seconds": round(time.perf_counter() - start, 2),
@@ -123,23 +144,25 @@ def _run_cell(manifest_path, model, artifact, runner, sets, unavailable, integri
         cell = _cell(model, artifact, runner, s.name, "error")
         try:
             with np.errstate(all="ignore"):
-                got = np.ascontiguousarray(predict(s.x), dtype=np.float32)
-            if got.shape != s.expected.shape:
-                raise ValueError(f"output shape {got.shape}, expected {s.expected.shape}")
+                got = predict(s.inputs)
+            results = compare_outputs(s.expected, got, artifact["tolerance"])
         except Exception as e:  # noqa: BLE001
             cell["reason"] = _one_line(e)
             cells.append(cell)
             continue
-        result = compare(s.expected, got, artifact["tolerance"]["atol"], artifact["tolerance"]["rtol"])
-        cell.update(status="pass" if result.passed else "fail", stats=_stats(result), histogram=histogram(s.expected, got))
-        if not result.passed:
-            cell["reason"] = f"{result.mismatches} of {result.count} values outside tolerance" + (
-                "" if result.nan_match and result.inf_match else " (NaN/Inf pattern differs)"
+        passed = all(r.passed for r in results.values())
+        cell.update(status="pass" if passed else "fail", stats=_worst_stats(results), histogram=histogram(s.expected, got),
+                    outputs={name: _stats(r) | {"passed": r.passed} for name, r in results.items()})
+        if not passed:
+            cell["reason"] = "; ".join(
+                f"{name}: {r.mismatches} of {r.count} values outside tolerance" + ("" if r.nan_match and r.inf_match else " (NaN/Inf pattern differs)")
+                for name, r in results.items() if not r.passed
             )
         if keep_outputs:
-            out = keep_outputs / model["id"] / artifact["format"] / runner.name / f"{s.name}.npy"
-            out.parent.mkdir(parents=True, exist_ok=True)
-            np.save(out, got)
+            for name, array in got.items():
+                out = keep_outputs / model["id"] / artifact["format"] / runner.name / s.name / f"{name}.npy"
+                out.parent.mkdir(parents=True, exist_ok=True)
+                np.save(out, array)
         cells.append(cell)
     return cells
 

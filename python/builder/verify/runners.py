@@ -1,7 +1,7 @@
 """One small runner per runtime, each declaring the artifact formats it loads.
 
 In-process runners call Python runtimes; CLI runners drive a client through the common command
-line of DESIGN.md (`--manifest --model --format --input --output`, exit codes 0/1/2/3), reading
+line of docs/contract.md (`--manifest --model --format --input --output`, exit codes 0/1/2/3), reading
 only its output `.npy`, never its human output. A runner that cannot run here says why.
 """
 from __future__ import annotations
@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from builder.runtimes.python_loaders import LOADERS, Predict
+from builder.runtimes import python_loaders
+from builder.runtimes.python_loaders import Predict
 from builder.versions import package_version
 
 REPO = Path(__file__).resolve().parents[3]
@@ -52,7 +53,7 @@ class PythonRunner:
         return f"{self.package} {package_version(self.package)}"
 
     def load(self, manifest: Path, model: dict, artifact: dict) -> Predict:
-        return LOADERS[artifact["format"]](manifest.parent / artifact["path"], artifact)
+        return python_loaders.load(manifest.parent / artifact["path"], artifact, model)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,7 +66,7 @@ class NativeRunner:
     def unavailable(self) -> str | None:
         from builder import _native
 
-        return None if hasattr(_native, "Model") else "builder._native has no LibTorch model runner yet (C++ client, issue 3)"
+        return None if hasattr(_native, "Model") else "builder._native was built without LibTorch"
 
     def version(self) -> str | None:
         return f"libtorch {package_version('torch')}"
@@ -73,19 +74,19 @@ class NativeRunner:
     def load(self, manifest: Path, model: dict, artifact: dict) -> Predict:
         from builder import _native
 
-        native = _native.Model(str(manifest.parent / artifact["path"]), artifact["format"])
-        return lambda x: np.asarray(native.predict(np.ascontiguousarray(x, np.float32)))
+        native = _native.Model.from_manifest(str(manifest), model["id"], artifact["format"])
+        return lambda arrays: {name: np.asarray(a) for name, a in native.predict(arrays).items()}
 
 
 @dataclasses.dataclass(frozen=True)
 class CliRunner:
-    """A client CLI, launched from bin/ after `make setup` (DESIGN.md)."""
+    """A client CLI, launched from bin/ after `make setup` (docs/contract.md)."""
 
     name: str
     formats: tuple[str, ...]
     launcher: str  # relative to the repository root
     extra_args: tuple[str, ...] = ()
-    issue: str = ""
+    needs: str = ""  # what provides the launcher, for the "not found" reason
     # (op, why): artifacts whose manifest `contains_ops` names the op are a documented
     # incompatibility of this runtime, shown as "n/s" cells rather than failures.
     unsupported_ops: tuple[tuple[str, str], ...] = ()
@@ -98,7 +99,7 @@ class CliRunner:
         return REPO / self.launcher
 
     def unavailable(self) -> str | None:
-        return None if self.path().is_file() else f"{self.launcher} not found ({self.issue})"
+        return None if self.path().is_file() else f"{self.launcher} not found ({self.needs})"
 
     def version(self) -> str | None:
         try:
@@ -108,17 +109,19 @@ class CliRunner:
         return out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout.strip() else None
 
     def load(self, manifest: Path, model: dict, artifact: dict) -> Predict:
-        def predict(x: np.ndarray) -> np.ndarray:
+        def predict(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
             with tempfile.TemporaryDirectory(prefix="deploykit-verify-") as tmp:
-                inp, out = Path(tmp) / "input.npy", Path(tmp) / "output.npy"
-                np.save(inp, np.ascontiguousarray(x, np.float32))
+                out = Path(tmp) / "out"
                 cmd = [str(self.path()), "--manifest", str(manifest), "--model", model["id"], "--format", artifact["format"],
-                       "--input", str(inp), "--output", str(out), *self.extra_args]
+                       "--output-dir", str(out), *self.extra_args]
+                for name, array in arrays.items():
+                    np.save(Path(tmp) / f"{name}.npy", array)
+                    cmd += ["--input", f"{name}={Path(tmp) / f'{name}.npy'}"]
                 result = subprocess.run(cmd, capture_output=True, text=True, timeout=CLI_TIMEOUT_S)
                 if result.returncode != 0:
                     lines = result.stderr.strip().splitlines() or ["(no message)"]
                     raise RunnerError(f"{self.launcher} exited {result.returncode}: {lines[-1]}")
-                return np.load(out)
+                return {t["name"]: np.load(out / f"{t['name']}.npy") for t in model["outputs"]}
 
         return predict
 
@@ -133,11 +136,11 @@ RUNNERS: dict[str, Runner] = {
         PythonRunner("tf-python", ("saved-model",), "tensorflow"),
         PythonRunner("tflite", ("tflite",), "tensorflow"),
         NativeRunner(),
-        CliRunner("cpp", TORCH_FORMATS, "bin/deploykit-cpp", issue="C++ client, issue 3"),
-        CliRunner("java", ("saved-model",), "bin/deploykit-java", issue="Java client, issue 4", unsupported_ops=JAVA_UNSUPPORTED),
-        CliRunner("go", ("saved-model",), "bin/deploykit-go", issue="Go client, issue 5"),
-        CliRunner("node-cpu", ("tfjs-graph",), "bin/deploykit-node", ("--backend", "cpu"), issue="TF.js client, issue 6"),
-        CliRunner("node-wasm", ("tfjs-graph",), "bin/deploykit-node", ("--backend", "wasm"), issue="TF.js client, issue 6"),
-        CliRunner("chromium", ("tfjs-graph",), "bin/deploykit-browser", issue="TF.js browser runner, issue 6"),
+        CliRunner("cpp", TORCH_FORMATS, "bin/deploykit-cpp", needs="make setup-cpp"),
+        CliRunner("java", ("saved-model",), "bin/deploykit-java", needs="make setup-java", unsupported_ops=JAVA_UNSUPPORTED),
+        CliRunner("go", ("saved-model",), "bin/deploykit-go", needs="make setup-go"),
+        CliRunner("node-cpu", ("tfjs-graph",), "bin/deploykit-node", ("--backend", "cpu"), needs="make setup-js"),
+        CliRunner("node-wasm", ("tfjs-graph",), "bin/deploykit-node", ("--backend", "wasm"), needs="make setup-js"),
+        CliRunner("chromium", ("tfjs-graph",), "bin/deploykit-browser", needs="make setup-js"),
     )
 }
