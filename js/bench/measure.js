@@ -2,7 +2,7 @@
 // Measures TF.js in Node and in headless Chromium for every tfjs-graph model of a manifest:
 // time to first prediction in the demo page (navigation start -> first result shown),
 // batch-1 latency and batch-1024 throughput per backend. The launchers time themselves
-// (DESIGN.md's --repeat/--warmup/--timing; in Chromium the clock runs inside the page).
+// (the contract's --repeat/--warmup/--timing; in Chromium the clock runs inside the page).
 // Usage: node bench/measure.js [manifest.json] [--repeat N]   (prints a Markdown table)
 
 import { spawnSync } from 'node:child_process';
@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { launchChromium } from '../src/browser/chromium.js';
 import { runnableModels } from '../src/common/manifest.js';
 import { writeNpy } from '../src/common/npy.js';
+import { Tensor } from '../src/common/tensor.js';
 import { readManifest } from '../src/node/manifest_file.js';
 import { startServer } from '../src/server/server.js';
 
@@ -25,7 +26,7 @@ const repeat = Number(values.repeat);
 const doc = await readManifest(manifest);
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'deploykit-measure-'));
 
-/** Seeded N(0, 1) batch (xorshift + Box-Muller), as an .npy file. */
+/** Seeded N(0, 1) batch (xorshift + Box-Muller) of a one-input float32 (batch, N) model, as an .npy file. */
 function batchFile(rows, features) {
   let s = 12345;
   const uniform = () => {
@@ -36,13 +37,13 @@ function batchFile(rows, features) {
   };
   const data = new Float32Array(rows * features).map(() => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform()));
   const file = path.join(work, `x_${rows}x${features}.npy`);
-  fs.writeFileSync(file, writeNpy(data, [rows, features]));
+  fs.writeFileSync(file, writeNpy(new Tensor('float32', [rows, features], data)));
   return file;
 }
 
 function timed(launcher, model, backend, input, n, k) {
   const t = path.join(work, 'timing.json');
-  const r = spawnSync(path.join(BIN, launcher), ['--manifest', manifest, '--model', model, '--input', input, '--output', path.join(work, 'out.npy'),
+  const r = spawnSync(path.join(BIN, launcher), ['--manifest', manifest, '--model', model, '--input', input,
     '--backend', backend, '--repeat', String(n), '--warmup', String(k), '--timing', t], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${launcher} ${model} ${backend}: exit ${r.status}: ${r.stderr.trim()}`);
   return JSON.parse(fs.readFileSync(t, 'utf8'));
@@ -70,7 +71,8 @@ async function firstPrediction(models, backends) {
 }
 
 const runtimes = [['deploykit-node', 'cpu'], ['deploykit-node', 'wasm'], ['deploykit-browser', 'wasm'], ['deploykit-browser', 'cpu'], ['deploykit-browser', 'webgl']];
-const models = runnableModels(doc);
+// The batch sweep needs one float32 (batch, N) input; other signatures are left to verify/bench.
+const models = runnableModels(doc).filter((m) => m.inputs.length === 1 && m.inputs[0].dtype === 'float32' && m.inputs[0].shape.length === 2 && typeof m.inputs[0].shape[1] === 'number');
 const first = await firstPrediction(models.map((m) => m.id), ['wasm', 'cpu', 'webgl']);
 const rows = [];
 for (const model of models) {

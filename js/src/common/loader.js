@@ -223,7 +223,7 @@ export function graphOps(topology) {
 // standalone kernel zeroes NaNs with the sign bit set (the NaN that Inf - Inf gives), while
 // TensorFlow (the reference) and TF.js's cpu backend keep NaN.
 // tfjs-backend-webgl's Relu is x * (x >= 0), which turns -Inf into NaN (-Inf * 0), where
-// TensorFlow gives 0. DESIGN.md requires NaN and Inf to match the reference, so on those two
+// TensorFlow gives 0. The contract requires NaN and Inf to match the reference, so on those two
 // backends each Relu (fused or not) is rewritten as SelectV2(Less(x, 0), 0, x): Relu for every
 // number, NaN kept (NaN < 0 is false), -Inf -> 0. The cpu backend is exact and left alone.
 // test/node/wasm_nan.test.js pins the raw wasm kernels' behaviour so we notice when TF.js fixes

@@ -23,7 +23,7 @@ export function sha256hex(bytes) {
 }
 
 /**
- * DESIGN.md's folder hash over the regular files really present under `dir`; refuses symlinks
+ * the contract's folder hash over the regular files really present under `dir`; refuses symlinks
  * and anything that is neither a file nor a folder.
  * @param {string} dir
  */

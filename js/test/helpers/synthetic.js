@@ -1,9 +1,11 @@
-// A small hand-written TF.js graph model with two inputs and two outputs, written with a v2
-// manifest into a temporary folder: the client's multi-tensor and boundary-cast paths run on it
-// without the shared export.
+// Small hand-written TF.js graph models, written with a v2 manifest into a temporary folder, so
+// the client's multi-tensor, boundary-cast and digit-pad paths run without the shared export.
+// `pair` (syntheticExport):
 //   tokens int64 (batch, seq) -> int32 at the boundary;  mask float32 (batch, seq)
 //   weighted float32 (batch, seq) = float(tokens) * mask * scale   (scale = 0.5, a weight)
 //   total    int64   (batch)      = sum(tokens, axis 1)            (int32 at the boundary)
+// `cnn_keras` stand-in (syntheticCnnExport): image float32 (batch, 8, 8, 1) -> logits
+//   float32 (batch, 10) = reshape(image, (-1, 64)) @ W, a fixed W.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -70,12 +72,10 @@ export function syntheticModel(id = 'pair') {
  * @returns {{dir: string, manifest: string, doc: any}}
  */
 export function syntheticExport({ mutate } = {}) {
-  const dir = tmpDir('deploykit-js-synthetic-');
-  const model = syntheticModel();
-  const artifact = model.artifacts[0];
-  const folder = path.join(dir, artifact.path);
-  fs.mkdirSync(folder, { recursive: true });
-  const modelJson = {
+  const weights = Buffer.alloc(8);
+  weights.writeFloatLE(0.5, 0);
+  weights.writeInt32LE(1, 4);
+  return writeExport(syntheticModel(), {
     format: 'graph-model',
     generatedBy: 'deploykit test',
     convertedBy: 'hand-written',
@@ -85,11 +85,59 @@ export function syntheticExport({ mutate } = {}) {
       inputs: { tokens: sig('tokens:0', 'DT_INT32', 2), mask: sig('mask:0', 'DT_FLOAT', 2) },
       outputs: { output_0: sig('Identity:0', 'DT_FLOAT', 2), output_1: sig('Identity_1:0', 'DT_INT32', 1) },
     },
+  }, weights, mutate);
+}
+
+/** The weight of the cnn_keras stand-in: W[i][j], i the 8x8 cell, j the class. */
+export const cnnWeight = (i, j) => (((i * 7 + j * 13) % 17) - 8) / 8;
+
+/** An export whose `cnn_keras` is a hand-written linear stand-in with the real one's signature. */
+export function syntheticCnnExport() {
+  const model = {
+    id: 'cnn_keras',
+    source: 'tensorflow',
+    parameters: 640,
+    inputs: [{ name: 'image', dtype: 'float32', shape: ['batch', 8, 8, 1] }],
+    outputs: [{ name: 'logits', dtype: 'float32', shape: ['batch', 10] }],
+    dims: { batch: { min: 1 } },
+    golden: [],
+    artifacts: [{
+      format: 'tfjs-graph', path: 'cnn_keras/tfjs', via: ['tensorflow', 'saved-model', 'tfjs-graph'], entry: 'model.json', signature: 'serving_default',
+      input_keys: { image: 'image' }, output_keys: { logits: 'logits' }, tolerance: { atol: 1e-5, rtol: 1e-4 },
+    }],
   };
+  const node = (name, op, input, attr) => ({ name, op, input, attr });
+  const weights = Buffer.alloc(8 + 64 * 10 * 4);
+  weights.writeInt32LE(-1, 0);
+  weights.writeInt32LE(64, 4);
+  for (let i = 0; i < 64; i++) for (let j = 0; j < 10; j++) weights.writeFloatLE(cnnWeight(i, j), 8 + (i * 10 + j) * 4);
+  return writeExport(model, {
+    format: 'graph-model',
+    generatedBy: 'deploykit test',
+    convertedBy: 'hand-written',
+    modelTopology: {
+      node: [
+        node('image', 'Placeholder', undefined, { dtype: dt('DT_FLOAT'), shape: { shape: shapeOf([-1, 8, 8, 1]) } }),
+        node('flat_shape', 'Const', undefined, { dtype: dt('DT_INT32'), value: { tensor: { dtype: 'DT_INT32', tensorShape: shapeOf([2]) } } }),
+        node('w', 'Const', undefined, { dtype: dt('DT_FLOAT'), value: { tensor: { dtype: 'DT_FLOAT', tensorShape: shapeOf([64, 10]) } } }),
+        node('flat', 'Reshape', ['image', 'flat_shape'], { T: dt('DT_FLOAT'), Tshape: dt('DT_INT32') }),
+        node('mm', 'MatMul', ['flat', 'w'], { T: dt('DT_FLOAT'), transpose_a: { b: false }, transpose_b: { b: false } }),
+        node('Identity', 'Identity', ['mm'], { T: dt('DT_FLOAT') }),
+      ],
+      library: {},
+      versions: { producer: 1 },
+    },
+    weightsManifest: [{ paths: ['group1-shard1of1.bin'], weights: [{ name: 'flat_shape', shape: [2], dtype: 'int32' }, { name: 'w', shape: [64, 10], dtype: 'float32' }] }],
+    signature: { inputs: { image: sig('image:0', 'DT_FLOAT', 4) }, outputs: { logits: sig('Identity:0', 'DT_FLOAT', 2) } },
+  }, weights);
+}
+
+function writeExport(model, modelJson, weights, mutate) {
+  const dir = tmpDir('deploykit-js-synthetic-');
+  const artifact = model.artifacts[0];
+  const folder = path.join(dir, artifact.path);
+  fs.mkdirSync(folder, { recursive: true });
   fs.writeFileSync(path.join(folder, 'model.json'), JSON.stringify(modelJson));
-  const weights = Buffer.alloc(8);
-  weights.writeFloatLE(0.5, 0);
-  weights.writeInt32LE(1, 4);
   fs.writeFileSync(path.join(folder, 'group1-shard1of1.bin'), weights);
   rehash(artifact, dir);
   const doc = { schema_version: 2, created: '2026-11-30T00:00:00Z', producer: { builder: 'test' }, models: [model] };
