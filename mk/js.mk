@@ -18,10 +18,13 @@ $(JS_STAMP): $(JS_DIR)/package.json $(JS_DIR)/package-lock.json
 	cd $(JS_DIR) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# The suites read DEPLOYKIT_TEST_MANIFEST (a v2 export); DEPLOYKIT_REQUIRE_CNN=1 makes the digit
+# pad's test fail, instead of skip, when the export has no cnn_keras tfjs-graph artifact.
 test-js: setup-js test-fixtures
 	cd $(JS_DIR) && npm test --silent
 
-# `make demo` exports first; alone, demo-js needs an existing $(MODELS)/manifest.json.
+# `make demo` exports first; alone, demo-js needs an existing $(MODELS)/manifest.json (v2). It runs
+# every tfjs-graph artifact and golden set through bin/deploykit-node --jobs, once per backend.
 demo-js: setup-js
 	node $(JS_DIR)/src/cli/demo.js $(MODELS)/manifest.json
 

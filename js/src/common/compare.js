@@ -3,7 +3,6 @@
 // reference, in float64); NaN must be NaN at the same positions; +Inf/-Inf must match exactly.
 // Integers and bool: exact equality. A shape or dtype difference fails the output.
 
-import { Tensor } from './tensor.js';
 
 /**
  * Float comparison over plain arrays of numbers.
@@ -65,8 +64,8 @@ function compareExact(actual, expected) {
 
 /**
  * Compares one output with its reference.
- * @param {Tensor} actual
- * @param {Tensor} expected
+ * @param {import('./tensor.js').Tensor} actual
+ * @param {import('./tensor.js').Tensor} expected
  * @param {{atol: number, rtol: number}} tolerance used for float dtypes only
  * @returns {ReturnType<typeof compare> & {why?: string}}
  */

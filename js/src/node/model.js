@@ -90,18 +90,28 @@ export class Model {
   async predict(inputs) {
     this.#alive();
     const { model, names, dtypes } = this.loaded;
-    const shells = {};
+    const shapes = {};
     for (const [name, t] of Object.entries(inputs)) {
       if (!(t instanceof tf.Tensor)) throw new TypeError(`input ${name}: expected a tf.Tensor`);
-      // A zero-size stand-in carries dtype and shape through the contract's checks.
+      // A tensor in the input's TF.js dtype stands for the spec dtype (int32 for int64).
       const spec = model.inputs.find((s) => s.name === name);
-      const dtype = spec && t.dtype === dtypes.inputs[name] ? spec.dtype : t.dtype;
-      shells[name] = { dtype, shape: t.shape, data: null };
+      shapes[name] = { dtype: spec && t.dtype === dtypes.inputs[name] ? spec.dtype : t.dtype, shape: t.shape };
     }
-    checkShapes(model, shells);
-    const x = Object.fromEntries(model.inputs.map((s) => [names.inputs[s.name], inputs[s.name]]));
-    const ys = [this.graph.execute(x, model.outputs.map((s) => names.outputs[s.name]))].flat();
-    return Object.fromEntries(model.outputs.map((s, i) => [s.name, ys[i]]));
+    checkInputs(model, shapes);
+    const casts = [];
+    const x = {};
+    for (const s of model.inputs) {
+      let t = inputs[s.name];
+      // A spec-dtype tensor TF.js holds (bool) goes through its boundary cast (int32).
+      if (t.dtype !== dtypes.inputs[s.name]) casts.push((t = tf.cast(t, dtypes.inputs[s.name])));
+      x[names.inputs[s.name]] = t;
+    }
+    try {
+      const ys = [this.graph.execute(x, model.outputs.map((s) => names.outputs[s.name]))].flat();
+      return Object.fromEntries(model.outputs.map((s, i) => [s.name, ys[i]]));
+    } finally {
+      tf.dispose(casts);
+    }
   }
 
   /**
@@ -175,12 +185,6 @@ export class Model {
     if (this.graph) this.graph.dispose();
     this.graph = null;
   }
-}
-
-/** The contract's checks 1-5 on dtype/shape stand-ins (no data). */
-function checkShapes(model, shells) {
-  const fake = Object.fromEntries(Object.entries(shells).map(([k, v]) => [k, Object.assign(Object.create(Tensor.prototype), v)]));
-  checkInputs(model, fake);
 }
 
 /**
