@@ -1,9 +1,12 @@
 package dev.deploykit;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -16,7 +19,7 @@ import java.util.Random;
  * passes {@code -Xms128m -Xmx128m -XX:+AlwaysPreTouch}) so RSS growth is native memory and not
  * the Java heap filling up.
  *
- * <p>Usage: {@code Bench MANIFEST [MODEL...]} (default: every model TF Java runs: mlp_keras, wide_keras).
+ * <p>Usage: {@code Bench MANIFEST [MODEL...]} (default: every model TF Java runs: mlp_keras, wide_keras); inputs follow each model's v2 tensor specs.
  */
 public final class Bench {
   private static final int LATENCY_WARMUP = 500;
@@ -45,7 +48,7 @@ public final class Bench {
     long t0 = System.nanoTime();
     try (Model model = Model.load(manifest, id)) {
       double loadMs = (System.nanoTime() - t0) / 1e6;
-      Npy.Matrix one = random(1, model.inputWidth(), 1);
+      Map<String, Tensor> one = random(model.entry(), 1, 1);
       for (int i = 0; i < LATENCY_WARMUP; i++) {
         model.predict(one);
       }
@@ -57,7 +60,7 @@ public final class Bench {
       }
       Map<String, Double> us = Timing.latencyUs(lat);
 
-      Npy.Matrix big = random(BATCH, model.inputWidth(), 2);
+      Map<String, Tensor> big = random(model.entry(), BATCH, 2);
       for (int i = 0; i < 5; i++) {
         model.predict(big);
       }
@@ -74,10 +77,10 @@ public final class Bench {
     }
   }
 
-  /** VmRSS after 1k and after 100k batch-1 predictions through the float[][] API. */
+  /** VmRSS after 1k and after 100k batch-1 predictions. */
   private static void memory(Path manifest, String id) throws IOException {
     try (Model model = Model.load(manifest, id)) {
-      float[][] row = random(1, model.inputWidth(), 3).toArray();
+      Map<String, Tensor> row = random(model.entry(), 1, 3);
       List<String> lines = new ArrayList<>();
       long after1k = 0;
       for (int i = 1; i <= 100_000; i++) {
@@ -104,12 +107,31 @@ public final class Bench {
     throw new IOException("no VmRSS in /proc/self/status");
   }
 
-  private static Npy.Matrix random(int rows, int cols, long seed) {
+  /**
+   * Inputs of {@code batch} rows for the model's specs: the first dim of every input is the batch,
+   * other dynamic dims take their smallest non-empty size; floats are Gaussian, integers and bools 0.
+   */
+  private static Map<String, Tensor> random(Manifest.ModelEntry entry, int batch, long seed) {
     Random r = new Random(seed);
-    float[] data = new float[rows * cols];
-    for (int i = 0; i < data.length; i++) {
-      data[i] = (float) r.nextGaussian();
+    Map<String, Tensor> zeros = Model.zeroInputs(entry);
+    Map<String, Tensor> out = new LinkedHashMap<>();
+    for (TensorSpec spec : entry.inputs()) {
+      long[] shape = zeros.get(spec.name()).shape();
+      if (shape.length > 0 && spec.shape().get(0).dynamic()) {
+        shape[0] = batch;
+      }
+      int n = Math.toIntExact(Tensor.elementCount(shape));
+      ByteBuffer b = ByteBuffer.allocate(n * spec.dtype().bytes()).order(ByteOrder.LITTLE_ENDIAN);
+      for (int i = 0; i < n && spec.dtype().isFloat(); i++) {
+        float v = (float) r.nextGaussian();
+        if (spec.dtype() == DType.FLOAT32) {
+          b.putFloat(v);
+        } else {
+          b.putShort(Half.fromFloat(v));
+        }
+      }
+      out.put(spec.name(), new Tensor(spec.dtype(), shape, b.array()));
     }
-    return new Npy.Matrix(rows, cols, data);
+    return out;
   }
 }

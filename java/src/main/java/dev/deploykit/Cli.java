@@ -7,7 +7,9 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import picocli.CommandLine;
@@ -15,7 +17,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * The common client command line of DESIGN.md. {@link #run} is the whole program (tests call it
+ * The common client command line of docs/contract.md. {@link #run} is the whole program (tests call it
  * in-process); {@link #main} only exits with its code. Exit codes: 0 ok, 1 {@code --check}
  * mismatch, 2 usage or bad input, 3 the model failed to load or its integrity or safety check.
  */
@@ -29,28 +31,40 @@ public final class Cli {
   @Option(names = "--manifest", required = true, paramLabel = "M", description = "manifest.json")
   Path manifest;
 
-  @Option(names = "--model", required = true, paramLabel = "ID", description = "model id in the manifest")
+  @Option(names = "--model", paramLabel = "ID", description = "model id in the manifest")
   String model;
 
   @Option(names = "--format", paramLabel = "F", description = "artifact format (default and only: saved-model)")
   String format;
 
-  @Option(names = "--input", required = true, paramLabel = "in.npy", description = "(rows, features) <f4 .npy")
-  Path input;
+  @Option(names = "--input", paramLabel = "NAME=FILE", description = "an input .npy, repeatable; a bare FILE for a one-input model")
+  List<String> inputs = new ArrayList<>();
 
-  @Option(names = "--output", paramLabel = "out.npy", description = "where to write the (rows, outputs) <f4 result")
-  Path output;
+  @Option(names = "--input-dir", paramLabel = "DIR", description = "reads DIR/<name>.npy for every model input")
+  Path inputDir;
 
-  @Option(names = "--check", paramLabel = "expected.npy", description = "compare with the artifact's tolerance; exit 1 on mismatch")
-  Path check;
+  @Option(names = "--output", paramLabel = "NAME=FILE", description = "where to write an output, repeatable; a bare FILE for a one-output model")
+  List<String> outputs = new ArrayList<>();
 
-  @Option(names = "--repeat", paramLabel = "N", description = "timed runs of the batch (default 1 with --timing)")
+  @Option(names = "--output-dir", paramLabel = "DIR", description = "writes DIR/<name>.npy for every output")
+  Path outputDir;
+
+  @Option(names = "--check", paramLabel = "NAME=FILE", description = "compare an output with the artifact's tolerance, repeatable; exit 1 on mismatch")
+  List<String> checks = new ArrayList<>();
+
+  @Option(names = "--check-dir", paramLabel = "DIR", description = "checks every output against DIR/<name>.npy")
+  Path checkDir;
+
+  @Option(names = "--jobs", paramLabel = "jobs.jsonl", description = "run every job of a JSON-lines file in this one process")
+  Path jobs;
+
+  @Option(names = "--repeat", paramLabel = "N", description = "timed runs of the call (default 1 with --timing)")
   Integer repeat;
 
   @Option(names = "--warmup", paramLabel = "K", defaultValue = "0", description = "untimed runs before the timed ones")
   int warmup;
 
-  @Option(names = "--timing", paramLabel = "timing.json", description = "write load_ms, first_ms, batch, latency_us")
+  @Option(names = "--timing", paramLabel = "timing.json", description = "write load_ms, first_ms, batch, latency_us, direct_latency_us")
   Path timing;
 
   @Option(names = "--allow-unsafe-ops", description = "run even if the signature reaches ops on the manifest's deny-list")
@@ -115,54 +129,63 @@ public final class Cli {
       return 0;
     }
     try {
-      return cli.execute(out, err);
-    } catch (DeploykitException e) {
-      return fail(err, cli.verbose, e, e.getMessage(), e.exitCode());
-    } catch (IOException e) {
-      return fail(err, cli.verbose, e, "io: " + DeploykitException.oneLine(e.toString()), DeploykitException.BAD_INPUT);
-    } catch (RuntimeException e) {
-      if (DeploykitException.isTensorFlowError(e)) {
-        return fail(err, cli.verbose, e, "run " + cli.model + ": " + DeploykitException.oneLine(e.getMessage()), DeploykitException.LOAD_FAILED);
+      return cli.jobs != null ? cli.runJobs(out, err) : cli.execute(out, err);
+    } catch (RuntimeException | IOException | LinkageError e) {
+      Failure f = classify(e, cli.model);
+      err.println("error: " + f.message());
+      if (cli.verbose) {
+        e.printStackTrace(err);
       }
-      return fail(err, cli.verbose, e, "internal: " + DeploykitException.oneLine(e.toString()), DeploykitException.LOAD_FAILED);
-    } catch (LinkageError e) {
-      // A bug or a broken native library: still one line, the trace only with --verbose.
-      return fail(err, cli.verbose, e, "internal: " + DeploykitException.oneLine(e.toString()), DeploykitException.LOAD_FAILED);
+      return f.code();
     }
   }
 
-  private static int fail(PrintStream err, boolean verbose, Throwable e, String message, int code) {
-    err.println("error: " + message);
-    if (verbose) {
-      e.printStackTrace(err);
+  /** An error's exit code and one-line message (without the {@code error: } prefix). */
+  record Failure(int code, String message) {}
+
+  static Failure classify(Throwable e, String model) {
+    if (e instanceof DeploykitException d) {
+      return new Failure(d.exitCode(), d.getMessage());
     }
-    return code;
+    if (e instanceof IOException) {
+      return new Failure(DeploykitException.BAD_INPUT, "io: " + DeploykitException.oneLine(e.toString()));
+    }
+    if (DeploykitException.isTensorFlowError(e)) {
+      return new Failure(DeploykitException.LOAD_FAILED, "run " + model + ": " + DeploykitException.oneLine(e.getMessage()));
+    }
+    // A bug or a broken native library: still one line, the trace only with --verbose.
+    return new Failure(DeploykitException.LOAD_FAILED, "internal: " + DeploykitException.oneLine(e.toString()));
+  }
+
+  private int runJobs(PrintStream out, PrintStream err) {
+    if (model != null || format != null || !inputs.isEmpty() || inputDir != null || !outputs.isEmpty() || outputDir != null
+        || !checks.isEmpty() || checkDir != null || timing != null || repeat != null) {
+      throw DeploykitException.badInput("usage", "--jobs takes only --manifest, --allow-unsafe-ops and --verbose");
+    }
+    Manifest m = Manifest.read(manifest);
+    List<Job> list = Jobs.read(jobs);
+    return Jobs.run(m, list, new Model.Options(allowUnsafeOps), out, err, verbose);
   }
 
   private int execute(PrintStream out, PrintStream err) throws IOException {
-    if (format != null && !format.equals(Model.FORMAT)) {
-      throw DeploykitException.badInput("format " + format, "the Java client runs only " + Model.FORMAT + " artifacts");
+    if (model == null) {
+      throw DeploykitException.badInput("usage", "give --model (or --jobs)");
     }
     if ((repeat != null && repeat < 1) || warmup < 0) {
       throw DeploykitException.badInput("usage", "--repeat must be at least 1 and --warmup at least 0");
     }
-    if (output == null && check == null && timing == null) {
-      throw DeploykitException.badInput("usage", "nothing to do: give --output, --check or --timing");
+    if (inputs.isEmpty() && inputDir == null) {
+      throw DeploykitException.badInput("usage", "give --input NAME=FILE, --input FILE or --input-dir DIR");
     }
     Manifest m = Manifest.read(manifest);
     Manifest.ModelEntry entry = m.model(model);
-    Npy.Matrix x = Npy.read(input);
-    if (x.cols() != entry.inputWidth()) {
-      throw DeploykitException.badInput("input " + input, "has " + x.cols() + " features per row, model " + model + " takes " + entry.inputWidth());
-    }
-    Npy.Matrix expected = check == null ? null : Npy.read(check);
-    if (expected != null && (expected.rows() != x.rows() || expected.cols() != entry.outputWidth())) {
-      throw DeploykitException.badInput("check " + check, "shape (" + expected.rows() + ", " + expected.cols() + "), the output is ("
-          + x.rows() + ", " + entry.outputWidth() + ")");
-    }
+    Job job = new Job(null, model, format, TensorArgs.resolve("input", inputs, inputDir, entry.inputNames()),
+        TensorArgs.resolve("output", outputs, outputDir, entry.outputNames()),
+        TensorArgs.resolve("check", checks, checkDir, entry.outputNames()));
+    Job.Prepared p = job.prepare(m);
 
     // TensorFlow's native library (about 680 MB) loads once per process; load_ms is the model's
-    // own load (hash, safety walk, bundle, one probe row), like an in-process Python load.
+    // own load (hash, safety walk, bundle, one probe call), like an in-process Python load.
     long init = System.nanoTime();
     Versions.tensorflow();
     double runtimeInitMs = (System.nanoTime() - init) / 1e6;
@@ -175,49 +198,40 @@ public final class Cli {
       if (!net.allowedUnsafeOps().isEmpty()) {
         err.println("warning: " + model + " reaches denied op(s) " + String.join(", ", net.allowedUnsafeOps()) + "; running because of --allow-unsafe-ops");
       }
+      Map<String, Tensor> x = p.inputs();
       long t1 = System.nanoTime();
-      Npy.Matrix y = net.predict(x);
+      Map<String, Tensor> y = net.predict(x);
       double firstMs = (System.nanoTime() - t1) / 1e6;
       if (timing != null || repeat != null) {
         int n = repeat == null ? 1 : repeat;
         if (timing != null) {
-          // The same batch through the bare session call, timed interleaved with predict.
+          // The same inputs through the bare session call, timed interleaved with predict.
           try (Model.Direct direct = net.direct(x)) {
             long[][] samples = Timing.interleaved(warmup, n, () -> net.predict(x), direct::run);
-            writeTiming(runtimeInitMs, loadMs, firstMs, x.rows(), samples[0], samples[1]);
+            writeTiming(runtimeInitMs, loadMs, firstMs, batch(entry, x), samples[0], samples[1]);
           }
         } else {
           Timing.interleaved(warmup, n, () -> net.predict(x));
         }
       }
-      if (output != null) {
-        Npy.write(output, y);
-      }
-      return expected == null ? 0 : check(out, net.artifact(), expected, y);
+      job.write(y);
+      return Job.check(out, p, y).isEmpty() ? 0 : 1;
     }
   }
 
-  private int check(PrintStream out, Manifest.Artifact artifact, Npy.Matrix expected, Npy.Matrix got) {
-    Compare.Result r = Compare.compare(expected.data(), got.data(), artifact.atol(), artifact.rtol());
-    String tol = String.format(Locale.ROOT, "(atol %s rtol %s)", num(artifact.atol()), num(artifact.rtol()));
-    String max = "max_abs=" + (r.maxAbs() == 0 ? "0" : String.format(Locale.ROOT, "%.3g", r.maxAbs()));
-    if (r.passed()) {
-      out.println("check " + model + "/" + Model.FORMAT + ": pass " + max + " " + tol);
-      return 0;
-    }
-    String pattern = r.nanMatch() && r.infMatch() ? "" : " (NaN/Inf pattern differs)";
-    out.println("check " + model + "/" + Model.FORMAT + ": FAIL " + r.mismatches() + " of " + r.count() + " values outside tolerance"
-        + pattern + " " + max + " worst index " + r.worstIndex() + " " + tol);
-    return 1;
+  /** The first dim of the first input, 1 for a rank-0 input. */
+  private static long batch(Manifest.ModelEntry entry, Map<String, Tensor> x) {
+    Tensor first = x.get(entry.inputs().get(0).name());
+    return first.rank() == 0 ? 1 : first.dim(0);
   }
 
-  private void writeTiming(double runtimeInitMs, double loadMs, double firstMs, int rows, long[] samples, long[] direct)
+  private void writeTiming(double runtimeInitMs, double loadMs, double firstMs, long batch, long[] samples, long[] direct)
       throws IOException {
     Map<String, Object> doc = new LinkedHashMap<>();
     doc.put("runtime_init_ms", runtimeInitMs);
     doc.put("load_ms", loadMs);
     doc.put("first_ms", firstMs);
-    doc.put("batch", rows);
+    doc.put("batch", batch);
     doc.put("latency_us", Timing.latencyUs(samples));
     doc.put("direct_latency_us", Timing.latencyUs(direct));
     doc.put("direct", Model.DIRECT_DESCRIPTION);

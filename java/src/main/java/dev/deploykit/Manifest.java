@@ -1,6 +1,5 @@
 package dev.deploykit;
 
-import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
@@ -10,41 +9,76 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.stream.Collectors;
 
 /**
- * The parts of {@code manifest.json} (DESIGN.md) the Java client reads. Unknown fields are
- * ignored; a missing or mistyped field the client needs is a bad-input error (exit 2).
+ * {@code manifest.json}, schema version 2 (docs/contract.md), as the Java client reads it. Unknown
+ * fields are ignored. A {@code schema_version} other than 2 is exit 3; anything malformed (a bad
+ * tensor spec, key map, boundary cast, path) is exit 2, naming the model and tensor.
  */
 public record Manifest(Path path, List<ModelEntry> models, Optional<FileRef> unsafeOps) {
+  public static final int SCHEMA_VERSION = 2;
 
   /** A file beside the manifest with its expected sha256. */
   public record FileRef(String path, String sha256) {}
 
-  /** The golden vectors of one model (paths relative to the manifest's folder). */
-  public record Golden(String input, String expected, Optional<String> specialInput, Optional<String> specialExpected) {}
+  /** An absolute and relative tolerance. */
+  public record Tol(double atol, double rtol) {}
+
+  /** A named golden set: a file per input and a file per output (paths relative to the manifest's folder). */
+  public record Golden(String name, long rows, Map<String, String> inputs, Map<String, String> expected) {}
 
   /** One exported artifact of a model. */
   public record Artifact(
       String format,
       String path,
       String sha256,
+      List<String> via,
       Optional<String> signature,
       List<String> tags,
-      Optional<String> inputKey,
-      Optional<String> outputKey,
-      double atol,
-      double rtol,
-      List<String> containsOps) {}
+      Map<String, String> inputKeys,
+      Map<String, String> outputKeys,
+      Map<String, DType> boundaryDtypes,
+      Tol tolerance,
+      Map<String, Tol> outputTolerances,
+      List<String> containsOps) {
 
-  /** One model: its single input and output (name, width) and its artifacts. */
+    /** The tolerance for one output: its override, or the artifact's. */
+    public Tol toleranceFor(String output) {
+      return outputTolerances.getOrDefault(output, tolerance);
+    }
+  }
+
+  /** One model: its tensor specs, dynamic dims, golden sets and artifacts. */
   public record ModelEntry(
-      String id, String inputName, int inputWidth, String outputName, int outputWidth, Golden golden, List<Artifact> artifacts) {
+      String id,
+      List<TensorSpec> inputs,
+      List<TensorSpec> outputs,
+      Map<String, TensorSpec.DimRange> dims,
+      List<Golden> golden,
+      List<Artifact> artifacts) {
 
     public List<Artifact> artifactsOf(String format) {
       return artifacts.stream().filter(a -> a.format().equals(format)).toList();
+    }
+
+    public TensorSpec.DimRange range(String dim) {
+      return dims.getOrDefault(dim, TensorSpec.DimRange.ANY);
+    }
+
+    public Optional<Golden> goldenSet(String name) {
+      return golden.stream().filter(g -> g.name().equals(name)).findFirst();
+    }
+
+    public List<String> inputNames() {
+      return inputs.stream().map(TensorSpec::name).toList();
+    }
+
+    public List<String> outputNames() {
+      return outputs.stream().map(TensorSpec::name).toList();
     }
   }
 
@@ -63,10 +97,10 @@ public record Manifest(Path path, List<ModelEntry> models, Optional<FileRef> uns
         .filter(m -> m.id().equals(id))
         .findFirst()
         .orElseThrow(() -> DeploykitException.badInput("model " + id,
-            "not in " + path + " (models: " + String.join(", ", models.stream().map(ModelEntry::id).toList()) + ")"));
+            "not in " + path + " (models: " + models.stream().map(ModelEntry::id).collect(Collectors.joining(", ")) + ")"));
   }
 
-  /** Reads and checks a manifest; every problem is an exit-2 error naming the file. */
+  /** Reads and validates a manifest. */
   public static Manifest read(Path path) {
     String text;
     try {
@@ -76,89 +110,31 @@ public record Manifest(Path path, List<ModelEntry> models, Optional<FileRef> uns
     } catch (IOException e) {
       throw DeploykitException.badInput("manifest " + path, "cannot read: " + e.getMessage());
     }
+    JsonElement root;
     try {
-      JsonObject doc = JsonParser.parseString(text).getAsJsonObject();
-      List<ModelEntry> models = new ArrayList<>();
-      for (JsonElement m : array(doc, "models")) {
-        models.add(model(m.getAsJsonObject()));
-      }
-      Optional<FileRef> unsafeOps = Optional.empty();
-      if (doc.has("safety") && doc.getAsJsonObject("safety").has("unsafe_ops")) {
-        JsonObject ref = doc.getAsJsonObject("safety").getAsJsonObject("unsafe_ops");
-        unsafeOps = Optional.of(new FileRef(string(ref, "path"), string(ref, "sha256")));
-      }
-      return new Manifest(path, List.copyOf(models), unsafeOps);
-    } catch (JsonParseException | IllegalStateException | ClassCastException | UnsupportedOperationException
-        | NullPointerException | NumberFormatException e) {
-      throw DeploykitException.badInput("manifest " + path, "malformed: " + e.getMessage());
+      root = JsonParser.parseString(text);
+    } catch (JsonParseException e) {
+      throw DeploykitException.badInput("manifest " + path, "not JSON: " + DeploykitException.oneLine(e.getMessage()));
+    }
+    if (!root.isJsonObject()) {
+      throw DeploykitException.badInput("manifest " + path, "not a JSON object");
+    }
+    JsonObject doc = root.getAsJsonObject();
+    checkVersion(path, doc.get("schema_version"));
+    try {
+      return ManifestParser.parse(path, doc);
+    } catch (ManifestParser.Invalid e) {
+      throw DeploykitException.badInput("manifest " + path, e.getMessage());
     }
   }
 
-  private static ModelEntry model(JsonObject m) {
-    String id = string(m, "id");
-    JsonObject input = array(m, "inputs").get(0).getAsJsonObject();
-    JsonObject output = array(m, "outputs").get(0).getAsJsonObject();
-    JsonObject golden = m.getAsJsonObject("golden");
-    Golden g = golden == null
-        ? new Golden(null, null, Optional.empty(), Optional.empty())
-        : new Golden(string(golden, "input"), string(golden, "expected"), optString(golden, "special_input"),
-            optString(golden, "special_expected"));
-    List<Artifact> artifacts = new ArrayList<>();
-    for (JsonElement a : array(m, "artifacts")) {
-      artifacts.add(artifact(a.getAsJsonObject(), string(input, "name"), string(output, "name")));
+  private static void checkVersion(Path path, JsonElement v) {
+    boolean ok = v != null && v.isJsonPrimitive() && v.getAsJsonPrimitive().isNumber()
+        && v.getAsJsonPrimitive().getAsBigDecimal().compareTo(java.math.BigDecimal.valueOf(SCHEMA_VERSION)) == 0;
+    if (!ok) {
+      String shown = v == null ? "(missing)" : v.toString();
+      throw DeploykitException.loadFailed(path.toString(),
+          "schema_version " + shown + " is not supported (this client reads " + SCHEMA_VERSION + ")");
     }
-    return new ModelEntry(id, string(input, "name"), width(input, id), string(output, "name"), width(output, id), g,
-        List.copyOf(artifacts));
-  }
-
-  private static Artifact artifact(JsonObject a, String inputName, String outputName) {
-    JsonObject tol = a.getAsJsonObject("tolerance");
-    if (tol == null) {
-      throw new JsonParseException("artifact " + string(a, "path") + " has no tolerance");
-    }
-    List<String> tags = new ArrayList<>();
-    if (a.has("tags")) {
-      array(a, "tags").forEach(t -> tags.add(t.getAsString()));
-    }
-    List<String> ops = new ArrayList<>();
-    if (a.has("contains_ops")) {
-      array(a, "contains_ops").forEach(t -> ops.add(t.getAsString()));
-    }
-    Optional<String> inputKey = a.has("input_keys") ? optString(a.getAsJsonObject("input_keys"), inputName) : Optional.empty();
-    Optional<String> outputKey = a.has("output_keys") ? optString(a.getAsJsonObject("output_keys"), outputName) : Optional.empty();
-    return new Artifact(string(a, "format"), string(a, "path"), string(a, "sha256"), optString(a, "signature"),
-        List.copyOf(tags), inputKey, outputKey, tol.get("atol").getAsDouble(), tol.get("rtol").getAsDouble(), List.copyOf(ops));
-  }
-
-  /** The feature width of a [-1, width] tensor spec. */
-  private static int width(JsonObject spec, String id) {
-    JsonArray shape = array(spec, "shape");
-    if (shape.size() != 2 || shape.get(1).getAsInt() <= 0) {
-      throw new JsonParseException("model " + id + ": tensor " + string(spec, "name") + " shape " + shape + " is not [-1, width]");
-    }
-    if (!"float32".equals(string(spec, "dtype"))) {
-      throw new JsonParseException("model " + id + ": tensor " + string(spec, "name") + " is not float32");
-    }
-    return shape.get(1).getAsInt();
-  }
-
-  private static JsonArray array(JsonObject o, String key) {
-    JsonElement e = o.get(key);
-    if (e == null || !e.isJsonArray()) {
-      throw new JsonParseException("missing array '" + key + "'");
-    }
-    return e.getAsJsonArray();
-  }
-
-  private static String string(JsonObject o, String key) {
-    JsonElement e = o.get(key);
-    if (e == null || !e.isJsonPrimitive() || !e.getAsJsonPrimitive().isString()) {
-      throw new JsonParseException("missing string '" + key + "'");
-    }
-    return e.getAsString();
-  }
-
-  private static Optional<String> optString(JsonObject o, String key) {
-    return o.has(key) ? Optional.of(string(o, key)) : Optional.empty();
   }
 }

@@ -1,15 +1,12 @@
 package dev.deploykit;
 
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.concurrent.locks.StampedLock;
 import java.util.stream.Collectors;
 import org.tensorflow.Output;
@@ -17,81 +14,61 @@ import org.tensorflow.Result;
 import org.tensorflow.SavedModelBundle;
 import org.tensorflow.Session;
 import org.tensorflow.Signature;
-import org.tensorflow.Tensor;
-import org.tensorflow.ndarray.FloatNdArray;
-import org.tensorflow.ndarray.NdArrays;
-import org.tensorflow.ndarray.Shape;
-import org.tensorflow.ndarray.buffer.DataBuffers;
-import org.tensorflow.proto.DataType;
 import org.tensorflow.proto.MetaGraphDef;
-import org.tensorflow.proto.SavedModel;
 import org.tensorflow.proto.SignatureDef;
-import org.tensorflow.proto.TensorInfo;
-import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.family.TType;
 
 /**
  * A deploykit {@code saved-model} artifact loaded with TensorFlow Java.
  *
  * <p>{@link #load} resolves the artifact from the manifest, verifies its sha256, checks the ops
  * the serving signature can reach against the manifest's deny-list, loads the bundle with the
- * manifest's tags and resolves the manifest's input and output keys of the signature (never op
- * names) to the signature's graph tensors, once. It then runs one zero row, so a model the runtime
- * cannot execute (e.g. an {@code XlaCallModule} newer than this TensorFlow) fails at load with
- * exit code 3, not at the first prediction.
+ * manifest's tags and resolves every input and output key of the signature (never op names) to
+ * its graph tensor, once. It then runs one call on zero inputs, so a model the runtime cannot
+ * execute (e.g. an {@code XlaCallModule} newer than this TensorFlow) fails at load with exit 3.
  *
- * <p>{@code predict} may be called from many threads at once (TensorFlow's session run is
- * thread-safe); {@link #close} waits for running predictions and later calls fail.
- *
- * <p>A prediction is one {@code session.runner().feed(input, tensor).fetch(output).run()} on the
- * resolved tensors, fetching only the one output. Input tensors of small batches (up to
- * {@link #POOLED_MAX_FLOATS} floats) are taken from a small pool instead of being allocated per
- * call: each is used by one call at a time, rewritten in one bulk copy, and closed by
- * {@link #close} (or at once, when the pool is full or the batch size changed).
+ * <p>{@link #predict(Map)} checks the inputs against the model's specs, casts them to the
+ * artifact's boundary dtypes and makes one {@code session.runner()} call feeding every input and
+ * fetching every output. Small input tensors come from a per-input {@link TensorPool}. It may be
+ * called from many threads at once; {@link #close} waits for running calls and later calls fail.
  */
 public final class Model implements AutoCloseable {
   public static final String FORMAT = "saved-model";
-  private static final String INIT_OP_SIGNATURE = "__saved_model_init_op";
 
   /** Load options. */
   public record Options(boolean allowUnsafeOps) {
     public static final Options DEFAULT = new Options(false);
   }
 
-  private final String id;
+  private final Manifest.ModelEntry entry;
   private final Manifest.Artifact artifact;
-  private final int inputWidth;
-  private final int outputWidth;
-  private final String outputKey;
   private final List<String> allowedUnsafeOps;
   private final SavedModelBundle bundle;
   private final Session session;
-  /** The signature's input and output graph tensors, resolved once at load. */
-  private final Output<?> inputTensor;
-  private final Output<?> outputTensor;
+  /** Graph tensors of the inputs and outputs in the model's order, resolved once at load. */
+  private final List<Output<?>> inputTensors;
+  private final List<Output<?>> outputTensors;
+  private final List<TensorPool> pools;
   private final Map<String, Double> loadPhases;
-  /** Read-held by every prediction, write-held by {@link #close}, which so waits for them. */
+  /** Read-held by every call, write-held by {@link #close}, which so waits for them. */
   private final StampedLock lock = new StampedLock();
-  /** Spare input tensors (see the class comment); only touched while the read lock is held. */
-  private final AtomicReferenceArray<TFloat32> spareInputs =
-      new AtomicReferenceArray<>(Math.max(2, Math.min(16, Runtime.getRuntime().availableProcessors())));
   private volatile boolean closed;
 
-  /** Input tensors of at most this many floats (256 KiB) are pooled; larger ones are allocated per call. */
-  static final int POOLED_MAX_FLOATS = 64 * 1024;
-
-  private Model(Manifest.ModelEntry entry, Manifest.Artifact artifact, String inputKey, String outputKey,
-      List<String> allowedUnsafeOps, SavedModelBundle bundle, Signature signature, Phases phases) {
-    this.loadPhases = phases.millis;
-    this.id = entry.id();
+  private Model(Manifest.ModelEntry entry, Manifest.Artifact artifact, List<String> allowedUnsafeOps, SavedModelBundle bundle,
+      Signature signature, Map<String, Double> loadPhases) {
+    this.entry = entry;
     this.artifact = artifact;
-    this.inputWidth = entry.inputWidth();
-    this.outputWidth = entry.outputWidth();
-    this.outputKey = outputKey;
     this.allowedUnsafeOps = allowedUnsafeOps;
     this.bundle = bundle;
     this.session = bundle.session();
-    this.inputTensor = bundle.graph().outputOrThrow(signature.getInputs().get(inputKey).name);
-    this.outputTensor = bundle.graph().outputOrThrow(signature.getOutputs().get(outputKey).name);
+    this.loadPhases = loadPhases;
+    this.inputTensors = entry.inputs().stream()
+        .<Output<?>>map(s -> bundle.graph().outputOrThrow(signature.getInputs().get(artifact.inputKeys().get(s.name())).name))
+        .toList();
+    this.outputTensors = entry.outputs().stream()
+        .<Output<?>>map(s -> bundle.graph().outputOrThrow(signature.getOutputs().get(artifact.outputKeys().get(s.name())).name))
+        .toList();
+    this.pools = entry.inputs().stream().map(s -> new TensorPool()).toList();
   }
 
   public static Model load(Path manifestPath, String modelId) {
@@ -102,20 +79,14 @@ public final class Model implements AutoCloseable {
     return load(Manifest.read(manifestPath), modelId, options);
   }
 
-  /** Loads the model's single {@code saved-model} artifact (exit-2/3 {@link DeploykitException}s). */
+  /** Loads the model's {@code saved-model} artifact (exit-2/3 {@link DeploykitException}s). */
   public static Model load(Manifest manifest, String modelId, Options options) {
     Manifest.ModelEntry entry = manifest.model(modelId);
-    List<Manifest.Artifact> candidates = entry.artifactsOf(FORMAT);
-    if (candidates.size() != 1) {
-      throw DeploykitException.badInput("model " + modelId, candidates.isEmpty()
-          ? "has no " + FORMAT + " artifact (formats: " + entry.artifacts().stream().map(Manifest.Artifact::format).collect(Collectors.joining(", ")) + ")"
-          : "has " + candidates.size() + " " + FORMAT + " artifacts");
-    }
-    Manifest.Artifact artifact = candidates.get(0);
+    Manifest.Artifact artifact = artifactOf(entry);
     String what = modelId + "/" + FORMAT;
     Path dir = manifest.resolve(artifact.path());
     Phases phases = new Phases();
-    verifySha256(what, dir, artifact.sha256());
+    SavedModels.verifySha256(what, dir, artifact.sha256());
     phases.mark("sha256");
 
     Manifest.FileRef denyRef = manifest.unsafeOps().orElseThrow(() -> DeploykitException.loadFailed(
@@ -123,19 +94,13 @@ public final class Model implements AutoCloseable {
     OpSafety.DenyList denyList = OpSafety.DenyList.load(manifest.resolve(denyRef.path()), denyRef.sha256());
 
     String[] tags = artifact.tags().isEmpty() ? new String[] {SavedModelBundle.DEFAULT_TAG} : artifact.tags().toArray(String[]::new);
-    MetaGraphDef metaGraph = readMetaGraph(what, dir, Set.of(tags));
+    MetaGraphDef metaGraph = SavedModels.readMetaGraph(what, dir, Set.of(tags));
     phases.mark("read saved_model.pb");
     String signatureKey = artifact.signature().orElse("serving_default");
-    SignatureDef signature = metaGraph.getSignatureDefMap().get(signatureKey);
-    if (signature == null) {
-      throw DeploykitException.loadFailed(what, "no signature '" + signatureKey + "' (has: " + String.join(", ", metaGraph.getSignatureDefMap().keySet()) + ")");
-    }
-    String inputKey = artifact.inputKey().orElseThrow(() -> DeploykitException.badInput("manifest", what + " has no input_keys." + entry.inputName()));
-    String outputKey = artifact.outputKey().orElseThrow(() -> DeploykitException.badInput("manifest", what + " has no output_keys." + entry.outputName()));
-    checkTensor(what, "input", signature.getInputsMap(), inputKey, entry.inputWidth());
-    checkTensor(what, "output", signature.getOutputsMap(), outputKey, entry.outputWidth());
+    SignatureDef signature = SavedModels.signature(what, metaGraph, signatureKey);
+    SavedModels.checkSignature(what, entry, artifact, signature);
 
-    List<OpSafety.Node> reachable = OpSafety.reachable(metaGraph.getGraphDef(), rootTensors(metaGraph, signature));
+    List<OpSafety.Node> reachable = OpSafety.reachable(metaGraph.getGraphDef(), SavedModels.rootTensors(metaGraph, signature));
     List<OpSafety.Node> denied = OpSafety.denied(reachable, denyList);
     List<String> deniedOps = denied.stream().map(OpSafety.Node::op).distinct().sorted().toList();
     if (!denied.isEmpty() && !options.allowUnsafeOps()) {
@@ -159,13 +124,13 @@ public final class Model implements AutoCloseable {
     Model model = null;
     try {
       phases.mark("TF bundle load");
-      model = new Model(entry, artifact, inputKey, outputKey, deniedOps, bundle, bundle.function(signatureKey).signature(), phases);
+      model = new Model(entry, artifact, deniedOps, bundle, bundle.function(signatureKey).signature(), phases.millis);
       model.probe(what, xla);
       phases.mark("probe run");
       return model;
     } catch (RuntimeException e) {
       if (model != null) {
-        model.close(); // the bundle and any pooled input tensor the probe left
+        model.close();
       } else {
         bundle.close();
       }
@@ -173,20 +138,27 @@ public final class Model implements AutoCloseable {
     }
   }
 
+  /** The model's single {@code saved-model} artifact (exit 2 when it has none or several). */
+  static Manifest.Artifact artifactOf(Manifest.ModelEntry entry) {
+    List<Manifest.Artifact> candidates = entry.artifactsOf(FORMAT);
+    if (candidates.size() != 1) {
+      throw DeploykitException.badInput("model " + entry.id(), candidates.isEmpty()
+          ? "has no " + FORMAT + " artifact (formats: " + entry.artifacts().stream().map(Manifest.Artifact::format).collect(Collectors.joining(", ")) + ")"
+          : "has " + candidates.size() + " " + FORMAT + " artifacts");
+    }
+    return candidates.get(0);
+  }
+
   public String id() {
-    return id;
+    return entry.id();
+  }
+
+  public Manifest.ModelEntry entry() {
+    return entry;
   }
 
   public Manifest.Artifact artifact() {
     return artifact;
-  }
-
-  public int inputWidth() {
-    return inputWidth;
-  }
-
-  public int outputWidth() {
-    return outputWidth;
   }
 
   /** Denied ops the signature reaches that {@code allowUnsafeOps} let through (empty when safe). */
@@ -199,110 +171,123 @@ public final class Model implements AutoCloseable {
     return loadPhases;
   }
 
-  /** Runs a batch of rows (each {@link #inputWidth()} wide); returns rows of {@link #outputWidth()}. */
-  public float[][] predict(float[][] rows) {
-    return predict(Npy.Matrix.of(rows)).toArray();
-  }
-
-  /** Runs a row-major batch. */
-  public Npy.Matrix predict(Npy.Matrix x) {
-    if (x.cols() != inputWidth) {
-      throw DeploykitException.badInput("input", "has " + x.cols() + " features per row, model " + id + " takes " + inputWidth);
-    }
-    int rows = x.rows();
-    float[] out = new float[rows * outputWidth];
+  /**
+   * Runs one call: {@code inputs} by model input name, checked against the specs (exit-2
+   * {@link DeploykitException} on a mismatch); returns every output by name, in the model's order.
+   */
+  public Map<String, Tensor> predict(Map<String, Tensor> inputs) {
+    InputCheck.check(entry, artifact, inputs);
+    Map<String, Tensor> fed = InputCheck.toBoundary(entry, artifact, inputs);
     long stamp = readLock();
     try {
-      TFloat32 input = takeInput(rows);
+      List<TType> taken = new ArrayList<>(inputTensors.size());
       try {
-        input.asRawTensor().data().asFloats().write(x.data());
-        try (Result result = session.runner().feed(inputTensor, input).fetch(outputTensor).run()) {
-          checked(result, rows).asRawTensor().data().asFloats().read(out);
+        Session.Runner runner = session.runner();
+        for (int i = 0; i < inputTensors.size(); i++) {
+          TType t = pools.get(i).take(fed.get(entry.inputs().get(i).name()));
+          taken.add(t);
+          runner.feed(inputTensors.get(i), t);
+        }
+        outputTensors.forEach(runner::fetch);
+        try (Result result = runner.run()) {
+          return outputs(result);
         }
       } finally {
-        giveBackInput(input);
+        for (int i = 0; i < taken.size(); i++) {
+          pools.get(i).giveBack(taken.get(i));
+        }
       }
     } finally {
       lock.unlockRead(stamp);
     }
-    return new Npy.Matrix(rows, outputWidth, out);
   }
 
-  /** Runs a (rows, inputWidth) array; the result is a heap array the caller owns. */
-  public FloatNdArray predict(FloatNdArray x) {
-    checkShape(x.shape());
-    try (TFloat32 input = TFloat32.tensorOf(x)) {
-      FloatNdArray out = NdArrays.ofFloats(Shape.of(x.shape().size(0), outputWidth));
-      run(input, y -> y.copyTo(out));
-      return out;
+  /** The one-input, one-output float32 convenience: rows in, rows out. */
+  public float[][] predict(float[][] rows) {
+    if (entry.inputs().size() != 1 || entry.outputs().size() != 1) {
+      throw DeploykitException.badInput("model " + id(), "takes " + entry.inputs().size() + " inputs and gives "
+          + entry.outputs().size() + " outputs; use predict(Map<String, Tensor>)");
     }
+    Tensor y = predict(Map.of(entry.inputs().get(0).name(), Tensor.ofRows(rows))).get(entry.outputs().get(0).name());
+    return y.toRows();
   }
 
-  /** Runs a (rows, inputWidth) tensor; the caller owns (and must close) the returned tensor. */
-  public TFloat32 predict(TFloat32 x) {
-    checkShape(x.shape());
-    TFloat32 out = TFloat32.tensorOf(Shape.of(x.shape().size(0), outputWidth));
-    try {
-      run(x, y -> y.asRawTensor().data().asFloats().copyTo(out.asRawTensor().data().asFloats(), y.shape().size()));
-      return out;
-    } catch (RuntimeException e) {
-      out.close();
-      throw e;
+  /** Copies the fetched outputs out, checked against the runtime dtypes and cast back to the spec dtypes. */
+  private Map<String, Tensor> outputs(Result result) {
+    Map<String, Tensor> out = new LinkedHashMap<>();
+    for (int i = 0; i < outputTensors.size(); i++) {
+      TensorSpec spec = entry.outputs().get(i);
+      Tensor y = TfTensors.fromTf(result.get(i));
+      DType runtime = artifact.boundaryDtypes().getOrDefault(spec.name(), spec.dtype());
+      if (y.dtype() != runtime || y.rank() != spec.rank()) {
+        throw new IllegalStateException("output " + spec.name() + " is " + y + ", the manifest says " + runtime + " " + spec.shape());
+      }
+      out.put(spec.name(), y.dtype() == spec.dtype() ? y : BoundaryCast.cast(spec.name(), y, spec.dtype()));
     }
+    return out;
   }
 
   /** What {@link Direct#run()} times, one line for the CLI's timing file. */
-  public static final String DIRECT_DESCRIPTION =
-      "Session.runner().feed(input, tensor).fetch(output).run() on the signature's graph tensors resolved once, the TFloat32 built once, the Result closed each call";
+  public static final String DIRECT_DESCRIPTION = "Session.runner() feeding every input and fetching every output on the "
+      + "signature's graph tensors resolved once, the input tensors built once, the Result closed each call";
 
   /**
-   * Prepares the bare runtime call on batch {@code x}: the input {@code TFloat32} is built once and
-   * fed to the same resolved graph tensors {@link #predict(Npy.Matrix)} uses. It is the floor under
-   * predict (no input copy, no copy of the output into a Java array, no lock, no checks), used to
-   * measure the client's per-call overhead. The caller closes it, before the model.
+   * Prepares the bare runtime call on {@code inputs} (checked and cast like predict): the input
+   * tensors are built once and fed to the same resolved graph tensors. It is the floor under
+   * predict (no input copy, no output copy, no lock, no checks), used to measure the client's
+   * per-call overhead. The caller closes it, before the model.
    */
-  public Direct direct(Npy.Matrix x) {
-    if (x.cols() != inputWidth) {
-      throw DeploykitException.badInput("input", "has " + x.cols() + " features per row, model " + id + " takes " + inputWidth);
-    }
+  public Direct direct(Map<String, Tensor> inputs) {
+    InputCheck.check(entry, artifact, inputs);
+    Map<String, Tensor> fed = InputCheck.toBoundary(entry, artifact, inputs);
     if (closed) {
-      throw new IllegalStateException("model " + id + " is closed");
+      throw new IllegalStateException("model " + id() + " is closed");
     }
-    return new Direct(session, inputTensor, outputTensor, TFloat32.tensorOf(Shape.of(x.rows(), x.cols()), DataBuffers.of(x.data(), true, false)));
+    List<TType> tensors = new ArrayList<>();
+    for (TensorSpec spec : entry.inputs()) {
+      tensors.add(TfTensors.toTf(fed.get(spec.name())));
+    }
+    return new Direct(session, inputTensors, outputTensors, tensors);
   }
 
-  /** The bare {@code Session.Runner} call on one pre-built input tensor (see {@link #direct}). */
+  /** The bare {@code Session.Runner} call on pre-built input tensors (see {@link #direct}). */
   public static final class Direct implements AutoCloseable {
     private final Session session;
-    private final Output<?> input;
-    private final Output<?> output;
-    private final TFloat32 tensor;
+    private final List<Output<?>> inputs;
+    private final List<Output<?>> outputs;
+    private final List<TType> tensors;
 
-    private Direct(Session session, Output<?> input, Output<?> output, TFloat32 tensor) {
+    private Direct(Session session, List<Output<?>> inputs, List<Output<?>> outputs, List<TType> tensors) {
       this.session = session;
-      this.input = input;
-      this.output = output;
-      this.tensor = tensor;
+      this.inputs = inputs;
+      this.outputs = outputs;
+      this.tensors = tensors;
     }
 
-    /** One inference; the fetched output is closed before it returns. */
+    private Session.Runner runner() {
+      Session.Runner runner = session.runner();
+      for (int i = 0; i < inputs.size(); i++) {
+        runner.feed(inputs.get(i), tensors.get(i));
+      }
+      outputs.forEach(runner::fetch);
+      return runner;
+    }
+
+    /** One inference; the fetched outputs are closed before it returns. */
     public void run() {
-      session.runner().feed(input, tensor).fetch(output).run().close();
+      runner().run().close();
     }
 
-    /** One inference whose output is copied out, to check the bare call computes what predict does. */
-    float[] runAndCopy() {
-      try (Result result = session.runner().feed(input, tensor).fetch(output).run()) {
-        TFloat32 y = (TFloat32) result.get(0);
-        float[] out = new float[(int) y.shape().size()];
-        y.copyTo(DataBuffers.of(out, false, false));
-        return out;
+    /** One inference whose first output is copied out, to check the bare call computes what predict does. */
+    Tensor runAndCopy() {
+      try (Result result = runner().run()) {
+        return TfTensors.fromTf(result.get(0));
       }
     }
 
     @Override
     public void close() {
-      tensor.close();
+      tensors.forEach(TType::close);
     }
   }
 
@@ -312,12 +297,7 @@ public final class Model implements AutoCloseable {
     try {
       if (!closed) {
         closed = true;
-        for (int i = 0; i < spareInputs.length(); i++) {
-          TFloat32 spare = spareInputs.getAndSet(i, null);
-          if (spare != null) {
-            spare.close();
-          }
-        }
+        pools.forEach(TensorPool::close);
         bundle.close();
       }
     } finally {
@@ -330,75 +310,15 @@ public final class Model implements AutoCloseable {
     long stamp = lock.readLock();
     if (closed) {
       lock.unlockRead(stamp);
-      throw new IllegalStateException("model " + id + " is closed");
+      throw new IllegalStateException("model " + id() + " is closed");
     }
     return stamp;
   }
 
-  /** A (rows, inputWidth) input tensor this call owns until {@link #giveBackInput}: a spare one, or new. */
-  private TFloat32 takeInput(int rows) {
-    if ((long) rows * inputWidth <= POOLED_MAX_FLOATS) {
-      for (int i = 0; i < spareInputs.length(); i++) {
-        if (spareInputs.get(i) != null) {
-          TFloat32 spare = spareInputs.getAndSet(i, null);
-          if (spare != null) {
-            if (spare.shape().size(0) == rows) {
-              return spare;
-            }
-            spare.close();
-          }
-        }
-      }
-    }
-    return TFloat32.tensorOf(Shape.of(rows, inputWidth));
-  }
-
-  /** Puts a taken input tensor back into a free pool slot, or closes it. */
-  private void giveBackInput(TFloat32 input) {
-    if (input.shape().size() <= POOLED_MAX_FLOATS) {
-      for (int i = 0; i < spareInputs.length(); i++) {
-        if (spareInputs.get(i) == null && spareInputs.compareAndSet(i, null, input)) {
-          return;
-        }
-      }
-    }
-    input.close();
-  }
-
-  /** The result's single output, checked to be float32 (rows, outputWidth). */
-  private TFloat32 checked(Result result, long rows) {
-    Tensor y = result.get(0);
-    if (!(y instanceof TFloat32 f) || y.shape().numDimensions() != 2 || y.shape().size(1) != outputWidth || y.shape().size(0) != rows) {
-      throw new IllegalStateException("output '" + outputKey + "' is " + y.dataType() + " " + y.shape() + ", want float32 ("
-          + rows + ", " + outputWidth + ")");
-    }
-    return f;
-  }
-
-  private interface OutputSink {
-    void accept(TFloat32 output);
-  }
-
-  /** Runs a caller's or freshly built input tensor (the {@code FloatNdArray} and {@code TFloat32} variants). */
-  private void run(TFloat32 input, OutputSink sink) {
-    long stamp = readLock();
-    try (Result result = session.runner().feed(inputTensor, input).fetch(outputTensor).run()) {
-      sink.accept(checked(result, input.shape().size(0)));
-    } finally {
-      lock.unlockRead(stamp);
-    }
-  }
-
-  private void checkShape(Shape shape) {
-    if (shape.numDimensions() != 2 || shape.size(1) != inputWidth) {
-      throw DeploykitException.badInput("input", "shape " + shape + ", model " + id + " takes (rows, " + inputWidth + ")");
-    }
-  }
-
-  /** Runs one zero row so kernels are built now; a failure is a load failure (exit 3). */
+  /** Runs one call on zero inputs so kernels are built now; a failure is a load failure (exit 3). */
   private void probe(String what, List<XlaCallModules.Info> xla) {
     try {
-      predict(new Npy.Matrix(1, inputWidth, new float[inputWidth]));
+      predict(zeroInputs(entry));
     } catch (RuntimeException e) {
       if (!DeploykitException.isTensorFlowError(e) && !(e instanceof IllegalStateException)) {
         throw e;
@@ -412,6 +332,23 @@ public final class Model implements AutoCloseable {
     }
   }
 
+  /** Zero-filled inputs of the smallest non-empty sizes the model's dims allow. */
+  static Map<String, Tensor> zeroInputs(Manifest.ModelEntry entry) {
+    Map<String, Long> sizes = new HashMap<>();
+    Map<String, Tensor> out = new LinkedHashMap<>();
+    for (TensorSpec spec : entry.inputs()) {
+      long[] shape = new long[spec.rank()];
+      for (int i = 0; i < shape.length; i++) {
+        TensorSpec.Dim d = spec.shape().get(i);
+        shape[i] = d.dynamic()
+            ? sizes.computeIfAbsent(d.name(), n -> Math.min(Math.max(1, entry.range(n).min()), entry.range(n).max()))
+            : d.size();
+      }
+      out.put(spec.name(), new Tensor(spec.dtype(), shape, new byte[Math.toIntExact(Tensor.elementCount(shape) * spec.dtype().bytes())]));
+    }
+    return out;
+  }
+
   /** Wall time of consecutive load steps. */
   private static final class Phases {
     final Map<String, Double> millis = new LinkedHashMap<>();
@@ -421,71 +358,6 @@ public final class Model implements AutoCloseable {
       long now = System.nanoTime();
       millis.put(step, (now - last) / 1e6);
       last = now;
-    }
-  }
-
-  private static void verifySha256(String what, Path dir, String expected) {
-    if (!Files.exists(dir)) {
-      throw DeploykitException.loadFailed(what, dir + " is missing");
-    }
-    String actual;
-    try {
-      actual = Hashing.artifactSha256(dir);
-    } catch (IOException e) {
-      throw DeploykitException.loadFailed(what, "cannot hash " + dir + ": " + e.getMessage());
-    }
-    if (!actual.equals(expected)) {
-      throw DeploykitException.loadFailed(what, "sha256 mismatch: manifest " + expected + ", files " + actual);
-    }
-  }
-
-  private static MetaGraphDef readMetaGraph(String what, Path dir, Set<String> tags) {
-    SavedModel savedModel;
-    try {
-      savedModel = SavedModel.parseFrom(Files.readAllBytes(dir.resolve("saved_model.pb")));
-    } catch (IOException e) {
-      throw DeploykitException.loadFailed(what, "cannot read saved_model.pb: " + e.getMessage());
-    }
-    List<String> available = new ArrayList<>();
-    for (MetaGraphDef mg : savedModel.getMetaGraphsList()) {
-      Set<String> has = new LinkedHashSet<>(mg.getMetaInfoDef().getTagsList());
-      if (has.equals(tags)) {
-        return mg;
-      }
-      available.add(String.join(",", has));
-    }
-    throw DeploykitException.loadFailed(what, "no meta graph with tags " + tags + " (has: " + String.join("; ", available) + ")");
-  }
-
-  /** The signature's outputs plus the loader's init op: everything that runs for a prediction. */
-  private static List<String> rootTensors(MetaGraphDef metaGraph, SignatureDef signature) {
-    List<String> roots = new ArrayList<>();
-    signature.getOutputsMap().values().forEach(t -> roots.add(t.getName()));
-    SignatureDef init = metaGraph.getSignatureDefMap().get(INIT_OP_SIGNATURE);
-    if (init != null) {
-      init.getOutputsMap().values().forEach(t -> roots.add(t.getName()));
-    }
-    for (String collection : List.of("saved_model_main_op", "legacy_init_op")) {
-      var def = metaGraph.getCollectionDefMap().get(collection);
-      if (def != null) {
-        roots.addAll(def.getNodeList().getValueList());
-      }
-    }
-    return roots;
-  }
-
-  private static void checkTensor(String what, String role, Map<String, TensorInfo> tensors, String key, int width) {
-    TensorInfo info = tensors.get(key);
-    if (info == null) {
-      throw DeploykitException.loadFailed(what, "the signature has no " + role + " '" + key + "' (has: " + String.join(", ", tensors.keySet()) + ")");
-    }
-    if (info.getDtype() != DataType.DT_FLOAT) {
-      throw DeploykitException.loadFailed(what, role + " '" + key + "' is " + info.getDtype() + ", want DT_FLOAT");
-    }
-    var dims = info.getTensorShape().getDimList();
-    if (!info.getTensorShape().getUnknownRank() && (dims.size() != 2 || (dims.get(1).getSize() >= 0 && dims.get(1).getSize() != width))) {
-      throw DeploykitException.loadFailed(what, role + " '" + key + "' has shape " + dims.stream().map(d -> Long.toString(d.getSize()))
-          .collect(Collectors.joining(", ", "(", ")")) + ", the manifest says (-1, " + width + ")");
     }
   }
 }

@@ -7,64 +7,23 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
 
 /**
- * Reads and writes the one kind of {@code .npy} file deploykit exchanges: NumPy format 1.0 or
- * 2.0, dtype {@code <f4}, C order, two dimensions (rows, features). Anything else is rejected
- * with exit code 2 (DESIGN.md), including a header whose shape disagrees with the data length.
+ * Reads and writes {@code .npy} files as the contract allows them: NumPy format 1.0, 2.0 or 3.0,
+ * one of the six dtypes, C order, rank 0-8. Anything else is a bad-input error (exit 2): another
+ * dtype, big-endian data, Fortran order, a length that differs from the header's shape, a
+ * malformed header, a bool byte other than 0 or 1. Writers produce format 1.0.
  */
 public final class Npy {
   private static final byte[] MAGIC = {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y'};
-  private static final Pattern DESCR = Pattern.compile("'descr'\\s*:\\s*'([^']*)'");
-  private static final Pattern FORTRAN = Pattern.compile("'fortran_order'\\s*:\\s*(True|False)");
-  private static final Pattern SHAPE = Pattern.compile("'shape'\\s*:\\s*\\(([^)]*)\\)");
 
   private Npy() {}
 
-  /** A row-major float32 matrix. */
-  public record Matrix(int rows, int cols, float[] data) {
-    public Matrix {
-      if ((long) rows * cols != data.length) {
-        throw new IllegalArgumentException(rows + "x" + cols + " matrix with " + data.length + " values");
-      }
-    }
-
-    public float get(int row, int col) {
-      return data[row * cols + col];
-    }
-
-    /** The first {@code n} rows (a copy). */
-    public Matrix head(int n) {
-      float[] out = new float[n * cols];
-      System.arraycopy(data, 0, out, 0, out.length);
-      return new Matrix(n, cols, out);
-    }
-
-    public float[][] toArray() {
-      float[][] out = new float[rows][cols];
-      for (int r = 0; r < rows; r++) {
-        System.arraycopy(data, r * cols, out[r], 0, cols);
-      }
-      return out;
-    }
-
-    public static Matrix of(float[][] rows) {
-      int cols = rows.length == 0 ? 0 : rows[0].length;
-      float[] data = new float[rows.length * cols];
-      for (int r = 0; r < rows.length; r++) {
-        if (rows[r].length != cols) {
-          throw new IllegalArgumentException("row " + r + " has " + rows[r].length + " values, row 0 has " + cols);
-        }
-        System.arraycopy(rows[r], 0, data, r * cols, cols);
-      }
-      return new Matrix(rows.length, cols, data);
-    }
-  }
-
-  /** Reads a 2-D little-endian float32 C-order array; throws exit-2 errors for anything else. */
-  public static Matrix read(Path path) {
+  /** Reads one file; throws exit-2 {@link DeploykitException}s naming it. */
+  public static Tensor read(Path path) {
     byte[] bytes;
     try {
       bytes = Files.readAllBytes(path);
@@ -76,11 +35,11 @@ public final class Npy {
     return parse(path.toString(), bytes);
   }
 
-  static Matrix parse(String what, byte[] bytes) {
-    ByteBuffer buf = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
+  static Tensor parse(String what, byte[] bytes) {
     if (bytes.length < 10 || !startsWithMagic(bytes)) {
-      throw DeploykitException.badInput(what, "not an .npy file (bad magic)");
+      throw DeploykitException.badInput(what, "not an .npy file (no NumPy magic)");
     }
+    ByteBuffer buf = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
     int major = bytes[6] & 0xff;
     int minor = bytes[7] & 0xff;
     long headerLen;
@@ -88,50 +47,87 @@ public final class Npy {
     if (major == 1 && minor == 0) {
       headerLen = buf.getShort(8) & 0xffff;
       start = 10;
-    } else if (major == 2 && minor == 0 && bytes.length >= 12) {
+    } else if ((major == 2 || major == 3) && minor == 0 && bytes.length >= 12) {
       headerLen = buf.getInt(8) & 0xffffffffL;
       start = 12;
     } else {
-      throw DeploykitException.badInput(what, "unsupported .npy format version " + major + "." + minor + " (want 1.0 or 2.0)");
+      throw DeploykitException.badInput(what, "unsupported .npy format version " + major + "." + minor + " (want 1.0, 2.0 or 3.0)");
     }
     if (start + headerLen > bytes.length) {
       throw DeploykitException.badInput(what, "truncated .npy header");
     }
-    String header = new String(bytes, start, (int) headerLen, StandardCharsets.ISO_8859_1);
-    String descr = group(what, DESCR, header, "descr");
-    if (!descr.equals("<f4")) {
-      throw DeploykitException.badInput(what, "dtype '" + descr + "', want '<f4' (little-endian float32)");
+    String header = new String(bytes, start, (int) headerLen, major == 3 ? StandardCharsets.UTF_8 : StandardCharsets.ISO_8859_1);
+    Map<String, Object> dict;
+    try {
+      dict = NpyHeader.parse(header);
+    } catch (IllegalArgumentException e) {
+      throw DeploykitException.badInput(what, "malformed .npy header: " + e.getMessage());
     }
-    if (group(what, FORTRAN, header, "fortran_order").equals("True")) {
+    Object descr = dict.get("descr");
+    if (descr instanceof List<?>) {
+      throw DeploykitException.badInput(what, "structured dtype is not a tensor dtype");
+    }
+    if (!(descr instanceof String d)) {
+      throw DeploykitException.badInput(what, "malformed .npy header: no 'descr' string");
+    }
+    DType dtype = DType.fromDescr(d).orElseThrow(() -> DeploykitException.badInput(what,
+        "dtype '" + d + "' is not one of <f4, <f2, <i4, <i8, |u1, |b1 (little-endian)"));
+    Object fortran = dict.get("fortran_order");
+    if (!(fortran instanceof Boolean f)) {
+      throw DeploykitException.badInput(what, "malformed .npy header: no 'fortran_order' bool");
+    }
+    if (f) {
       throw DeploykitException.badInput(what, "fortran_order is True, want C order");
     }
-    long[] shape = parseShape(what, group(what, SHAPE, header, "shape"));
-    if (shape.length != 2) {
-      throw DeploykitException.badInput(what, "array has " + shape.length + " dimensions, want 2 (rows, features)");
+    if (!(dict.get("shape") instanceof long[] shape)) {
+      throw DeploykitException.badInput(what, "malformed .npy header: no 'shape' tuple");
     }
-    long count = shape[0] * shape[1];
+    if (shape.length > Tensor.MAX_RANK) {
+      throw DeploykitException.badInput(what, "rank " + shape.length + " is over " + Tensor.MAX_RANK);
+    }
+    for (long dim : shape) {
+      if (dim < 0) {
+        throw DeploykitException.badInput(what, "malformed .npy header: negative dim in shape " + Tensor.shapeString(shape));
+      }
+    }
+    long count;
+    try {
+      count = Math.multiplyExact(Tensor.elementCount(shape), (long) dtype.bytes());
+    } catch (ArithmeticException e) {
+      count = Long.MAX_VALUE;
+    }
     long dataBytes = bytes.length - start - headerLen;
-    if (count > Integer.MAX_VALUE / 4 || dataBytes != count * 4) {
-      throw DeploykitException.badInput(
-          what, "header shape (" + shape[0] + ", " + shape[1] + ") needs " + count * 4 + " data bytes, file has " + dataBytes);
+    if (dataBytes != count) {
+      throw DeploykitException.badInput(what, "shape " + Tensor.shapeString(shape) + " of " + dtype + " needs " + count
+          + " data bytes, the file has " + dataBytes);
     }
-    float[] data = new float[(int) count];
-    buf.position((int) (start + headerLen));
-    buf.asFloatBuffer().get(data);
-    return new Matrix((int) shape[0], (int) shape[1], data);
+    int from = (int) (start + headerLen);
+    byte[] data = new byte[(int) count];
+    System.arraycopy(bytes, from, data, 0, data.length);
+    if (dtype == DType.BOOL) {
+      for (int i = 0; i < data.length; i++) {
+        if (data[i] != 0 && data[i] != 1) {
+          throw DeploykitException.badInput(what, "bool byte " + (data[i] & 0xff) + " at index " + i + " (want 0 or 1)");
+        }
+      }
+    }
+    return new Tensor(dtype, shape, data);
   }
 
-  /** Writes {@code m} as a version 1.0 {@code <f4} C-order .npy file. */
-  public static void write(Path path, Matrix m) throws IOException {
-    String dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + m.rows() + ", " + m.cols() + "), }";
-    // Header (magic + version + length + dict + padding + '\n') is a multiple of 64 bytes.
+  /** Writes {@code t} as a format 1.0 C-order file with the contract's descr. */
+  public static void write(Path path, Tensor t) throws IOException {
+    long[] shape = t.shape();
+    String dict = "{'descr': '" + t.dtype().descr() + "', 'fortran_order': False, 'shape': " + Tensor.shapeString(shape) + ", }";
+    // magic + version + length + dict + padding + '\n' is a multiple of 64 bytes.
     int unpadded = MAGIC.length + 2 + 2 + dict.length() + 1;
     int padding = (64 - unpadded % 64) % 64;
-    String header = dict + " ".repeat(padding) + "\n";
-    ByteBuffer out = ByteBuffer.allocate(MAGIC.length + 4 + header.length() + m.data().length * 4).order(ByteOrder.LITTLE_ENDIAN);
-    out.put(MAGIC).put((byte) 1).put((byte) 0).putShort((short) header.length());
-    out.put(header.getBytes(StandardCharsets.ISO_8859_1));
-    out.asFloatBuffer().put(m.data());
+    byte[] header = (dict + " ".repeat(padding) + "\n").getBytes(StandardCharsets.ISO_8859_1);
+    ByteBuffer out = ByteBuffer.allocate(MAGIC.length + 4 + header.length + t.bytes().length).order(ByteOrder.LITTLE_ENDIAN);
+    out.put(MAGIC).put((byte) 1).put((byte) 0).putShort((short) header.length).put(header).put(t.bytes());
+    Path parent = path.toAbsolutePath().getParent();
+    if (parent != null) {
+      Files.createDirectories(parent);
+    }
     Files.write(path, out.array());
   }
 
@@ -144,32 +140,162 @@ public final class Npy {
     return true;
   }
 
-  private static String group(String what, Pattern pattern, String header, String key) {
-    Matcher m = pattern.matcher(header);
-    if (!m.find()) {
-      throw DeploykitException.badInput(what, "malformed .npy header: no '" + key + "'");
-    }
-    return m.group(1);
-  }
+  /** The Python literal dict of an .npy header: string keys; string, bool, tuple-of-int or list values. */
+  static final class NpyHeader {
+    private final String s;
+    private int i;
 
-  private static long[] parseShape(String what, String text) {
-    String[] parts = text.split(",");
-    int n = 0;
-    long[] dims = new long[parts.length];
-    for (String part : parts) {
-      String p = part.strip();
-      if (p.isEmpty()) {
-        continue; // the trailing comma of a 1-tuple
+    private NpyHeader(String s) {
+      this.s = s;
+    }
+
+    static Map<String, Object> parse(String text) {
+      NpyHeader p = new NpyHeader(text);
+      p.skip();
+      if (!p.eat('{')) {
+        throw new IllegalArgumentException("not a dict");
+      }
+      Map<String, Object> out = new java.util.HashMap<>();
+      p.skip();
+      while (!p.eat('}')) {
+        String key = p.string();
+        p.skip();
+        p.expect(':');
+        p.skip();
+        out.put(key, p.value());
+        p.skip();
+        if (!p.eat(',')) {
+          p.skip();
+          p.expect('}');
+          break;
+        }
+        p.skip();
+      }
+      p.skip();
+      if (p.i != p.s.length()) {
+        throw new IllegalArgumentException("text after the dict");
+      }
+      return out;
+    }
+
+    private Object value() {
+      if (i >= s.length()) {
+        throw new IllegalArgumentException("cut off");
+      }
+      char c = s.charAt(i);
+      if (c == '\'' || c == '"') {
+        return string();
+      }
+      if (c == '(') {
+        return tuple();
+      }
+      if (c == '[') {
+        return list();
+      }
+      if (s.startsWith("True", i)) {
+        i += 4;
+        return Boolean.TRUE;
+      }
+      if (s.startsWith("False", i)) {
+        i += 5;
+        return Boolean.FALSE;
+      }
+      return integer();
+    }
+
+    private long[] tuple() {
+      expect('(');
+      List<Long> dims = new ArrayList<>();
+      skip();
+      while (!eat(')')) {
+        dims.add(integer());
+        skip();
+        if (!eat(',')) {
+          skip();
+          expect(')');
+          break;
+        }
+        skip();
+      }
+      return dims.stream().mapToLong(Long::longValue).toArray();
+    }
+
+    private List<Object> list() {
+      expect('[');
+      List<Object> items = new ArrayList<>();
+      skip();
+      while (!eat(']')) {
+        items.add(eat('(') ? skipGroup() : value());
+        skip();
+        eat(',');
+        skip();
+      }
+      return items;
+    }
+
+    /** The rest of a nested tuple of a structured descr (its content is not needed). */
+    private Object skipGroup() {
+      int depth = 1;
+      while (depth > 0) {
+        if (i >= s.length()) {
+          throw new IllegalArgumentException("cut off");
+        }
+        char c = s.charAt(i++);
+        depth += c == '(' ? 1 : c == ')' ? -1 : 0;
+      }
+      return "";
+    }
+
+    private long integer() {
+      int from = i;
+      if (i < s.length() && (s.charAt(i) == '-' || s.charAt(i) == '+')) {
+        i++;
+      }
+      while (i < s.length() && Character.isDigit(s.charAt(i))) {
+        i++;
+      }
+      if (s.startsWith("L", i)) {
+        i++; // Python 2's long suffix
       }
       try {
-        dims[n++] = Long.parseLong(p);
+        return Long.parseLong(s.substring(from, i).replace("L", ""));
       } catch (NumberFormatException e) {
-        throw DeploykitException.badInput(what, "malformed .npy header: shape (" + text + ")");
-      }
-      if (dims[n - 1] < 0) {
-        throw DeploykitException.badInput(what, "malformed .npy header: shape (" + text + ")");
+        throw new IllegalArgumentException("bad value at offset " + from);
       }
     }
-    return java.util.Arrays.copyOf(dims, n);
+
+    private String string() {
+      if (i >= s.length() || (s.charAt(i) != '\'' && s.charAt(i) != '"')) {
+        throw new IllegalArgumentException("expected a string at offset " + i);
+      }
+      char quote = s.charAt(i++);
+      int end = s.indexOf(quote, i);
+      if (end < 0) {
+        throw new IllegalArgumentException("unterminated string");
+      }
+      String out = s.substring(i, end);
+      i = end + 1;
+      return out;
+    }
+
+    private void skip() {
+      while (i < s.length() && Character.isWhitespace(s.charAt(i))) {
+        i++;
+      }
+    }
+
+    private boolean eat(char c) {
+      if (i < s.length() && s.charAt(i) == c) {
+        i++;
+        return true;
+      }
+      return false;
+    }
+
+    private void expect(char c) {
+      if (!eat(c)) {
+        throw new IllegalArgumentException("expected '" + c + "' at offset " + i);
+      }
+    }
   }
 }

@@ -12,9 +12,12 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** The common command line, in-process: exit codes and one-line messages for every failure. */
 class CliTest {
@@ -27,8 +30,13 @@ class CliTest {
     return a.toArray(String[]::new);
   }
 
+  /** The golden set's one input file of a one-input model. */
   private static Path in(String model) {
-    return Fixtures.golden(M, model, "input.npy");
+    return Fixtures.goldenDir(M, model, "golden").resolve("input.npy");
+  }
+
+  private static Path expected(String model) {
+    return Fixtures.expectedDir(M, model, "golden").resolve("output.npy");
   }
 
   /** Exit code {@code code}, nothing on stdout, exactly one {@code error: what: why} line on stderr. */
@@ -50,8 +58,9 @@ class CliTest {
     assertEquals(0, help.code());
     assertTrue(help.out().contains("--allow-unsafe-ops"), help.out());
     assertError(2, "Unknown option: '--bogus'", Fixtures.cli(args(M, "mlp_keras", in("mlp_keras"), "--output", "o.npy", "--bogus")));
-    assertError(2, "Missing required option", Fixtures.cli("--manifest", M.toString()));
-    assertError(2, "nothing to do", Fixtures.cli(args(M, "mlp_keras", in("mlp_keras"))));
+    assertError(2, "Missing required option", Fixtures.cli("--model", "mlp_keras"));
+    assertError(2, "give --model", Fixtures.cli("--manifest", M.toString()));
+    assertError(2, "give --input", Fixtures.cli("--manifest", M.toString(), "--model", "mlp_keras"));
     assertError(2, "--repeat must be", Fixtures.cli(args(M, "mlp_keras", in("mlp_keras"), "--timing", "t.json", "--repeat", "0")));
   }
 
@@ -59,33 +68,61 @@ class CliTest {
   void checkPassesAndWritesTheOutput() throws IOException {
     Path out = tmp.resolve("out.npy");
     Fixtures.Run run = Fixtures.cli(args(M, "mlp_keras", in("mlp_keras"), "--format", "saved-model", "--output", out.toString(),
-        "--check", Fixtures.golden(M, "mlp_keras", "expected.npy").toString()));
+        "--check", expected("mlp_keras").toString()));
     assertEquals(0, run.code(), run.toString());
-    assertTrue(run.out().matches("check mlp_keras/saved-model: pass max_abs=\\S+ \\(atol 1e-05 rtol 0.0001\\)\\R"), run.out());
+    assertTrue(run.out().matches("check output: pass max_abs=\\S+ mismatches=0/64 \\(atol 1e-05 rtol 0.0001\\)\\R"), run.out());
     assertEquals("", run.err());
     try (Model model = Model.load(M, "mlp_keras")) {
-      assertArrayEquals(model.predict(Npy.read(in("mlp_keras"))).data(), Npy.read(out).data());
+      assertArrayEquals(model.predict(Map.of("input", Npy.read(in("mlp_keras")))).get("output").bytes(), Npy.read(out).bytes());
     }
   }
 
   @Test
-  void checkOfTheSpecialValues() {
-    Fixtures.Run run = Fixtures.cli(args(M, "wide_keras", Fixtures.golden(M, "wide_keras", "special_input.npy"),
-        "--check", Fixtures.golden(M, "wide_keras", "special_expected.npy").toString()));
+  void namedFilesAndFoldersAreTheSameRun() throws IOException {
+    Path dir = tmp.resolve("outs");
+    Fixtures.Run run = Fixtures.cli("--manifest", M.toString(), "--model", "wide_keras",
+        "--input-dir", Fixtures.goldenDir(M, "wide_keras", "golden").toString(), "--output-dir", dir.toString(),
+        "--check-dir", Fixtures.expectedDir(M, "wide_keras", "golden").toString());
+    assertEquals(0, run.code(), run.toString());
+    assertTrue(run.out().startsWith("check output: pass "), run.out());
+    Path named = tmp.resolve("named.npy");
+    run = Fixtures.cli("--manifest", M.toString(), "--model", "wide_keras",
+        "--input", "input=" + Fixtures.goldenDir(M, "wide_keras", "golden").resolve("input.npy"), "--output", "output=" + named,
+        "--check", "output=" + Fixtures.expectedDir(M, "wide_keras", "golden").resolve("output.npy"));
+    assertEquals(0, run.code(), run.toString());
+    assertArrayEquals(Files.readAllBytes(dir.resolve("output.npy")), Files.readAllBytes(named));
+    Fixtures.Run none = Fixtures.cli(args(M, "wide_keras", in("wide_keras")));
+    assertEquals(0, none.code(), none.toString());
+    assertEquals("", none.out());
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"mlp_keras", "wide_keras"})
+  void checkOfTheSpecialValues(String id) {
+    Fixtures.Run run = Fixtures.cli("--manifest", M.toString(), "--model", id, "--input-dir", Fixtures.goldenDir(M, id, "special").toString(),
+        "--check-dir", Fixtures.expectedDir(M, id, "special").toString());
     assertEquals(0, run.code(), run.toString());
   }
 
   @Test
   void checkMismatchExitsOne() throws IOException {
-    Npy.Matrix expected = Npy.read(Fixtures.golden(M, "mlp_keras", "expected.npy"));
-    float[] wrong = expected.data().clone();
+    Tensor expected = Npy.read(expected("mlp_keras"));
+    float[] wrong = expected.toFloats();
     wrong[5] += 0.01f;
     wrong[9] = Float.NaN;
     Path bad = tmp.resolve("wrong.npy");
-    Npy.write(bad, new Npy.Matrix(expected.rows(), expected.cols(), wrong));
+    Npy.write(bad, Tensor.ofFloats(expected.shape(), wrong));
     Fixtures.Run run = Fixtures.cli(args(M, "mlp_keras", in("mlp_keras"), "--check", bad.toString()));
     assertEquals(1, run.code(), run.toString());
-    assertTrue(run.out().startsWith("check mlp_keras/saved-model: FAIL 2 of 64 values outside tolerance (NaN/Inf pattern differs)"), run.out());
+    assertTrue(run.out().startsWith("check output: FAIL max_abs=0.01 mismatches=2/64 (atol 1e-05 rtol 0.0001, worst index 9)"), run.out());
+
+    // a reference of another shape or dtype is a failed check, not a crash
+    Npy.write(bad, Tensor.ofFloats(new long[] {64, 2}, new float[128]));
+    run = Fixtures.cli(args(M, "mlp_keras", in("mlp_keras"), "--check", "output=" + bad));
+    assertEquals(1, run.code(), run.toString());
+    assertTrue(run.out().startsWith("check output: FAIL max_abs=nan mismatches=64/64 (got float32 (64, 1), expected float32 (64, 2))"), run.out());
+    Npy.write(bad, Tensor.ofInts(new long[] {64, 1}, new int[64]));
+    assertEquals(1, Fixtures.cli(args(M, "mlp_keras", in("mlp_keras"), "--check", bad.toString())).code());
   }
 
   @Test
@@ -108,7 +145,7 @@ class CliTest {
   void timingFileHasTheBareSessionCall() throws IOException {
     Path t = tmp.resolve("timing-direct.json");
     Path one = tmp.resolve("one.npy");
-    Npy.write(one, Npy.read(in("mlp_keras")).head(1));
+    Npy.write(one, Fixtures.head(Npy.read(in("mlp_keras")), 1));
     Fixtures.Run run = Fixtures.cli(args(M, "mlp_keras", one, "--repeat", "25", "--warmup", "2", "--timing", t.toString()));
     assertEquals(0, run.code(), run.toString());
     JsonObject doc = JsonParser.parseString(Files.readString(t)).getAsJsonObject();
@@ -132,7 +169,14 @@ class CliTest {
     assertError(2, "has no saved-model artifact", Fixtures.cli(args(M, "mlp_torch", in("mlp_torch"), "--output", o)));
     assertError(2, "only saved-model", Fixtures.cli(args(M, "mlp_keras", in("mlp_keras"), "--format", "onnx", "--output", o)));
     // wrong shape: wide_keras's 256-wide rows into the 10-wide mlp
-    assertError(2, "has 256 features per row, model mlp_keras takes 10", Fixtures.cli(args(M, "mlp_keras", in("wide_keras"), "--output", o)));
+    assertError(2, "error: input input: dim 1 is 256, expected 10", Fixtures.cli(args(M, "mlp_keras", in("wide_keras"), "--output", o)));
+    assertError(2, "unknown input \"x\" (model inputs: input)", Fixtures.cli(args(M, "mlp_keras", Path.of("x=" + in("mlp_keras")))));
+    assertError(2, "unknown output \"y\"", Fixtures.cli(args(M, "mlp_keras", in("mlp_keras"), "--output", "y=" + o)));
+    assertError(2, "given twice", Fixtures.cli(args(M, "mlp_keras", in("mlp_keras"), "--input", in("mlp_keras").toString())));
+    assertError(2, "no such file", Fixtures.cli("--manifest", M.toString(), "--model", "mlp_keras", "--input-dir", tmp.toString()));
+    Path ints = tmp.resolve("ints.npy");
+    Npy.write(ints, Tensor.ofInts(new long[] {2, 10}, new int[20]));
+    assertError(2, "error: input input: expected float32, got int32", Fixtures.cli(args(M, "mlp_keras", ints)));
 
     Path f8 = tmp.resolve("f8.npy");
     Files.write(f8, NpyTest.npy(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (1, 10), }", 20));
@@ -144,10 +188,12 @@ class CliTest {
     assertError(2, "data bytes", Fixtures.cli(args(M, "mlp_keras", truncated, "--output", o)));
 
     Path broken = tmp.resolve("broken.json");
-    Files.writeString(broken, "{\"models\": [");
-    assertError(2, "malformed", Fixtures.cli(args(broken, "mlp_keras", in("mlp_keras"), "--output", o)));
-    Files.writeString(broken, "{\"models\": [{\"id\": \"x\"}]}");
-    assertError(2, "malformed", Fixtures.cli(args(broken, "x", in("mlp_keras"), "--output", o)));
+    Files.writeString(broken, "{\"schema_version\": 2, \"models\": [");
+    assertError(2, "not JSON", Fixtures.cli(args(broken, "mlp_keras", in("mlp_keras"), "--output", o)));
+    Files.writeString(broken, "{\"schema_version\": 2, \"models\": [{\"id\": \"x\"}]}");
+    assertError(2, "model x: 'inputs' is not a list", Fixtures.cli(args(broken, "x", in("mlp_keras"), "--output", o)));
+    Files.writeString(broken, "{\"models\": []}");
+    assertError(3, "schema_version (missing) is not supported (this client reads 2)", Fixtures.cli(args(broken, "x", in("mlp_keras"))));
   }
 
   @Test
@@ -210,7 +256,7 @@ class CliTest {
       String sha = Hashing.artifactSha256(dir.resolve("mlp_keras/saved_model"));
       Path manifest = Fixtures.copyModel(base, "mlp_keras", tmp.resolve("flipped" + trial),
           doc -> Fixtures.savedModelArtifact(doc, "mlp_keras").addProperty("sha256", sha));
-      Fixtures.Run run = Fixtures.cli(args(manifest, "mlp_keras", in("mlp_keras"), "--check", Fixtures.golden(M, "mlp_keras", "expected.npy").toString()));
+      Fixtures.Run run = Fixtures.cli(args(manifest, "mlp_keras", in("mlp_keras"), "--check", expected("mlp_keras").toString()));
       String where = "trial " + trial + " (" + file.getFileName() + "): " + run;
       assertTrue(run.code() == 0 || run.code() == 1 || run.code() == 3, where);
       if (run.code() == 3) {
@@ -222,12 +268,12 @@ class CliTest {
   @Test
   void unsafeFixture() {
     Path u = Fixtures.UNSAFE_MANIFEST;
-    Path input = Fixtures.golden(u, "unsafe_readfile", "input.npy");
-    String expected = Fixtures.golden(u, "unsafe_readfile", "expected.npy").toString();
+    Path input = Fixtures.goldenDir(u, "unsafe_readfile", "golden").resolve("input.npy");
+    String expected = Fixtures.expectedDir(u, "unsafe_readfile", "golden").resolve("output.npy").toString();
     assertError(3, "ReadFile", Fixtures.cli(args(u, "unsafe_readfile", input, "--check", expected)));
     Fixtures.Run allowed = Fixtures.cli(args(u, "unsafe_readfile", input, "--check", expected, "--allow-unsafe-ops"));
     assertEquals(0, allowed.code(), allowed.toString());
-    assertTrue(allowed.out().startsWith("check unsafe_readfile/saved-model: pass"), allowed.out());
+    assertTrue(allowed.out().startsWith("check output: pass"), allowed.out());
     assertTrue(allowed.err().startsWith("warning: unsafe_readfile reaches denied op(s) ReadFile"), allowed.err());
   }
 

@@ -14,6 +14,9 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
 
@@ -35,12 +38,45 @@ final class Fixtures {
     return p;
   }
 
-  static Path golden(Path manifest, String model, String file) {
-    return manifest.getParent().resolve(model).resolve("golden").resolve(file);
+  /** The folder of a golden set: {@code <model>/golden/<set>/}, one {@code <input>.npy} per input. */
+  static Path goldenDir(Path manifest, String model, String set) {
+    return manifest.getParent().resolve(model).resolve("golden").resolve(set);
   }
 
-  static Npy.Matrix goldenMatrix(Path manifest, String model, String file) {
-    return Npy.read(golden(manifest, model, file));
+  /** The reference outputs of a golden set: {@code <model>/golden/<set>/expected/}. */
+  static Path expectedDir(Path manifest, String model, String set) {
+    return goldenDir(manifest, model, set).resolve("expected");
+  }
+
+  /** A golden set's input tensors, read through the manifest's own paths. */
+  static Map<String, Tensor> goldenInputs(Path manifest, String model, String set) {
+    Manifest m = Manifest.read(manifest);
+    Map<String, Tensor> out = new LinkedHashMap<>();
+    m.model(model).goldenSet(set).orElseThrow().inputs().forEach((name, file) -> out.put(name, Npy.read(m.resolve(file))));
+    return out;
+  }
+
+  /** A golden set's reference outputs. */
+  static Map<String, Tensor> goldenExpected(Path manifest, String model, String set) {
+    Manifest m = Manifest.read(manifest);
+    Map<String, Tensor> out = new LinkedHashMap<>();
+    m.model(model).goldenSet(set).orElseThrow().expected().forEach((name, file) -> out.put(name, Npy.read(m.resolve(file))));
+    return out;
+  }
+
+  /** The first {@code rows} rows (first dim) of a tensor. */
+  static Tensor head(Tensor t, int rows) {
+    long[] shape = t.shape();
+    long rowBytes = t.bytes().length / Math.max(1, shape[0]);
+    shape[0] = rows;
+    return new Tensor(t.dtype(), shape, Arrays.copyOf(t.bytes(), (int) (rowBytes * rows)));
+  }
+
+  /** Every tensor of a map cut to its first {@code rows} rows. */
+  static Map<String, Tensor> head(Map<String, Tensor> tensors, int rows) {
+    Map<String, Tensor> out = new LinkedHashMap<>();
+    tensors.forEach((k, v) -> out.put(k, head(v, rows)));
+    return out;
   }
 
   /** The outcome of one in-process CLI run. */

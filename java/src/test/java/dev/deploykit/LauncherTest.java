@@ -32,10 +32,10 @@ class LauncherTest {
 
   @Test
   void checksGoldenFromAnotherDirectory() throws Exception {
-    Proc p = launch("--manifest", M.toString(), "--model", "wide_keras", "--input", Fixtures.golden(M, "wide_keras", "input.npy").toString(),
-        "--check", Fixtures.golden(M, "wide_keras", "expected.npy").toString());
+    Proc p = launch("--manifest", M.toString(), "--model", "wide_keras", "--input-dir", Fixtures.goldenDir(M, "wide_keras", "golden").toString(),
+        "--check-dir", Fixtures.expectedDir(M, "wide_keras", "golden").toString());
     assertEquals(0, p.code(), p.toString());
-    assertTrue(p.out().startsWith("check wide_keras/saved-model: pass max_abs="), p.out());
+    assertTrue(p.out().startsWith("check output: pass max_abs="), p.out());
     assertEquals("", p.err(), "TensorFlow's native logs must be silenced");
   }
 
@@ -50,7 +50,7 @@ class LauncherTest {
   /** The XlaCallModule failure makes MLIR print a diagnostic natively; only our line may remain. */
   @Test
   void incompatibleModelGivesExactlyOneErrorLine() throws Exception {
-    Proc p = launch("--manifest", M.toString(), "--model", "mlp_flax", "--input", Fixtures.golden(M, "mlp_flax", "input.npy").toString(),
+    Proc p = launch("--manifest", M.toString(), "--model", "mlp_flax", "--input-dir", Fixtures.goldenDir(M, "mlp_flax", "golden").toString(),
         "--output", Path.of(System.getProperty("java.io.tmpdir"), "deploykit-launcher-test.npy").toString());
     assertEquals(3, p.code(), p.toString());
     List<String> lines = p.err().lines().toList();
@@ -61,8 +61,8 @@ class LauncherTest {
   @Test
   void unsafeFixtureRefused() throws Exception {
     Path u = Fixtures.UNSAFE_MANIFEST;
-    Proc p = launch("--manifest", u.toString(), "--model", "unsafe_readfile", "--input", Fixtures.golden(u, "unsafe_readfile", "input.npy").toString(),
-        "--check", Fixtures.golden(u, "unsafe_readfile", "expected.npy").toString());
+    Proc p = launch("--manifest", u.toString(), "--model", "unsafe_readfile", "--input-dir", Fixtures.goldenDir(u, "unsafe_readfile", "golden").toString(),
+        "--check-dir", Fixtures.expectedDir(u, "unsafe_readfile", "golden").toString());
     assertEquals(3, p.code(), p.toString());
     assertTrue(p.err().startsWith("error: safety unsafe_readfile/saved-model:") && p.err().contains("ReadFile"), p.err());
   }

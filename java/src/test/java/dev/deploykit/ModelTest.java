@@ -7,64 +7,79 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.tensorflow.ndarray.FloatNdArray;
-import org.tensorflow.ndarray.NdArrays;
-import org.tensorflow.ndarray.Shape;
-import org.tensorflow.ndarray.StdArrays;
-import org.tensorflow.types.TFloat32;
 
 /** Golden parity of the saved-models TF Java runs, and the library API around it. */
 class ModelTest {
-  @ParameterizedTest(name = "{0} batch {1}")
-  @CsvSource({"mlp_keras, 1", "mlp_keras, 7", "mlp_keras, 64", "wide_keras, 1", "wide_keras, 7", "wide_keras, 64"})
-  void matchesGoldenAtBatch(String id, int rows) {
-    Npy.Matrix x = Fixtures.goldenMatrix(Fixtures.TEST_MANIFEST, id, "input.npy").head(rows);
-    Npy.Matrix expected = Fixtures.goldenMatrix(Fixtures.TEST_MANIFEST, id, "expected.npy").head(rows);
+  /** Every (Keras model with a saved-model artifact, golden set) of the test export: TF Java runs these. */
+  static Stream<Arguments> kerasGoldenSets() {
+    Manifest m = Manifest.read(Fixtures.TEST_MANIFEST);
+    return m.models().stream()
+        .filter(e -> !e.artifactsOf(Model.FORMAT).isEmpty() && e.artifactsOf(Model.FORMAT).get(0).containsOps().isEmpty())
+        .flatMap(e -> e.golden().stream().map(g -> Arguments.of(e.id(), g.name())));
+  }
+
+  @Test
+  void theTestExportHasKerasSavedModels() {
+    List<Object> ids = kerasGoldenSets().map(a -> a.get()[0]).distinct().toList();
+    assertTrue(ids.containsAll(List.of("mlp_keras", "wide_keras")), ids.toString());
+  }
+
+  @ParameterizedTest(name = "{0} {1}")
+  @MethodSource("kerasGoldenSets")
+  void matchesEveryGoldenSetPerOutput(String id, String set) {
+    Map<String, Tensor> x = Fixtures.goldenInputs(Fixtures.TEST_MANIFEST, id, set);
+    Map<String, Tensor> expected = Fixtures.goldenExpected(Fixtures.TEST_MANIFEST, id, set);
     try (Model model = Model.load(Fixtures.TEST_MANIFEST, id)) {
-      assertParity(model, expected, model.predict(x));
+      Map<String, Tensor> y = model.predict(x);
+      assertEquals(model.entry().outputNames(), List.copyOf(y.keySet()));
+      assertEquals(expected.keySet(), y.keySet());
+      expected.forEach((name, e) -> assertParity(model, name, e, y.get(name)));
+    }
+  }
+
+  @ParameterizedTest(name = "{0} batch {1}")
+  @CsvSource({"mlp_keras, 1", "mlp_keras, 7", "wide_keras, 1", "wide_keras, 7"})
+  void matchesGoldenAtSmallBatches(String id, int rows) {
+    Map<String, Tensor> x = Fixtures.head(Fixtures.goldenInputs(Fixtures.TEST_MANIFEST, id, "golden"), rows);
+    Map<String, Tensor> expected = Fixtures.head(Fixtures.goldenExpected(Fixtures.TEST_MANIFEST, id, "golden"), rows);
+    try (Model model = Model.load(Fixtures.TEST_MANIFEST, id)) {
+      Map<String, Tensor> y = model.predict(x);
+      expected.forEach((name, e) -> assertParity(model, name, e, y.get(name)));
     }
   }
 
   @ParameterizedTest
   @ValueSource(strings = {"mlp_keras", "wide_keras"})
-  void runsNanAndInfInputsLikeTheReference(String id) {
-    Npy.Matrix x = Fixtures.goldenMatrix(Fixtures.TEST_MANIFEST, id, "special_input.npy");
-    Npy.Matrix expected = Fixtures.goldenMatrix(Fixtures.TEST_MANIFEST, id, "special_expected.npy");
+  void specialSetHoldsNanAndInfAndRunsLikeTheReference(String id) {
+    Tensor x = Fixtures.goldenInputs(Fixtures.TEST_MANIFEST, id, "special").get("input");
     boolean hasNonFinite = false;
-    for (float v : x.data()) {
+    for (float v : x.toFloats()) {
       hasNonFinite |= !Float.isFinite(v);
     }
     assertTrue(hasNonFinite, "the special set should contain NaN/Inf");
-    try (Model model = Model.load(Fixtures.TEST_MANIFEST, id)) {
-      Npy.Matrix got = model.predict(x);
-      Compare.Result r = assertParity(model, expected, got);
-      assertTrue(r.nanMatch() && r.infMatch());
-    }
   }
 
   @Test
-  void tensorAndNdArrayVariantsAgreeWithArrays() {
-    Npy.Matrix x = Fixtures.goldenMatrix(Fixtures.TEST_MANIFEST, "mlp_keras", "input.npy").head(7);
+  void floatRowsConvenienceAgreesWithTensorPredict() {
+    Tensor x = Fixtures.head(Fixtures.goldenInputs(Fixtures.TEST_MANIFEST, "mlp_keras", "golden").get("input"), 7);
     try (Model model = Model.load(Fixtures.TEST_MANIFEST, "mlp_keras")) {
-      float[][] viaArrays = model.predict(x.toArray());
+      float[][] viaArrays = model.predict(x.toRows());
       assertEquals(7, viaArrays.length);
-      assertEquals(model.outputWidth(), viaArrays[0].length);
-
-      FloatNdArray nd = model.predict(StdArrays.ndCopyOf(x.toArray()));
-      assertEquals(Shape.of(7, 1), nd.shape());
-      try (TFloat32 in = TFloat32.tensorOf(StdArrays.ndCopyOf(x.toArray()));
-          TFloat32 out = model.predict(in)) {
-        for (int r = 0; r < 7; r++) {
-          assertEquals(viaArrays[r][0], nd.getFloat(r, 0));
-          assertEquals(viaArrays[r][0], out.getFloat(r, 0));
-        }
+      assertEquals(1, viaArrays[0].length);
+      float[] viaTensors = model.predict(Map.of("input", x)).get("output").toFloats();
+      for (int r = 0; r < 7; r++) {
+        assertEquals(viaTensors[r], viaArrays[r][0]);
       }
     }
   }
@@ -72,11 +87,11 @@ class ModelTest {
   @ParameterizedTest
   @ValueSource(strings = {"mlp_keras", "wide_keras"})
   void directSessionCallComputesWhatPredictDoes(String id) {
-    Npy.Matrix x = Fixtures.goldenMatrix(Fixtures.TEST_MANIFEST, id, "input.npy").head(7);
+    Map<String, Tensor> x = Fixtures.head(Fixtures.goldenInputs(Fixtures.TEST_MANIFEST, id, "golden"), 7);
     try (Model model = Model.load(Fixtures.TEST_MANIFEST, id); Model.Direct direct = model.direct(x)) {
       direct.run();
-      assertArrayEquals(model.predict(x).data(), direct.runAndCopy());
-      assertThrows(DeploykitException.class, () -> model.direct(new Npy.Matrix(1, 9, new float[9])));
+      assertArrayEquals(model.predict(x).get("output").bytes(), direct.runAndCopy().bytes());
+      assertThrows(DeploykitException.class, () -> model.direct(Map.of("input", Tensor.ofFloats(new long[] {1, 9}, new float[9]))));
     }
   }
 
@@ -93,11 +108,19 @@ class ModelTest {
   }
 
   @Test
-  void rejectsWrongWidthAndUseAfterClose() {
+  void checksInputsBeforeTheCallAndRefusesUseAfterClose() {
     Model model = Model.load(Fixtures.TEST_MANIFEST, "mlp_keras");
     DeploykitException e = assertThrows(DeploykitException.class, () -> model.predict(new float[][] {new float[9]}));
     assertEquals(2, e.exitCode());
-    assertThrows(DeploykitException.class, () -> model.predict(NdArrays.ofFloats(Shape.of(2, 3))));
+    assertEquals("input input: dim 1 is 9, expected 10", e.getMessage());
+    e = assertThrows(DeploykitException.class, () -> model.predict(Map.of("inputs", Tensor.ofFloats(new long[] {1, 10}, new float[10]))));
+    assertEquals("input inputs: unknown input \"inputs\" (model inputs: input)", e.getMessage());
+    e = assertThrows(DeploykitException.class, () -> model.predict(Map.of("input", Tensor.ofInts(new long[] {1, 10}, new int[10]))));
+    assertEquals("input input: expected float32, got int32", e.getMessage());
+    e = assertThrows(DeploykitException.class, () -> model.predict(Map.of("input", Tensor.ofFloats(new long[] {0, 10}, new float[0]))));
+    assertEquals("input input: dim 0 (batch) is 0, outside [1, inf]", e.getMessage());
+    e = assertThrows(DeploykitException.class, () -> model.predict(Map.of()));
+    assertEquals(2, e.exitCode());
     model.close();
     model.close(); // idempotent
     assertThrows(IllegalStateException.class, () -> model.predict(new float[][] {new float[10]}));
@@ -105,9 +128,8 @@ class ModelTest {
 
   @Test
   void concurrentPredictionsEqualSingleThreadResults() throws Exception {
-    Npy.Matrix x = Fixtures.goldenMatrix(Fixtures.TEST_MANIFEST, "mlp_keras", "input.npy");
+    float[][] rows = Fixtures.goldenInputs(Fixtures.TEST_MANIFEST, "mlp_keras", "golden").get("input").toRows();
     try (Model model = Model.load(Fixtures.TEST_MANIFEST, "mlp_keras")) {
-      float[][] rows = x.toArray();
       float[][] single = new float[rows.length][];
       for (int i = 0; i < rows.length; i++) {
         single[i] = model.predict(new float[][] {rows[i]})[0];
@@ -138,23 +160,27 @@ class ModelTest {
 
   @Test
   void pooledInputTensorsServeMixedBatchSizesFromManyThreads() throws Exception {
-    // wide_keras: 256 features, so 300 rows (76 800 floats) is above the pooled size and 64 rows below it
-    Npy.Matrix golden = Fixtures.goldenMatrix(Fixtures.TEST_MANIFEST, "wide_keras", "input.npy");
-    float[] tiled = new float[300 * golden.cols()];
+    // wide_keras: 256 float32 features, so 300 rows (300 KiB) is above the pooled size and 64 rows below it
+    Tensor golden = Fixtures.goldenInputs(Fixtures.TEST_MANIFEST, "wide_keras", "golden").get("input");
+    int cols = (int) golden.dim(1);
+    int goldenRows = (int) golden.dim(0);
+    float[] g = golden.toFloats();
+    float[] tiled = new float[300 * cols];
     for (int r = 0; r < 300; r++) {
-      System.arraycopy(golden.data(), (r % golden.rows()) * golden.cols(), tiled, r * golden.cols(), golden.cols());
+      System.arraycopy(g, (r % goldenRows) * cols, tiled, r * cols, cols);
     }
-    Npy.Matrix big = new Npy.Matrix(300, golden.cols(), tiled);
-    assertTrue((long) big.rows() * big.cols() > Model.POOLED_MAX_FLOATS);
+    Tensor big = Tensor.ofFloats(new long[] {300, cols}, tiled);
+    assertTrue(big.bytes().length > TensorPool.MAX_BYTES);
     Model model = Model.load(Fixtures.TEST_MANIFEST, "wide_keras");
-    List<Npy.Matrix> batches = List.of(golden.head(1), golden.head(7), golden, big, golden.head(1));
+    List<Tensor> batches = List.of(Fixtures.head(golden, 1), Fixtures.head(golden, 7), golden, big, Fixtures.head(golden, 1));
     List<float[]> single = new ArrayList<>();
-    for (Npy.Matrix b : batches) {
-      single.add(model.predict(b).data());
+    for (Tensor b : batches) {
+      single.add(model.predict(Map.of("input", b)).get("output").toFloats());
     }
+    int outCols = 10;
     for (int r = 0; r < 300; r++) { // the unpooled big batch agrees row for row with the pooled 64-row one
-      for (int c = 0; c < model.outputWidth(); c++) {
-        assertEquals(single.get(2)[(r % golden.rows()) * model.outputWidth() + c], single.get(3)[r * model.outputWidth() + c], 1e-4f);
+      for (int c = 0; c < outCols; c++) {
+        assertEquals(single.get(2)[(r % goldenRows) * outCols + c], single.get(3)[r * outCols + c], 1e-4f);
       }
     }
     ExecutorService pool = Executors.newFixedThreadPool(6);
@@ -165,7 +191,7 @@ class ModelTest {
         futures.add(pool.submit(() -> {
           for (int i = 0; i < 60; i++) {
             int k = (i + offset) % batches.size();
-            assertArrayEquals(single.get(k), model.predict(batches.get(k)).data(), "batch " + k);
+            assertArrayEquals(single.get(k), model.predict(Map.of("input", batches.get(k))).get("output").toFloats(), "batch " + k);
           }
           return 60;
         }));
@@ -179,15 +205,16 @@ class ModelTest {
       pool.shutdownNow();
     }
     model.close(); // closes the pooled tensors
-    assertThrows(IllegalStateException.class, () -> model.predict(golden.head(1)));
-    assertThrows(IllegalStateException.class, () -> model.direct(golden.head(1)));
+    Map<String, Tensor> one = Map.of("input", Fixtures.head(golden, 1));
+    assertThrows(IllegalStateException.class, () -> model.predict(one));
+    assertThrows(IllegalStateException.class, () -> model.direct(one));
   }
 
   @Test
   void closeWaitsForRunningPredictions() throws Exception {
-    Npy.Matrix x = Fixtures.goldenMatrix(Fixtures.TEST_MANIFEST, "mlp_keras", "input.npy");
+    Map<String, Tensor> x = Fixtures.goldenInputs(Fixtures.TEST_MANIFEST, "mlp_keras", "golden");
     Model model = Model.load(Fixtures.TEST_MANIFEST, "mlp_keras");
-    float[] expected = model.predict(x).data();
+    byte[] expected = model.predict(x).get("output").bytes();
     ExecutorService pool = Executors.newFixedThreadPool(4);
     try {
       List<Future<Integer>> futures = new ArrayList<>();
@@ -195,13 +222,13 @@ class ModelTest {
         futures.add(pool.submit(() -> {
           int ok = 0;
           while (true) {
-            Npy.Matrix y;
+            Map<String, Tensor> y;
             try {
               y = model.predict(x);
             } catch (IllegalStateException closed) {
               return ok; // only ever "model ... is closed": a call that started finished with the right result
             }
-            assertArrayEquals(expected, y.data());
+            assertArrayEquals(expected, y.get("output").bytes());
             ok++;
           }
         }));
@@ -216,12 +243,10 @@ class ModelTest {
     }
   }
 
-  private static Compare.Result assertParity(Model model, Npy.Matrix expected, Npy.Matrix got) {
-    assertEquals(expected.rows(), got.rows());
-    assertEquals(expected.cols(), got.cols());
-    Manifest.Artifact a = model.artifact();
-    Compare.Result r = Compare.compare(expected.data(), got.data(), a.atol(), a.rtol());
-    assertTrue(r.passed(), model.id() + ": " + r);
+  static Compare.Result assertParity(Model model, String output, Tensor expected, Tensor got) {
+    Manifest.Tol tol = model.artifact().toleranceFor(output);
+    Compare.Result r = Compare.compare(expected, got, tol.atol(), tol.rtol());
+    assertTrue(r.passed(), model.id() + " " + output + ": " + r);
     return r;
   }
 }

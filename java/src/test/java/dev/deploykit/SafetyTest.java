@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
@@ -36,9 +37,9 @@ class SafetyTest {
   void runsTheReadFileFixtureWhenAllowedAndMatchesItsGolden() {
     try (Model model = Model.load(Fixtures.UNSAFE_MANIFEST, "unsafe_readfile", new Model.Options(true))) {
       assertEquals(List.of("ReadFile"), model.allowedUnsafeOps());
-      Npy.Matrix expected = Fixtures.goldenMatrix(Fixtures.UNSAFE_MANIFEST, "unsafe_readfile", "expected.npy");
-      Npy.Matrix got = model.predict(Fixtures.goldenMatrix(Fixtures.UNSAFE_MANIFEST, "unsafe_readfile", "input.npy"));
-      assertTrue(Compare.compare(expected.data(), got.data(), model.artifact().atol(), model.artifact().rtol()).passed());
+      Map<String, Tensor> y = model.predict(Fixtures.goldenInputs(Fixtures.UNSAFE_MANIFEST, "unsafe_readfile", "golden"));
+      Fixtures.goldenExpected(Fixtures.UNSAFE_MANIFEST, "unsafe_readfile", "golden")
+          .forEach((name, expected) -> ModelTest.assertParity(model, name, expected, y.get(name)));
     }
   }
 
