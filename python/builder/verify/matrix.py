@@ -12,7 +12,7 @@ import numpy as np
 from builder import hashing, manifest as manifest_io
 from builder.compare import Result, compare_outputs
 from builder.verify.inputs import InputSet, input_sets
-from builder.verify.runners import RUNNERS, Runner, unsupported
+from builder.verify.runners import RUNNERS, CliRunner, Runner, unsupported
 
 # Decade bins of |a - b| for the report's histograms: exactly 0, below 1e-12, one bin per decade
 # from 1e-12 to 1, and at least 1.
@@ -91,6 +91,7 @@ def run(
     reasons = {r.name: r.unavailable() for r in selected_runners}
     cells: list[dict] = []
     all_sets: dict[str, InputSet] = {}
+    pending = []
     for model in doc["models"]:
         if models and model["id"] not in models:
             continue
@@ -98,11 +99,20 @@ def run(
         all_sets.update({s.name: s for s in sets})
         for artifact in model["artifacts"]:
             integrity = _integrity(manifest_path.parent, artifact)
-            for runner in selected_runners:
-                if artifact["format"] not in runner.formats:
-                    continue
-                progress(f"{model['id']}/{artifact['format']} on {runner.name}")
-                cells += _run_cell(manifest_path, model, artifact, runner, sets, reasons[runner.name] or None, integrity, keep_outputs)
+            pending += [(model, artifact, runner, sets, integrity) for runner in selected_runners if artifact["format"] in runner.formats]
+    # Client CLIs run their whole share of the matrix in one process (--jobs).
+    prefetched: dict[str, dict] = {}
+    for runner in selected_runners:
+        if not isinstance(runner, CliRunner) or reasons[runner.name]:
+            continue
+        work = [(m, a, sets) for m, a, r, sets, integrity in pending if r is runner and not integrity and not unsupported(r, a)]
+        if work:
+            progress(f"{runner.name}: {sum(len(w[2]) for w in work)} jobs in one process")
+            prefetched[runner.name] = runner.run_jobs(manifest_path, work)
+    for model, artifact, runner, sets, integrity in pending:
+        progress(f"{model['id']}/{artifact['format']} on {runner.name}")
+        cells += _run_cell(manifest_path, model, artifact, runner, sets, reasons[runner.name] or None, integrity, keep_outputs,
+                           prefetched.get(runner.name))
     summary = {status: sum(c["status"] == status for c in cells) for status in ("pass", "fail", "error", "unavailable", "unsupported")}
     return {
         "schema_version": 2,
@@ -128,23 +138,34 @@ def _integrity(root: Path, artifact: dict) -> str | None:
     return None if actual == artifact["sha256"] else f"sha256 mismatch: manifest {artifact['sha256'][:12]}, file {actual[:12]}"
 
 
-def _run_cell(manifest_path, model, artifact, runner, sets, unavailable, integrity, keep_outputs) -> list[dict]:
+def _run_cell(manifest_path, model, artifact, runner, sets, unavailable, integrity, keep_outputs, prefetched=None) -> list[dict]:
     if unavailable:
         return [_cell(model, artifact, runner, s.name, "unavailable", unavailable) for s in sets]
     if why := unsupported(runner, artifact):
         return [_cell(model, artifact, runner, s.name, "unsupported", why) for s in sets]
     if integrity:
         return [_cell(model, artifact, runner, s.name, "fail", integrity) for s in sets]
-    try:
-        predict = runner.load(manifest_path, model, artifact)
-    except Exception as e:  # noqa: BLE001 - any runtime's load error becomes an error cell
-        return [_cell(model, artifact, runner, s.name, "error", f"load failed: {_one_line(e)}") for s in sets]
+    if prefetched is not None:  # a client's --jobs run already produced every set's outputs (or its error)
+        def outputs_of(s: InputSet) -> dict:
+            result = prefetched[(model["id"], artifact["format"], s.name)]
+            if isinstance(result, Exception):
+                raise result
+            return result
+    else:
+        try:
+            predict = runner.load(manifest_path, model, artifact)
+        except Exception as e:  # noqa: BLE001 - any runtime's load error becomes an error cell
+            return [_cell(model, artifact, runner, s.name, "error", f"load failed: {_one_line(e)}") for s in sets]
+
+        def outputs_of(s: InputSet) -> dict:
+            return predict(s.inputs)
+
     cells = []
     for s in sets:
         cell = _cell(model, artifact, runner, s.name, "error")
         try:
             with np.errstate(all="ignore"):
-                got = predict(s.inputs)
+                got = outputs_of(s)
             results = compare_outputs(s.expected, got, artifact["tolerance"])
         except Exception as e:  # noqa: BLE001
             cell["reason"] = _one_line(e)

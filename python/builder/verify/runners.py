@@ -7,6 +7,7 @@ only its output `.npy`, never its human output. A runner that cannot run here sa
 from __future__ import annotations
 
 import dataclasses
+import json
 import subprocess
 import tempfile
 from pathlib import Path
@@ -19,6 +20,7 @@ from builder.versions import package_version
 
 REPO = Path(__file__).resolve().parents[3]
 CLI_TIMEOUT_S = 300
+JOB_TIMEOUT_S = 20  # added per job of a --jobs run
 TORCH_FORMATS = ("torchscript-script", "torchscript-trace", "aoti")
 
 
@@ -124,6 +126,56 @@ class CliRunner:
                 return {t["name"]: np.load(out / f"{t['name']}.npy") for t in model["outputs"]}
 
         return predict
+
+
+    def run_jobs(self, manifest: Path, work: list[tuple[dict, dict, list]]) -> dict[tuple[str, str, str], dict | Exception]:
+        """Runs every (model, artifact, input set) of `work` in ONE client process through the
+        contract's `--jobs` (one JVM, Node or Chromium start for the whole matrix); returns each
+        job's outputs, or the RunnerError it ended with, keyed by (model id, format, set name)."""
+        results: dict[tuple[str, str, str], dict | Exception] = {}
+        with tempfile.TemporaryDirectory(prefix="deploykit-jobs-") as tmp:
+            lines, keys = [], []
+            for model, artifact, sets in work:
+                for s in sets:
+                    folder = Path(tmp) / str(len(keys))
+                    folder.mkdir()
+                    inputs = {}
+                    for name, array in s.inputs.items():
+                        np.save(folder / f"{name}.npy", array)
+                        inputs[name] = str(folder / f"{name}.npy")
+                    outputs = {t["name"]: str(folder / "out" / f"{t['name']}.npy") for t in model["outputs"]}
+                    (folder / "out").mkdir()
+                    key = (model["id"], artifact["format"], s.name)
+                    lines.append(json.dumps({"id": "/".join(key), "model": model["id"], "format": artifact["format"], "inputs": inputs, "outputs": outputs}))
+                    keys.append((key, outputs))
+            jobs = Path(tmp) / "jobs.jsonl"
+            jobs.write_text("\n".join(lines) + "\n")
+            cmd = [str(self.path()), "--manifest", str(manifest), "--jobs", str(jobs), *self.extra_args]
+            try:
+                proc = subprocess.run(cmd, capture_output=True, text=True, timeout=CLI_TIMEOUT_S + JOB_TIMEOUT_S * len(keys))
+            except subprocess.TimeoutExpired:
+                return {key: RunnerError(f"{self.launcher} --jobs timed out") for key, _ in keys}
+            reported = {}
+            for line in proc.stdout.splitlines():
+                try:
+                    entry = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # the client's own human output
+                if isinstance(entry, dict) and "index" in entry:
+                    reported[entry["index"]] = entry
+            last = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
+            for index, (key, outputs) in enumerate(keys):
+                entry = reported.get(index)
+                if entry is None:
+                    results[key] = RunnerError(f"{self.launcher} --jobs exited {proc.returncode} without a result for this job: {last}")
+                elif entry.get("exit") != 0:
+                    results[key] = RunnerError(f"{self.launcher} exited {entry.get('exit')}: error: {entry.get('error')}")
+                else:
+                    try:
+                        results[key] = {name: np.load(path) for name, path in outputs.items()}
+                    except OSError as e:
+                        results[key] = RunnerError(f"{self.launcher} reported success but wrote no output: {e}")
+        return results
 
 
 Runner = PythonRunner | NativeRunner | CliRunner
