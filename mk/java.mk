@@ -1,4 +1,4 @@
-# Java: the TensorFlow Java client (java/, issue 4). Maven resolves and packages once (a stamp
+# Java: the TensorFlow Java client (java/). Maven resolves and packages once (a stamp
 # over pom.xml and the sources); the tests then run offline, and bin/deploykit-java runs the
 # packaged jar on java/target/lib/* without Maven.
 
