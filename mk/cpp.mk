@@ -12,10 +12,11 @@ CPP_STAMP := $(CPP_BUILD)/.build-stamp
 CPP_TORCH_DIR = $(shell $(PY) -c "import importlib.util, os; print(os.path.dirname(importlib.util.find_spec('torch').origin))")/share/cmake/Torch
 CPP_CONFIGURE := -G Ninja -DCMAKE_BUILD_TYPE=Release -DDEPLOYKIT_WITH_TORCH=ON -DDEPLOYKIT_BUILD_CLIENT=ON \
   -DDEPLOYKIT_BUILD_TESTS=ON -DDEPLOYKIT_SANITIZE=OFF
-# Every torch artifact of a manifest as "model format input expected" lines.
-CPP_LIST_ARTIFACTS = $(PY) -c 'import json, sys; m = json.load(open(sys.argv[1])); \
-  [print(d["id"], a["format"], d["golden"]["input"], d["golden"]["expected"]) for d in m["models"] \
-   for a in d["artifacts"] if a["format"] in ("torchscript-script", "torchscript-trace", "aoti")]'
+# Every torch artifact and golden set of a manifest as "model format set folder" lines (the
+# folder holds <input>.npy and expected/<output>.npy, relative to the manifest).
+CPP_LIST_ARTIFACTS = $(PY) -c 'import json, sys, posixpath; m = json.load(open(sys.argv[1])); \
+  [print(d["id"], a["format"], g["name"], posixpath.dirname(next(iter(g["inputs"].values())))) for d in m["models"] \
+   for a in d["artifacts"] if a["format"] in ("torchscript-script", "torchscript-trace", "aoti") for g in d["golden"]]'
 
 .PHONY: setup-cpp test-cpp test-cpp-sanitize demo-cpp bench-cpp
 
@@ -46,10 +47,11 @@ test-cpp-sanitize: | system-deps
 	  ctest --test-dir $(CPP_SANITIZE_BUILD) --output-on-failure
 
 demo-cpp: setup-cpp $(MODELS)/manifest.json
-	@status=0; while read -r model format input expected; do \
+	@status=0; while read -r model format set folder; do \
+	  echo "$$model/$$format/$$set:"; \
 	  bin/deploykit-cpp --manifest $(MODELS)/manifest.json --model $$model --format $$format \
-	    --input $(MODELS)/$$input --output $(BUILD)/cpp/demo-$$model-$$format.npy \
-	    --check $(MODELS)/$$expected || status=1; \
+	    --input-dir $(MODELS)/$$folder --output-dir $(BUILD)/cpp/demo/$$model/$$format/$$set \
+	    --check-dir $(MODELS)/$$folder/expected || status=1; \
 	done < <($(CPP_LIST_ARTIFACTS) $(MODELS)/manifest.json); exit $$status
 
 # Latency, throughput, load time, and predict() against a bare LibTorch loop (cpp/README.md).

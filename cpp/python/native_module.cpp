@@ -6,12 +6,15 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cstring>
 #include <memory>
+#include <string>
 #include <type_traits>
 
 #include "deploykit/compare.hpp"
 #ifdef DEPLOYKIT_WITH_TORCH
 #include "deploykit/errors.hpp"
+#include "deploykit/manifest.hpp"
 #include "deploykit/model.hpp"
 #endif
 
@@ -28,28 +31,57 @@ deploykit::BufferView view_of(const py::buffer_info& info) {
 #ifdef DEPLOYKIT_WITH_TORCH
 deploykit::Format format_of(const std::string& name) {
   if (auto f = deploykit::parse_format(name)) return *f;
-  throw deploykit::InputError("format '" + name + "': expected torchscript-script, torchscript-trace or aoti");
+  throw deploykit::InputError("format " + name + ": not run by the C++ client (it runs torchscript-script, "
+                              "torchscript-trace, aoti)");
 }
 
-// predict() for a float32, C-contiguous (n, features) buffer; the GIL is
-// released while LibTorch runs. The result is handed to NumPy without a copy.
-py::array_t<float> predict(const deploykit::Model& model, const py::buffer& x) {
-  const py::buffer_info info = x.request();
-  const std::span<const float> values = deploykit::as_float32_span(view_of(info), "x");
-  if (info.ndim != 2) throw std::invalid_argument("x: expected a 2-D array (n, features), got " +
-                                                  std::to_string(info.ndim) + " dimensions");
-  deploykit::Matrix y;
+// A NumPy array (any contract dtype, any layout) copied into a deploykit::Tensor. Any
+// other dtype is refused like the CLI refuses it: "input <name>: ..." (ValueError).
+deploykit::Tensor tensor_of(const std::string& name, const py::handle& value) {
+  const auto array = py::array::ensure(value, py::array::c_style);
+  if (!array) throw deploykit::InputError("input " + name + ": expected a numpy.ndarray");
+  const py::dtype dt = array.dtype();
+  std::optional<deploykit::DType> dtype;
+  if (dt.kind() == 'f' && dt.itemsize() == 4) dtype = deploykit::DType::kFloat32;
+  if (dt.kind() == 'f' && dt.itemsize() == 2) dtype = deploykit::DType::kFloat16;
+  if (dt.kind() == 'i' && dt.itemsize() == 4) dtype = deploykit::DType::kInt32;
+  if (dt.kind() == 'i' && dt.itemsize() == 8) dtype = deploykit::DType::kInt64;
+  if (dt.kind() == 'u' && dt.itemsize() == 1) dtype = deploykit::DType::kUInt8;
+  if (dt.kind() == 'b' && dt.itemsize() == 1) dtype = deploykit::DType::kBool;
+  const bool native_order = dt.attr("byteorder").cast<std::string>() != ">";
+  if (!dtype || !native_order)
+    throw deploykit::InputError("input " + name + ": dtype " + py::str(dt).cast<std::string>() +
+                                " is not a contract dtype (float32, float16, int32, int64, uint8, bool)");
+  if (array.ndim() > static_cast<py::ssize_t>(deploykit::kMaxRank))
+    throw deploykit::InputError("input " + name + ": rank " + std::to_string(array.ndim()) + " is over 8");
+  deploykit::Tensor t(*dtype, std::vector<std::int64_t>(array.shape(), array.shape() + array.ndim()));
+  if (!t.data.empty()) std::memcpy(t.data.data(), array.data(), t.data.size());
+  return t;
+}
+
+py::array array_of(const deploykit::Tensor& t) {
+  py::array out(py::dtype(std::string(deploykit::dtype_name(t.dtype))),
+                std::vector<py::ssize_t>(t.shape.begin(), t.shape.end()));
+  if (!t.data.empty()) std::memcpy(out.mutable_data(), t.data.data(), t.data.size());
+  return out;
+}
+
+// predict({name: ndarray}) -> {name: ndarray}; the GIL is released while LibTorch runs.
+py::dict predict(const deploykit::Model& model, const py::dict& inputs) {
+  deploykit::TensorMap tensors;
+  for (const auto& [key, value] : inputs) {
+    if (!py::isinstance<py::str>(key)) throw deploykit::InputError("input names must be strings");
+    const auto name = key.cast<std::string>();
+    tensors.emplace(name, tensor_of(name, value));
+  }
+  deploykit::TensorMap outputs;
   {
     const py::gil_scoped_release release;
-    y = model.predict(deploykit::MatrixView(values, info.shape[0], info.shape[1]));
+    outputs = model.predict(tensors);
   }
-  auto owner = std::make_unique<std::vector<float>>(std::move(y.values));
-  const float* data = owner->data();
-  py::capsule free_when_done(owner.get(), [](void* p) {
-    std::unique_ptr<std::vector<float>>(static_cast<std::vector<float>*>(p));
-  });
-  owner.release();  // now owned by the capsule
-  return py::array_t<float>({y.rows, y.cols}, data, free_when_done);
+  py::dict result;
+  for (const std::string& name : model.output_names()) result[py::str(name)] = array_of(outputs.at(name));
+  return result;
 }
 #endif
 
@@ -57,10 +89,11 @@ py::array_t<float> predict(const deploykit::Model& model, const py::buffer& x) {
 
 PYBIND11_MODULE(_native, m) {
   m.doc() =
-      "Native float32 comparison kernel of deploykit (C++, single pass).\n\n"
-      "Semantics follow DESIGN.md 'Comparison semantics': an element fails where\n"
+      "Native comparison kernel and LibTorch model runner of deploykit (C++).\n\n"
+      "Comparison semantics follow docs/contract.md: a float element fails where\n"
       "|a-b| > atol and |a-b| > rtol*|b| (b = reference); NaN must be NaN at the\n"
-      "same positions and +Inf/-Inf must match exactly.";
+      "same positions and +Inf/-Inf must match exactly; integer and bool tensors\n"
+      "compare exactly.";
 
   py::register_local_exception_translator([](std::exception_ptr p) {
     try {
@@ -87,7 +120,8 @@ PYBIND11_MODULE(_native, m) {
       .def_readonly("max_rel", &deploykit::CompareResult::max_rel,
                     "Max |a-b|/|b| over finite pairs; inf where b == 0 != a.")
       .def_readonly("max_ulp", &deploykit::CompareResult::max_ulp,
-                    "Max float32 ULP distance over finite pairs (+0 and -0 are 0 apart).")
+                    "Max ULP distance over finite pairs in the tensor's float format (+0 and -0 are 0\n"
+                    "apart); 0 for integer and bool tensors.")
       .def_readonly("min_passing_atol", &deploykit::CompareResult::min_passing_atol,
                     "Smallest atol that passes every finite pair at this rtol; inf if any "
                     "non-finite mismatch.")
@@ -130,14 +164,15 @@ PYBIND11_MODULE(_native, m) {
       py::arg("reference"), py::arg("candidate"), py::arg("atol"), py::arg("rtol"),
       "Compare a candidate output against a reference, without copying.\n\n"
       "Args:\n"
-      "    reference: float32 buffer (e.g. a NumPy array), C-contiguous.\n"
-      "    candidate: float32 buffer with exactly the reference's shape.\n"
+      "    reference: float32, float16, int32, int64, uint8 or bool buffer (e.g. a\n"
+      "        NumPy array), C-contiguous; integer and bool compare exactly.\n"
+      "    candidate: a buffer of the same dtype and exactly the reference's shape.\n"
       "    atol: absolute tolerance, finite and >= 0.\n"
       "    rtol: relative tolerance (times |reference|), finite and >= 0.\n\n"
       "Returns:\n"
       "    CompareResult.\n\n"
       "Raises:\n"
-      "    TypeError: an input is not float32.\n"
+      "    TypeError: an input is not of a contract dtype, or the dtypes differ.\n"
       "    ValueError: an input is not C-contiguous, the shapes differ, or a\n"
       "        tolerance is negative or not finite.");
 
@@ -146,46 +181,33 @@ PYBIND11_MODULE(_native, m) {
       m, "Model",
       "A TorchScript (.pt) or AOTInductor (.pt2) artifact run by LibTorch C++ (the C++\n"
       "client's deploykit::Model). predict() may be called from several threads at once.")
-      .def(py::init([](const std::string& path, const std::string& format) {
-             const deploykit::Format f = format_of(format);
-             const py::gil_scoped_release release;
-             return deploykit::Model::load(path, f);
-           }),
-           py::arg("path"), py::arg("format"),
-           "Loads an artifact file without an integrity check.\n\n"
-           "Args:\n"
-           "    path: the .pt or .pt2 file.\n"
-           "    format: 'torchscript-script', 'torchscript-trace' or 'aoti'.\n\n"
-           "Raises:\n"
-           "    ValueError: unknown format.\n"
-           "    RuntimeError: LibTorch cannot load the file (one line).")
       .def_static(
           "from_manifest",
-          [](const std::string& manifest, const std::string& model_id, const std::string& format) {
+          [](const std::string& manifest, const std::string& model, const std::string& format) {
             const deploykit::Format f = format_of(format);
             const py::gil_scoped_release release;
-            return deploykit::Model::load(deploykit::Manifest::read(manifest), model_id, f);
+            return deploykit::Model::load(deploykit::Manifest::read(manifest), model, f);
           },
-          py::arg("manifest"), py::arg("model_id"), py::arg("format"),
-          "Loads a model's artifact from a manifest after verifying its size and sha256;\n"
-          "predict() then checks the input width.\n\n"
+          py::arg("manifest"), py::arg("model"), py::arg("format"),
+          "Loads a model's artifact from a manifest (schema_version 2) after verifying its\n"
+          "size and sha256.\n\n"
           "Raises:\n"
-          "    ValueError: unreadable manifest, unknown model or format.\n"
-          "    RuntimeError: integrity check failed or LibTorch cannot load the file.")
-      .def("predict", &predict, py::arg("x"),
-           "Runs a batch: x float32, C-contiguous, shape (n, features) -> float32 (n, outputs).\n"
-           "NaN and Inf are data. The GIL is released while LibTorch runs.\n\n"
+          "    ValueError: unreadable or malformed manifest, unknown model or format.\n"
+          "    RuntimeError: unsupported schema_version, integrity check failed, or LibTorch\n"
+          "        cannot load the file.")
+      .def("predict", &predict, py::arg("inputs"),
+           "Runs one call: {input name: ndarray} -> {output name: ndarray}, in the model's\n"
+           "output order. Every input is checked against the model's tensor specs first\n"
+           "(names, dtype, rank, fixed dims, dynamic dim ranges and agreement); nothing is\n"
+           "converted. NaN and Inf are data. The GIL is released while LibTorch runs.\n\n"
            "Raises:\n"
-           "    TypeError: x is not float32.\n"
-           "    ValueError: x is not C-contiguous or 2-D, or has the wrong width.\n"
-           "    RuntimeError: LibTorch failed.")
+           "    ValueError: an input the contract's checks refuse (one line, 'input <name>: ...').\n"
+           "    RuntimeError: LibTorch failed or returned outputs that do not match the specs.")
       .def_property_readonly(
           "format", [](const deploykit::Model& model) { return std::string(deploykit::format_name(model.format())); },
           "The artifact format id.")
-      .def_property_readonly("input_width", &deploykit::Model::input_width,
-                             "Features per row (None unless loaded from a manifest).")
-      .def_property_readonly("output_width", &deploykit::Model::output_width,
-                             "Outputs per row (None unless loaded from a manifest).");
+      .def_property_readonly("input_names", &deploykit::Model::input_names, "The model's inputs, in order.")
+      .def_property_readonly("output_names", &deploykit::Model::output_names, "The model's outputs, in order.");
   m.attr("libtorch_version") = deploykit::libtorch_version();
 #endif
 }

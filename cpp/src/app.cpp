@@ -1,15 +1,16 @@
-// The demo CLI's run: manifest -> model -> batch -> output, --check, --timing.
+// The demo CLI's runs: one call (flags) or many (--jobs), each manifest -> checked
+// inputs -> model -> outputs, --check, --timing.
 #include <chrono>
-#include <cstdio>
 #include <fstream>
-#include <iomanip>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <sstream>
 
+#include "deploykit/checks.hpp"
 #include "deploykit/cli.hpp"
-#include "deploykit/compare.hpp"
 #include "deploykit/errors.hpp"
+#include "deploykit/jobs.hpp"
 #include "deploykit/manifest.hpp"
 #include "deploykit/model.hpp"
 #include "deploykit/npy.hpp"
@@ -29,36 +30,21 @@ Format choose_format(const ModelEntry& entry, const std::optional<std::string>& 
   for (Format f : supported_formats()) supported += (supported.empty() ? "" : ", ") + std::string(format_name(f));
   if (requested) {
     const std::optional<Format> f = parse_format(*requested);
-    if (!f) throw InputError("format '" + *requested + "': not run by the C++ client (it runs " + supported + ")");
+    if (!f) throw InputError("format " + *requested + ": not run by the C++ client (it runs " + supported + ")");
     if (entry.find_artifact(*requested) == nullptr)
-      throw InputError("model '" + entry.id + "': the manifest lists no " + *requested + " artifact");
+      throw InputError("model " + entry.id + ": the manifest lists no " + *requested + " artifact");
     return *f;
   }
   std::vector<Format> present;
   for (Format f : supported_formats())
     if (entry.find_artifact(format_name(f)) != nullptr) present.push_back(f);
-  if (present.empty()) throw InputError("model '" + entry.id + "': no artifact the C++ client runs (" + supported + ")");
+  if (present.empty()) throw InputError("model " + entry.id + ": no artifact the C++ client runs (" + supported + ")");
   if (present.size() > 1) {
     std::string names;
     for (Format f : present) names += (names.empty() ? "" : ", ") + std::string(format_name(f));
-    throw InputError("model '" + entry.id + "': --format is ambiguous, choose one of " + names);
+    throw InputError("model " + entry.id + ": --format is ambiguous, choose one of " + names);
   }
   return present.front();
-}
-
-std::string shape(const Matrix& m) {
-  std::string s = "(";  // appended piecewise: GCC 12 warns falsely (-Wrestrict) on "(" + std::to_string(...)
-  s += std::to_string(m.rows);
-  s += ", ";
-  s += std::to_string(m.cols);
-  s += ")";
-  return s;
-}
-
-std::string sci(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3g", v);
-  return buf;
 }
 
 nlohmann::json percentiles(const LatencySummary& s) {
@@ -81,66 +67,178 @@ void write_timing(const std::filesystem::path& path, double load_ms, double firs
   if (!out) throw InputError("timing " + path.string() + ": cannot write file");
 }
 
-}  // namespace
+// A call's files, read and checked against the model's specs before any model loads.
+struct Prepared {
+  const ModelEntry* entry = nullptr;
+  Format format{};
+  const Artifact* artifact = nullptr;
+  TensorMap inputs;
+  std::map<std::string, std::filesystem::path> outputs;
+  TensorMap expected;
+};
 
-int run(const Options& o, std::ostream& out, std::ostream& err) {
-  const Manifest manifest = Manifest::read(o.manifest);
-  const ModelEntry& entry = manifest.model(o.model);
-  const Format format = choose_format(entry, o.format);
-  const Artifact& artifact = *entry.find_artifact(format_name(format));
-  const std::string cell = entry.id + "/" + std::string(format_name(format));
+Prepared prepare(const Manifest& manifest, const Request& r) {
+  Prepared p;
+  p.entry = &manifest.model(r.model);
+  p.format = choose_format(*p.entry, r.format);
+  p.artifact = p.entry->find_artifact(format_name(p.format));
+  p.inputs = read_tensors(resolve_inputs(*p.entry, r.inputs));
+  (void)check_inputs(*p.entry, p.inputs, p.artifact);
+  p.outputs = resolve_outputs(*p.entry, r.outputs, "output");
+  p.expected = read_tensors(resolve_outputs(*p.entry, r.checks, "check"));
+  return p;
+}
 
-  // Bad input is reported before the (slow) model load.
-  const Matrix input = read_npy(o.input);
-  if (input.cols != entry.input_width)
-    throw InputError(o.input.string() + ": expected " + std::to_string(entry.input_width) + " features per row (" +
-                     entry.id + "), got shape " + shape(input));
-  std::optional<Matrix> expected;
-  if (o.check) {
-    expected = read_npy(*o.check);
-    if (expected->rows != input.rows || expected->cols != entry.output_width)
-      throw InputError(o.check->string() + ": expected shape (" + std::to_string(input.rows) + ", " +
-                       std::to_string(entry.output_width) + "), got " + shape(*expected));
+// Writes the requested outputs and prints one check line per checked output; the exit code.
+int finish(const Prepared& p, const TensorMap& outputs, std::ostream& out) {
+  for (const auto& [name, path] : p.outputs) {
+    if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
+    write_npy(path, outputs.find(name)->second);
   }
+  bool passed = true;
+  for (const auto& [name, expected] : p.expected)
+    passed &= check_output(name, expected, outputs.find(name)->second, p.artifact->tolerance_for(name), out);
+  return passed ? kOk : kCheckFailed;
+}
+
+std::int64_t batch_of(const Prepared& p) {
+  const Tensor& first = p.inputs.find(p.entry->inputs.front().name)->second;
+  return first.shape.empty() ? 1 : first.shape.front();
+}
+
+int run_single(const Options& o, std::ostream& out, std::ostream& err) {
+  const Manifest manifest = Manifest::read(o.manifest);
+  const Prepared p = prepare(manifest, o.request);  // bad input is reported before the (slow) load
+  const std::string cell = p.entry->id + "/" + std::string(format_name(p.format));
 
   auto start = Clock::now();
-  const Model model = Model::load(manifest, entry.id, format);
+  const Model model = Model::load(manifest, p.entry->id, p.format);
   const double load_ms = ms_since(start);
-  if (o.verbose) err << "loaded " << cell << " from " << artifact.path.string() << " in " << load_ms << " ms\n";
+  if (o.verbose) err << "loaded " << cell << " from " << p.artifact->path.string() << " in " << load_ms << " ms\n";
 
   start = Clock::now();
-  const Matrix output = model.predict(input);
+  const TensorMap outputs = model.predict(p.inputs);
   const double first_ms = ms_since(start);
-  write_npy(o.output, output);
-  if (o.verbose) err << "ran " << shape(input) << " -> " << shape(output) << " in " << first_ms << " ms\n";
+  if (o.verbose) err << "ran " << cell << " in " << first_ms << " ms\n";
 
   if (o.repeat || o.timing) {
     // With --timing, the bare runtime call (Model::direct_call) is timed too, in blocks
-    // alternating with predict's (cli::interleave), over the same batch.
+    // alternating with predict's (cli::interleave), over the same inputs.
     const std::int64_t n = o.repeat.value_or(1);
     std::optional<DirectCall> direct;
-    if (o.timing) direct = model.direct_call(input);
-    const Interleaved t = interleave([&] { model.predict(input); }, direct ? direct->run : std::function<void()>{},
-                                     n, o.warmup);
+    if (o.timing) direct = model.direct_call(p.inputs);
+    const Interleaved t = interleave([&] { (void)model.predict(p.inputs); },
+                                     direct ? direct->run : std::function<void()>{}, n, o.warmup);
     const LatencySummary s = summarize(t.a);
-    if (o.timing) write_timing(*o.timing, load_ms, first_ms, input.rows, s, summarize(t.b), direct->description);
+    if (o.timing) write_timing(*o.timing, load_ms, first_ms, batch_of(p), s, summarize(t.b), direct->description);
     if (o.verbose) {
       err << "latency over " << n << " runs after " << o.warmup << " warm-ups: p50 " << s.p50 << " us, p99 " << s.p99
           << " us\n";
       if (direct) err << "direct latency (" << direct->description << "): p50 " << summarize(t.b).p50 << " us\n";
     }
   }
+  return finish(p, outputs, out);
+}
 
-  if (!expected) return kOk;
-  const Tolerance tol = artifact.tolerance;
-  const CompareResult r = compare(std::span<const float>(expected->values), std::span<const float>(output.values),
-                                  tol.atol, tol.rtol);
-  out << "check " << cell << ": " << (r.passed ? "pass" : "FAIL") << " max_abs=" << sci(r.max_abs);
-  if (!r.passed)
-    out << " mismatches=" << r.mismatches << "/" << r.count << " worst_index=" << r.worst_index
-        << (r.nan_match ? "" : " nan_mismatch") << (r.inf_match ? "" : " inf_mismatch");
-  out << " (atol " << sci(tol.atol) << " rtol " << sci(tol.rtol) << ")\n";
-  return r.passed ? kOk : kCheckFailed;
+// Runs `fn`, mapping the error classes to exit codes; the message goes to `error`.
+template <typename Fn>
+int guarded(Fn&& fn, std::optional<std::string>& error) {
+  try {
+    return fn();
+  } catch (const InputError& e) {
+    error = e.what();
+    return kBadInput;
+  } catch (const ModelError& e) {
+    error = e.what();
+    return kModelFailed;
+  } catch (const std::filesystem::filesystem_error& e) {
+    error = std::string("file system: ") + e.what();
+    return kBadInput;
+  } catch (const std::exception& e) {  // e.g. std::bad_alloc: still one line, never an abort
+    error = std::string("unexpected: ") + e.what();
+    return kModelFailed;
+  }
+}
+
+// Each (model, format) loads once; a failed load is remembered and reported for every job.
+class ModelCache {
+ public:
+  ModelCache(const Manifest& manifest, bool verbose, std::ostream& err)
+      : manifest_(manifest), verbose_(verbose), err_(err) {}
+
+  const Model& get(const std::string& id, Format format) {
+    const auto key = std::pair{id, format};
+    auto it = models_.find(key);
+    if (it == models_.end()) {
+      Entry entry;
+      std::optional<std::string> error;
+      const auto start = Clock::now();
+      entry.exit = guarded(
+          [&] {
+            entry.model.emplace(Model::load(manifest_, id, format));
+            return kOk;
+          },
+          error);
+      entry.error = error.value_or("");
+      if (verbose_ && entry.model)
+        err_ << "loaded " << id << "/" << format_name(format) << " in " << ms_since(start) << " ms\n";
+      it = models_.emplace(key, std::move(entry)).first;
+    }
+    if (!it->second.model) {
+      if (it->second.exit == kBadInput) throw InputError(it->second.error);
+      throw ModelError(it->second.error);
+    }
+    return *it->second.model;
+  }
+
+ private:
+  struct Entry {
+    std::optional<Model> model;
+    int exit = kOk;
+    std::string error;
+  };
+  const Manifest& manifest_;
+  bool verbose_;
+  std::ostream& err_;
+  std::map<std::pair<std::string, Format>, Entry> models_;
+};
+
+int run_jobs(const Options& o, std::ostream& out, std::ostream& err) {
+  const Manifest manifest = Manifest::read(o.manifest);
+  const std::vector<Job> jobs = read_jobs(*o.jobs);  // a malformed line stops everything here
+  ModelCache cache(manifest, o.verbose, err);
+  int first_failure = kOk;
+  for (const Job& job : jobs) {
+    const auto start = Clock::now();
+    JobResult result;
+    std::ostringstream checks;
+    result.exit = guarded(
+        [&] {
+          const Prepared p = prepare(manifest, job.request);
+          const Model& model = cache.get(p.entry->id, p.format);
+          return finish(p, model.predict(p.inputs), checks);
+        },
+        result.error);
+    result.seconds = ms_since(start) / 1000.0;
+    if (result.exit == kCheckFailed) {  // the first failing check line is the job's error
+      std::istringstream lines(checks.str());
+      for (std::string line; std::getline(lines, line);)
+        if (line.find(": FAIL") != std::string::npos && !result.error) result.error = line;
+    }
+    if (o.verbose) {
+      err << checks.str();
+      if (result.error) err << "job " << job.index << ": error: " << *result.error << '\n';
+    }
+    out << job_line(job, result) << '\n' << std::flush;
+    if (first_failure == kOk) first_failure = result.exit;
+  }
+  return first_failure;
+}
+
+}  // namespace
+
+int run(const Options& o, std::ostream& out, std::ostream& err) {
+  return o.jobs ? run_jobs(o, out, err) : run_single(o, out, err);
 }
 
 int main(std::span<const std::string> args, std::ostream& out, std::ostream& err) {
@@ -148,29 +246,25 @@ int main(std::span<const std::string> args, std::ostream& out, std::ostream& err
     err << usage();
     return kBadInput;
   }
-  try {
-    const Parsed parsed = parse_args(args);
-    switch (parsed.action) {
-      case Action::kHelp:
-        out << usage();
-        return kOk;
-      case Action::kVersion:
-        out << "deploykit-cpp 0.1.0 (" << libtorch_version() << ")\n";
-        return kOk;
-      case Action::kRun:
+  std::optional<std::string> error;
+  const int code = guarded(
+      [&] {
+        const Parsed parsed = parse_args(args);
+        switch (parsed.action) {
+          case Action::kHelp:
+            out << usage();
+            return static_cast<int>(kOk);
+          case Action::kVersion:
+            out << "deploykit-cpp 0.2.0 (" << libtorch_version() << ")\n";
+            return static_cast<int>(kOk);
+          case Action::kRun:
+            break;
+        }
         return run(parsed.options, out, err);
-    }
-  } catch (const InputError& e) {
-    err << "error: " << e.what() << '\n';
-    return kBadInput;
-  } catch (const ModelError& e) {
-    err << "error: " << e.what() << '\n';
-    return kModelFailed;
-  } catch (const std::exception& e) {  // e.g. std::bad_alloc: still one line, never an abort
-    err << "error: unexpected: " << e.what() << '\n';
-    return kModelFailed;
-  }
-  return kModelFailed;
+      },
+      error);
+  if (error) err << "error: " << *error << '\n';
+  return code;
 }
 
 }  // namespace deploykit::cli

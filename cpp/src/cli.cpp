@@ -14,15 +14,17 @@ namespace deploykit::cli {
 namespace {
 
 constexpr const char* kExitCodes =
-    "Exit codes: 0 ok; 1 --check mismatch; 2 usage or bad input (missing file, wrong shape or\n"
-    "dtype, malformed .npy or manifest, unknown model or format); 3 the model failed its\n"
-    "integrity check or failed to load or run.\n";
+    "Exit codes: 0 ok; 1 --check mismatch; 2 usage or bad input (missing file, unknown or missing\n"
+    "input name, wrong dtype/rank/dim, malformed .npy or manifest, unknown model or format,\n"
+    "boundary-cast overflow); 3 the model failed to load or its integrity check, or the\n"
+    "manifest's schema_version is not 2.\n";
 
 // The parser and the Options it fills; rebuilt per call (CLI11 apps are stateful).
 struct Parser {
   CLI::App app{"Runs a deploykit TorchScript or AOTInductor artifact with LibTorch.", "deploykit-cpp"};
   Options o;
-  std::string manifest, format, input, output, check, timing;
+  std::string manifest, format, input_dir, output_dir, check_dir, timing, jobs;
+  std::vector<std::string> inputs, outputs, checks;
   std::int64_t repeat = 0;
   bool version = false;  // handled before parsing; declared so --help lists it
 
@@ -30,13 +32,23 @@ struct Parser {
     app.set_help_flag("-h,--help", "Print this help and exit");
     app.footer(kExitCodes);
     app.add_option("--manifest", manifest, "models/manifest.json")->required()->type_name("PATH");
-    app.add_option("--model", o.model, "model id in the manifest, e.g. mlp_torch")->required()->type_name("ID");
+    app.add_option("--model", o.request.model, "model id in the manifest, e.g. mlp_torch")->type_name("ID");
     app.add_option("--format", format, "torchscript-script | torchscript-trace | aoti")->type_name("FORMAT");
-    app.add_option("--input", input, "input .npy, float32 (rows, features)")->required()->type_name("PATH");
-    app.add_option("--output", output, "output .npy to write, float32 (rows, outputs)")->required()->type_name("PATH");
-    app.add_option("--check", check, "compare the output with this .npy within the artifact's tolerance")
-        ->type_name("PATH");
-    app.add_option("--repeat", repeat, "timed runs of the batch")->check(CLI::PositiveNumber)->type_name("N");
+    app.add_option("--input", inputs, "NAME=FILE (repeatable), or FILE for a one-input model")
+        ->type_name("NAME=FILE")
+        ->allow_extra_args(false);
+    app.add_option("--input-dir", input_dir, "read DIR/<name>.npy for every model input")->type_name("DIR");
+    app.add_option("--output", outputs, "NAME=FILE (repeatable), or FILE for a one-output model")
+        ->type_name("NAME=FILE")
+        ->allow_extra_args(false);
+    app.add_option("--output-dir", output_dir, "write DIR/<name>.npy for every output")->type_name("DIR");
+    app.add_option("--check", checks, "NAME=FILE (repeatable), or FILE: compare within the artifact's tolerance")
+        ->type_name("NAME=FILE")
+        ->allow_extra_args(false);
+    app.add_option("--check-dir", check_dir, "compare every output with DIR/<name>.npy")->type_name("DIR");
+    app.add_option("--jobs", jobs, "run the JSON lines of FILE in one process (one JSON line per job)")
+        ->type_name("FILE");
+    app.add_option("--repeat", repeat, "timed runs of the call")->check(CLI::PositiveNumber)->type_name("N");
     app.add_option("--warmup", o.warmup, "untimed runs before the timed ones")
         ->check(CLI::NonNegativeNumber)
         ->type_name("K");
@@ -45,7 +57,26 @@ struct Parser {
     app.add_flag("--verbose", o.verbose, "progress on stderr");
     app.add_flag("--version", version, "print the version and exit");
   }
+
+  bool given(const char* flag) const { return app.count(flag) > 0; }
 };
+
+[[noreturn]] void usage_error(const std::string& why) { throw InputError("usage: " + why + " (see --help)"); }
+
+Files files_of(const Parser& p, const std::vector<std::string>& bindings, const char* dir_flag,
+               const std::string& dir, const char* flag) {
+  Files f;
+  for (const std::string& b : bindings) {
+    Binding binding = parse_binding(b);
+    if (binding.file.empty()) usage_error(std::string(flag) + " " + b + ": empty file name");
+    f.bindings.push_back(std::move(binding));
+  }
+  if (p.given(dir_flag)) {
+    if (!f.bindings.empty()) usage_error(std::string(flag) + " and " + dir_flag + " exclude each other");
+    f.dir = dir;
+  }
+  return f;
+}
 
 }  // namespace
 
@@ -61,16 +92,26 @@ Parsed parse_args(std::span<const std::string> args) {
   } catch (const CLI::CallForHelp&) {
     return {Action::kHelp, {}};
   } catch (const CLI::ParseError& e) {
-    throw InputError(std::string("usage: ") + e.what() + " (see --help)");
+    usage_error(e.what());
   }
   Options& o = p.o;
   o.manifest = p.manifest;
-  o.input = p.input;
-  o.output = p.output;
-  if (p.app.count("--format") > 0) o.format = p.format;
-  if (p.app.count("--check") > 0) o.check = p.check;
-  if (p.app.count("--timing") > 0) o.timing = p.timing;
-  if (p.app.count("--repeat") > 0) o.repeat = p.repeat;
+  Request& r = o.request;
+  r.inputs = files_of(p, p.inputs, "--input-dir", p.input_dir, "--input");
+  r.outputs = files_of(p, p.outputs, "--output-dir", p.output_dir, "--output");
+  r.checks = files_of(p, p.checks, "--check-dir", p.check_dir, "--check");
+  if (p.given("--format")) r.format = p.format;
+  if (p.given("--timing")) o.timing = p.timing;
+  if (p.given("--repeat")) o.repeat = p.repeat;
+  if (p.given("--jobs")) {
+    for (const char* flag : {"--model", "--format", "--input", "--input-dir", "--output", "--output-dir", "--check",
+                             "--check-dir", "--repeat", "--warmup", "--timing"})
+      if (p.given(flag)) usage_error(std::string("--jobs runs the calls its file lists; ") + flag + " does not apply");
+    o.jobs = p.jobs;
+  } else {
+    if (!p.given("--model")) usage_error("--model is required");
+    if (r.inputs.empty()) usage_error("--input or --input-dir is required");
+  }
   return {Action::kRun, std::move(p.o)};
 }
 

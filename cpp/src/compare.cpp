@@ -4,7 +4,10 @@
 #include <bit>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <limits>
+#include <optional>
+#include <vector>
 
 namespace deploykit {
 namespace {
@@ -181,7 +184,7 @@ std::string format_double(double x) {
   return buf;
 }
 
-std::string shape_string(std::span<const std::ptrdiff_t> shape) {
+std::string buffer_shape_string(std::span<const std::ptrdiff_t> shape) {
   std::string s = "(";
   for (std::size_t k = 0; k < shape.size(); ++k) {
     if (k > 0) s += ", ";
@@ -191,10 +194,52 @@ std::string shape_string(std::span<const std::ptrdiff_t> shape) {
   return s + ")";
 }
 
-bool is_native_float32_format(std::string_view format) {
-  if (format == "f" || format == "@f" || format == "=f") return true;
-  if constexpr (std::endian::native == std::endian::little) return format == "<f";
-  return format == ">f";
+// The struct-module code of a buffer format without a native or little-endian prefix
+// ("f", "<f", "=f" -> 'f'); '\0' for a big-endian or compound format.
+char format_code(std::string_view format) {
+  static_assert(std::endian::native == std::endian::little);
+  if (format.size() == 2 && (format[0] == '@' || format[0] == '=' || format[0] == '<')) format.remove_prefix(1);
+  return format.size() == 1 ? format[0] : '\0';
+}
+
+// Half-precision ULP distance over finite pairs, via the same monotonic mapping.
+std::uint64_t max_half_ulp(std::span<const std::uint16_t> ref, std::span<const std::uint16_t> cand) {
+  const auto ordered16 = [](std::uint16_t u) -> std::int32_t { return (u & 0x8000u) ? -(u & 0x7fff) : u; };
+  std::uint64_t max_ulp = 0;
+  for (std::size_t i = 0; i < ref.size(); ++i) {
+    if ((ref[i] & 0x7c00u) == 0x7c00u || (cand[i] & 0x7c00u) == 0x7c00u) continue;
+    const std::int32_t d = ordered16(ref[i]) - ordered16(cand[i]);
+    max_ulp = std::max<std::uint64_t>(max_ulp, static_cast<std::uint64_t>(d < 0 ? -d : d));
+  }
+  return max_ulp;
+}
+
+// Exact comparison of integer (or bool) elements.
+template <typename T>
+CompareResult compare_exact(std::span<const std::byte> ref_bytes, std::span<const std::byte> cand_bytes) {
+  const std::size_t n = ref_bytes.size() / sizeof(T);
+  CompareResult r;
+  r.count = static_cast<std::int64_t>(n);
+  if (n == 0) return r;
+  r.worst_index = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    T a, b;
+    std::memcpy(&b, ref_bytes.data() + i * sizeof(T), sizeof(T));
+    std::memcpy(&a, cand_bytes.data() + i * sizeof(T), sizeof(T));
+    if (a == b) continue;
+    ++r.mismatches;
+    // In double: an int64 difference can exceed int64's range.
+    const double d = std::fabs(static_cast<double>(a) - static_cast<double>(b));
+    const double rel = b == 0 ? kInf : d / std::fabs(static_cast<double>(b));
+    if (d > r.max_abs) {
+      r.max_abs = d;
+      r.worst_index = static_cast<std::int64_t>(i);
+    }
+    r.max_rel = std::max(r.max_rel, rel);
+  }
+  r.min_passing_atol = r.max_abs;
+  r.passed = r.mismatches == 0;
+  return r;
 }
 
 }  // namespace
@@ -267,18 +312,85 @@ std::string to_string(const CompareResult& r) {
   return buf;
 }
 
-std::span<const float> as_float32_span(const BufferView& buffer, std::string_view name) {
-  const std::string who(name);
-  if (!is_native_float32_format(buffer.format) || buffer.itemsize != 4) {
-    throw dtype_error(who + ": expected float32 data (buffer format 'f'), got format '" +
-                      std::string(buffer.format) + "' with itemsize " +
-                      std::to_string(buffer.itemsize) +
+CompareResult compare(DType dtype, std::span<const std::byte> reference, std::span<const std::byte> candidate,
+                      double atol, double rtol) {
+  const std::size_t size = dtype_size(dtype);
+  if (reference.size() != candidate.size() || reference.size() % size != 0) {
+    throw std::invalid_argument("compare: size mismatch: reference has " + std::to_string(reference.size()) +
+                                " bytes, candidate has " + std::to_string(candidate.size()) + " (" +
+                                std::string(dtype_name(dtype)) + ")");
+  }
+  const auto typed = [](std::span<const std::byte> b, auto element) {
+    using T = decltype(element);
+    return std::span<const T>(reinterpret_cast<const T*>(b.data()), b.size() / sizeof(T));
+  };
+  switch (dtype) {
+    case DType::kFloat32:
+      return compare(typed(reference, float{}), typed(candidate, float{}), atol, rtol);
+    case DType::kFloat16: {
+      const auto ref16 = typed(reference, std::uint16_t{});
+      const auto cand16 = typed(candidate, std::uint16_t{});
+      std::vector<float> ref(ref16.size()), cand(cand16.size());
+      std::transform(ref16.begin(), ref16.end(), ref.begin(), half_to_float);
+      std::transform(cand16.begin(), cand16.end(), cand.begin(), half_to_float);
+      CompareResult r = compare(std::span<const float>(ref), std::span<const float>(cand), atol, rtol);
+      r.max_ulp = max_half_ulp(ref16, cand16);
+      return r;
+    }
+    default:
+      break;
+  }
+  if (!is_valid_tolerance(atol) || !is_valid_tolerance(rtol)) {
+    throw std::invalid_argument("compare: atol and rtol must be finite and >= 0, got atol=" + format_double(atol) +
+                                ", rtol=" + format_double(rtol));
+  }
+  switch (dtype) {
+    case DType::kInt32:
+      return compare_exact<std::int32_t>(reference, candidate);
+    case DType::kInt64:
+      return compare_exact<std::int64_t>(reference, candidate);
+    default:
+      return compare_exact<std::uint8_t>(reference, candidate);
+  }
+}
+
+CompareResult compare(const Tensor& reference, const Tensor& candidate, double atol, double rtol) {
+  if (reference.dtype != candidate.dtype)
+    throw std::invalid_argument("compare: dtype mismatch: reference " + std::string(dtype_name(reference.dtype)) +
+                                " vs candidate " + std::string(dtype_name(candidate.dtype)));
+  if (reference.shape != candidate.shape)
+    throw std::invalid_argument("compare: shape mismatch: reference " + shape_string(reference.shape) +
+                                " vs candidate " + shape_string(candidate.shape));
+  return compare(reference.dtype, reference.data, candidate.data, atol, rtol);
+}
+
+DType dtype_of(const BufferView& buffer, std::string_view name) {
+  const char code = format_code(buffer.format);
+  const std::ptrdiff_t size = buffer.itemsize;
+  std::optional<DType> d;
+  if (code == 'f' && size == 4) d = DType::kFloat32;
+  if (code == 'e' && size == 2) d = DType::kFloat16;
+  if ((code == 'i' || code == 'l' || code == 'q') && size == 4) d = DType::kInt32;
+  if ((code == 'i' || code == 'l' || code == 'q') && size == 8) d = DType::kInt64;
+  if (code == 'B' && size == 1) d = DType::kUInt8;
+  if (code == '?' && size == 1) d = DType::kBool;
+  if (!d) {
+    throw dtype_error(std::string(name) + ": expected float32, float16, int32, int64, uint8 or bool data (native "
+                                          "byte order), got buffer format '" +
+                      std::string(buffer.format) + "' with itemsize " + std::to_string(size) +
                       "; convert with numpy.ascontiguousarray(x, dtype=numpy.float32)");
   }
+  return *d;
+}
+
+namespace {
+
+// The buffer's bytes after checking that it is C-contiguous.
+std::span<const std::byte> contiguous_bytes(const BufferView& buffer, std::string_view name) {
+  const std::string who(name);
   if (!buffer.strides.empty() && buffer.strides.size() != buffer.shape.size()) {
-    throw std::invalid_argument(who + ": buffer has " + std::to_string(buffer.shape.size()) +
-                                " dimensions but " + std::to_string(buffer.strides.size()) +
-                                " strides");
+    throw std::invalid_argument(who + ": buffer has " + std::to_string(buffer.shape.size()) + " dimensions but " +
+                                std::to_string(buffer.strides.size()) + " strides");
   }
   std::size_t count = 1;
   for (const std::ptrdiff_t extent : buffer.shape) {
@@ -290,27 +402,38 @@ std::span<const float> as_float32_span(const BufferView& buffer, std::string_vie
     std::ptrdiff_t expected = buffer.itemsize;
     for (std::size_t k = buffer.shape.size(); k-- > 0;) {
       if (buffer.shape[k] != 1 && buffer.strides[k] != expected) {
-        throw std::invalid_argument(who + ": buffer is not C-contiguous (shape " +
-                                    shape_string(buffer.shape) + ", strides " +
-                                    shape_string(buffer.strides) +
+        throw std::invalid_argument(who + ": buffer is not C-contiguous (shape " + buffer_shape_string(buffer.shape) +
+                                    ", strides " + buffer_shape_string(buffer.strides) +
                                     " bytes); pass numpy.ascontiguousarray(x)");
       }
       expected *= buffer.shape[k];
     }
   }
-  return {static_cast<const float*>(buffer.data), count};
+  return {static_cast<const std::byte*>(buffer.data), count * static_cast<std::size_t>(buffer.itemsize)};
 }
 
-CompareResult compare(const BufferView& reference, const BufferView& candidate, double atol,
-                      double rtol) {
-  const std::span<const float> ref = as_float32_span(reference, "reference");
-  const std::span<const float> cand = as_float32_span(candidate, "candidate");
+}  // namespace
+
+std::span<const float> as_float32_span(const BufferView& buffer, std::string_view name) {
+  if (dtype_of(buffer, name) != DType::kFloat32)
+    throw dtype_error(std::string(name) + ": expected float32 data (buffer format 'f'), got format '" +
+                      std::string(buffer.format) + "'");
+  const std::span<const std::byte> bytes = contiguous_bytes(buffer, name);
+  return {reinterpret_cast<const float*>(bytes.data()), bytes.size() / sizeof(float)};
+}
+
+CompareResult compare(const BufferView& reference, const BufferView& candidate, double atol, double rtol) {
+  const DType dtype = dtype_of(reference, "reference");
+  if (dtype_of(candidate, "candidate") != dtype)
+    throw dtype_error("compare: dtype mismatch: reference is " + std::string(dtype_name(dtype)) + ", candidate is " +
+                      std::string(dtype_name(dtype_of(candidate, "candidate"))));
+  const std::span<const std::byte> ref = contiguous_bytes(reference, "reference");
+  const std::span<const std::byte> cand = contiguous_bytes(candidate, "candidate");
   if (!std::ranges::equal(reference.shape, candidate.shape)) {
-    throw std::invalid_argument("compare: shape mismatch: reference " +
-                                shape_string(reference.shape) + " vs candidate " +
-                                shape_string(candidate.shape));
+    throw std::invalid_argument("compare: shape mismatch: reference " + buffer_shape_string(reference.shape) +
+                                " vs candidate " + buffer_shape_string(candidate.shape));
   }
-  return compare(ref, cand, atol, rtol);
+  return compare(dtype, ref, cand, atol, rtol);
 }
 
 }  // namespace deploykit

@@ -11,9 +11,12 @@
 #include <array>
 #include <concepts>
 #include <exception>
+#include <cstring>
 #include <mutex>
 #include <utility>
+#include <vector>
 
+#include "deploykit/checks.hpp"
 #include "deploykit/errors.hpp"
 #include "deploykit/sha256.hpp"
 
@@ -75,6 +78,46 @@ void ensure_libtorch_loaded() {
   });
 }
 
+at::ScalarType scalar_type(DType dtype) {
+  switch (dtype) {
+    case DType::kFloat32:
+      return at::kFloat;
+    case DType::kFloat16:
+      return at::kHalf;
+    case DType::kInt32:
+      return at::kInt;
+    case DType::kInt64:
+      return at::kLong;
+    case DType::kUInt8:
+      return at::kByte;
+    case DType::kBool:
+      return at::kBool;
+  }
+  return at::kFloat;
+}
+
+std::optional<DType> dtype_of(at::ScalarType type) {
+  for (DType d : {DType::kFloat32, DType::kFloat16, DType::kInt32, DType::kInt64, DType::kUInt8, DType::kBool})
+    if (scalar_type(d) == type) return d;
+  return std::nullopt;
+}
+
+// A tensor over `t`'s bytes without a copy; the models only read their inputs.
+at::Tensor view_of(const Tensor& t) {
+  const auto options = torch::TensorOptions().dtype(scalar_type(t.dtype));
+  if (t.data.empty()) return torch::empty(t.shape, options);
+  return torch::from_blob(const_cast<std::byte*>(t.data.data()), t.shape, options);
+}
+
+Tensor copy_of(const at::Tensor& t, const std::string& what) {
+  const std::optional<DType> dtype = dtype_of(t.scalar_type());
+  if (!dtype) throw ModelError(what + ": the runtime returned a " + std::string(c10::toString(t.scalar_type())) + " tensor");
+  const at::Tensor c = t.contiguous();
+  Tensor out(*dtype, std::vector<std::int64_t>(c.sizes().begin(), c.sizes().end()));
+  if (!out.data.empty()) std::memcpy(out.data.data(), c.data_ptr(), out.data.size());
+  return out;
+}
+
 }  // namespace
 
 // One loaded artifact. run() is const: neither runtime changes model state
@@ -83,14 +126,15 @@ class Model::Impl {
  public:
   Impl(Format format, std::string origin) : format_(format), origin_(std::move(origin)) {}
   virtual ~Impl() = default;
-  virtual at::Tensor run(const at::Tensor& input) const = 0;
-  // The bare runtime call on `input`, its arguments built here once.
-  virtual DirectCall direct(const at::Tensor& input) const = 0;
+  // Positional inputs -> outputs in the manifest's output order.
+  virtual std::vector<at::Tensor> run(const std::vector<at::Tensor>& inputs) const = 0;
+  // The bare runtime call on `inputs`, its arguments built here once.
+  virtual DirectCall direct(const std::vector<at::Tensor>& inputs) const = 0;
 
   Format format_;
   std::string origin_;  // the file, for messages
-  std::optional<std::int64_t> input_width_;
-  std::optional<std::int64_t> output_width_;
+  ModelEntry entry_;
+  Artifact artifact_;
 };
 
 namespace {
@@ -102,22 +146,54 @@ class TorchScriptImpl final : public Model::Impl {
     module_.eval();
   }
 
-  at::Tensor run(const at::Tensor& input) const override {
+  std::vector<at::Tensor> run(const std::vector<at::Tensor>& inputs) const override {
     // Module::forward is not declared const, but only reads the module here.
-    return module_.forward({input}).toTensor();
+    const c10::IValue result = module_.forward(std::vector<c10::IValue>(inputs.begin(), inputs.end()));
+    return unpack(result);
   }
 
-  DirectCall direct(const at::Tensor& input) const override {
-    // forward() takes its vector by value, so each call copies one IValue (a refcount).
-    auto inputs = std::make_shared<const std::vector<c10::IValue>>(1, input);
-    return {[this, inputs] {
+  DirectCall direct(const std::vector<at::Tensor>& inputs) const override {
+    // forward() takes its vector by value, so each call copies the IValues (refcounts).
+    auto args = std::make_shared<const std::vector<c10::IValue>>(inputs.begin(), inputs.end());
+    return {[this, args] {
               const c10::InferenceMode guard;
-              (void)module_.forward(*inputs);
+              (void)module_.forward(*args);
             },
             "torch::jit::Module::forward(prebuilt std::vector<c10::IValue>) under c10::InferenceMode"};
   }
 
  private:
+  // One tensor, a tuple or list in the output order, or a dict keyed by output name.
+  std::vector<at::Tensor> unpack(const c10::IValue& result) const {
+    const auto& outputs = entry_.outputs;
+    std::vector<at::Tensor> out;
+    if (result.isTensor()) {
+      out.push_back(result.toTensor());
+    } else if (result.isTuple()) {
+      for (const c10::IValue& v : result.toTupleRef().elements()) out.push_back(element(v));
+    } else if (result.isList()) {
+      for (const c10::IValue& v : result.toListRef()) out.push_back(element(v));
+    } else if (result.isGenericDict()) {
+      const c10::Dict<c10::IValue, c10::IValue> dict = result.toGenericDict();
+      for (const TensorSpec& spec : outputs) {
+        const auto it = dict.find(c10::IValue(spec.name));
+        if (it == dict.end()) throw ModelError(origin_ + ": the result dict has no output '" + spec.name + "'");
+        out.push_back(element(it->value()));
+      }
+      if (dict.size() != outputs.size())
+        throw ModelError(origin_ + ": the result dict has " + std::to_string(dict.size()) + " entries, the model " +
+                         std::to_string(outputs.size()) + " outputs");
+    } else {
+      throw ModelError(origin_ + ": unexpected result type " + result.tagKind());
+    }
+    return out;
+  }
+
+  at::Tensor element(const c10::IValue& v) const {
+    if (!v.isTensor()) throw ModelError(origin_ + ": result holds a " + v.tagKind() + ", expected tensors");
+    return v.toTensor();
+  }
+
   mutable torch::jit::Module module_;
 };
 
@@ -126,18 +202,17 @@ class AotiImpl final : public Model::Impl {
   explicit AotiImpl(const std::filesystem::path& path)
       : Impl(Format::kAoti, path.string()), loader_(path.string()) {}
 
-  at::Tensor run(const at::Tensor& input) const override {
-    // AOTInductor's container is internally synchronized (see model.hpp).
-    std::vector<at::Tensor> outputs = loader_.run({input});
-    if (outputs.size() != 1) throw ModelError(origin_ + ": expected 1 output, got " + std::to_string(outputs.size()));
-    return std::move(outputs.front());
+  std::vector<at::Tensor> run(const std::vector<at::Tensor>& inputs) const override {
+    // AOTInductor's container is internally synchronized (see model.hpp); its outputs
+    // come flattened in the exported program's output order.
+    return loader_.run(inputs);
   }
 
-  DirectCall direct(const at::Tensor& input) const override {
-    auto inputs = std::make_shared<const std::vector<at::Tensor>>(1, input);
-    return {[this, inputs] {
+  DirectCall direct(const std::vector<at::Tensor>& inputs) const override {
+    auto args = std::make_shared<const std::vector<at::Tensor>>(inputs);
+    return {[this, args] {
               const c10::InferenceMode guard;
-              (void)loader_.run(*inputs);
+              (void)loader_.run(*args);
             },
             "torch::inductor::AOTIModelPackageLoader::run(prebuilt std::vector<at::Tensor>) under c10::InferenceMode"};
   }
@@ -158,6 +233,31 @@ std::unique_ptr<Model::Impl> open(const std::filesystem::path& path, Format form
     }
     return std::make_unique<TorchScriptImpl>(path, format);
   });
+}
+
+// The checked inputs in the model's order, cast to the artifact's boundary dtypes; the
+// casts own their bytes in `storage`, the others are viewed in place.
+struct Prepared {
+  DimBindings bound;
+  std::vector<Tensor> storage;
+  std::vector<at::Tensor> args;
+};
+
+Prepared prepare(const Model::Impl& impl, const TensorMap& inputs) {
+  Prepared p;
+  p.bound = check_inputs(impl.entry_, inputs, &impl.artifact_);
+  p.storage.reserve(impl.entry_.inputs.size());
+  for (const TensorSpec& spec : impl.entry_.inputs) {
+    const Tensor& t = inputs.find(spec.name)->second;
+    const auto cast = impl.artifact_.boundary_dtypes.find(spec.name);
+    if (cast == impl.artifact_.boundary_dtypes.end()) {
+      p.args.push_back(view_of(t));
+    } else {
+      p.storage.push_back(cast_tensor(t, cast->second, "input " + spec.name));
+      p.args.push_back(view_of(p.storage.back()));
+    }
+  }
+  return p;
 }
 
 }  // namespace
@@ -187,75 +287,84 @@ Model::Model(Model&&) noexcept = default;
 Model& Model::operator=(Model&&) noexcept = default;
 Model::~Model() = default;
 
-Model Model::load(const std::filesystem::path& artifact, Format format) { return Model(open(artifact, format)); }
-
 Model Model::load(const Manifest& manifest, std::string_view model_id, Format format) {
   const ModelEntry& entry = manifest.model(model_id);
   const Artifact* artifact = entry.find_artifact(format_name(format));
   if (artifact == nullptr)
-    throw InputError("model '" + entry.id + "': the manifest lists no " + std::string(format_name(format)) + " artifact");
+    throw InputError("model " + entry.id + ": the manifest lists no " + std::string(format_name(format)) + " artifact");
   verify_file(artifact->path, artifact->sha256, artifact->bytes,
               "integrity of " + entry.id + "/" + std::string(format_name(format)));
   std::unique_ptr<Impl> impl = open(artifact->path, format);
-  impl->input_width_ = entry.input_width;
-  impl->output_width_ = entry.output_width;
+  impl->entry_ = entry;
+  impl->artifact_ = *artifact;
   return Model(std::move(impl));
 }
 
-namespace {
-
-template <typename What>
-void check_input(const Model::Impl& impl, const What& what, MatrixView input) {
-  if (input.rows < 0 || input.cols < 0 || input.values.size() != static_cast<std::size_t>(input.rows * input.cols))
-    throw InputError(describe(what) + ": input values do not match its shape");
-  if (impl.input_width_ && input.cols != *impl.input_width_)
-    throw InputError(describe(what) + ": expected " + std::to_string(*impl.input_width_) + " features per row, got " +
-                     std::to_string(input.cols));
-}
-
-// from_blob does not copy; the models only read their input.
-at::Tensor as_tensor(MatrixView input) {
-  return torch::from_blob(const_cast<float*>(input.values.data()), {input.rows, input.cols},
-                          torch::TensorOptions().dtype(torch::kFloat32));
-}
-
-}  // namespace
-
-DirectCall Model::direct_call(MatrixView input) const {
+DirectCall Model::direct_call(const TensorMap& inputs) const {
   const std::string what = "direct call " + impl_->origin_;
-  check_input(*impl_, what, input);
+  auto prepared = std::make_shared<Prepared>(prepare(*impl_, inputs));
   return translate<ModelError>(what, [&] {
     const c10::InferenceMode guard;
-    return impl_->direct(as_tensor(input));
+    DirectCall call = impl_->direct(prepared->args);
+    // Keep the cast copies alive as long as the call.
+    call.run = [run = std::move(call.run), prepared] { run(); };
+    return call;
   });
 }
 
-Matrix Model::predict(MatrixView input) const {
+TensorMap Model::predict(const TensorMap& inputs) const {
   const Impl& impl = *impl_;
+  const Prepared prepared = prepare(impl, inputs);
   const auto what = [&impl] { return "predict " + impl.origin_; };  // built only for an error
-  check_input(impl, what, input);
-
   return translate<ModelError>(what, [&] {
     const c10::InferenceMode guard;
-    const at::Tensor x = as_tensor(input);
-    const at::Tensor y = impl.run(x);
-    if (y.scalar_type() != torch::kFloat32 || y.dim() != 2 || y.size(0) != input.rows)
-      throw ModelError(what() + ": expected a float32 (" + std::to_string(input.rows) + ", k) output, got " +
-                       std::string(c10::toString(y.scalar_type())) + " " + c10::str(y.sizes()));
-    if (impl.output_width_ && y.size(1) != *impl.output_width_)
-      throw ModelError(what() + ": expected " + std::to_string(*impl.output_width_) + " outputs per row, got " +
-                       std::to_string(y.size(1)));
-    const at::Tensor c = y.contiguous();
-    Matrix out{c.size(0), c.size(1), {}};
-    const float* data = c.data_ptr<float>();
-    out.values.assign(data, data + c.numel());
-    return out;
+    const std::vector<at::Tensor> results = impl.run(prepared.args);
+    const auto& specs = impl.entry_.outputs;
+    if (results.size() != specs.size())
+      throw ModelError(what() + ": the runtime returned " + std::to_string(results.size()) + " outputs, the model has " +
+                       std::to_string(specs.size()) + " (" + impl.entry_.output_names() + ")");
+    TensorMap outputs;
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+      Tensor t = copy_of(results[i], what() + ": output " + specs[i].name);
+      if (t.dtype != specs[i].dtype && impl.artifact_.boundary_dtypes.contains(specs[i].name)) {
+        try {
+          t = cast_tensor(t, specs[i].dtype, "output " + specs[i].name);
+        } catch (const InputError& e) {
+          throw ModelError(what() + ": " + e.what());
+        }
+      }
+      outputs.emplace(specs[i].name, std::move(t));
+    }
+    check_outputs(impl.entry_, outputs, prepared.bound, what());
+    return outputs;
   });
+}
+
+Tensor Model::predict(const Tensor& input) const {
+  const ModelEntry& entry = impl_->entry_;
+  if (entry.inputs.size() != 1)
+    throw InputError("model " + entry.id + ": has " + std::to_string(entry.inputs.size()) + " inputs (" +
+                     entry.input_names() + "); name them");
+  TensorMap inputs;
+  inputs.emplace(entry.inputs.front().name, input);
+  TensorMap outputs = predict(inputs);
+  return std::move(outputs.find(entry.outputs.front().name)->second);
 }
 
 Format Model::format() const noexcept { return impl_->format_; }
-std::optional<std::int64_t> Model::input_width() const noexcept { return impl_->input_width_; }
-std::optional<std::int64_t> Model::output_width() const noexcept { return impl_->output_width_; }
+const ModelEntry& Model::entry() const noexcept { return impl_->entry_; }
+
+std::vector<std::string> Model::input_names() const {
+  std::vector<std::string> names;
+  for (const TensorSpec& s : impl_->entry_.inputs) names.push_back(s.name);
+  return names;
+}
+
+std::vector<std::string> Model::output_names() const {
+  std::vector<std::string> names;
+  for (const TensorSpec& s : impl_->entry_.outputs) names.push_back(s.name);
+  return names;
+}
 
 std::string libtorch_version() { return "libtorch " TORCH_VERSION; }
 

@@ -14,9 +14,7 @@
 namespace deploykit {
 namespace {
 
-static_assert(std::endian::native == std::endian::little,
-              "the .npy reader/writer copies '<f4' data as native floats");
-static_assert(sizeof(float) == 4 && std::numeric_limits<float>::is_iec559);
+static_assert(std::endian::native == std::endian::little, "the .npy reader/writer copies little-endian data");
 
 constexpr std::string_view kMagic = "\x93NUMPY";
 
@@ -119,6 +117,7 @@ class HeaderParser {
 
   std::int64_t integer() {
     skip_space();
+    if (peek() == '-') bad("negative dimension in 'shape'");
     if (peek() < '0' || peek() > '9') bad("expected a non-negative integer in 'shape'");
     std::int64_t v = 0;
     while (peek() >= '0' && peek() <= '9') {
@@ -136,6 +135,7 @@ class HeaderParser {
     while (true) {
       skip_space();
       if (peek() == ')') break;
+      if (dims.size() == kMaxRank) bad("rank over " + std::to_string(kMaxRank));
       dims.push_back(integer());
       skip_space();
       if (peek() == ',') {
@@ -159,19 +159,49 @@ std::uint32_t little_endian(std::span<const std::byte> b) {
   return v;
 }
 
+// The contract's descrs: the six of the table plus '<u1' and '<b1'.
+std::optional<DType> dtype_of_descr(std::string_view descr) {
+  if (descr == "<f4") return DType::kFloat32;
+  if (descr == "<f2") return DType::kFloat16;
+  if (descr == "<i4") return DType::kInt32;
+  if (descr == "<i8") return DType::kInt64;
+  if (descr == "|u1" || descr == "<u1") return DType::kUInt8;
+  if (descr == "|b1" || descr == "<b1") return DType::kBool;
+  return std::nullopt;
+}
+
+std::string_view descr_of(DType dtype) {
+  switch (dtype) {
+    case DType::kFloat32:
+      return "<f4";
+    case DType::kFloat16:
+      return "<f2";
+    case DType::kInt32:
+      return "<i4";
+    case DType::kInt64:
+      return "<i8";
+    case DType::kUInt8:
+      return "|u1";
+    case DType::kBool:
+      return "|b1";
+  }
+  return "";
+}
+
 }  // namespace
 
-Matrix parse_npy(std::span<const std::byte> bytes, std::string_view name) {
+Tensor parse_npy(std::span<const std::byte> bytes, std::string_view name) {
   const auto text_at = [&](std::size_t offset, std::size_t n) {
     return std::string_view(reinterpret_cast<const char*>(bytes.data()) + offset, n);
   };
+  if (bytes.empty()) fail(name, "not a .npy file (empty)");
   if (bytes.size() < kMagic.size() + 2 || text_at(0, kMagic.size()) != kMagic)
     fail(name, "not a .npy file (bad magic)");
   const auto major = std::to_integer<int>(bytes[6]);
   const auto minor = std::to_integer<int>(bytes[7]);
-  if ((major != 1 && major != 2) || minor != 0)
+  if (major < 1 || major > 3 || minor != 0)
     fail(name, "unsupported .npy format version " + std::to_string(major) + "." + std::to_string(minor) +
-                   " (1.0 and 2.0 are)");
+                   " (1.0, 2.0 and 3.0 are)");
   const std::size_t length_size = major == 1 ? 2 : 4;
   const std::size_t prefix = 8 + length_size;
   if (bytes.size() < prefix) fail(name, "truncated .npy header");
@@ -179,27 +209,38 @@ Matrix parse_npy(std::span<const std::byte> bytes, std::string_view name) {
   if (bytes.size() - prefix < header_len) fail(name, "truncated .npy header");
 
   const auto header = HeaderParser(text_at(prefix, header_len), name).parse();
-  if (header.descr != "<f4")
-    fail(name, "dtype '" + header.descr + "' is not supported (expected little-endian float32 '<f4')");
+  const std::optional<DType> dtype = dtype_of_descr(header.descr);
+  if (!dtype)
+    fail(name, "dtype '" + header.descr +
+                   "' is not supported (expected one of <f4 <f2 <i4 <i8 |u1 |b1, little-endian)");
   if (header.fortran_order) fail(name, "fortran_order True is not supported (expected C order)");
-  if (header.shape.size() != 2)
-    fail(name, "expected a 2-D array (rows, features), got " + std::to_string(header.shape.size()) + " dimensions");
 
-  const auto [rows, cols] = std::pair{header.shape[0], header.shape[1]};
-  const auto max_elements = static_cast<std::int64_t>(std::numeric_limits<std::int64_t>::max() / sizeof(float));
-  if (cols != 0 && rows > max_elements / cols) fail(name, "shape is too large");
-  const auto count = static_cast<std::size_t>(rows * cols);
+  std::int64_t count = 0;
+  try {
+    count = element_count(header.shape);
+  } catch (const std::invalid_argument& e) {
+    fail(name, e.what());
+  }
+  const std::size_t want = static_cast<std::size_t>(count) * dtype_size(*dtype);
   const std::size_t data_len = bytes.size() - prefix - header_len;
-  if (data_len != count * sizeof(float))
-    fail(name, "header shape (" + std::to_string(rows) + ", " + std::to_string(cols) + ") needs " +
-                   std::to_string(count * sizeof(float)) + " data bytes, the file has " + std::to_string(data_len));
+  if (data_len != want)
+    fail(name, "header shape " + shape_string(header.shape) + " of " + std::string(dtype_name(*dtype)) + " needs " +
+                   std::to_string(want) + " data bytes, the file has " + std::to_string(data_len));
 
-  Matrix m{rows, cols, std::vector<float>(count)};
-  if (count != 0) std::memcpy(m.values.data(), bytes.data() + prefix + header_len, data_len);
-  return m;
+  Tensor t(*dtype, header.shape);
+  if (want != 0) std::memcpy(t.data.data(), bytes.data() + prefix + header_len, want);
+  if (*dtype == DType::kBool) {
+    for (std::size_t i = 0; i < t.data.size(); ++i)
+      if (std::to_integer<unsigned>(t.data[i]) > 1)
+        fail(name, "bool element " + std::to_string(i) + " is " + std::to_string(std::to_integer<unsigned>(t.data[i])) +
+                       " (expected 0 or 1)");
+  }
+  return t;
 }
 
-Matrix read_npy(const std::filesystem::path& path) {
+Tensor read_npy(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) fail(path.string(), "no such file");
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(path.string(), "cannot open file");
   std::vector<char> raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -207,18 +248,18 @@ Matrix read_npy(const std::filesystem::path& path) {
   return parse_npy(std::as_bytes(std::span(raw)), path.string());
 }
 
-std::vector<std::byte> encode_npy(MatrixView m) {
-  if (m.rows < 0 || m.cols < 0 || m.values.size() != static_cast<std::size_t>(m.rows * m.cols))
-    throw std::invalid_argument("encode_npy: values do not match the shape");
-  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(m.rows) + ", " +
-                       std::to_string(m.cols) + "), }";
+std::vector<std::byte> encode_npy(const Tensor& t) {
+  if (t.shape.size() > kMaxRank || t.data.size() != static_cast<std::size_t>(t.numel()) * dtype_size(t.dtype))
+    throw std::invalid_argument("encode_npy: data do not match the dtype and shape");
+  std::string header = "{'descr': '" + std::string(descr_of(t.dtype)) +
+                       "', 'fortran_order': False, 'shape': " + shape_string(t.shape) + ", }";
   // magic (6) + version (2) + length (2) + header + '\n', padded to 64 bytes.
   const std::size_t unpadded = 10 + header.size() + 1;
   header.append((64 - unpadded % 64) % 64, ' ');
   header.push_back('\n');
 
   std::vector<std::byte> out;
-  out.reserve(10 + header.size() + m.values.size_bytes());
+  out.reserve(10 + header.size() + t.data.size());
   const auto put = [&out](std::string_view s) {
     for (char c : s) out.push_back(static_cast<std::byte>(c));
   };
@@ -228,13 +269,12 @@ std::vector<std::byte> encode_npy(MatrixView m) {
   out.push_back(static_cast<std::byte>(header.size() & 0xff));
   out.push_back(static_cast<std::byte>(header.size() >> 8));
   put(header);
-  const auto data = std::as_bytes(m.values);
-  out.insert(out.end(), data.begin(), data.end());
+  out.insert(out.end(), t.data.begin(), t.data.end());
   return out;
 }
 
-void write_npy(const std::filesystem::path& path, MatrixView m) {
-  const std::vector<std::byte> bytes = encode_npy(m);
+void write_npy(const std::filesystem::path& path, const Tensor& t) {
+  const std::vector<std::byte> bytes = encode_npy(t);
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) fail(path.string(), "cannot open file for writing");
   out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));

@@ -8,8 +8,7 @@
 namespace deploykit::cli {
 namespace {
 
-const std::vector<std::string> kRequired = {"--manifest", "m.json", "--model", "mlp_torch",
-                                            "--input",    "in.npy", "--output", "out.npy"};
+const std::vector<std::string> kRequired = {"--manifest", "m.json", "--model", "mlp_torch", "--input", "in.npy"};
 
 std::vector<std::string> with(std::vector<std::string> extra) {
   std::vector<std::string> args = kRequired;
@@ -18,26 +17,53 @@ std::vector<std::string> with(std::vector<std::string> extra) {
 }
 
 TEST(Cli, ParsesEveryFlag) {
-  const Parsed p = parse_args(with({"--format", "aoti", "--check", "e.npy", "--repeat", "5", "--warmup", "2",
-                                    "--timing", "t.json", "--verbose"}));
+  const Parsed p = parse_args(with({"--format", "aoti", "--output", "out.npy", "--check", "e.npy", "--repeat", "5",
+                                    "--warmup", "2", "--timing", "t.json", "--verbose"}));
   ASSERT_EQ(p.action, Action::kRun);
   const Options& o = p.options;
   EXPECT_EQ(o.manifest, "m.json");
-  EXPECT_EQ(o.model, "mlp_torch");
-  EXPECT_EQ(o.format, "aoti");
-  EXPECT_EQ(o.input, "in.npy");
-  EXPECT_EQ(o.output, "out.npy");
-  EXPECT_EQ(o.check, std::filesystem::path("e.npy"));
+  EXPECT_EQ(o.request.model, "mlp_torch");
+  EXPECT_EQ(o.request.format, "aoti");
+  EXPECT_EQ(o.request.inputs, (Files{{{"", "in.npy"}}, std::nullopt}));
+  EXPECT_EQ(o.request.outputs, (Files{{{"", "out.npy"}}, std::nullopt}));
+  EXPECT_EQ(o.request.checks, (Files{{{"", "e.npy"}}, std::nullopt}));
   EXPECT_EQ(o.timing, std::filesystem::path("t.json"));
   EXPECT_EQ(o.repeat, 5);
   EXPECT_EQ(o.warmup, 2);
+  EXPECT_TRUE(o.verbose);
+  EXPECT_FALSE(o.jobs);
+}
+
+TEST(Cli, RepeatedNamedBindingsSplitAtTheFirstEquals) {
+  const Options o = parse_args(std::vector<std::string>{"--manifest", "m.json", "--model", "m", "--input",
+                                                        "tokens=a.npy", "--input", "mask=dir/x=y.npy", "--output",
+                                                        "logits=l.npy", "--check", "logits=e.npy"})
+                        .options;
+  EXPECT_EQ(o.request.inputs.bindings, (std::vector<Binding>{{"tokens", "a.npy"}, {"mask", "dir/x=y.npy"}}));
+  EXPECT_EQ(o.request.outputs.bindings, (std::vector<Binding>{{"logits", "l.npy"}}));
+  EXPECT_EQ(o.request.checks.bindings, (std::vector<Binding>{{"logits", "e.npy"}}));
+}
+
+TEST(Cli, ParsesTheFolderFlags) {
+  const Options o = parse_args(std::vector<std::string>{"--manifest", "m.json", "--model", "m", "--input-dir", "g",
+                                                        "--output-dir", "o", "--check-dir", "g/expected"})
+                        .options;
+  EXPECT_EQ(o.request.inputs, (Files{{}, "g"}));
+  EXPECT_EQ(o.request.outputs, (Files{{}, "o"}));
+  EXPECT_EQ(o.request.checks, (Files{{}, "g/expected"}));
+}
+
+TEST(Cli, ParsesJobs) {
+  const Options o = parse_args(std::vector<std::string>{"--manifest", "m.json", "--jobs", "j.jsonl", "--verbose"}).options;
+  EXPECT_EQ(o.jobs, std::filesystem::path("j.jsonl"));
   EXPECT_TRUE(o.verbose);
 }
 
 TEST(Cli, OptionalFlagsDefaultToUnset) {
   const Options o = parse_args(kRequired).options;
-  EXPECT_FALSE(o.format);
-  EXPECT_FALSE(o.check);
+  EXPECT_FALSE(o.request.format);
+  EXPECT_TRUE(o.request.outputs.empty());
+  EXPECT_TRUE(o.request.checks.empty());
   EXPECT_FALSE(o.timing);
   EXPECT_FALSE(o.repeat);
   EXPECT_EQ(o.warmup, 0);
@@ -62,17 +88,24 @@ void expect_usage_error(const std::vector<std::string>& args, std::string_view w
 
 TEST(Cli, RejectsBadArguments) {
   expect_usage_error({"--model", "x"}, "--manifest");
+  expect_usage_error({"--manifest", "m.json", "--input", "x.npy"}, "--model is required");
+  expect_usage_error({"--manifest", "m.json", "--model", "x"}, "--input or --input-dir is required");
   expect_usage_error(with({"--bogus"}), "--bogus");
   expect_usage_error(with({"--repeat", "0"}), "--repeat");
   expect_usage_error(with({"--repeat", "many"}), "--repeat");
   expect_usage_error(with({"--warmup", "-1"}), "--warmup");
   expect_usage_error(with({"--check"}), "--check");
+  expect_usage_error(with({"--input-dir", "d"}), "--input and --input-dir exclude each other");
+  expect_usage_error(with({"--output", "a.npy", "--output-dir", "d"}), "exclude each other");
+  expect_usage_error(with({"--output", "logits="}), "empty file name");
+  expect_usage_error(with({"--jobs", "j.jsonl"}), "--model does not apply");
 }
 
 TEST(Cli, UsageMentionsEveryFlagAndExitCodes) {
   const std::string u = usage();
-  for (const char* flag : {"--manifest", "--model", "--format", "--input", "--output", "--check", "--repeat",
-                           "--warmup", "--timing", "--verbose", "--help"})
+  for (const char* flag : {"--manifest", "--model", "--format", "--input", "--input-dir", "--output", "--output-dir",
+                           "--check", "--check-dir", "--jobs", "--repeat", "--warmup", "--timing", "--verbose",
+                           "--help"})
     EXPECT_NE(u.find(flag), std::string::npos) << flag;
   EXPECT_NE(u.find("Exit codes"), std::string::npos);
 }

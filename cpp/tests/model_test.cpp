@@ -3,14 +3,17 @@
 // Every torch model in that manifest is run, in each format.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "deploykit/compare.hpp"
 #include "deploykit/errors.hpp"
 #include "deploykit/model.hpp"
+#include "deploykit/npy.hpp"
 #include "deploykit/sha256.hpp"
 #include "test_util.hpp"
 
@@ -35,49 +38,87 @@ std::vector<const ModelEntry*> models_with(Format format) {
   return out;
 }
 
-Matrix first_rows(const Matrix& m, std::int64_t rows) {
-  return {rows, m.cols, std::vector<float>(m.values.begin(), m.values.begin() + rows * m.cols)};
+// The first `rows` rows (dim 0) of a tensor.
+Tensor first_rows(const Tensor& t, std::int64_t rows) {
+  Tensor out = t;
+  if (t.shape.empty()) return out;
+  const std::size_t row_bytes = t.shape[0] == 0 ? 0 : t.data.size() / static_cast<std::size_t>(t.shape[0]);
+  out.shape[0] = rows;
+  out.data.resize(row_bytes * static_cast<std::size_t>(rows));
+  return out;
 }
 
-void expect_matches(const Matrix& expected, const Matrix& got, const Tolerance& tol, const std::string& what) {
-  ASSERT_EQ(got.rows, expected.rows) << what;
-  ASSERT_EQ(got.cols, expected.cols) << what;
-  const CompareResult r = compare(std::span<const float>(expected.values), std::span<const float>(got.values),
-                                  tol.atol, tol.rtol);
-  EXPECT_TRUE(r.passed) << what << ": " << to_string(r);
+TensorMap first_rows(const TensorMap& m, std::int64_t rows) {
+  TensorMap out;
+  for (const auto& [name, t] : m) out.emplace(name, first_rows(t, rows));
+  return out;
+}
+
+// Every output equals its expected tensor within the artifact's tolerance for it.
+void expect_matches(const TensorMap& expected, const TensorMap& got, const Artifact& artifact, const std::string& what) {
+  ASSERT_EQ(got.size(), expected.size()) << what;
+  for (const auto& [name, want] : expected) {
+    const auto it = got.find(name);
+    ASSERT_NE(it, got.end()) << what << ": no output " << name;
+    ASSERT_EQ(it->second.dtype, want.dtype) << what << " " << name;
+    ASSERT_EQ(it->second.shape, want.shape) << what << " " << name;
+    const Tolerance tol = artifact.tolerance_for(name);
+    const CompareResult r = compare(want, it->second, tol.atol, tol.rtol);
+    EXPECT_TRUE(r.passed) << what << " " << name << ": " << to_string(r);
+  }
+}
+
+TensorMap read_all(const std::map<std::string, std::filesystem::path, std::less<>>& files) {
+  TensorMap out;
+  for (const auto& [name, path] : files) out.emplace(name, read_npy(path));
+  return out;
+}
+
+const GoldenSet& golden_set(const ModelEntry& entry, std::string_view name) {
+  const GoldenSet* set = entry.find_golden(name);
+  if (set == nullptr) throw std::runtime_error(entry.id + " has no golden set " + std::string(name));
+  return *set;
 }
 
 class ModelFormat : public ::testing::TestWithParam<Format> {};
 
-TEST_P(ModelFormat, MatchesGoldenAtBatch1And7AndTheGoldenBatch) {
+TEST_P(ModelFormat, MatchesEveryGoldenSetPerOutputAtBatch1And7AndWhole) {
   const auto models = models_with(GetParam());
   ASSERT_FALSE(models.empty()) << "no model in the test manifest has a " << format_name(GetParam()) << " artifact";
   for (const ModelEntry* entry : models) {
     const Model model = Model::load(test_manifest(), entry->id, GetParam());
-    EXPECT_EQ(model.input_width(), entry->input_width);
-    const Matrix input = read_npy(entry->golden.input);
-    const Matrix expected = read_npy(entry->golden.expected);
-    const Tolerance tol = entry->find_artifact(format_name(GetParam()))->tolerance;
-    ASSERT_GE(input.rows, 7);
-    for (const std::int64_t rows : {std::int64_t{1}, std::int64_t{7}, input.rows}) {
-      const std::string what = entry->id + "/" + std::string(format_name(GetParam())) + " batch " + std::to_string(rows);
-      expect_matches(first_rows(expected, rows), model.predict(first_rows(input, rows)), tol, what);
+    const Artifact& artifact = *entry->find_artifact(format_name(GetParam()));
+    ASSERT_NE(entry->find_golden("golden"), nullptr) << entry->id;
+    for (const GoldenSet& set : entry->golden) {
+      const TensorMap inputs = read_all(set.inputs);
+      const TensorMap expected = read_all(set.expected);
+      ASSERT_EQ(inputs.size(), entry->inputs.size()) << entry->id << "/" << set.name;
+      ASSERT_EQ(expected.size(), entry->outputs.size()) << entry->id << "/" << set.name;
+      for (const std::int64_t rows : {std::int64_t{1}, std::int64_t{7}, set.rows}) {
+        if (rows > set.rows) continue;
+        const std::string what = entry->id + "/" + std::string(format_name(GetParam())) + "/" + set.name + " batch " +
+                                 std::to_string(rows);
+        expect_matches(first_rows(expected, rows), model.predict(first_rows(inputs, rows)), artifact, what);
+      }
     }
   }
 }
 
-TEST_P(ModelFormat, NaNAndInfPropagateLikeTheReference) {
+TEST_P(ModelFormat, SpecialSetHoldsNonFiniteValuesThatPropagateLikeTheReference) {
   for (const ModelEntry* entry : models_with(GetParam())) {
-    ASSERT_TRUE(entry->golden.special_input.has_value()) << entry->id;
-    const Model model = Model::load(test_manifest(), entry->id, GetParam());
-    const Matrix input = read_npy(*entry->golden.special_input);
+    const bool float_input = std::any_of(entry->inputs.begin(), entry->inputs.end(),
+                                         [](const TensorSpec& s) { return is_float(s.dtype); });
+    if (!float_input) continue;  // only models with a float input have a special set
+    const GoldenSet& set = golden_set(*entry, "special");
+    const TensorMap inputs = read_all(set.inputs);
     bool has_nonfinite = false;
-    for (float v : input.values) has_nonfinite |= !std::isfinite(v);
-    ASSERT_TRUE(has_nonfinite) << "the special golden set should contain NaN/Inf";
-    const Matrix got = model.predict(input);
-    const Matrix expected = read_npy(*entry->golden.special_expected);
+    for (const auto& [name, t] : inputs)
+      if (is_float(t.dtype))
+        for (std::size_t i = 0; i < static_cast<std::size_t>(t.numel()); ++i) has_nonfinite |= !std::isfinite(t.at(i));
+    ASSERT_TRUE(has_nonfinite) << entry->id << ": the special golden set should contain NaN/Inf";
+    const Model model = Model::load(test_manifest(), entry->id, GetParam());
     // compare() requires NaN at the same places and equal infinities.
-    expect_matches(expected, got, entry->find_artifact(format_name(GetParam()))->tolerance,
+    expect_matches(read_all(set.expected), model.predict(inputs), *entry->find_artifact(format_name(GetParam())),
                    entry->id + " special values");
   }
 }
@@ -85,8 +126,8 @@ TEST_P(ModelFormat, NaNAndInfPropagateLikeTheReference) {
 TEST_P(ModelFormat, ConcurrentPredictGivesTheSameResults) {
   const ModelEntry* entry = models_with(GetParam()).front();
   const Model model = Model::load(test_manifest(), entry->id, GetParam());
-  const Matrix input = read_npy(entry->golden.input);
-  const Matrix reference = model.predict(input);
+  const TensorMap inputs = read_all(golden_set(*entry, "golden").inputs);
+  const TensorMap reference = model.predict(inputs);
   constexpr int kThreads = 4, kCalls = 25;
   std::vector<int> mismatches(kThreads, 0);
   {
@@ -94,41 +135,90 @@ TEST_P(ModelFormat, ConcurrentPredictGivesTheSameResults) {
     for (int t = 0; t < kThreads; ++t)
       threads.emplace_back([&, t] {
         for (int i = 0; i < kCalls; ++i)
-          if (model.predict(input).values != reference.values) ++mismatches[t];
+          if (model.predict(inputs) != reference) ++mismatches[t];
       });
   }
   for (int t = 0; t < kThreads; ++t) EXPECT_EQ(mismatches[t], 0) << "thread " << t;
 }
 
-TEST_P(ModelFormat, RejectsAWrongInputWidth) {
-  const ModelEntry* entry = models_with(GetParam()).front();
-  const Model model = Model::load(test_manifest(), entry->id, GetParam());
-  const Matrix wrong{2, entry->input_width + 1, std::vector<float>(2 * (entry->input_width + 1))};
-  EXPECT_THROW(model.predict(wrong), InputError);
+std::string input_error(const Model& model, const TensorMap& inputs) {
+  try {
+    (void)model.predict(inputs);
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "(accepted)";
+}
+
+TEST_P(ModelFormat, RefusesBadInputsBeforeTheRuntime) {
+  for (const ModelEntry* entry : models_with(GetParam())) {
+    const Model model = Model::load(test_manifest(), entry->id, GetParam());
+    const TensorMap good = read_all(golden_set(*entry, "golden").inputs);
+    const TensorSpec& spec = entry->inputs.front();
+    const Tensor& first = good.at(spec.name);
+
+    TensorMap t = good;
+    t.erase(spec.name);
+    EXPECT_EQ(input_error(model, t), "input " + spec.name + ": missing (model inputs: " + entry->input_names() + ")");
+    t = good;
+    t.emplace("bogus", first);
+    EXPECT_EQ(input_error(model, t),
+              "input bogus: unknown input \"bogus\" (model inputs: " + entry->input_names() + ")");
+    t = good;
+    const DType other = spec.dtype == DType::kInt32 ? DType::kInt64 : DType::kInt32;
+    t.at(spec.name) = Tensor(other, first.shape);
+    EXPECT_EQ(input_error(model, t), "input " + spec.name + ": expected " + std::string(dtype_name(spec.dtype)) +
+                                         ", got " + std::string(dtype_name(other)));
+    t = good;
+    std::vector<std::int64_t> higher = first.shape;
+    higher.push_back(1);
+    t.at(spec.name) = Tensor(spec.dtype, higher);
+    EXPECT_NE(input_error(model, t).find("rank is"), std::string::npos);
+    for (std::size_t k = 0; k < spec.shape.size(); ++k) {
+      if (spec.shape[k].dynamic()) continue;
+      std::vector<std::int64_t> wrong = first.shape;
+      ++wrong[k];  // an AOTInductor .pt2 would run this silently
+      t = good;
+      t.at(spec.name) = Tensor(spec.dtype, wrong);
+      EXPECT_EQ(input_error(model, t), "input " + spec.name + ": dim " + std::to_string(k) + " is " +
+                                           std::to_string(wrong[k]) + ", expected " + std::to_string(spec.shape[k].size));
+    }
+    t = good;
+    t.at(spec.name) = first_rows(first, 0);
+    if (entry->range_of(spec.shape.front().name).min > 0) {
+      EXPECT_NE(input_error(model, t).find("dim 0 (" + spec.shape.front().name + ") is 0, outside"), std::string::npos);
+    }
+  }
+}
+
+TEST_P(ModelFormat, OneInputConvenienceReturnsTheFirstOutput) {
+  for (const ModelEntry* entry : models_with(GetParam())) {
+    if (entry->inputs.size() != 1) continue;
+    const Model model = Model::load(test_manifest(), entry->id, GetParam());
+    const GoldenSet& set = golden_set(*entry, "golden");
+    const Tensor out = model.predict(read_npy(set.inputs.at(entry->inputs.front().name)));
+    const Tensor want = read_npy(set.expected.at(entry->outputs.front().name));
+    const Tolerance tol = entry->find_artifact(format_name(GetParam()))->tolerance_for(entry->outputs.front().name);
+    EXPECT_TRUE(compare(want, out, tol.atol, tol.rtol).passed) << entry->id;
+    EXPECT_EQ(model.input_names(), std::vector<std::string>{entry->inputs.front().name});
+    EXPECT_EQ(model.output_names().front(), entry->outputs.front().name);
+    EXPECT_EQ(model.entry().id, entry->id);
+    EXPECT_EQ(model.format(), GetParam());
+  }
 }
 
 TEST_P(ModelFormat, DirectCallRunsTheBareRuntimeAndChecksTheInput) {
   const ModelEntry* entry = models_with(GetParam()).front();
   const Model model = Model::load(test_manifest(), entry->id, GetParam());
-  const Matrix input = read_npy(entry->golden.input);
-  const DirectCall direct = model.direct_call(input);
+  const TensorMap inputs = read_all(golden_set(*entry, "golden").inputs);
+  const DirectCall direct = model.direct_call(inputs);
   ASSERT_TRUE(direct.run);
   EXPECT_NE(direct.description.find(GetParam() == Format::kAoti ? "AOTIModelPackageLoader::run" : "Module::forward"),
             std::string::npos)
       << direct.description;
   EXPECT_EQ(direct.description.find('\n'), std::string::npos);
   for (int i = 0; i < 3; ++i) direct.run();
-  const Matrix wrong{2, entry->input_width + 1, std::vector<float>(2 * (entry->input_width + 1))};
-  EXPECT_THROW((void)model.direct_call(wrong), InputError);
-}
-
-TEST_P(ModelFormat, LoadsByPathWithoutAManifest) {
-  const ModelEntry* entry = models_with(GetParam()).front();
-  const Model model = Model::load(entry->find_artifact(format_name(GetParam()))->path, GetParam());
-  EXPECT_FALSE(model.input_width().has_value());
-  const Matrix input = read_npy(entry->golden.input);
-  expect_matches(read_npy(entry->golden.expected), model.predict(input),
-                 entry->find_artifact(format_name(GetParam()))->tolerance, entry->id + " by path");
+  EXPECT_THROW((void)model.direct_call(TensorMap{}), InputError);
 }
 
 INSTANTIATE_TEST_SUITE_P(Torch, ModelFormat, ::testing::ValuesIn(supported_formats().begin(), supported_formats().end()),
@@ -150,15 +240,29 @@ class CorruptArtifact : public ::testing::Test {
   }
 
   // Writes a manifest for the copy, with the given sha256 (default: the file's).
-  Manifest manifest(std::optional<std::string> sha = std::nullopt) const {
+  Manifest manifest(std::optional<std::string> sha = std::nullopt, std::string path = "m/model.pt") const {
     const std::filesystem::path file = dir_ / "m" / "model.pt";
-    const std::string text = R"({"schema_version": 1, "models": [{"id": "m",
-      "inputs": [{"dtype": "float32", "shape": [-1, )" + std::to_string(entry_->input_width) + R"(]}],
-      "outputs": [{"dtype": "float32", "shape": [-1, )" + std::to_string(entry_->output_width) + R"(]}],
-      "golden": {"input": "i.npy", "expected": "e.npy"},
-      "artifacts": [{"format": "torchscript-script", "path": "m/model.pt", "sha256": ")" +
-                             sha.value_or(sha256_file(file)) + R"(", "tolerance": {"atol": 0, "rtol": 0}}]}]})";
-    return Manifest::parse(text, dir_.path());
+    const auto specs = [](const std::vector<TensorSpec>& list) {
+      nlohmann::json out = nlohmann::json::array();
+      for (const TensorSpec& s : list) {
+        nlohmann::json shape = nlohmann::json::array();
+        for (const Dim& d : s.shape) shape.push_back(d.dynamic() ? nlohmann::json(d.name) : nlohmann::json(d.size));
+        out.push_back({{"name", s.name}, {"dtype", std::string(dtype_name(s.dtype))}, {"shape", shape}});
+      }
+      return out;
+    };
+    const nlohmann::json doc = {
+        {"schema_version", 2},
+        {"models",
+         {{{"id", "m"},
+           {"inputs", specs(entry_->inputs)},
+           {"outputs", specs(entry_->outputs)},
+           {"artifacts",
+            {{{"format", "torchscript-script"},
+              {"path", path},
+              {"sha256", sha.value_or(sha256_file(file))},
+              {"tolerance", {{"atol", 0}, {"rtol", 0}}}}}}}}}};
+    return Manifest::parse(doc.dump(), dir_.path());
   }
 
   void flip_bytes(std::size_t from, std::size_t count) const {
@@ -203,9 +307,9 @@ TEST_F(CorruptArtifact, UnknownModelAndMissingFormatAreInputErrors) {
   EXPECT_THROW(Model::load(manifest(), "m", Format::kAoti), InputError);
 }
 
-TEST(ModelLoad, MissingFileIsAModelError) {
-  EXPECT_THROW(Model::load("/nonexistent/deploykit/model.pt", Format::kTorchScriptTrace), ModelError);
-  EXPECT_THROW(Model::load("/nonexistent/deploykit/model.pt2", Format::kAoti), ModelError);
+TEST_F(CorruptArtifact, MissingFileIsAModelError) {
+  EXPECT_THROW(Model::load(manifest(std::string(64, '0'), "m/missing.pt"), "m", Format::kTorchScriptScript),
+               ModelError);
 }
 
 TEST(ModelFormats, NamesRoundTrip) {

@@ -2,6 +2,9 @@
 //
 // For every torch model and format in a manifest: load time, per-call latency
 // at batch 1 (p50/p99), throughput at batch 1024, and the client's overhead:
+// (random inputs built from the model's tensor specs: every input's dim 0 is the
+// batch, other dynamic dims take 16 clamped to their range, integer inputs stay
+// inside their "range")
 // deploykit::Model::predict against the bare LibTorch call it wraps
 // (Model::direct_call: torch::jit::Module::forward, or
 // AOTIModelPackageLoader::run for .pt2, on pre-built arguments), the same code
@@ -11,10 +14,11 @@
 #include <c10/util/Exception.h>
 #include <torch/version.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <optional>
 #include <iostream>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -27,17 +31,55 @@
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using deploykit::DType;
 using deploykit::Format;
-using deploykit::Matrix;
+using deploykit::Tensor;
+using deploykit::TensorMap;
 
 double us_since(Clock::time_point t) { return std::chrono::duration<double, std::micro>(Clock::now() - t).count(); }
 
-Matrix random_input(std::int64_t rows, std::int64_t cols) {
+// Seeded random inputs for every model input at `batch` rows.
+TensorMap random_inputs(const deploykit::ModelEntry& entry, std::int64_t batch) {
   std::mt19937 gen(7);
   std::normal_distribution<float> normal;
-  Matrix m{rows, cols, std::vector<float>(static_cast<std::size_t>(rows * cols))};
-  for (float& v : m.values) v = normal(gen);
-  return m;
+  TensorMap inputs;
+  for (const deploykit::TensorSpec& spec : entry.inputs) {
+    std::vector<std::int64_t> shape;
+    for (std::size_t k = 0; k < spec.shape.size(); ++k) {
+      const deploykit::Dim& d = spec.shape[k];
+      if (!d.dynamic()) {
+        shape.push_back(d.size);
+      } else {
+        const deploykit::DimRange r = entry.range_of(d.name);
+        const std::int64_t want = k == 0 ? batch : 16;
+        shape.push_back(std::max(r.min, r.max ? std::min(*r.max, want) : want));
+      }
+    }
+    Tensor t(spec.dtype, shape);
+    const auto [lo, hi] = spec.range.value_or(std::pair<std::int64_t, std::int64_t>{0, 1});
+    std::uniform_int_distribution<std::int64_t> integer(lo, hi);
+    const auto n = static_cast<std::size_t>(t.numel());
+    switch (spec.dtype) {
+      case DType::kFloat32:
+        for (float& v : t.view<float>()) v = normal(gen);
+        break;
+      case DType::kFloat16:
+        for (std::uint16_t& v : t.view<std::uint16_t>()) v = deploykit::float_to_half(normal(gen));
+        break;
+      case DType::kInt32:
+        for (std::int32_t& v : t.view<std::int32_t>()) v = static_cast<std::int32_t>(integer(gen));
+        break;
+      case DType::kInt64:
+        for (std::int64_t& v : t.view<std::int64_t>()) v = integer(gen);
+        break;
+      case DType::kUInt8:
+      case DType::kBool:
+        for (std::size_t i = 0; i < n; ++i) t.data[i] = static_cast<std::byte>(integer(gen));
+        break;
+    }
+    inputs.emplace(spec.name, std::move(t));
+  }
+  return inputs;
 }
 
 }  // namespace
@@ -71,8 +113,8 @@ int main(int argc, char** argv) {
           deploykit::verify_file(artifact->path, artifact->sha256, artifact->bytes, "bench");
           verify_us.push_back(us_since(t));
           t = Clock::now();
-          loaded.emplace(deploykit::Model::load(artifact->path, format));
-          load_us.push_back(us_since(t));
+          loaded.emplace(deploykit::Model::load(manifest, entry.id, format));
+          load_us.push_back(us_since(t) - verify_us.back());  // load() verifies again
         }
         const double first_load_ms = load_us.front() / 1e3;
         load_us.erase(load_us.begin());
@@ -80,14 +122,14 @@ int main(int argc, char** argv) {
         const double verify_ms = deploykit::cli::summarize(verify_us).p50 / 1e3;
         const deploykit::Model& model = *loaded;
 
-        const Matrix x1 = random_input(1, entry.input_width);
-        const Matrix xb = random_input(1024, entry.input_width);
+        const TensorMap x1 = random_inputs(entry, 1);
+        const TensorMap xb = random_inputs(entry, 1024);
         const deploykit::DirectCall bare1_call = model.direct_call(x1);
         const deploykit::DirectCall bareb_call = model.direct_call(xb);
         // 50 warm-ups: the TorchScript profiling executor optimizes after a few runs.
-        const auto [client1, bare1] = deploykit::cli::interleave([&] { model.predict(x1); }, bare1_call.run,
+        const auto [client1, bare1] = deploykit::cli::interleave([&] { (void)model.predict(x1); }, bare1_call.run,
                                                                  std::int64_t{rounds} * calls, 50, rounds);
-        const auto [clientb, bareb] = deploykit::cli::interleave([&] { model.predict(xb); }, bareb_call.run,
+        const auto [clientb, bareb] = deploykit::cli::interleave([&] { (void)model.predict(xb); }, bareb_call.run,
                                                                  std::int64_t{rounds} * 10, 1, rounds);
 
         const auto c1 = deploykit::cli::summarize(client1), b1 = deploykit::cli::summarize(bare1);

@@ -47,10 +47,12 @@ class CompareResult:
     def as_dict(self) -> _CompareDict: ...
 
 def compare(reference: Buffer, candidate: Buffer, atol: float, rtol: float) -> CompareResult:
-    """Compare a float32, C-contiguous candidate against a reference of the same shape.
+    """Compare a C-contiguous candidate against a reference of the same shape and dtype.
 
-    Raises TypeError for non-float32 input, ValueError for non-contiguous input,
-    differing shapes, or a tolerance that is negative or not finite.
+    float32 and float16 compare within atol/rtol (float16 ULPs counted in float16); int32,
+    int64, uint8 and bool compare exactly. Raises TypeError for another dtype or differing
+    dtypes, ValueError for non-contiguous input, differing shapes, or a tolerance that is
+    negative or not finite.
     """
 
 libtorch_version: str
@@ -63,35 +65,32 @@ class Model:
     predict() may be called from several threads at once; it releases the GIL.
     """
 
-    def __init__(self, path: str, format: str) -> None:
-        """Loads an artifact file without an integrity check.
+    @staticmethod
+    def from_manifest(manifest: str, model: str, format: str) -> Model:
+        """Loads a model's artifact from a manifest (schema_version 2) after verifying its size and sha256.
 
         Args:
-            path: the .pt or .pt2 file.
+            manifest: models/manifest.json.
+            model: the model id.
             format: 'torchscript-script', 'torchscript-trace' or 'aoti'.
 
-        Raises:
-            ValueError: unknown format.
-            RuntimeError: LibTorch cannot load the file (one line).
+        Raises ValueError for an unreadable or malformed manifest, an unknown model or
+        format, and RuntimeError for another schema_version, a failed integrity check, or
+        a file LibTorch cannot load.
         """
-    @staticmethod
-    def from_manifest(manifest: str, model_id: str, format: str) -> Model:
-        """Loads a model's artifact from a manifest after verifying its size and sha256.
+    def predict(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Runs one call: {input name: array} -> {output name: array} in the model's output order.
 
-        Raises ValueError for an unreadable manifest, an unknown model or format, and
-        RuntimeError when the integrity check fails or LibTorch cannot load the file.
-        """
-    def predict(self, x: Buffer) -> np.ndarray:
-        """Runs a batch: x float32, C-contiguous, shape (n, features) -> float32 (n, outputs).
-
-        Raises TypeError for non-float32 input, ValueError for non-contiguous or non-2-D input
-        or the wrong width (when loaded from a manifest), RuntimeError when LibTorch fails.
+        Every input is checked against the model's tensor specs first (names, dtype, rank,
+        fixed dims, dynamic dim ranges and agreement); nothing is converted. Raises
+        ValueError with a one-line 'input <name>: ...' message for a refused input and
+        RuntimeError when LibTorch fails or returns outputs that do not match the specs.
         """
     @property
     def format(self) -> str: ...
     @property
-    def input_width(self) -> int | None:
-        """Features per row (None unless loaded from a manifest)."""
+    def input_names(self) -> list[str]:
+        """The model's inputs, in order."""
     @property
-    def output_width(self) -> int | None:
-        """Outputs per row (None unless loaded from a manifest)."""
+    def output_names(self) -> list[str]:
+        """The model's outputs, in order."""

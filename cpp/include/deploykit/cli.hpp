@@ -1,5 +1,5 @@
-// The common client command line (DESIGN.md, "The client command line"):
-// argument parsing (CLI11) and the run of one batch, mapped to exit codes.
+// The common client command line (docs/contract.md, "The client command line"):
+// argument parsing (CLI11), the run of one call or of a --jobs file, mapped to exit codes.
 #pragma once
 
 #include <cstdint>
@@ -11,17 +11,16 @@
 #include <string>
 #include <vector>
 
+#include "deploykit/request.hpp"
+
 namespace deploykit::cli {
 
 enum ExitCode : int { kOk = 0, kCheckFailed = 1, kBadInput = 2, kModelFailed = 3 };
 
 struct Options {
   std::filesystem::path manifest;
-  std::string model;
-  std::optional<std::string> format;  // default: the one torch format the model has
-  std::filesystem::path input;
-  std::filesystem::path output;
-  std::optional<std::filesystem::path> check;
+  Request request;  // --model, --format, --input*, --output*, --check*
+  std::optional<std::filesystem::path> jobs;
   std::optional<std::filesystem::path> timing;
   std::optional<std::int64_t> repeat;  // timed runs (--timing alone means 1)
   std::int64_t warmup = 0;             // untimed runs before them
@@ -36,7 +35,8 @@ struct Parsed {
 };
 
 // Parses argv without the program name. Throws InputError ("usage: ...") for
-// unknown flags, missing required flags or bad values.
+// unknown flags, missing required flags, bad values, or --jobs mixed with the flags
+// of a single call.
 Parsed parse_args(std::span<const std::string> args);
 
 // The usage text (flags and exit codes).

@@ -1,4 +1,4 @@
-// The two failure classes of the client contract (DESIGN.md, "The client command line").
+// The two failure classes of the client contract (docs/contract.md, "The client command line").
 //
 // Every error message reads "<what>: <why>" on one line; the CLI prints it as
 // "error: <message>" and maps the class to its exit code.
@@ -20,6 +20,12 @@ class InputError : public std::runtime_error {
 class ModelError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+// The manifest's schema_version is not the one this client reads: exit code 3.
+class VersionError : public ModelError {
+ public:
+  using ModelError::ModelError;
 };
 
 }  // namespace deploykit

@@ -2,8 +2,13 @@
 // LibTorch (this header includes no torch header).
 //
 //   auto manifest = deploykit::Manifest::read("models/manifest.json");
-//   auto model = deploykit::Model::load(manifest, "mlp_torch", deploykit::Format::kAoti);
-//   deploykit::Matrix y = model.predict(x);  // x: (rows, 10) -> y: (rows, 1)
+//   auto model = deploykit::Model::load(manifest, "chargpt_torch", deploykit::Format::kAoti);
+//   deploykit::TensorMap y = model.predict({{"tokens", deploykit::read_npy("tokens.npy")}});
+//
+// predict() checks every input against the model's tensor specs before the runtime
+// call (see checks.hpp), passes them positionally in the manifest's input order, and
+// names the outputs by the manifest's output order (one tensor, a tuple or list) or by
+// key (a dict).
 //
 // Thread safety: predict() is const and may be called from several threads at
 // once on one Model. TorchScript modules are only read during inference
@@ -23,8 +28,10 @@
 #include <string>
 #include <string_view>
 
+#include <vector>
+
 #include "deploykit/manifest.hpp"
-#include "deploykit/npy.hpp"
+#include "deploykit/tensor.hpp"
 
 namespace deploykit {
 
@@ -51,14 +58,10 @@ struct DirectCall {
 
 class Model {
  public:
-  // Loads an artifact file without an integrity check (the caller vouches for
-  // it). Throws ModelError if LibTorch cannot load it.
-  static Model load(const std::filesystem::path& artifact, Format format);
-
-  // Loads `model_id`'s artifact of `format` from a manifest: verifies its size
-  // and sha256 first (ModelError on mismatch), then loads it. The model then
-  // knows its input and output widths and predict() checks them. Throws
-  // InputError for an unknown model or a format the manifest does not list.
+  // Loads `model_id`'s artifact of `format` from a manifest: verifies its size and
+  // sha256 first (ModelError on mismatch), then loads it (ModelError if LibTorch
+  // cannot). Throws InputError for an unknown model or a format the manifest does not
+  // list. The model keeps a copy of its manifest entry.
   static Model load(const Manifest& manifest, std::string_view model_id, Format format);
 
   Model(Model&&) noexcept;
@@ -67,21 +70,22 @@ class Model {
   Model& operator=(const Model&) = delete;
   ~Model();
 
-  // Runs a batch (rows, input_width) -> (rows, output_width) under
-  // torch::InferenceMode, without copying the input. NaN and Inf are data.
-  // Throws InputError if the input does not have the model's width (when
-  // known) or values.size() != rows * cols, ModelError if LibTorch fails or
-  // returns anything but a float32 (rows, k) tensor.
-  Matrix predict(MatrixView input) const;
+  // Runs one call under torch::InferenceMode. NaN and Inf are data. Throws InputError
+  // for inputs the contract's checks refuse (nothing runs then), ModelError if LibTorch
+  // fails or returns outputs that do not match the output specs.
+  TensorMap predict(const TensorMap& inputs) const;
 
-  // The same model's bare runtime call on `input` (see DirectCall). Throws
-  // InputError for a shape predict() would refuse.
-  DirectCall direct_call(MatrixView input) const;
+  // The one-input convenience: `input` is the sole model input; returns the first
+  // output. Throws InputError for a model with several inputs.
+  Tensor predict(const Tensor& input) const;
+
+  // The same model's bare runtime call on `inputs` (see DirectCall), after the same checks.
+  DirectCall direct_call(const TensorMap& inputs) const;
 
   Format format() const noexcept;
-  // Known when loaded from a manifest.
-  std::optional<std::int64_t> input_width() const noexcept;
-  std::optional<std::int64_t> output_width() const noexcept;
+  const ModelEntry& entry() const noexcept;
+  std::vector<std::string> input_names() const;
+  std::vector<std::string> output_names() const;
 
   class Impl;  // LibTorch side, defined in model.cpp
 

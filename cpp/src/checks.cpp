@@ -1,0 +1,187 @@
+#include "deploykit/checks.hpp"
+
+#include <cstring>
+#include <limits>
+
+#include "deploykit/errors.hpp"
+
+namespace deploykit {
+namespace {
+
+[[noreturn]] void refuse(std::string_view name, const std::string& why) {
+  throw InputError("input " + std::string(name) + ": " + why);
+}
+
+std::string range_string(const DimRange& r) {
+  return "[" + std::to_string(r.min) + ", " + (r.max ? std::to_string(*r.max) : std::string("inf")) + "]";
+}
+
+template <typename T>
+T load(const std::byte* p) {
+  T v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// Value i of an integer or bool tensor, widened.
+std::int64_t integer_at(const Tensor& t, std::size_t i) {
+  const std::byte* p = t.data.data() + i * dtype_size(t.dtype);
+  switch (t.dtype) {
+    case DType::kInt32:
+      return load<std::int32_t>(p);
+    case DType::kInt64:
+      return load<std::int64_t>(p);
+    case DType::kUInt8:
+    case DType::kBool:
+      return load<std::uint8_t>(p);
+    default:
+      return 0;
+  }
+}
+
+std::pair<std::int64_t, std::int64_t> integer_range(DType d) {
+  switch (d) {
+    case DType::kInt32:
+      return {std::numeric_limits<std::int32_t>::min(), std::numeric_limits<std::int32_t>::max()};
+    case DType::kUInt8:
+      return {0, 255};
+    case DType::kBool:
+      return {0, 1};
+    default:
+      return {std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::int64_t>::max()};
+  }
+}
+
+void store_integer(Tensor& t, std::size_t i, std::int64_t v) {
+  std::byte* p = t.data.data() + i * dtype_size(t.dtype);
+  const auto put = [p](auto x) { std::memcpy(p, &x, sizeof x); };
+  switch (t.dtype) {
+    case DType::kInt32:
+      put(static_cast<std::int32_t>(v));
+      break;
+    case DType::kInt64:
+      put(v);
+      break;
+    default:
+      put(static_cast<std::uint8_t>(v));
+      break;
+  }
+}
+
+}  // namespace
+
+Tensor cast_tensor(const Tensor& t, DType to, std::string_view what) {
+  if (t.dtype == to) return t;
+  Tensor out(to, t.shape);
+  const auto n = static_cast<std::size_t>(t.numel());
+  if (is_float(t.dtype) != is_float(to))
+    throw InputError(std::string(what) + ": no boundary cast from " + std::string(dtype_name(t.dtype)) + " to " +
+                     std::string(dtype_name(to)));
+  if (t.dtype == DType::kFloat16) {  // -> float32, exact
+    const auto src = t.view<std::uint16_t>();
+    const auto dst = out.view<float>();
+    for (std::size_t i = 0; i < n; ++i) dst[i] = half_to_float(src[i]);
+  } else if (t.dtype == DType::kFloat32) {  // -> float16, rounded to nearest even
+    const auto src = t.view<float>();
+    const auto dst = out.view<std::uint16_t>();
+    for (std::size_t i = 0; i < n; ++i) dst[i] = float_to_half(src[i]);
+  } else {
+    const auto [lo, hi] = integer_range(to);
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::int64_t v = integer_at(t, i);
+      if (v < lo || v > hi)
+        throw InputError(std::string(what) + ": value " + std::to_string(v) + " at index " + std::to_string(i) +
+                         " does not fit " + std::string(dtype_name(to)));
+      store_integer(out, i, v);
+    }
+  }
+  return out;
+}
+
+DimBindings check_inputs(const ModelEntry& model, const TensorMap& inputs, const Artifact* artifact) {
+  // 1. every model input exactly once (a map holds each name once), no unknown name
+  for (const auto& [name, tensor] : inputs)
+    if (model.find_input(name) == nullptr)
+      refuse(name, "unknown input \"" + name + "\" (model inputs: " + model.input_names() + ")");
+  for (const TensorSpec& spec : model.inputs)
+    if (!inputs.contains(spec.name)) refuse(spec.name, "missing (model inputs: " + model.input_names() + ")");
+
+  // 2-4. dtype, rank, fixed dims
+  for (const TensorSpec& spec : model.inputs) {
+    const Tensor& t = inputs.find(spec.name)->second;
+    if (t.dtype != spec.dtype)
+      refuse(spec.name, "expected " + std::string(dtype_name(spec.dtype)) + ", got " + std::string(dtype_name(t.dtype)));
+    if (t.rank() != spec.shape.size())
+      refuse(spec.name, "rank is " + std::to_string(t.rank()) + ", expected " + std::to_string(spec.shape.size()) +
+                            " (shape " + shape_string(t.shape) + ")");
+    if (t.data.size() != static_cast<std::size_t>(t.numel()) * dtype_size(t.dtype))
+      refuse(spec.name, "data do not match the shape " + shape_string(t.shape));
+    for (std::size_t k = 0; k < spec.shape.size(); ++k)
+      if (!spec.shape[k].dynamic() && t.shape[k] != spec.shape[k].size)
+        refuse(spec.name, "dim " + std::to_string(k) + " is " + std::to_string(t.shape[k]) + ", expected " +
+                              std::to_string(spec.shape[k].size));
+  }
+
+  // 5. dynamic dims: inside their range, one size per name
+  DimBindings bound;
+  std::map<std::string, std::string, std::less<>> bound_by;
+  for (const TensorSpec& spec : model.inputs) {
+    const Tensor& t = inputs.find(spec.name)->second;
+    for (std::size_t k = 0; k < spec.shape.size(); ++k) {
+      const Dim& d = spec.shape[k];
+      if (!d.dynamic()) continue;
+      const std::int64_t size = t.shape[k];
+      const std::string at = "dim " + std::to_string(k) + " (" + d.name + ") is " + std::to_string(size);
+      const DimRange range = model.range_of(d.name);
+      if (size < range.min || (range.max && size > *range.max)) refuse(spec.name, at + ", outside " + range_string(range));
+      const auto [it, fresh] = bound.emplace(d.name, size);
+      if (fresh) {
+        bound_by.emplace(d.name, spec.name);
+      } else if (it->second != size) {
+        refuse(spec.name, at + ", but input " + bound_by[d.name] + " has " + std::to_string(it->second));
+      }
+    }
+  }
+
+  // 6. boundary casts fit
+  if (artifact != nullptr) {
+    for (const TensorSpec& spec : model.inputs) {
+      const auto cast = artifact->boundary_dtypes.find(spec.name);
+      if (cast != artifact->boundary_dtypes.end())
+        (void)cast_tensor(inputs.find(spec.name)->second, cast->second, "input " + spec.name);
+    }
+  }
+  return bound;
+}
+
+void check_outputs(const ModelEntry& model, const TensorMap& outputs, const DimBindings& bound,
+                   std::string_view origin) {
+  const auto fail = [&](const std::string& name, const std::string& why) {
+    throw ModelError(std::string(origin) + ": output " + name + ": " + why);
+  };
+  DimBindings seen = bound;
+  for (const TensorSpec& spec : model.outputs) {
+    const auto it = outputs.find(spec.name);
+    if (it == outputs.end()) fail(spec.name, "missing from the runtime's result");
+    const Tensor& t = it->second;
+    if (t.dtype != spec.dtype)
+      fail(spec.name, "expected " + std::string(dtype_name(spec.dtype)) + ", got " + std::string(dtype_name(t.dtype)));
+    if (t.rank() != spec.shape.size())
+      fail(spec.name, "expected rank " + std::to_string(spec.shape.size()) + ", got shape " + shape_string(t.shape));
+    for (std::size_t k = 0; k < spec.shape.size(); ++k) {
+      const Dim& d = spec.shape[k];
+      if (!d.dynamic()) {
+        if (t.shape[k] != d.size)
+          fail(spec.name, "dim " + std::to_string(k) + " is " + std::to_string(t.shape[k]) + ", expected " +
+                              std::to_string(d.size));
+        continue;
+      }
+      const auto [b, fresh] = seen.emplace(d.name, t.shape[k]);
+      if (!fresh && b->second != t.shape[k])
+        fail(spec.name, "dim " + std::to_string(k) + " (" + d.name + ") is " + std::to_string(t.shape[k]) +
+                            ", expected " + std::to_string(b->second));
+    }
+  }
+}
+
+}  // namespace deploykit

@@ -1,0 +1,165 @@
+// Resolving a call's files (request.hpp), the per-output check lines and --jobs files.
+#include <gtest/gtest.h>
+
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "deploykit/errors.hpp"
+#include "deploykit/jobs.hpp"
+#include "deploykit/npy.hpp"
+#include "deploykit/request.hpp"
+#include "test_util.hpp"
+
+namespace deploykit::cli {
+namespace {
+
+ModelEntry model(std::vector<std::string> inputs, std::vector<std::string> outputs) {
+  ModelEntry m;
+  m.id = "m";
+  for (const auto& n : inputs) m.inputs.push_back({n, DType::kFloat32, {{0, "batch"}}, std::nullopt});
+  for (const auto& n : outputs) m.outputs.push_back({n, DType::kFloat32, {{0, "batch"}}, std::nullopt});
+  return m;
+}
+
+template <typename Fn>
+std::string error_of(Fn&& fn) {
+  try {
+    fn();
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+using Paths = std::map<std::string, std::filesystem::path>;
+
+TEST(Request, BareFileIsTheSoleInput) {
+  EXPECT_EQ(resolve_inputs(model({"input"}, {"output"}), Files{{{"", "x.npy"}}, {}}), (Paths{{"input", "x.npy"}}));
+  EXPECT_EQ(error_of([] { resolve_inputs(model({"tokens", "mask"}, {"y"}), Files{{{"", "x.npy"}}, {}}); }),
+            "input x.npy: a bare file needs a model with one input, m has 2 (tokens, mask); use NAME=FILE");
+}
+
+TEST(Request, NamedInputsMustBeKnownCompleteAndUnique) {
+  const ModelEntry m = model({"tokens", "mask"}, {"y"});
+  EXPECT_EQ(resolve_inputs(m, Files{{{"mask", "m.npy"}, {"tokens", "t.npy"}}, {}}),
+            (Paths{{"tokens", "t.npy"}, {"mask", "m.npy"}}));
+  EXPECT_EQ(error_of([&] { resolve_inputs(m, Files{{{"tokens", "t.npy"}}, {}}); }),
+            "input mask: missing (model inputs: tokens, mask)");
+  EXPECT_EQ(error_of([&] { resolve_inputs(m, Files{{{"tokens", "t.npy"}, {"x", "x.npy"}}, {}}); }),
+            "input x: unknown input \"x\" (model inputs: tokens, mask)");
+  EXPECT_EQ(error_of([&] { resolve_inputs(m, Files{{{"tokens", "t.npy"}, {"tokens", "u.npy"}}, {}}); }),
+            "input tokens: given more than once");
+}
+
+TEST(Request, FoldersNameEveryTensor) {
+  const ModelEntry m = model({"tokens", "mask"}, {"logits", "embedding"});
+  EXPECT_EQ(resolve_inputs(m, Files{{}, "g"}), (Paths{{"tokens", "g/tokens.npy"}, {"mask", "g/mask.npy"}}));
+  EXPECT_EQ(resolve_outputs(m, Files{{}, "o"}, "output"),
+            (Paths{{"logits", "o/logits.npy"}, {"embedding", "o/embedding.npy"}}));
+}
+
+TEST(Request, OutputsMayBeASubset) {
+  const ModelEntry m = model({"x"}, {"logits", "embedding"});
+  EXPECT_TRUE(resolve_outputs(m, Files{}, "output").empty());
+  EXPECT_EQ(resolve_outputs(m, Files{{{"embedding", "e.npy"}}, {}}, "check"), (Paths{{"embedding", "e.npy"}}));
+  EXPECT_EQ(error_of([&] { resolve_outputs(m, Files{{{"", "e.npy"}}, {}}, "output"); }),
+            "output e.npy: a bare file needs a model with one output, m has 2 (logits, embedding); use NAME=FILE");
+  EXPECT_EQ(error_of([&] { resolve_outputs(m, Files{{{"probs", "p.npy"}}, {}}, "check"); }),
+            "check probs: unknown check \"probs\" (model outputs: logits, embedding)");
+}
+
+TEST(Request, ReadTensorsReportsTheMissingFile) {
+  EXPECT_NE(error_of([] { read_tensors(Paths{{"x", "/nonexistent/deploykit/x.npy"}}); }).find("/nonexistent/deploykit/x.npy"),
+            std::string::npos);
+}
+
+Tensor floats(std::vector<float> v, std::vector<std::int64_t> shape) {
+  return Tensor::of(std::move(shape), std::span<const float>(v));
+}
+
+TEST(Request, CheckLinesReportPassAndFail) {
+  std::ostringstream out;
+  EXPECT_TRUE(check_output("logits", floats({1, 2}, {2}), floats({1, 2.00001f}, {2}), {1e-4, 0}, out));
+  EXPECT_EQ(out.str(), "check logits: pass max_abs=1e-05 mismatches=0/2 (atol 0.0001 rtol 0)\n");
+  out.str("");
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_FALSE(check_output("logits", floats({1, nan}, {2}), floats({1.5f, nan}, {2}), {1e-4, 0}, out));
+  EXPECT_EQ(out.str(), "check logits: FAIL max_abs=0.5 mismatches=1/2 worst_index=0 (atol 0.0001 rtol 0)\n");
+}
+
+TEST(Request, CheckOfADifferentShapeOrDtypeIsAFailureNotAnError) {
+  std::ostringstream out;
+  EXPECT_FALSE(check_output("y", floats({1, 2}, {2}), floats({1, 2}, {1, 2}), {1, 1}, out));
+  EXPECT_EQ(out.str().rfind("check y: FAIL ", 0), 0u) << out.str();
+  EXPECT_NE(out.str().find("(1, 2) differs from the expected float32 (2,)"), std::string::npos) << out.str();
+  out.str("");
+  EXPECT_FALSE(check_output("y", Tensor(DType::kInt64, {2}), floats({0, 0}, {2}), {1, 1}, out));
+  EXPECT_EQ(out.str().rfind("check y: FAIL ", 0), 0u) << out.str();
+}
+
+TEST(Request, IntegerChecksAreExact) {
+  std::ostringstream out;
+  const std::vector<std::int64_t> a{1, 2, 3}, b{1, 2, 4};
+  const Tensor ta = Tensor::of(DType::kInt64, {3}, std::span<const std::int64_t>(a));
+  const Tensor tb = Tensor::of(DType::kInt64, {3}, std::span<const std::int64_t>(b));
+  EXPECT_FALSE(check_output("ids", ta, tb, {10, 10}, out));  // tolerances do not apply
+  EXPECT_EQ(out.str(), "check ids: FAIL max_abs=1 mismatches=1/3 worst_index=2 (exact)\n");
+}
+
+TEST(Jobs, ParsesLinesResolvingRelativePaths) {
+  const std::string text =
+      R"({"id": "a", "model": "m", "format": "aoti", "inputs": {"x": "in/x.npy"}, "outputs": {"y": "/abs/y.npy"}, "check": {"y": "e.npy"}})"
+      "\n\n   \n"
+      R"({"model": "m", "inputs": {"x": "x.npy"}})"
+      "\n";
+  const std::vector<Job> jobs = parse_jobs(text, "/jobs", "j.jsonl");
+  ASSERT_EQ(jobs.size(), 2u);
+  EXPECT_EQ(jobs[0].id, "a");
+  EXPECT_EQ(jobs[0].index, 0u);
+  EXPECT_EQ(jobs[0].request.model, "m");
+  EXPECT_EQ(jobs[0].request.format, "aoti");
+  EXPECT_EQ(jobs[0].request.inputs.bindings, (std::vector<Binding>{{"x", "/jobs/in/x.npy"}}));
+  EXPECT_EQ(jobs[0].request.outputs.bindings, (std::vector<Binding>{{"y", "/abs/y.npy"}}));
+  EXPECT_EQ(jobs[0].request.checks.bindings, (std::vector<Binding>{{"y", "/jobs/e.npy"}}));
+  EXPECT_FALSE(jobs[1].id);
+  EXPECT_EQ(jobs[1].index, 1u);
+  EXPECT_FALSE(jobs[1].request.format);
+  EXPECT_TRUE(jobs[1].request.outputs.empty());
+}
+
+TEST(Jobs, RejectsMalformedLinesNamingTheLine) {
+  const auto error = [](const std::string& text) { return error_of([&] { parse_jobs(text, "/j", "j.jsonl"); }); };
+  EXPECT_EQ(error("{\"model\": \"m\", \"inputs\": {\"x\": \"x.npy\"}}\n{oops"),
+            error("{oops").replace(error("{oops").find("line 1"), 6, "line 2"));
+  EXPECT_EQ(error("[1]").rfind("jobs j.jsonl line 1: expected a JSON object", 0), 0u);
+  EXPECT_EQ(error("{\"inputs\": {\"x\": \"x.npy\"}}"), "jobs j.jsonl line 1: missing 'model'");
+  EXPECT_EQ(error("{\"model\": \"m\"}"), "jobs j.jsonl line 1: missing 'inputs'");
+  EXPECT_EQ(error("{\"model\": \"m\", \"inputs\": {}}"), "jobs j.jsonl line 1: 'inputs' is empty");
+  EXPECT_EQ(error("{\"model\": \"m\", \"inputs\": {\"x\": 3}}"), "jobs j.jsonl line 1: 'inputs.x' must be a non-empty string");
+  EXPECT_EQ(error("{\"model\": \"m\", \"inputs\": {\"x\": \"a\"}, \"check\": [\"e.npy\"]}"),
+            "jobs j.jsonl line 1: 'check' must be an object {name: path}");
+  EXPECT_EQ(error("{\"id\": 5, \"model\": \"m\", \"inputs\": {\"x\": \"a\"}}"), "jobs j.jsonl line 1: 'id' must be a string");
+}
+
+TEST(Jobs, ResultLinesAreJsonInTheContractsOrder) {
+  Job job;
+  job.id = "cnn/aoti/golden";
+  job.index = 3;
+  EXPECT_EQ(job_line(job, {2, "input x: missing", 0.5}),
+            R"({"id":"cnn/aoti/golden","index":3,"exit":2,"error":"input x: missing","seconds":0.5})");
+  job.id.reset();
+  EXPECT_EQ(job_line(job, {0, std::nullopt, 0.25}), R"({"id":null,"index":3,"exit":0,"error":null,"seconds":0.25})");
+}
+
+TEST(Jobs, ReadJobsNeedsTheFile) {
+  const testing::TempDir dir;
+  EXPECT_THROW(read_jobs(dir / "missing.jsonl"), InputError);
+  testing::write_file(dir / "j.jsonl", R"({"model": "m", "inputs": {"x": "x.npy"}})");
+  const std::vector<Job> jobs = read_jobs(dir / "j.jsonl");
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].request.inputs.bindings[0].file, dir.path() / "x.npy");
+}
+
+}  // namespace
+}  // namespace deploykit::cli
