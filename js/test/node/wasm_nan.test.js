@@ -10,7 +10,7 @@ import { nanSafeRelu } from '../../src/common/loader.js';
 import { tf, useBackend } from '../../src/node/tf.js';
 
 describe('wasm backend and NaN', () => {
-  it('raw kernels: fused MatMul+Relu and Relu drop NaN (TF.js 4.22.0)', async () => {
+  it('raw kernels: fused MatMul+Relu, fused Conv2D+Relu and Relu drop NaN (TF.js 4.22.0)', async () => {
     await useBackend('wasm');
     const x = tf.tensor2d([[NaN, 1]]);
     const eye = tf.tensor2d([[1, 0], [0, 1]]);
@@ -22,7 +22,11 @@ describe('wasm backend and NaN', () => {
     const negativeNaN = new Float32Array(new Uint32Array(8).fill(0xffc00000).buffer);
     const relu = tf.relu(tf.tensor1d(negativeNaN));
     assert.deepEqual(Array.from(relu.dataSync()), new Array(8).fill(0));
-    tf.dispose([x, eye, fused, relu]);
+    // The same clamp in the fused convolution (cnn_keras's layers on wasm).
+    const image = tf.tensor4d([NaN, 1, 2, 3], [1, 2, 2, 1]);
+    const conv = tf.fused.conv2d({ x: image, filter: tf.ones([1, 1, 1, 1]), strides: 1, pad: 'same', activation: 'relu', bias: tf.zeros([1]) });
+    assert.deepEqual(Array.from(conv.dataSync()), [0, 1, 2, 3]);
+    tf.dispose([x, eye, fused, relu, image, conv]);
     await useBackend('cpu');
     const cpu = tf.relu(tf.tensor1d(negativeNaN));
     assert.ok(Array.from(cpu.dataSync()).every(Number.isNaN), 'the cpu backend keeps NaN, like TensorFlow');
@@ -37,6 +41,7 @@ describe('wasm backend and NaN', () => {
         { name: 'd/Relu', op: '_FusedMatMul', input: ['x', 'w', 'b'], attr: { fused_ops: { list: { s: [b64('BiasAdd'), b64('Relu')] } }, num_args: { i: '1' } } },
         { name: 'r', op: 'Relu', input: ['d/Relu'] },
         { name: 'y', op: 'Identity', input: ['r'] },
+        { name: 'c/Relu', op: '_FusedConv2D', input: ['img', 'k', 'b'], attr: { fused_ops: { list: { s: [b64('BiasAdd'), b64('Relu')] } }, num_args: { i: '1' } } },
       ],
     };
     const out = nanSafeRelu(topology);
@@ -46,6 +51,9 @@ describe('wasm backend and NaN', () => {
     assert.equal(byName.r.op, 'SelectV2');
     assert.deepEqual(byName.r.input, ['r/deploykit_negative', 'r/deploykit_zeros', 'd/Relu']);
     assert.equal(byName.y.op, 'Identity');
+    assert.equal(byName['c/Relu'].op, 'SelectV2');
+    assert.deepEqual(byName['c/Relu/deploykit_linear'].attr.fused_ops.list.s, [b64('BiasAdd')]);
+    assert.equal(byName['c/Relu/deploykit_linear'].op, '_FusedConv2D');
     assert.equal(topology.node[1].op, '_FusedMatMul', 'the input topology is not modified');
   });
 });
