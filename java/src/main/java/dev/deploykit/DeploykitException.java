@@ -1,7 +1,7 @@
 package dev.deploykit;
 
 /**
- * A failure with the exit code of the common client command line (DESIGN.md): 2 for usage or
+ * A failure with the exit code of the common client command line (docs/contract.md): 2 for usage or
  * bad input, 3 when the model fails to load or fails its integrity or safety check. The message
  * is one line, {@code <what>: <why>}.
  */

@@ -15,7 +15,7 @@ import java.util.List;
 import java.util.stream.Stream;
 
 /**
- * The manifest's sha256 rules (DESIGN.md). A file: sha256 of its bytes. A folder: sha256 of the
+ * The manifest's sha256 rules (docs/contract.md). A file: sha256 of its bytes. A folder: sha256 of the
  * lines {@code <sha256hex>  <relpath>\n} of its regular files, sorted by relative path as UTF-8
  * bytes. Symbolic links are refused: a link could point the loader outside the checked tree.
  */

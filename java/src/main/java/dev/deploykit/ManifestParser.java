@@ -135,7 +135,18 @@ final class ManifestParser {
           dims.add(TensorSpec.Dim.fixed(size));
         }
       }
-      out.add(new TensorSpec(name, dtype, List.copyOf(dims)));
+      long[] range = null;
+      if (s.has("range") && !s.get("range").isJsonNull()) {
+        JsonArray r = array(s, "range", tw);
+        if (r.size() != 2) {
+          throw new Invalid(tw + ": range is not [min, max]");
+        }
+        range = new long[] {integer(r.get(0), tw + ": range"), integer(r.get(1), tw + ": range")};
+        if (range[0] > range[1]) {
+          throw new Invalid(tw + ": range min " + range[0] + " is over its max " + range[1]);
+        }
+      }
+      out.add(new TensorSpec(name, dtype, List.copyOf(dims), range));
     }
     return List.copyOf(out);
   }

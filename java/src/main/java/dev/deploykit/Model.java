@@ -1,5 +1,7 @@
 package dev.deploykit;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -332,7 +334,7 @@ public final class Model implements AutoCloseable {
     }
   }
 
-  /** Zero-filled inputs of the smallest non-empty sizes the model's dims allow. */
+  /** Zero-filled inputs (integer inputs: the value of their range nearest 0) of the smallest non-empty sizes the dims allow. */
   static Map<String, Tensor> zeroInputs(Manifest.ModelEntry entry) {
     Map<String, Long> sizes = new HashMap<>();
     Map<String, Tensor> out = new LinkedHashMap<>();
@@ -344,7 +346,18 @@ public final class Model implements AutoCloseable {
             ? sizes.computeIfAbsent(d.name(), n -> Math.min(Math.max(1, entry.range(n).min()), entry.range(n).max()))
             : d.size();
       }
-      out.put(spec.name(), new Tensor(spec.dtype(), shape, new byte[Math.toIntExact(Tensor.elementCount(shape) * spec.dtype().bytes())]));
+      int n = Math.toIntExact(Tensor.elementCount(shape));
+      long fill = spec.range() == null || spec.dtype().isFloat() ? 0 : Math.max(spec.range()[0], Math.min(0, spec.range()[1])); // 0, or the value in range nearest it
+      ByteBuffer b = ByteBuffer.allocate(n * spec.dtype().bytes()).order(ByteOrder.LITTLE_ENDIAN);
+      for (int i = 0; i < n && fill != 0; i++) {
+        switch (spec.dtype()) {
+          case INT32 -> b.putInt((int) fill);
+          case INT64 -> b.putLong(fill);
+          case UINT8, BOOL -> b.put((byte) fill);
+          default -> { }
+        }
+      }
+      out.put(spec.name(), new Tensor(spec.dtype(), shape, b.array()));
     }
     return out;
   }

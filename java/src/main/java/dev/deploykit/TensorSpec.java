@@ -3,8 +3,12 @@ package dev.deploykit;
 import java.util.List;
 import java.util.stream.Collectors;
 
-/** One model input or output as the manifest specifies it: name, dtype and shape. */
-public record TensorSpec(String name, DType dtype, List<Dim> shape) {
+/**
+ * One model input or output as the manifest specifies it: name, dtype, shape, and for integer
+ * inputs the optional inclusive {@code range} of valid values (null when absent; documentation,
+ * not checked on calls).
+ */
+public record TensorSpec(String name, DType dtype, List<Dim> shape, long[] range) {
 
   /** One dimension: a fixed size, or a named dynamic dim (then {@code size} is -1). */
   public record Dim(long size, String name) {

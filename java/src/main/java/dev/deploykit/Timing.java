@@ -4,7 +4,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
-/** Latency statistics as DESIGN.md's {@code --timing} file reports them (microseconds). */
+/** Latency statistics as the contract's {@code --timing} file reports them (microseconds). */
 final class Timing {
   private Timing() {}
 
