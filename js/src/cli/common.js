@@ -121,9 +121,13 @@ async function runJob(job, { doc, loadOnce, timing }) {
   const outputs = await runner.predict(inputs);
   // An engine that times inside its runtime (the browser page) reports its own figure.
   const firstMs = runner.lastMs ?? performance.now() - start;
-  if (job.outputs?.dir) await fs.mkdir(job.outputs.dir, { recursive: true }).catch((e) => {
-    throw new UsageError(`--output-dir ${job.outputs.dir}: cannot create: ${e.message}`);
-  });
+  if (job.outputs?.dir) {
+    try {
+      await fs.mkdir(job.outputs.dir, { recursive: true });
+    } catch (e) {
+      throw new UsageError(`--output-dir ${job.outputs.dir}: cannot create: ${e.message}`);
+    }
+  }
   for (const [name, file] of Object.entries(outFiles)) {
     try {
       await fs.writeFile(file, writeNpy(outputs[name]));
