@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -175,3 +176,138 @@ print('ok')
     env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-3000:]
+
+
+# --- several inputs and outputs, every integer path --------------------------------------------
+
+MULTI_SOURCE = '''
+from typing import Dict
+import torch
+
+
+class Multi(torch.nn.Module):
+    """int64 tokens + bool mask -> float32 logits, float16 embedding, int32 count (a dict)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb = torch.nn.Embedding(96, 5)
+        self.proj = torch.nn.Linear(5, 4)
+
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor) -> Dict[str, torch.Tensor]:
+        h = self.emb(tokens) * mask.unsqueeze(-1).to(torch.float32)
+        return {"logits": h, "embedding": self.proj(h.mean(1)).to(torch.float16),
+                "count": mask.sum(1).to(torch.int32)}
+
+
+class AsTuple(torch.nn.Module):
+    def __init__(self, inner: Multi) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor):
+        d = self.inner(tokens, mask)
+        return d["logits"], d["embedding"], d["count"]
+'''
+
+
+@pytest.fixture(scope="module")
+def multi_export(tmp_path_factory) -> Path:
+    """A small v2 export of a two-input, three-output torch model in both TorchScript formats
+    (a dict result when scripted, a tuple when traced), with one golden set."""
+    import hashlib
+    import importlib.util
+
+    import torch
+
+    root = tmp_path_factory.mktemp("multi")
+    (root / "multi_model.py").write_text(MULTI_SOURCE)
+    spec = importlib.util.spec_from_file_location("multi_model", root / "multi_model.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    torch.manual_seed(7)
+    model = module.Multi().eval()
+    rng = np.random.default_rng(7)
+    tokens = rng.integers(0, 96, size=(3, 6), dtype=np.int64)
+    mask = rng.integers(0, 2, size=(3, 6)).astype(bool)
+    (root / "multi").mkdir()
+    with warnings.catch_warnings(), torch.no_grad():  # TorchScript is deprecated, and still the format
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.script(model).save(str(root / "multi" / "scripted.pt"))
+        torch.jit.trace(module.AsTuple(model), (torch.from_numpy(tokens), torch.from_numpy(mask))).save(
+            str(root / "multi" / "traced.pt"))
+        expected = {k: v.numpy() for k, v in model(torch.from_numpy(tokens), torch.from_numpy(mask)).items()}
+    golden = root / "multi" / "golden" / "golden"
+    (golden / "expected").mkdir(parents=True)
+    np.save(golden / "tokens.npy", tokens)
+    np.save(golden / "mask.npy", mask)
+    for name, value in expected.items():
+        np.save(golden / "expected" / f"{name}.npy", value)
+
+    def artifact(fmt: str, rel: str) -> dict:
+        data = (root / rel).read_bytes()
+        return {"format": fmt, "path": rel, "via": ["torch", fmt], "sha256": hashlib.sha256(data).hexdigest(),
+                "bytes": len(data), "tolerance": {"atol": 1e-5, "rtol": 1e-4, "outputs": {"embedding": {"atol": 1e-3, "rtol": 1e-3}}}}
+
+    manifest = {
+        "schema_version": 2,
+        "models": [{
+            "id": "multi",
+            "inputs": [{"name": "tokens", "dtype": "int64", "shape": ["batch", "seq"], "range": [0, 95]},
+                       {"name": "mask", "dtype": "bool", "shape": ["batch", "seq"]}],
+            "outputs": [{"name": "logits", "dtype": "float32", "shape": ["batch", "seq", 5]},
+                        {"name": "embedding", "dtype": "float16", "shape": ["batch", 4]},
+                        {"name": "count", "dtype": "int32", "shape": ["batch"]}],
+            "dims": {"batch": {"min": 1}, "seq": {"min": 1, "max": 16}},
+            "golden": [{"name": "golden", "rows": 3,
+                        "inputs": {n: f"multi/golden/golden/{n}.npy" for n in ("tokens", "mask")},
+                        "expected": {n: f"multi/golden/golden/expected/{n}.npy" for n in expected}}],
+            "artifacts": [artifact("torchscript-script", "multi/scripted.pt"), artifact("torchscript-trace", "multi/traced.pt")],
+        }],
+    }
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    return root
+
+
+@pytest.mark.parametrize("fmt", ["torchscript-script", "torchscript-trace"])
+def test_several_inputs_and_outputs_of_every_dtype_kind(multi_export, fmt):
+    native = _native.Model.from_manifest(str(multi_export / "manifest.json"), "multi", fmt)
+    assert native.input_names == ["tokens", "mask"] and native.output_names == ["logits", "embedding", "count"]
+    golden = multi_export / "multi" / "golden" / "golden"
+    inputs = {n: np.load(golden / f"{n}.npy") for n in ("tokens", "mask")}
+    got = native.predict(inputs)
+    assert list(got) == ["logits", "embedding", "count"]
+    for name, tol in (("logits", 1e-5), ("embedding", 1e-3), ("count", 0.0)):
+        want = np.load(golden / "expected" / f"{name}.npy")
+        assert got[name].dtype == want.dtype and got[name].shape == want.shape, name
+        result = _native.compare(want, got[name], tol, tol)
+        assert result.passed, (name, result)
+    assert np.array_equal(got["count"], inputs["mask"].sum(1))
+    # Other batch and sequence sizes inside the dims run; outside them they are refused.
+    assert native.predict({"tokens": inputs["tokens"][:1, :2], "mask": inputs["mask"][:1, :2]})["logits"].shape == (1, 2, 5)
+    with pytest.raises(ValueError, match=r"^input tokens: expected int64, got int32$"):
+        native.predict({**inputs, "tokens": inputs["tokens"].astype(np.int32)})
+    with pytest.raises(ValueError, match=r"^input mask: expected bool, got uint8$"):
+        native.predict({**inputs, "mask": inputs["mask"].astype(np.uint8)})
+    long = {"tokens": np.zeros((1, 17), np.int64), "mask": np.ones((1, 17), bool)}
+    with pytest.raises(ValueError, match=r"^input tokens: dim 1 \(seq\) is 17, outside \[1, 16\]$"):
+        native.predict(long)
+    with pytest.raises(ValueError, match=r"^input mask: dim 0 \(batch\) is 2, but input tokens has 3$"):
+        native.predict({**inputs, "mask": inputs["mask"][:2]})
+
+
+def test_the_cli_runs_several_inputs_and_outputs(multi_export, tmp_path):
+    cli = REPO / "bin" / "deploykit-cpp"
+    golden = multi_export / "multi" / "golden" / "golden"
+    base = [str(cli), "--manifest", str(multi_export / "manifest.json"), "--model", "multi"]
+    named = ["--input", f"tokens={golden / 'tokens.npy'}", "--input", f"mask={golden / 'mask.npy'}"]
+    for fmt in ("torchscript-script", "torchscript-trace"):
+        result = subprocess.run([*base, "--format", fmt, *named, "--output-dir", str(tmp_path / fmt),
+                                 "--check-dir", str(golden / "expected")], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert [line.split(":")[0] for line in result.stdout.splitlines()] == ["check logits", "check embedding", "check count"]
+        assert result.stdout.splitlines()[-1].endswith("(exact)")
+        assert np.load(tmp_path / fmt / "count.npy").dtype == np.int32
+        assert np.load(tmp_path / fmt / "embedding.npy").dtype == np.float16
+    bare = subprocess.run([*base, "--format", "torchscript-trace", "--input", str(golden / "tokens.npy")],
+                          capture_output=True, text=True, timeout=120)
+    assert bare.returncode == 2 and bare.stderr.startswith("error: input ") and "use NAME=FILE" in bare.stderr

@@ -96,8 +96,12 @@ int finish(const Prepared& p, const TensorMap& outputs, std::ostream& out) {
     write_npy(path, outputs.find(name)->second);
   }
   bool passed = true;
-  for (const auto& [name, expected] : p.expected)
-    passed &= check_output(name, expected, outputs.find(name)->second, p.artifact->tolerance_for(name), out);
+  for (const TensorSpec& spec : p.entry->outputs) {  // in the model's output order
+    const auto expected = p.expected.find(spec.name);
+    if (expected != p.expected.end())
+      passed &= check_output(spec.name, expected->second, outputs.find(spec.name)->second,
+                             p.artifact->tolerance_for(spec.name), out);
+  }
   return passed ? kOk : kCheckFailed;
 }
 

@@ -131,14 +131,14 @@ DimBindings check_inputs(const ModelEntry& model, const TensorMap& inputs, const
       const Dim& d = spec.shape[k];
       if (!d.dynamic()) continue;
       const std::int64_t size = t.shape[k];
-      const std::string at = "dim " + std::to_string(k) + " (" + d.name + ") is " + std::to_string(size);
+      const auto at = [&] { return "dim " + std::to_string(k) + " (" + d.name + ") is " + std::to_string(size); };
       const DimRange range = model.range_of(d.name);
-      if (size < range.min || (range.max && size > *range.max)) refuse(spec.name, at + ", outside " + range_string(range));
+      if (size < range.min || (range.max && size > *range.max)) refuse(spec.name, at() + ", outside " + range_string(range));
       const auto [it, fresh] = bound.emplace(d.name, size);
       if (fresh) {
         bound_by.emplace(d.name, spec.name);
       } else if (it->second != size) {
-        refuse(spec.name, at + ", but input " + bound_by[d.name] + " has " + std::to_string(it->second));
+        refuse(spec.name, at() + ", but input " + bound_by[d.name] + " has " + std::to_string(it->second));
       }
     }
   }
