@@ -43,7 +43,7 @@ def _ordered(x: np.ndarray) -> np.ndarray:
 
 
 def reference_stats(reference: np.ndarray, candidate: np.ndarray, atol: float, rtol: float) -> dict:
-    """The DESIGN.md comparison semantics, written independently in float64 NumPy."""
+    """The docs/contract.md comparison semantics, written independently in float64 NumPy."""
     b = np.ascontiguousarray(reference, dtype=F32).ravel()
     a = np.ascontiguousarray(candidate, dtype=F32).ravel()
     nan_a, nan_b = np.isnan(a), np.isnan(b)
@@ -216,3 +216,56 @@ def test_rejects_bad_tolerances(atol: float, rtol: float) -> None:
     x = np.zeros(4, F32)
     with pytest.raises(ValueError, match="atol and rtol"):
         _native.compare(x, x, atol, rtol)
+
+
+def _half_ordered(x: np.ndarray) -> np.ndarray:
+    bits = x.view(np.uint16).astype(np.int64)
+    return np.where(bits & 0x8000, -(bits & 0x7FFF), bits)
+
+
+def test_float16_compares_like_float32_with_float16_ulps() -> None:
+    rng = np.random.default_rng(3)
+    ref = rng.normal(size=(40, 25)).astype(np.float16)
+    cand = (ref.astype(F32) + rng.normal(scale=2e-3, size=ref.shape).astype(F32)).astype(np.float16)
+    cand.flat[[5, 17]] = ref.flat[[5, 17]]
+    ref.flat[3], cand.flat[3] = np.nan, np.nan
+    ref.flat[9], cand.flat[9] = np.inf, np.inf
+    got = _native.compare(ref, cand, 1e-3, 1e-3).as_dict()
+    # float16 -> float32 is exact, so every field but the ULPs equals the float32 comparison ...
+    as_f32 = _native.compare(ref.astype(F32), cand.astype(F32), 1e-3, 1e-3).as_dict()
+    assert {k: v for k, v in got.items() if k != "max_ulp"} == {k: v for k, v in as_f32.items() if k != "max_ulp"}
+    # ... and the ULPs are counted in float16.
+    finite = np.isfinite(ref) & np.isfinite(cand)
+    assert got["max_ulp"] == int(np.abs(_half_ordered(ref[finite]) - _half_ordered(cand[finite])).max())
+    assert got["max_ulp"] < as_f32["max_ulp"]
+    assert _native.compare(ref, ref, 0.0, 0.0).passed
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64, np.uint8, np.bool_])
+def test_integers_and_bools_compare_exactly(dtype) -> None:
+    rng = np.random.default_rng(5)
+    high = 2 if dtype == np.bool_ else 100
+    ref = rng.integers(0, high, size=(30, 7)).astype(dtype)
+    cand = ref.copy()
+    cand.flat[[4, 11, 200]] = (ref.flat[[4, 11, 200]].astype(np.int64) + np.array([1, 3, 1])) % high
+    got = _native.compare(ref, cand, 1e9, 1e9)  # tolerances do not apply
+    diff = np.abs(ref.astype(np.int64) - cand.astype(np.int64)).ravel()
+    assert not got.passed
+    assert (got.count, got.mismatches, got.nonfinite_mismatches) == (ref.size, np.count_nonzero(diff), 0)
+    assert got.max_abs == diff.max() and got.worst_index == int(diff.argmax()) and got.max_ulp == 0
+    assert _native.compare(ref, ref, 0.0, 0.0).passed
+
+
+def test_int64_differences_do_not_overflow() -> None:
+    info = np.iinfo(np.int64)
+    got = _native.compare(np.array([info.min, 0], np.int64), np.array([info.max, 0], np.int64), 0.0, 0.0)
+    assert got.mismatches == 1 and got.max_abs == float(2**64)
+
+
+def test_rejects_differing_and_foreign_dtypes() -> None:
+    with pytest.raises(TypeError, match="dtype mismatch"):
+        _native.compare(np.zeros(3, np.int32), np.zeros(3, np.int64), 0.0, 0.0)
+    with pytest.raises(TypeError, match="float32"):
+        _native.compare(np.zeros(3, np.int8), np.zeros(3, np.int8), 0.0, 0.0)
+    with pytest.raises(TypeError):
+        _native.compare(np.zeros(3, np.uint16), np.zeros(3, np.uint16), 0.0, 0.0)
