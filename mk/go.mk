@@ -1,4 +1,4 @@
-# Go: the TensorFlow C API client (go/, issue 5). Builds against the C library inside the
+# Go: the TensorFlow C API client (go/). Builds against the C library inside the
 # project's TensorFlow wheel; point TF_LIB_DIR at another libtensorflow to use that instead
 # (a folder with libtensorflow_cc.so.2 or libtensorflow.so.2 and libtensorflow_framework.so.2;
 # headers in TF_LIB_DIR/include or TF_LIB_DIR/../include, or set TF_INCLUDE_DIR).
@@ -51,14 +51,17 @@ test-go: setup-go test-fixtures
 	cd go && $(GO_ENV) $(GO) test -count=1 -race -run '^TestConcurrent' ./tfmodel
 	cd go && $(GO_ENV) $(GO) test -run '^$$' -fuzz '^FuzzReadNpy$$' -fuzztime $(GO_FUZZTIME) ./npy
 
-# One --check parity line per saved-model artifact of $(MODELS)/manifest.json.
+# Every golden set of every saved-model artifact of $(MODELS)/manifest.json, through
+# --input-dir/--check-dir (one --check line per output), outputs under $(GO_BUILD)/demo.
 demo-go: setup-go
 	@test -f $(MODELS)/manifest.json || { echo "demo-go: $(MODELS)/manifest.json not found: run 'make export'"; exit 1; }
-	@status=0; while read -r id input expected; do \
+	@status=0; while read -r id set dir exp; do \
+	  echo "$$id/saved-model/$$set:"; \
 	  bin/deploykit-go --manifest $(MODELS)/manifest.json --model $$id --format saved-model \
-	    --input $(MODELS)/$$input --output $(GO_BUILD)/demo-$$id.npy --check $(MODELS)/$$expected || status=1; \
-	done < <($(PY) -c 'import json, sys; m = json.load(open(sys.argv[1])); \
-	  [print(x["id"], x["golden"]["input"], x["golden"]["expected"]) for x in m["models"] if any(a["format"] == "saved-model" for a in x["artifacts"])]' \
+	    --input-dir $(MODELS)/$$dir --output-dir $(GO_BUILD)/demo/$$id/$$set --check-dir $(MODELS)/$$exp || status=1; \
+	done < <($(PY) -c 'import json, posixpath, sys; m = json.load(open(sys.argv[1])); \
+	  [print(x["id"], g["name"], *(posixpath.dirname(next(iter(g[k].values()))) for k in ("inputs", "expected"))) for x in m["models"] \
+	   if any(a["format"] == "saved-model" for a in x["artifacts"]) for g in x["golden"]]' \
 	  $(MODELS)/manifest.json); exit $$status
 
 # Latency (batch 1), throughput (batch 1024), Predict vs a bare session Run, RSS growth.

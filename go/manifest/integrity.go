@@ -40,7 +40,7 @@ func FileSHA256(file string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// FolderSHA256 hashes a folder artifact by DESIGN.md's rule: for each regular file, sorted
+// FolderSHA256 hashes a folder artifact by the contract's rule (docs/contract.md): for each regular file, sorted
 // by its '/'-separated relative path as bytes, the line "<sha256hex>  <relpath>\n"; the
 // hash is the sha256 of those lines. Symlinks and other non-regular entries are refused.
 func FolderSHA256(dir string) (string, error) {

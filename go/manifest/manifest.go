@@ -1,8 +1,11 @@
-// Package manifest reads deploykit's models/manifest.json (DESIGN.md): the models, their
-// artifacts and golden files, the artifact hashes and the op deny-list beside it.
+// Package manifest reads deploykit's models/manifest.json, schema version 2
+// (docs/contract.md): the models with their tensor specs and dynamic dims, golden sets,
+// artifacts, the artifact hashes and the op deny-list beside it. Read validates every rule
+// of the contract; Check applies the contract's input checks to one call.
 package manifest
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,13 +13,20 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"deploykit/go/tensor"
 )
 
 // SchemaVersion is the manifest schema this reader understands.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
-// ErrInvalid is wrapped by errors about a malformed manifest (missing fields, bad paths).
+// ErrInvalid is wrapped by errors about a malformed manifest (bad JSON, a malformed tensor
+// spec, a path leaving the export): exit 2 in the CLI.
 var ErrInvalid = errors.New("malformed manifest")
+
+// ErrVersion is wrapped when schema_version is not 2 (missing, another number, a string):
+// exit 3 in the CLI.
+var ErrVersion = errors.New("unsupported schema_version")
 
 // ErrUnknownModel is wrapped when the manifest has no model with the requested id.
 var ErrUnknownModel = errors.New("unknown model")
@@ -34,49 +44,101 @@ type Manifest struct {
 
 // Model is one entry of models[].
 type Model struct {
-	ID        string       `json:"id"`
-	Source    string       `json:"source"`
-	Inputs    []TensorSpec `json:"inputs"`
-	Outputs   []TensorSpec `json:"outputs"`
-	Golden    Golden       `json:"golden"`
-	Artifacts []Artifact   `json:"artifacts"`
+	ID        string             `json:"id"`
+	Source    string             `json:"source"`
+	Inputs    []TensorSpec       `json:"inputs"`
+	Outputs   []TensorSpec       `json:"outputs"`
+	Dims      map[string]DimSpec `json:"dims"`
+	Golden    []GoldenSet        `json:"golden"`
+	Artifacts []Artifact         `json:"artifacts"`
 }
 
-// TensorSpec describes an input or output: dtype and shape ([-1, F]: -1 is the batch).
+// TensorSpec is one input or output. DType and Shape are filled in by Read from the JSON
+// fields dtype and shape.
 type TensorSpec struct {
-	Name  string  `json:"name"`
-	Dtype string  `json:"dtype"`
-	Shape []int64 `json:"shape"`
+	Name     string            `json:"name"`
+	DTypeStr string            `json:"dtype"`
+	RawShape []json.RawMessage `json:"shape"`
+	Range    []int64           `json:"range"`
+
+	DType tensor.DType `json:"-"`
+	Shape []Dim        `json:"-"`
 }
 
-// Golden names the golden vectors, relative to the manifest's folder.
-type Golden struct {
-	Input           string `json:"input"`
-	Expected        string `json:"expected"`
-	Rows            int    `json:"rows"`
-	SpecialInput    string `json:"special_input"`
-	SpecialExpected string `json:"special_expected"`
+// Dim is one shape item: a fixed size (Name empty) or a named dynamic dim.
+type Dim struct {
+	Size int64
+	Name string
+}
+
+func (d Dim) String() string {
+	if d.Name != "" {
+		return d.Name
+	}
+	return fmt.Sprint(d.Size)
+}
+
+// DimSpec bounds a dynamic dim; Max < 0 means unbounded.
+type DimSpec struct {
+	Min *int64 `json:"min"`
+	Max *int64 `json:"max"`
+}
+
+// Bounds returns min (default 0) and max (-1 when unbounded).
+func (d DimSpec) Bounds() (lo, hi int64) {
+	lo, hi = 0, -1
+	if d.Min != nil {
+		lo = *d.Min
+	}
+	if d.Max != nil {
+		hi = *d.Max
+	}
+	return lo, hi
+}
+
+// GoldenSet is one named set of golden files, paths relative to the manifest's folder.
+type GoldenSet struct {
+	Name     string            `json:"name"`
+	Rows     int               `json:"rows"`
+	Inputs   map[string]string `json:"inputs"`
+	Expected map[string]string `json:"expected"`
 }
 
 // Artifact is one exported file or folder of a model.
 type Artifact struct {
-	Format      string            `json:"format"`
-	Path        string            `json:"path"`
-	Sha256      string            `json:"sha256"`
-	Bytes       int64             `json:"bytes"`
-	Signature   string            `json:"signature"`
-	Tags        []string          `json:"tags"`
-	InputKeys   map[string]string `json:"input_keys"`
-	OutputKeys  map[string]string `json:"output_keys"`
-	ContainsOps []string          `json:"contains_ops"`
-	Tolerance   Tolerance         `json:"tolerance"`
-	Files       []FileEntry       `json:"files"`
+	Format         string            `json:"format"`
+	Path           string            `json:"path"`
+	Via            []string          `json:"via"`
+	Sha256         string            `json:"sha256"`
+	Bytes          int64             `json:"bytes"`
+	Signature      string            `json:"signature"`
+	Tags           []string          `json:"tags"`
+	InputKeys      map[string]string `json:"input_keys"`
+	OutputKeys     map[string]string `json:"output_keys"`
+	BoundaryDTypes map[string]string `json:"boundary_dtypes"`
+	ContainsOps    []string          `json:"contains_ops"`
+	Tolerance      Tolerance         `json:"tolerance"`
+	Files          []FileEntry       `json:"files"`
 }
 
-// Tolerance is the artifact's comparison tolerance (DESIGN.md comparison semantics).
-type Tolerance struct {
+// Tol is one absolute/relative tolerance pair.
+type Tol struct {
 	Atol float64 `json:"atol"`
 	Rtol float64 `json:"rtol"`
+}
+
+// Tolerance is the artifact's comparison tolerance, with optional per-output overrides.
+type Tolerance struct {
+	Tol
+	Outputs map[string]Tol `json:"outputs"`
+}
+
+// For returns the tolerance of one output.
+func (t Tolerance) For(output string) Tol {
+	if o, ok := t.Outputs[output]; ok {
+		return o
+	}
+	return t.Tol
 }
 
 // FileEntry is one file of a folder artifact.
@@ -97,25 +159,35 @@ type HashedFile struct {
 	Sha256 string `json:"sha256"`
 }
 
-// Read parses the manifest at path. A missing file is returned as the os error (wrapping
-// fs.ErrNotExist); anything unparsable wraps ErrInvalid.
+// Read parses and validates the manifest at file. A missing file is returned as the os
+// error (wrapping fs.ErrNotExist); a schema_version other than 2 wraps ErrVersion; anything
+// else malformed wraps ErrInvalid.
 func Read(file string) (*Manifest, error) {
 	raw, err := os.ReadFile(file)
 	if err != nil {
 		return nil, err
 	}
+	var probe map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &probe); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrInvalid, file, err)
+	}
+	if v, ok := probe["schema_version"]; !ok {
+		return nil, fmt.Errorf("%w: %s: schema_version missing is not supported (this client reads %d)", ErrVersion, file, SchemaVersion)
+	} else if s := string(bytes.TrimSpace(v)); s != "2" {
+		return nil, fmt.Errorf("%w: %s: schema_version %s is not supported (this client reads %d)", ErrVersion, file, s, SchemaVersion)
+	}
 	var m Manifest
 	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, fmt.Errorf("%w: %q: %v", ErrInvalid, file, err)
-	}
-	if m.SchemaVersion != SchemaVersion {
-		return nil, fmt.Errorf("%w: %q: schema_version %d (this reader knows %d)", ErrInvalid, file, m.SchemaVersion, SchemaVersion)
+		return nil, fmt.Errorf("%w: %s: %v", ErrInvalid, file, err)
 	}
 	abs, err := filepath.Abs(file)
 	if err != nil {
 		return nil, err
 	}
 	m.Dir = filepath.Dir(abs)
+	if err := m.validate(); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrInvalid, file, err)
+	}
 	return &m, nil
 }
 
@@ -141,21 +213,6 @@ func (mod *Model) Artifact(format string) (*Artifact, error) {
 		}
 	}
 	return nil, fmt.Errorf("%w: model %q has no %q artifact", ErrUnknownFormat, mod.ID, format)
-}
-
-// Width returns the feature width of a [-1, W] tensor spec.
-func Width(specs []TensorSpec, what string) (int, error) {
-	if len(specs) != 1 {
-		return 0, fmt.Errorf("%w: %d %s (this client runs models with exactly one)", ErrInvalid, len(specs), what)
-	}
-	s := specs[0]
-	if s.Dtype != "float32" {
-		return 0, fmt.Errorf("%w: %s %q has dtype %q (want float32)", ErrInvalid, what, s.Name, s.Dtype)
-	}
-	if len(s.Shape) != 2 || s.Shape[0] != -1 || s.Shape[1] <= 0 {
-		return 0, fmt.Errorf("%w: %s %q has shape %v (want [-1, width])", ErrInvalid, what, s.Name, s.Shape)
-	}
-	return int(s.Shape[1]), nil
 }
 
 // Resolve turns a manifest-relative path ('/'-separated, inside the manifest's folder)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"deploykit/go/internal/testfix"
@@ -91,14 +92,28 @@ func TestResolve(t *testing.T) {
 func TestReadErrors(t *testing.T) {
 	dir := t.TempDir()
 	for name, body := range map[string]string{
-		"bad.json":     "{",
-		"version.json": `{"schema_version": 2, "models": []}`,
-		"types.json":   `{"schema_version": 1, "models": {}}`,
+		"bad.json":    "{",
+		"types.json":  `{"schema_version": 2, "models": {}}`,
+		"no_id.json":  `{"schema_version": 2, "models": [{"inputs": []}]}`,
+		"ragged.json": `{"schema_version": 2, "models": [{"id": "m", "inputs": [{"name": "x", "dtype": "float32", "shape": [true]}], "outputs": [{"name": "y", "dtype": "bool", "shape": []}]}]}`,
 	} {
 		p := filepath.Join(dir, name)
 		os.WriteFile(p, []byte(body), 0o644)
 		if _, err := Read(p); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: Read = %v, want ErrInvalid", name, err)
+		}
+	}
+	for body, shown := range map[string]string{
+		`{"schema_version": 1, "models": []}`:   "schema_version 1 is not supported (this client reads 2)",
+		`{"schema_version": "2", "models": []}`: `schema_version "2" is not supported (this client reads 2)`,
+		`{"schema_version": 2.0, "models": []}`: "schema_version 2.0 is not supported (this client reads 2)",
+		`{"models": []}`:                        "schema_version missing is not supported (this client reads 2)",
+	} {
+		p := filepath.Join(dir, "version.json")
+		os.WriteFile(p, []byte(body), 0o644)
+		_, err := Read(p)
+		if !errors.Is(err, ErrVersion) || !strings.HasSuffix(err.Error(), p+": "+shown) {
+			t.Errorf("%s: Read = %v, want ErrVersion ending %q", body, err, shown)
 		}
 	}
 	if _, err := Read(filepath.Join(dir, "none.json")); !errors.Is(err, os.ErrNotExist) {

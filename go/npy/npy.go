@@ -1,10 +1,11 @@
-// Package npy reads and writes the one NumPy .npy layout deploykit exchanges between
-// languages (DESIGN.md): format 1.0 or 2.0, dtype '<f4', C order, two dimensions
-// (rows, features). Anything else is rejected with an error wrapping ErrInvalid.
+// Package npy reads and writes NumPy .npy files as deploykit exchanges them between
+// languages (docs/contract.md): format 1.0, 2.0 or 3.0, C order, rank 0-8, one of the six
+// contract dtypes ('<f4', '<f2', '<i4', '<i8', '|u1', '|b1'; '<u1' and '<b1' also read).
+// Anything else is rejected with an error wrapping ErrInvalid.
 //
-// The reader is deliberately narrow: a general .npy library (codeberg.org/sbinet/npyio)
-// also parses structured dtypes and pickled object arrays, which the contract forbids
-// and which would widen what a hostile file can reach. This one is fuzzed (FuzzReadNpy).
+// The reader is deliberately narrow: a general .npy library also parses structured dtypes
+// and pickled object arrays, which the contract forbids and which would widen what a
+// hostile file can reach. This one is fuzzed (FuzzReadNpy).
 package npy
 
 import (
@@ -14,72 +15,54 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+
+	"deploykit/go/tensor"
 )
 
 // ErrInvalid is wrapped by every error about a malformed or unsupported .npy file.
 var ErrInvalid = errors.New("invalid npy")
-
-// Matrix is a row-major (C order) float32 matrix: element (r, c) is Data[r*Cols+c].
-type Matrix struct {
-	Rows, Cols int
-	Data       []float32
-}
-
-// Row returns row r as a slice sharing Data.
-func (m *Matrix) Row(r int) []float32 { return m.Data[r*m.Cols : (r+1)*m.Cols : (r+1)*m.Cols] }
-
-// RowSlices returns the rows as slices sharing Data (no copy).
-func (m *Matrix) RowSlices() [][]float32 {
-	rows := make([][]float32, m.Rows)
-	for r := range rows {
-		rows[r] = m.Row(r)
-	}
-	return rows
-}
-
-// FromRows copies rows into a new Matrix; every row must have the same length.
-func FromRows(rows [][]float32) (*Matrix, error) {
-	m := &Matrix{Rows: len(rows)}
-	if len(rows) > 0 {
-		m.Cols = len(rows[0])
-	}
-	m.Data = make([]float32, 0, m.Rows*m.Cols)
-	for i, row := range rows {
-		if len(row) != m.Cols {
-			return nil, fmt.Errorf("row %d has %d values, row 0 has %d", i, len(row), m.Cols)
-		}
-		m.Data = append(m.Data, row...)
-	}
-	return m, nil
-}
 
 var magic = []byte("\x93NUMPY")
 
 // maxHeader bounds the header length a file may claim (numpy itself caps it far lower).
 const maxHeader = 1 << 20
 
+// descrs maps the accepted descr strings to dtypes.
+var descrs = map[string]tensor.DType{
+	"<f4": tensor.Float32, "<f2": tensor.Float16, "<i4": tensor.Int32, "<i8": tensor.Int64,
+	"|u1": tensor.Uint8, "<u1": tensor.Uint8, "|b1": tensor.Bool, "<b1": tensor.Bool,
+}
+
+// writeDescrs is the descr a writer uses for each dtype (numpy's own spelling).
+var writeDescrs = map[tensor.DType]string{
+	tensor.Float32: "<f4", tensor.Float16: "<f2", tensor.Int32: "<i4", tensor.Int64: "<i8",
+	tensor.Uint8: "|u1", tensor.Bool: "|b1",
+}
+
 // Read parses a whole .npy stream.
-func Read(r io.Reader) (*Matrix, error) {
+func Read(r io.Reader) (*tensor.Tensor, error) {
 	var pre [8]byte
 	if _, err := io.ReadFull(r, pre[:]); err != nil {
-		return nil, fmt.Errorf("%w: truncated preamble", ErrInvalid)
+		return nil, fmt.Errorf("%w: truncated preamble (not an npy file)", ErrInvalid)
 	}
 	if !bytes.Equal(pre[:6], magic) {
 		return nil, fmt.Errorf("%w: not an npy file (bad magic)", ErrInvalid)
 	}
+	if pre[7] != 0 || pre[6] < 1 || pre[6] > 3 {
+		return nil, fmt.Errorf("%w: format version %d.%d (want 1.0, 2.0 or 3.0)", ErrInvalid, pre[6], pre[7])
+	}
 	var hlen int
-	switch major := pre[6]; major {
-	case 1:
+	if pre[6] == 1 {
 		var b [2]byte
 		if _, err := io.ReadFull(r, b[:]); err != nil {
 			return nil, fmt.Errorf("%w: truncated header length", ErrInvalid)
 		}
 		hlen = int(binary.LittleEndian.Uint16(b[:]))
-	case 2:
+	} else {
 		var b [4]byte
 		if _, err := io.ReadFull(r, b[:]); err != nil {
 			return nil, fmt.Errorf("%w: truncated header length", ErrInvalid)
@@ -89,69 +72,79 @@ func Read(r io.Reader) (*Matrix, error) {
 			return nil, fmt.Errorf("%w: header length %d too large", ErrInvalid, n)
 		}
 		hlen = int(n)
-	default:
-		return nil, fmt.Errorf("%w: format version %d.%d (want 1.0 or 2.0)", ErrInvalid, major, pre[7])
-	}
-	if pre[7] != 0 {
-		return nil, fmt.Errorf("%w: format version %d.%d (want 1.0 or 2.0)", ErrInvalid, pre[6], pre[7])
 	}
 	header := make([]byte, hlen)
 	if _, err := io.ReadFull(r, header); err != nil {
 		return nil, fmt.Errorf("%w: truncated header", ErrInvalid)
 	}
-	rows, cols, err := parseHeader(string(header))
+	dt, shape, err := parseHeader(string(header))
 	if err != nil {
 		return nil, err
 	}
-	// Read what is there rather than what the header claims, so a lying shape cannot make
-	// us allocate more than the file holds.
-	data, err := io.ReadAll(r)
+	// Read at most what the header claims plus one byte, so that a lying shape cannot make
+	// us allocate more than the file holds and a long file is still detected.
+	need, ok := dataBytes(dt, shape)
+	if !ok {
+		return nil, fmt.Errorf("%w: header shape %s is too large", ErrInvalid, tensor.ShapeString(shape))
+	}
+	data, err := io.ReadAll(io.LimitReader(r, need+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading npy data: %w", err)
 	}
-	if cols != 0 && rows > len(data)/4/cols || rows*cols*4 != len(data) {
-		return nil, fmt.Errorf("%w: header shape (%d, %d) needs %s bytes of data, file has %d",
-			ErrInvalid, rows, cols, needBytes(rows, cols), len(data))
+	if int64(len(data)) != need {
+		what := "truncated data"
+		if int64(len(data)) > need {
+			what = "data longer than the shape"
+		}
+		return nil, fmt.Errorf("%w: %s: %s %s needs %d bytes", ErrInvalid, what, dt, tensor.ShapeString(shape), need)
 	}
-	m := &Matrix{Rows: rows, Cols: cols, Data: make([]float32, rows*cols)}
-	for i := range m.Data {
-		m.Data[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
+	if dt == tensor.Bool {
+		for i, b := range data {
+			if b > 1 {
+				return nil, fmt.Errorf("%w: bool byte %d at index %d (want 0 or 1)", ErrInvalid, b, i)
+			}
+		}
 	}
-	return m, nil
+	return tensor.FromBytes(dt, shape, data)
 }
 
-func needBytes(rows, cols int) string {
-	if cols != 0 && rows > math.MaxInt/4/cols {
-		return "more than MaxInt"
+// dataBytes is the data size the header promises, false when it overflows the bounds.
+func dataBytes(dt tensor.DType, shape []int64) (int64, bool) {
+	const limit = int64(1) << 40
+	n := int64(dt.Size())
+	for _, d := range shape {
+		if d != 0 && n > limit/d {
+			return 0, false
+		}
+		n *= d
 	}
-	return strconv.Itoa(rows * cols * 4)
+	return n, true
 }
 
 // ReadFile reads a .npy file.
-func ReadFile(path string) (*Matrix, error) {
+func ReadFile(path string) (*tensor.Tensor, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	m, err := Read(bufio.NewReader(f))
+	t, err := Read(bufio.NewReader(f))
 	if err != nil {
 		return nil, fmt.Errorf("%q: %w", path, err)
 	}
-	return m, nil
+	return t, nil
 }
 
 // parseHeader checks the header dict, e.g. {'descr': '<f4', 'fortran_order': False, 'shape': (64, 10), }.
-func parseHeader(h string) (rows, cols int, err error) {
-	bad := func(format string, args ...any) (int, int, error) {
-		return 0, 0, fmt.Errorf("%w: header: %s", ErrInvalid, fmt.Sprintf(format, args...))
+func parseHeader(h string) (dt tensor.DType, shape []int64, err error) {
+	bad := func(format string, args ...any) (tensor.DType, []int64, error) {
+		return 0, nil, fmt.Errorf("%w: header: %s", ErrInvalid, fmt.Sprintf(format, args...))
 	}
 	p := &parser{s: strings.TrimRight(h, " \n")}
 	if !p.eat('{') {
 		return bad("not a dict")
 	}
 	seen := map[string]bool{}
-	var shape []int
 	for {
 		p.space()
 		if p.eat('}') {
@@ -176,8 +169,8 @@ func parseHeader(h string) (rows, cols int, err error) {
 			if !ok {
 				return bad("descr is not a string")
 			}
-			if d != "<f4" {
-				return bad("dtype %q is not supported (want '<f4', little-endian float32)", d)
+			if dt, ok = descrs[d]; !ok {
+				return bad("dtype %q is not supported (want one of <f4 <f2 <i4 <i8 |u1 |b1)", d)
 			}
 		case "fortran_order":
 			switch {
@@ -211,10 +204,10 @@ func parseHeader(h string) (rows, cols int, err error) {
 			return bad("missing key %q", k)
 		}
 	}
-	if len(shape) != 2 {
-		return bad("shape has %d dimensions (want 2: rows, features)", len(shape))
+	if len(shape) > tensor.MaxRank {
+		return bad("shape has %d dimensions (at most %d)", len(shape), tensor.MaxRank)
 	}
-	return shape[0], shape[1], nil
+	return dt, shape, nil
 }
 
 type parser struct {
@@ -263,11 +256,11 @@ func (p *parser) str() (string, bool) {
 }
 
 // tuple reads a tuple of non-negative integers: (), (3,), (64, 10).
-func (p *parser) tuple() ([]int, bool) {
+func (p *parser) tuple() ([]int64, bool) {
 	if !p.eat('(') {
 		return nil, false
 	}
-	dims := []int{}
+	dims := []int64{}
 	for {
 		p.space()
 		if p.eat(')') {
@@ -280,7 +273,7 @@ func (p *parser) tuple() ([]int, bool) {
 		if start == p.i || p.i-start > 18 {
 			return nil, false
 		}
-		n, err := strconv.Atoi(p.s[start:p.i])
+		n, err := strconv.ParseInt(p.s[start:p.i], 10, 64)
 		if err != nil {
 			return nil, false
 		}
@@ -296,38 +289,43 @@ func (p *parser) tuple() ([]int, bool) {
 	}
 }
 
-// Write writes m as a format 1.0 '<f4' C-order .npy stream.
-func Write(w io.Writer, m *Matrix) error {
-	if len(m.Data) != m.Rows*m.Cols {
-		return fmt.Errorf("npy: matrix (%d, %d) has %d values", m.Rows, m.Cols, len(m.Data))
+// Write writes t as a format 1.0 C-order .npy stream with the contract's descr.
+func Write(w io.Writer, t *tensor.Tensor) error {
+	descr, ok := writeDescrs[t.DType]
+	if !ok {
+		return fmt.Errorf("npy: cannot write dtype %v", t.DType)
 	}
-	dict := fmt.Sprintf("{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d), }", m.Rows, m.Cols)
+	if n, ok := dataBytes(t.DType, t.Shape); !ok || n != int64(len(t.Data)) {
+		return fmt.Errorf("npy: %v %s tensor has %d bytes", t.DType, tensor.ShapeString(t.Shape), len(t.Data))
+	}
+	dict := fmt.Sprintf("{'descr': '%s', 'fortran_order': False, 'shape': %s, }", descr, tensor.ShapeString(t.Shape))
 	// Pad with spaces and end with '\n' so the data starts on a 64-byte boundary (numpy's
-	// rule); the dict is under 100 bytes, far from format 1.0's 65535-byte header limit.
+	// rule); a rank-8 dict stays far below format 1.0's 65535-byte header limit.
 	const preamble = 10 // magic, version, uint16 header length
 	hlen := (preamble+len(dict)+1+63)/64*64 - preamble
-	buf := bytes.NewBuffer(make([]byte, 0, preamble+hlen+4*len(m.Data)))
+	buf := bytes.NewBuffer(make([]byte, 0, preamble+hlen))
 	buf.Write(magic)
 	buf.Write([]byte{1, 0, byte(hlen), byte(hlen >> 8)})
 	buf.WriteString(dict)
 	buf.WriteString(strings.Repeat(" ", hlen-len(dict)-1))
 	buf.WriteByte('\n')
-	var b [4]byte
-	for _, v := range m.Data {
-		binary.LittleEndian.PutUint32(b[:], math.Float32bits(v))
-		buf.Write(b[:])
+	if _, err := w.Write(buf.Bytes()); err != nil {
+		return err
 	}
-	_, err := w.Write(buf.Bytes())
+	_, err := w.Write(t.Data)
 	return err
 }
 
-// WriteFile writes m to path.
-func WriteFile(path string, m *Matrix) error {
+// WriteFile writes t to path, creating the parent folder.
+func WriteFile(path string, t *tensor.Tensor) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	if err := Write(f, m); err != nil {
+	if err := Write(f, t); err != nil {
 		f.Close()
 		return err
 	}

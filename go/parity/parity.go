@@ -1,36 +1,52 @@
-// Package parity compares a runtime's output with the reference by DESIGN.md's semantics:
-// an element fails where |a-b| > atol and |a-b| > rtol*|b| (b is the reference); NaN must be
-// NaN at the same places and +Inf/-Inf must match exactly.
+// Package parity compares a runtime's output tensor with the reference by the contract's
+// semantics: for floats an element fails where |a-b| > atol and |a-b| > rtol*|b| (b is the
+// reference, computed in float64), NaN must be NaN at the same places and +Inf/-Inf must
+// match exactly; integer and bool tensors compare exactly. A shape or dtype difference fails.
 package parity
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 
-	"deploykit/go/npy"
+	"deploykit/go/tensor"
 )
 
 // Result summarises one comparison.
 type Result struct {
 	Pass       bool
-	Shape      string  // non-empty when the shapes differ (then nothing else is compared)
+	Mismatch   string  // non-empty when shape or dtype differ (then nothing else is compared)
 	MaxAbs     float64 // over elements where both sides are finite
+	MaxULP     uint64  // floats: in the tensor's own format (float16 ULPs for float16)
 	Mismatches int
 	Elements   int
-	Worst      int // flat index of the worst failing element (the first non-finite mismatch, else the largest |a-b|); -1 when none fails
+	Worst      int // flat index of the worst failing element; -1 when none fails
 }
 
-// Compare compares got with the reference want.
-func Compare(got, want *npy.Matrix, atol, rtol float64) Result {
-	r := Result{Worst: -1, Elements: len(want.Data)}
-	if got.Rows != want.Rows || got.Cols != want.Cols {
-		r.Shape = fmt.Sprintf("shape (%d, %d), expected (%d, %d)", got.Rows, got.Cols, want.Rows, want.Cols)
+// Compare compares got with the reference want; atol and rtol apply to float tensors.
+func Compare(got, want *tensor.Tensor, atol, rtol float64) Result {
+	r := Result{Worst: -1, Elements: want.Len()}
+	if got.DType != want.DType || !slices.Equal(got.Shape, want.Shape) {
+		r.Mismatch = fmt.Sprintf("got %s %s, expected %s %s", got.DType, tensor.ShapeString(got.Shape), want.DType, tensor.ShapeString(want.Shape))
 		return r
 	}
-	worstDiff := -1.0
-	for i := range want.Data {
-		a, b := float64(got.Data[i]), float64(want.Data[i])
-		ok, d := Element(a, b, atol, rtol)
+	if !want.DType.IsFloat() {
+		atol, rtol = 0, 0
+	}
+	worst := -1.0
+	for i := range r.Elements {
+		var ok bool
+		var d float64
+		if want.DType.IsFloat() {
+			ok, d = Element(got.Float64At(i), want.Float64At(i), atol, rtol)
+			if u := ulp(got, want, i); u > r.MaxULP {
+				r.MaxULP = u
+			}
+		} else {
+			a, b := got.Int64At(i), want.Int64At(i)
+			ok, d = a == b, math.Abs(float64(a)-float64(b))
+		}
 		if !math.IsNaN(d) && !math.IsInf(d, 0) && d > r.MaxAbs {
 			r.MaxAbs = d
 		}
@@ -42,8 +58,8 @@ func Compare(got, want *npy.Matrix, atol, rtol float64) Result {
 		if math.IsNaN(d) || math.IsInf(d, 0) {
 			score = math.Inf(1)
 		}
-		if score > worstDiff {
-			worstDiff, r.Worst = score, i
+		if score > worst {
+			worst, r.Worst = score, i
 		}
 	}
 	r.Pass = r.Mismatches == 0
@@ -63,17 +79,51 @@ func Element(a, b, atol, rtol float64) (bool, float64) {
 	return d <= atol || d <= rtol*math.Abs(b), d
 }
 
-// Summary is the one --check line, e.g.
-// "check mlp_keras/saved-model: pass max_abs=2.98e-08 (atol 1e-05 rtol 0.0001)".
-func Summary(label string, r Result, got, want *npy.Matrix, atol, rtol float64) string {
-	tol := fmt.Sprintf("(atol %g rtol %g)", atol, rtol)
-	switch {
-	case r.Shape != "":
-		return fmt.Sprintf("check %s: FAIL %s %s", label, r.Shape, tol)
-	case r.Pass:
-		return fmt.Sprintf("check %s: pass max_abs=%.3g %s", label, r.MaxAbs, tol)
+// ulp is the distance in units of last place between element i of a and b, counted in
+// their own format; 0 when either is NaN.
+func ulp(a, b *tensor.Tensor, i int) uint64 {
+	var x, y int64
+	switch a.DType {
+	case tensor.Float32:
+		x = ordered(uint64(binary.LittleEndian.Uint32(a.Data[4*i:])), 32)
+		y = ordered(uint64(binary.LittleEndian.Uint32(b.Data[4*i:])), 32)
+	case tensor.Float16:
+		x = ordered(uint64(binary.LittleEndian.Uint16(a.Data[2*i:])), 16)
+		y = ordered(uint64(binary.LittleEndian.Uint16(b.Data[2*i:])), 16)
+	default:
+		return 0
 	}
-	row, col := r.Worst/want.Cols, r.Worst%want.Cols
-	return fmt.Sprintf("check %s: FAIL %d of %d elements mismatch, max_abs=%.3g, worst at [%d, %d]: got %g expected %g %s",
-		label, r.Mismatches, r.Elements, r.MaxAbs, row, col, got.Data[r.Worst], want.Data[r.Worst], tol)
+	if math.IsNaN(a.Float64At(i)) || math.IsNaN(b.Float64At(i)) {
+		return 0
+	}
+	if x > y {
+		return uint64(x - y)
+	}
+	return uint64(y - x)
+}
+
+// ordered maps IEEE bits of the given width to integers that sort like the values.
+func ordered(bits uint64, width uint) int64 {
+	sign := uint64(1) << (width - 1)
+	if bits&sign != 0 {
+		return -int64(bits &^ sign)
+	}
+	return int64(bits)
+}
+
+// Summary is the one --check line of an output, e.g.
+// "check output: pass max_abs=2.98e-08 mismatches=0/64 (atol 1e-05 rtol 0.0001)".
+func Summary(name string, r Result, got, want *tensor.Tensor, atol, rtol float64) string {
+	tol := fmt.Sprintf("(atol %g rtol %g)", atol, rtol)
+	if !want.DType.IsFloat() {
+		tol = "(exact)"
+	}
+	switch {
+	case r.Mismatch != "":
+		return fmt.Sprintf("check %s: FAIL max_abs=nan mismatches=%d/%d %s %s", name, r.Elements, r.Elements, r.Mismatch, tol)
+	case r.Pass:
+		return fmt.Sprintf("check %s: pass max_abs=%.3g mismatches=0/%d max_ulp=%d %s", name, r.MaxAbs, r.Elements, r.MaxULP, tol)
+	}
+	return fmt.Sprintf("check %s: FAIL max_abs=%.3g mismatches=%d/%d max_ulp=%d worst at index %d: got %g expected %g %s",
+		name, r.MaxAbs, r.Mismatches, r.Elements, r.MaxULP, r.Worst, got.Float64At(r.Worst), want.Float64At(r.Worst), tol)
 }

@@ -11,25 +11,46 @@ import (
 	"testing"
 	"time"
 
-	tf "github.com/wamuir/graft/tensorflow"
+	"deploykit/go/tensor"
 )
 
-// benchInput returns rows rows of the model's golden input, cycled.
-func benchInput(b *testing.B, id string, rows int) [][]float32 {
-	x := golden(b, testManifest(b), id, "input")
-	batch := make([][]float32, rows)
-	for i := range batch {
-		batch[i] = x.Row(i % x.Rows)
+// benchInput returns rows rows of the model's golden set, cycled.
+func benchInput(b *testing.B, id string, rows int64) map[string]*tensor.Tensor {
+	g := golden(b, testManifest(b), id, "golden")
+	out := map[string]*tensor.Tensor{}
+	for name, x := range g.inputs {
+		per := len(x.Data) / int(x.Shape[0])
+		shape := slices.Clone(x.Shape)
+		shape[0] = rows
+		data := make([]byte, 0, int(rows)*per)
+		for r := range rows {
+			k := int(r % x.Shape[0])
+			data = append(data, x.Data[k*per:(k+1)*per]...)
+		}
+		out[name] = &tensor.Tensor{DType: x.DType, Shape: shape, Data: data}
 	}
-	return batch
+	return out
+}
+
+// bareRun is a bare Session.Run on input tensors built once, outputs left as tensors.
+func bareRun(b *testing.B, m *Model, inputs map[string]*tensor.Tensor) func() {
+	feeds, err := m.feeds(inputs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		if _, err := m.sm.Session.Run(feeds, m.fetches, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 var benchCases = []struct {
 	id   string
-	rows int
+	rows int64
 }{{"mlp_keras", 1}, {"mlp_keras", 1024}, {"wide_keras", 1}, {"wide_keras", 1024}}
 
-// BenchmarkPredict: the public API, rows in and rows out ([][]float32 both ways).
+// BenchmarkPredict: the public API, named tensors in and out.
 func BenchmarkPredict(b *testing.B) {
 	for _, bc := range benchCases {
 		b.Run(fmt.Sprintf("%s/batch=%d", bc.id, bc.rows), func(b *testing.B) {
@@ -52,17 +73,10 @@ func BenchmarkSessionRun(b *testing.B) {
 	for _, bc := range benchCases {
 		b.Run(fmt.Sprintf("%s/batch=%d", bc.id, bc.rows), func(b *testing.B) {
 			m := load(b, testManifest(b), bc.id)
-			x, err := tf.NewTensor(benchInput(b, bc.id, bc.rows))
-			if err != nil {
-				b.Fatal(err)
-			}
-			feeds := map[tf.Output]*tf.Tensor{m.in: x}
-			fetches := []tf.Output{m.out}
+			run := bareRun(b, m, benchInput(b, bc.id, bc.rows))
 			b.ResetTimer()
 			for b.Loop() {
-				if _, err := m.sm.Session.Run(feeds, fetches, nil); err != nil {
-					b.Fatal(err)
-				}
+				run()
 			}
 			b.ReportMetric(float64(bc.rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 		})
@@ -77,12 +91,7 @@ func BenchmarkPredictVsRun(b *testing.B) {
 		b.Run(fmt.Sprintf("%s/batch=%d", bc.id, bc.rows), func(b *testing.B) {
 			m := load(b, testManifest(b), bc.id)
 			batch := benchInput(b, bc.id, bc.rows)
-			x, err := tf.NewTensor(batch)
-			if err != nil {
-				b.Fatal(err)
-			}
-			feeds := map[tf.Output]*tf.Tensor{m.in: x}
-			fetches := []tf.Output{m.out}
+			run := bareRun(b, m, batch)
 			var predict, bare []float64
 			b.ResetTimer()
 			for b.Loop() {
@@ -91,9 +100,7 @@ func BenchmarkPredictVsRun(b *testing.B) {
 					b.Fatal(err)
 				}
 				mid := time.Now()
-				if _, err := m.sm.Session.Run(feeds, fetches, nil); err != nil {
-					b.Fatal(err)
-				}
+				run()
 				predict = append(predict, float64(mid.Sub(start).Nanoseconds())/1e3)
 				bare = append(bare, float64(time.Since(mid).Nanoseconds())/1e3)
 			}

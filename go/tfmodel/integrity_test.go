@@ -68,6 +68,15 @@ func TestIntegrity(t *testing.T) {
 				testfix.Artifact(t, doc, id, Format)["input_keys"] = map[string]any{"input": "nope"}
 			})
 		}, ErrLoad},
+		{"signature dtype differs from the manifest", func(t *testing.T, p string) {
+			testfix.EditManifest(t, p, func(doc map[string]any) {
+				for _, m := range doc["models"].([]any) {
+					if mod := m.(map[string]any); mod["id"] == id {
+						mod["inputs"].([]any)[0].(map[string]any)["dtype"] = "float16"
+					}
+				}
+			})
+		}, ErrLoad},
 		{"no input key", func(t *testing.T, p string) {
 			testfix.EditManifest(t, p, func(doc map[string]any) { testfix.Artifact(t, doc, id, Format)["input_keys"] = map[string]any{} })
 		}, ErrInput},

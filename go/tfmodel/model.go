@@ -1,20 +1,20 @@
 // Package tfmodel runs a deploykit SavedModel through the TensorFlow C API (Go bindings
-// github.com/wamuir/graft). Load resolves the artifact, its signature and tensor keys from
-// the manifest, verifies the artifact's sha256, refuses models whose signature can reach an
-// op on the manifest's deny-list, and loads the session; Predict is safe for concurrent use.
+// github.com/wamuir/graft). Load resolves the artifact, its signature and every input and
+// output key from the manifest, verifies the artifact's sha256, refuses models whose
+// signature can reach an op on the manifest's deny-list, and loads the session; Predict
+// takes and returns named tensors and is safe for concurrent use.
 package tfmodel
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"unsafe"
 
 	tf "github.com/wamuir/graft/tensorflow"
 	typespb "github.com/wamuir/graft/tensorflow/core/framework/types_go_proto"
@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"deploykit/go/manifest"
+	"deploykit/go/tensor"
 )
 
 // Format is the artifact format this package runs.
@@ -30,9 +31,11 @@ const Format = "saved-model"
 // Error classes. Every error Load and Predict return matches exactly one of these with
 // errors.Is; the CLI maps ErrInput to exit 2 and the others to exit 3.
 var (
-	// ErrInput: a missing or malformed manifest, an unknown model or format, or a batch
-	// of the wrong shape.
+	// ErrInput: a malformed manifest, an unknown model or format, or inputs that fail the
+	// contract's input checks (names, dtype, rank, dims, boundary casts).
 	ErrInput = errors.New("bad input")
+	// ErrVersion: the manifest's schema_version is not the one this client reads.
+	ErrVersion = manifest.ErrVersion
 	// ErrIntegrity: the artifact or the deny-list is missing or fails its sha256.
 	ErrIntegrity = manifest.ErrIntegrity
 	// ErrUnsafeOps: the signature can reach a denied op (see UnsafeOpsError).
@@ -73,31 +76,37 @@ func AllowUnsafeOps() Option { return func(o *options) { o.allowUnsafe = true } 
 // WithFormat names the artifact format to load; only "saved-model" (the default) is run.
 func WithFormat(format string) Option { return func(o *options) { o.format = format } }
 
+// port is one model tensor bound to its graph tensor: Spec is the model's dtype, Boundary
+// the dtype the graph sees (they differ only under a boundary cast).
+type port struct {
+	name     string
+	spec     *manifest.TensorSpec
+	boundary tensor.DType
+	out      tf.Output
+}
+
 // Model is a loaded SavedModel. Predict may be called from many goroutines at once;
 // Close waits for running calls and makes later ones fail with ErrClosed.
 type Model struct {
-	// ID is the manifest's model id; Artifact the entry that was loaded.
+	// ID is the manifest's model id; Spec the model's manifest entry (tensor specs, dims,
+	// golden sets); Artifact the entry that was loaded.
 	ID       string
+	Spec     manifest.Model
 	Artifact manifest.Artifact
-	// InWidth and OutWidth are the feature widths from the manifest ([-1, W]).
-	InWidth, OutWidth int
 
-	mu     sync.RWMutex
-	closed bool
-	sm     *tf.SavedModel
-	in     tf.Output
-	out    tf.Output
+	mu      sync.RWMutex
+	closed  bool
+	sm      *tf.SavedModel
+	inputs  []port
+	outputs []port
+	fetches []tf.Output
 }
 
-// Load reads the manifest, picks model modelID's saved-model artifact and loads it.
-func Load(manifestPath, modelID string, opts ...Option) (*Model, error) {
+// LoadManifest loads model modelID from an already read manifest.
+func LoadManifest(man *manifest.Manifest, modelID string, opts ...Option) (*Model, error) {
 	o := options{format: Format}
 	for _, opt := range opts {
 		opt(&o)
-	}
-	man, err := manifest.Read(manifestPath)
-	if err != nil {
-		return nil, classify(ErrInput, fmt.Errorf("manifest: %w", err))
 	}
 	mod, err := man.Model(modelID)
 	if err != nil {
@@ -110,17 +119,10 @@ func Load(manifestPath, modelID string, opts ...Option) (*Model, error) {
 	if o.format != Format {
 		return nil, classify(ErrInput, fmt.Errorf("%w: the Go client runs %q artifacts, not %q", manifest.ErrUnknownFormat, Format, o.format))
 	}
-	m := &Model{ID: mod.ID, Artifact: *art}
-	if m.InWidth, err = manifest.Width(mod.Inputs, "inputs"); err != nil {
-		return nil, classify(ErrInput, err)
+	if art.Signature == "" || len(art.Tags) == 0 {
+		return nil, classify(ErrInput, fmt.Errorf("%w: artifact %q needs a signature and tags", manifest.ErrInvalid, art.Path))
 	}
-	if m.OutWidth, err = manifest.Width(mod.Outputs, "outputs"); err != nil {
-		return nil, classify(ErrInput, err)
-	}
-	inKey, outKey, err := signatureKeys(mod, art)
-	if err != nil {
-		return nil, classify(ErrInput, err)
-	}
+	m := &Model{ID: mod.ID, Spec: *mod, Artifact: *art}
 	dir, err := man.Resolve(art.Path)
 	if err != nil {
 		return nil, classify(ErrInput, err)
@@ -144,11 +146,11 @@ func Load(manifestPath, modelID string, opts ...Option) (*Model, error) {
 	if !ok {
 		return nil, classify(ErrLoad, fmt.Errorf("saved model %q has no signature %q (has: %s)", art.Path, art.Signature, strings.Join(sortedKeys(mg.GetSignatureDef()), ", ")))
 	}
-	inInfo, err := tensorInfo(sig.GetInputs(), inKey, "input", art.Signature)
+	inNames, err := m.bindings(m.Spec.Inputs, art.InputKeys, sig.GetInputs(), "input")
 	if err != nil {
 		return nil, classify(ErrLoad, err)
 	}
-	outInfo, err := tensorInfo(sig.GetOutputs(), outKey, "output", art.Signature)
+	outNames, err := m.bindings(m.Spec.Outputs, art.OutputKeys, sig.GetOutputs(), "output")
 	if err != nil {
 		return nil, classify(ErrLoad, err)
 	}
@@ -160,34 +162,209 @@ func Load(manifestPath, modelID string, opts ...Option) (*Model, error) {
 	if err != nil {
 		return nil, classify(ErrLoad, fmt.Errorf("loading %q: %v", art.Path, firstLine(err.Error())))
 	}
-	if m.in, err = graphOutput(m.sm.Graph, inInfo.GetName()); err != nil {
+	if m.inputs, err = m.ports(m.Spec.Inputs, inNames); err == nil {
+		m.outputs, err = m.ports(m.Spec.Outputs, outNames)
+	}
+	if err != nil {
 		m.sm.Session.Close()
 		return nil, classify(ErrLoad, err)
 	}
-	if m.out, err = graphOutput(m.sm.Graph, outInfo.GetName()); err != nil {
-		m.sm.Session.Close()
-		return nil, classify(ErrLoad, err)
+	m.fetches = make([]tf.Output, len(m.outputs))
+	for i, p := range m.outputs {
+		m.fetches[i] = p.out
 	}
 	return m, nil
 }
 
-// signatureKeys maps the manifest's input and output names to the signature's keys.
-func signatureKeys(mod *manifest.Model, art *manifest.Artifact) (in, out string, err error) {
-	if art.Signature == "" {
-		return "", "", fmt.Errorf("%w: artifact %q has no signature", manifest.ErrInvalid, art.Path)
+// Load reads the manifest, picks model modelID's saved-model artifact and loads it.
+func Load(manifestPath, modelID string, opts ...Option) (*Model, error) {
+	man, err := manifest.Read(manifestPath)
+	if errors.Is(err, manifest.ErrVersion) {
+		return nil, err
 	}
-	if len(art.Tags) == 0 {
-		return "", "", fmt.Errorf("%w: artifact %q has no tags", manifest.ErrInvalid, art.Path)
+	if err != nil {
+		return nil, classify(ErrInput, fmt.Errorf("manifest: %w", err))
 	}
-	in, ok := art.InputKeys[mod.Inputs[0].Name]
-	if !ok {
-		return "", "", fmt.Errorf("%w: artifact %q: input_keys has no entry for input %q", manifest.ErrInvalid, art.Path, mod.Inputs[0].Name)
+	return LoadManifest(man, modelID, opts...)
+}
+
+// bindings resolves each model tensor's key in the signature to its graph tensor name,
+// checking the signature's dtype against the tensor's (boundary) dtype.
+func (m *Model) bindings(specs []manifest.TensorSpec, keys map[string]string, infos map[string]*corepb.TensorInfo, what string) ([]string, error) {
+	names := make([]string, len(specs))
+	for i, s := range specs {
+		key, ok := keys[s.Name]
+		if !ok {
+			return nil, fmt.Errorf("artifact %q: %s_keys has no entry for %s %q", m.Artifact.Path, what, what, s.Name)
+		}
+		ti, ok := infos[key]
+		if !ok {
+			return nil, fmt.Errorf("signature %q has no %s %q (has: %s)", m.Artifact.Signature, what, key, strings.Join(sortedKeys(infos), ", "))
+		}
+		if ti.GetName() == "" {
+			return nil, fmt.Errorf("signature %q %s %q is not a dense tensor", m.Artifact.Signature, what, key)
+		}
+		want := m.Artifact.BoundaryDType(s.Name, s.DType)
+		if ti.GetDtype() != protoDTypes[want] {
+			return nil, fmt.Errorf("signature %q %s %q has dtype %s, the manifest says %s", m.Artifact.Signature, what, key, ti.GetDtype(), want)
+		}
+		names[i] = ti.GetName()
 	}
-	out, ok = art.OutputKeys[mod.Outputs[0].Name]
-	if !ok {
-		return "", "", fmt.Errorf("%w: artifact %q: output_keys has no entry for output %q", manifest.ErrInvalid, art.Path, mod.Outputs[0].Name)
+	return names, nil
+}
+
+func (m *Model) ports(specs []manifest.TensorSpec, names []string) ([]port, error) {
+	ps := make([]port, len(specs))
+	for i := range specs {
+		out, err := graphOutput(m.sm.Graph, names[i])
+		if err != nil {
+			return nil, err
+		}
+		s := &specs[i]
+		ps[i] = port{name: s.Name, spec: s, boundary: m.Artifact.BoundaryDType(s.Name, s.DType), out: out}
 	}
-	return in, out, nil
+	return ps, nil
+}
+
+// The TensorFlow dtype of each contract dtype, for the session and for the signature proto.
+var (
+	tfDTypes = map[tensor.DType]tf.DataType{
+		tensor.Float32: tf.Float, tensor.Float16: tf.Half, tensor.Int32: tf.Int32,
+		tensor.Int64: tf.Int64, tensor.Uint8: tf.Uint8, tensor.Bool: tf.Bool,
+	}
+	protoDTypes = map[tensor.DType]typespb.DataType{
+		tensor.Float32: typespb.DataType_DT_FLOAT, tensor.Float16: typespb.DataType_DT_HALF,
+		tensor.Int32: typespb.DataType_DT_INT32, tensor.Int64: typespb.DataType_DT_INT64,
+		tensor.Uint8: typespb.DataType_DT_UINT8, tensor.Bool: typespb.DataType_DT_BOOL,
+	}
+)
+
+// Inputs and Outputs are the model's tensor specs in the model's order.
+func (m *Model) Inputs() []manifest.TensorSpec  { return m.Spec.Inputs }
+func (m *Model) Outputs() []manifest.TensorSpec { return m.Spec.Outputs }
+
+// feeds checks inputs against the model's specs and builds the session's feed map: one
+// TensorFlow tensor per input, cast to its boundary dtype.
+func (m *Model) feeds(inputs map[string]*tensor.Tensor) (map[tf.Output]*tf.Tensor, error) {
+	if err := m.Spec.Check(inputs, &m.Artifact); err != nil {
+		return nil, classify(ErrInput, err)
+	}
+	feeds := make(map[tf.Output]*tf.Tensor, len(m.inputs))
+	for _, p := range m.inputs {
+		t, err := tensor.Cast(inputs[p.name], p.boundary)
+		if err != nil { // Check has proven every cast fits
+			return nil, classify(ErrInput, fmt.Errorf("input %s: %v", p.name, err))
+		}
+		x, err := tf.ReadTensor(tfDTypes[p.boundary], t.Shape, bytes.NewReader(t.Data))
+		if err != nil {
+			return nil, classify(ErrInput, fmt.Errorf("input %s: %v", p.name, err))
+		}
+		feeds[p.out] = x
+	}
+	return feeds, nil
+}
+
+// Predict runs the model on named inputs (every model input exactly once, each matching
+// its spec) and returns every output by name, in the spec's dtype. NaN and Inf are data.
+func (m *Model) Predict(inputs map[string]*tensor.Tensor) (map[string]*tensor.Tensor, error) {
+	feeds, err := m.feeds(inputs)
+	if err != nil {
+		return nil, err
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	res, err := m.sm.Session.Run(feeds, m.fetches, nil)
+	if err != nil {
+		return nil, classify(ErrLoad, fmt.Errorf("running %q: %v", m.ID, firstLine(err.Error())))
+	}
+	out := make(map[string]*tensor.Tensor, len(m.outputs))
+	for i, p := range m.outputs {
+		t, err := m.output(p, res[i])
+		if err != nil {
+			return nil, classify(ErrLoad, err)
+		}
+		out[p.name] = t
+	}
+	return out, nil
+}
+
+// output copies a fetched tensor out of TensorFlow, checks it against the output's spec and
+// casts it back from its boundary dtype.
+func (m *Model) output(p port, y *tf.Tensor) (*tensor.Tensor, error) {
+	if y.DataType() != tfDTypes[p.boundary] {
+		return nil, fmt.Errorf("model %q output %s has TensorFlow dtype %v, want %s", m.ID, p.name, y.DataType(), p.boundary)
+	}
+	shape := y.Shape()
+	if len(shape) != len(p.spec.Shape) {
+		return nil, fmt.Errorf("model %q output %s has shape %v, the manifest says rank %d", m.ID, p.name, shape, len(p.spec.Shape))
+	}
+	for i, d := range p.spec.Shape {
+		if d.Name == "" && shape[i] != d.Size {
+			return nil, fmt.Errorf("model %q output %s has shape %v, dim %d should be %d", m.ID, p.name, shape, i, d.Size)
+		}
+	}
+	var buf bytes.Buffer
+	buf.Grow(int(tensor.NumElements(shape)) * p.boundary.Size())
+	if _, err := y.WriteContentsTo(&buf); err != nil {
+		return nil, err
+	}
+	t, err := tensor.FromBytes(p.boundary, shape, buf.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("model %q output %s: %v", m.ID, p.name, err)
+	}
+	if t, err = tensor.Cast(t, p.spec.DType); err != nil {
+		return nil, fmt.Errorf("model %q output %s: %v", m.ID, p.name, err)
+	}
+	return t, nil
+}
+
+// PredictRows is the one-input float convenience: for a model with one float32 input and one
+// float32 output, both 2-D, it runs a batch of rows and returns one row per input row.
+func (m *Model) PredictRows(batch [][]float32) ([][]float32, error) {
+	if len(m.Spec.Inputs) != 1 || len(m.Spec.Outputs) != 1 || m.Spec.Inputs[0].DType != tensor.Float32 ||
+		m.Spec.Outputs[0].DType != tensor.Float32 || len(m.Spec.Inputs[0].Shape) != 2 || len(m.Spec.Outputs[0].Shape) != 2 {
+		return nil, classify(ErrInput, fmt.Errorf("model %q is not a 2-D float32 one-input, one-output model", m.ID))
+	}
+	cols := 0
+	if len(batch) > 0 {
+		cols = len(batch[0])
+	}
+	flat := make([]float32, 0, len(batch)*cols)
+	for i, row := range batch {
+		if len(row) != cols {
+			return nil, classify(ErrInput, fmt.Errorf("row %d has %d values, row 0 has %d", i, len(row), cols))
+		}
+		flat = append(flat, row...)
+	}
+	x, err := tensor.FromFloat32([]int64{int64(len(batch)), int64(cols)}, flat)
+	if err != nil {
+		return nil, classify(ErrInput, err)
+	}
+	out, err := m.Predict(map[string]*tensor.Tensor{m.Spec.Inputs[0].Name: x})
+	if err != nil {
+		return nil, err
+	}
+	y := out[m.Spec.Outputs[0].Name]
+	vals, w := y.Float32s(), int(y.Shape[1])
+	rows := make([][]float32, y.Shape[0])
+	for r := range rows {
+		rows[r] = vals[r*w : (r+1)*w : (r+1)*w]
+	}
+	return rows, nil
+}
+
+// Close releases the session. It waits for running Predict calls; it is safe to call twice.
+func (m *Model) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil
+	}
+	m.closed = true
+	return m.sm.Session.Close()
 }
 
 // readMetaGraph parses saved_model.pb and returns the meta graph whose tag set is tags.
@@ -212,21 +389,6 @@ func readMetaGraph(dir string, tags []string) (*corepb.MetaGraphDef, error) {
 	return nil, fmt.Errorf("saved_model.pb has no meta graph tagged [%s] (has: %s)", strings.Join(want, ","), strings.Join(have, " "))
 }
 
-// tensorInfo looks a key up in a signature's inputs or outputs and checks it is a float32 tensor.
-func tensorInfo(infos map[string]*corepb.TensorInfo, key, what, sigKey string) (*corepb.TensorInfo, error) {
-	ti, ok := infos[key]
-	if !ok {
-		return nil, fmt.Errorf("signature %q has no %s %q (has: %s)", sigKey, what, key, strings.Join(sortedKeys(infos), ", "))
-	}
-	if ti.GetName() == "" {
-		return nil, fmt.Errorf("signature %q %s %q is not a dense tensor", sigKey, what, key)
-	}
-	if ti.GetDtype() != typespb.DataType_DT_FLOAT {
-		return nil, fmt.Errorf("signature %q %s %q has dtype %s (want float32)", sigKey, what, key, ti.GetDtype())
-	}
-	return ti, nil
-}
-
 // graphOutput resolves "op:index" in the loaded graph.
 func graphOutput(g *tf.Graph, tensor string) (tf.Output, error) {
 	name, idx := tensor, 0
@@ -247,82 +409,6 @@ func graphOutput(g *tf.Graph, tensor string) (tf.Output, error) {
 	return op.Output(idx), nil
 }
 
-// inputTensor checks batch against the model's input width and copies it into a new tensor.
-func (m *Model) inputTensor(batch [][]float32) (*tf.Tensor, error) {
-	if len(batch) == 0 {
-		return nil, classify(ErrInput, errors.New("empty batch"))
-	}
-	for i, row := range batch {
-		if len(row) != m.InWidth {
-			return nil, classify(ErrInput, fmt.Errorf("row %d has %d values, model %q takes %d", i, len(row), m.ID, m.InWidth))
-		}
-	}
-	x, err := tf.ReadTensor(tf.Float, []int64{int64(len(batch)), int64(m.InWidth)}, &rowReader{rows: batch})
-	if err != nil {
-		return nil, classify(ErrInput, err)
-	}
-	return x, nil
-}
-
-// Predict runs a batch of rows (each InWidth values) and returns one row of OutWidth
-// values per input row. NaN and Inf are ordinary data.
-func (m *Model) Predict(batch [][]float32) ([][]float32, error) {
-	x, err := m.inputTensor(batch)
-	if err != nil {
-		return nil, err
-	}
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	if m.closed {
-		return nil, ErrClosed
-	}
-	res, err := m.sm.Session.Run(map[tf.Output]*tf.Tensor{m.in: x}, []tf.Output{m.out}, nil)
-	if err != nil {
-		return nil, classify(ErrLoad, fmt.Errorf("running %q: %v", m.ID, firstLine(err.Error())))
-	}
-	y := res[0]
-	if y.DataType() != tf.Float || !slices.Equal(y.Shape(), []int64{int64(len(batch)), int64(m.OutWidth)}) {
-		return nil, classify(ErrLoad, fmt.Errorf("model %q returned %v %v, manifest says (%d, %d) float32", m.ID, y.DataType(), y.Shape(), len(batch), m.OutWidth))
-	}
-	return y.Value().([][]float32), nil
-}
-
-// Close releases the session. It waits for running Predict calls; it is safe to call twice.
-func (m *Model) Close() error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
-		return nil
-	}
-	m.closed = true
-	return m.sm.Session.Close()
-}
-
-// rowReader streams float32 rows as native-endian bytes straight into a tensor's buffer.
-type rowReader struct {
-	rows [][]float32
-	row  int
-	off  int // bytes already read from rows[row]
-}
-
-func (r *rowReader) Read(p []byte) (int, error) {
-	n := 0
-	for n < len(p) && r.row < len(r.rows) {
-		row := r.rows[r.row]
-		b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(row))), 4*len(row))
-		c := copy(p[n:], b[r.off:])
-		n += c
-		r.off += c
-		if r.off == len(b) {
-			r.row, r.off = r.row+1, 0
-		}
-	}
-	if n == 0 && len(p) > 0 {
-		return 0, io.EOF
-	}
-	return n, nil
-}
-
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -338,70 +424,4 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
-}
-
-// DirectDescription says what Direct.Run times, for the CLI's timing file.
-const DirectDescription = "graft Session.Run (TF_SessionRun) with the input tensor built once and feeds/fetches resolved once; " +
-	"the output tensor's bytes copied into a reused Go []float32"
-
-// Direct is the bare runtime call on one batch, everything it needs prepared once: the
-// input tensor, the feeds map, the fetch list and the Go buffer the output is copied into.
-// It is the floor under Predict (no validation, no per-call tensor, no [][]float32 decode),
-// used to measure the client's per-call overhead. Not safe for concurrent use; it does not
-// take the Model's lock, so it must not outlive Close.
-type Direct struct {
-	session *tf.Session
-	feeds   map[tf.Output]*tf.Tensor
-	fetches []tf.Output
-	out     bytesWriter
-	// Out is the last Run's output, row-major (rows x OutWidth).
-	Out []float32
-}
-
-// Direct prepares the bare call for batch (same checks as Predict).
-func (m *Model) Direct(batch [][]float32) (*Direct, error) {
-	x, err := m.inputTensor(batch)
-	if err != nil {
-		return nil, err
-	}
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	if m.closed {
-		return nil, ErrClosed
-	}
-	d := &Direct{session: m.sm.Session, feeds: map[tf.Output]*tf.Tensor{m.in: x}, fetches: []tf.Output{m.out},
-		Out: make([]float32, len(batch)*m.OutWidth)}
-	d.out.buf = unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(d.Out))), 4*len(d.Out))
-	return d, nil
-}
-
-// Run is one bare inference: TF_SessionRun, then one copy of the output into d.Out.
-func (d *Direct) Run() error {
-	res, err := d.session.Run(d.feeds, d.fetches, nil)
-	if err != nil {
-		return classify(ErrLoad, fmt.Errorf("running: %v", firstLine(err.Error())))
-	}
-	d.out.n = 0
-	if _, err := res[0].WriteContentsTo(&d.out); err != nil {
-		return classify(ErrLoad, err)
-	}
-	if d.out.n != len(d.out.buf) {
-		return classify(ErrLoad, fmt.Errorf("output has %d bytes, want %d", d.out.n, len(d.out.buf)))
-	}
-	return nil
-}
-
-// bytesWriter writes into a fixed buffer; writing past its end is an error.
-type bytesWriter struct {
-	buf []byte
-	n   int
-}
-
-func (w *bytesWriter) Write(p []byte) (int, error) {
-	c := copy(w.buf[w.n:], p)
-	w.n += c
-	if c < len(p) {
-		return c, io.ErrShortWrite
-	}
-	return c, nil
 }

@@ -1,6 +1,7 @@
 package tfmodel
 
 import (
+	"bytes"
 	"errors"
 	"math"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"deploykit/go/manifest"
 	"deploykit/go/npy"
 	"deploykit/go/parity"
+	"deploykit/go/tensor"
 )
 
 func testManifest(t testing.TB) string   { return testfix.Manifest(t, "DEPLOYKIT_TEST_MANIFEST") }
@@ -38,8 +40,14 @@ func savedModels(t testing.TB, manifestPath string) []string {
 	return ids
 }
 
-// golden reads a model's golden file (field: input, expected, special_input, special_expected).
-func golden(t testing.TB, manifestPath, id, field string) *npy.Matrix {
+// goldenSet is one golden set of a model, read into tensors.
+type goldenSet struct {
+	name            string
+	inputs, expects map[string]*tensor.Tensor
+}
+
+// goldenSets reads every golden set of model id.
+func goldenSets(t testing.TB, manifestPath, id string) []goldenSet {
 	t.Helper()
 	man, err := manifest.Read(manifestPath)
 	if err != nil {
@@ -49,22 +57,49 @@ func golden(t testing.TB, manifestPath, id, field string) *npy.Matrix {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rel := map[string]string{
-		"input": mod.Golden.Input, "expected": mod.Golden.Expected,
-		"special_input": mod.Golden.SpecialInput, "special_expected": mod.Golden.SpecialExpected,
-	}[field]
-	if rel == "" {
-		t.Fatalf("model %s has no golden %s", id, field)
+	read := func(files map[string]string) map[string]*tensor.Tensor {
+		out := map[string]*tensor.Tensor{}
+		for name, rel := range files {
+			x, err := npy.ReadFile(filepath.Join(man.Dir, filepath.FromSlash(rel)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[name] = x
+		}
+		return out
 	}
-	m, err := npy.ReadFile(filepath.Join(man.Dir, filepath.FromSlash(rel)))
-	if err != nil {
-		t.Fatal(err)
+	var sets []goldenSet
+	for _, g := range mod.Golden {
+		sets = append(sets, goldenSet{name: g.Name, inputs: read(g.Inputs), expects: read(g.Expected)})
 	}
-	return m
+	if len(sets) == 0 {
+		t.Fatalf("model %s has no golden sets", id)
+	}
+	return sets
 }
 
-func head(m *npy.Matrix, rows int) *npy.Matrix {
-	return &npy.Matrix{Rows: rows, Cols: m.Cols, Data: m.Data[:rows*m.Cols]}
+// golden returns model id's set named name.
+func golden(t testing.TB, manifestPath, id, name string) goldenSet {
+	t.Helper()
+	for _, g := range goldenSets(t, manifestPath, id) {
+		if g.name == name {
+			return g
+		}
+	}
+	t.Fatalf("model %s has no golden set %q", id, name)
+	return goldenSet{}
+}
+
+// head keeps the first rows of every tensor (along dim 0, the batch).
+func head(ts map[string]*tensor.Tensor, rows int64) map[string]*tensor.Tensor {
+	out := make(map[string]*tensor.Tensor, len(ts))
+	for name, x := range ts {
+		shape := slices.Clone(x.Shape)
+		per := len(x.Data) / int(max(shape[0], 1))
+		shape[0] = rows
+		out[name] = &tensor.Tensor{DType: x.DType, Shape: shape, Data: x.Data[:int(rows)*per]}
+	}
+	return out
 }
 
 func load(t testing.TB, manifestPath, id string, opts ...Option) *Model {
@@ -77,64 +112,85 @@ func load(t testing.TB, manifestPath, id string, opts ...Option) *Model {
 	return m
 }
 
-func predict(t testing.TB, m *Model, x *npy.Matrix) *npy.Matrix {
+func predict(t testing.TB, m *Model, x map[string]*tensor.Tensor) map[string]*tensor.Tensor {
 	t.Helper()
-	y, err := m.Predict(x.RowSlices())
+	y, err := m.Predict(x)
 	if err != nil {
-		t.Fatalf("Predict(%s, %d rows): %v", m.ID, x.Rows, err)
+		t.Fatalf("Predict(%s): %v", m.ID, err)
 	}
-	got, err := npy.FromRows(y)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return got
+	return y
 }
 
-func assertParity(t *testing.T, m *Model, got, want *npy.Matrix) {
+// assertParity compares every output with the reference, each with its own tolerance.
+func assertParity(t *testing.T, m *Model, got, want map[string]*tensor.Tensor) {
 	t.Helper()
-	tol := m.Artifact.Tolerance
-	r := parity.Compare(got, want, tol.Atol, tol.Rtol)
-	if !r.Pass {
-		t.Error(parity.Summary(m.ID, r, got, want, tol.Atol, tol.Rtol))
+	if len(got) != len(m.Spec.Outputs) || len(want) != len(m.Spec.Outputs) {
+		t.Fatalf("%d outputs and %d references for %d model outputs", len(got), len(want), len(m.Spec.Outputs))
+	}
+	for _, s := range m.Spec.Outputs {
+		tol := m.Artifact.Tolerance.For(s.Name)
+		r := parity.Compare(got[s.Name], want[s.Name], tol.Atol, tol.Rtol)
+		if !r.Pass {
+			t.Error(m.ID + " " + parity.Summary(s.Name, r, got[s.Name], want[s.Name], tol.Atol, tol.Rtol))
+		}
 	}
 }
 
-// TestGoldenParity runs every saved-model of the test export at batch 1, 7 and the whole
-// golden batch, and the special-values rows (NaN/Inf pattern must match).
+// nonFinite reports whether any float element of the tensors is NaN or Inf.
+func nonFinite(ts map[string]*tensor.Tensor) bool {
+	for _, x := range ts {
+		for i := range x.Len() {
+			if v := x.Float64At(i); x.DType.IsFloat() && (math.IsNaN(v) || math.IsInf(v, 0)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// TestGoldenParity runs every saved-model of the test export on every golden set, the
+// golden set also at batch 1 and 7, and compares every output with the reference. The
+// special set's NaN/Inf pattern must match.
 func TestGoldenParity(t *testing.T) {
 	mp := testManifest(t)
 	for _, id := range savedModels(t, mp) {
 		t.Run(id, func(t *testing.T) {
 			m := load(t, mp, id)
-			x, want := golden(t, mp, id, "input"), golden(t, mp, id, "expected")
-			for _, rows := range []int{1, 7, x.Rows} {
-				got := predict(t, m, head(x, rows))
-				assertParity(t, m, got, head(want, rows))
-			}
-			sx, swant := golden(t, mp, id, "special_input"), golden(t, mp, id, "special_expected")
-			got := predict(t, m, sx)
-			assertParity(t, m, got, swant)
-			if !slices.ContainsFunc(swant.Data, func(v float32) bool { return math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) }) {
-				t.Errorf("special_expected of %s has no NaN/Inf: the special set tests nothing", id)
+			for _, g := range goldenSets(t, mp, id) {
+				t.Run(g.name, func(t *testing.T) {
+					assertParity(t, m, predict(t, m, g.inputs), g.expects)
+					if g.name == "golden" {
+						for _, rows := range []int64{1, 7} {
+							assertParity(t, m, predict(t, m, head(g.inputs, rows)), head(g.expects, rows))
+						}
+					}
+					if g.name == "special" && !nonFinite(g.expects) {
+						t.Errorf("the special set of %s expects no NaN/Inf: it tests nothing", id)
+					}
+				})
 			}
 		})
 	}
 }
 
-// TestSignatureFromManifest checks the model resolved its tensors from the signature and
-// its widths from the manifest, not from fixed names.
+// TestSignatureFromManifest checks the model bound every input and output through the
+// signature's keys, not fixed names.
 func TestSignatureFromManifest(t *testing.T) {
 	mp := testManifest(t)
-	for _, tc := range []struct {
-		id      string
-		in, out int
-	}{{"mlp_keras", 10, 1}, {"wide_keras", 256, 10}} {
-		m := load(t, mp, tc.id)
-		if m.InWidth != tc.in || m.OutWidth != tc.out {
-			t.Errorf("%s: widths %d -> %d, want %d -> %d", tc.id, m.InWidth, m.OutWidth, tc.in, tc.out)
+	for _, id := range savedModels(t, mp) {
+		m := load(t, mp, id)
+		if len(m.inputs) != len(m.Spec.Inputs) || len(m.outputs) != len(m.Spec.Outputs) || len(m.fetches) != len(m.outputs) {
+			t.Fatalf("%s: %d inputs, %d outputs bound for %d and %d specs", id, len(m.inputs), len(m.outputs), len(m.Spec.Inputs), len(m.Spec.Outputs))
 		}
-		if !strings.HasPrefix(m.in.Op.Name(), "serving_default") || m.out.Op.Type() != "StatefulPartitionedCall" {
-			t.Errorf("%s: resolved %s (%s) -> %s (%s)", tc.id, m.in.Op.Name(), m.in.Op.Type(), m.out.Op.Name(), m.out.Op.Type())
+		for _, p := range m.inputs {
+			if !strings.HasPrefix(p.out.Op.Name(), "serving_default") {
+				t.Errorf("%s: input %s resolved to %s (%s)", id, p.name, p.out.Op.Name(), p.out.Op.Type())
+			}
+		}
+		for _, p := range m.outputs {
+			if p.out.Op.Type() != "StatefulPartitionedCall" {
+				t.Errorf("%s: output %s resolved to %s (%s)", id, p.name, p.out.Op.Name(), p.out.Op.Type())
+			}
 		}
 	}
 }
@@ -157,8 +213,8 @@ func TestUnsafeOpsRefused(t *testing.T) {
 func TestUnsafeOpsAllowed(t *testing.T) {
 	mp := unsafeManifest(t)
 	m := load(t, mp, "unsafe_readfile", AllowUnsafeOps())
-	x, want := golden(t, mp, "unsafe_readfile", "input"), golden(t, mp, "unsafe_readfile", "expected")
-	assertParity(t, m, predict(t, m, x), want)
+	g := golden(t, mp, "unsafe_readfile", "golden")
+	assertParity(t, m, predict(t, m, g.inputs), g.expects)
 }
 
 // TestSaverOpsNotReachable: every real export contains SaveV2/RestoreV2 in its saver
@@ -200,6 +256,8 @@ func TestLoadErrors(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.json")
 	os.WriteFile(bad, []byte("{not json"), 0o644)
+	v1 := filepath.Join(dir, "v1.json")
+	os.WriteFile(v1, []byte(`{"schema_version": 1, "models": []}`), 0o644)
 	for _, tc := range []struct {
 		name, manifest, model string
 		opts                  []Option
@@ -207,6 +265,7 @@ func TestLoadErrors(t *testing.T) {
 	}{
 		{"missing manifest", filepath.Join(dir, "none.json"), "mlp_keras", nil, ErrInput},
 		{"malformed manifest", bad, "mlp_keras", nil, ErrInput},
+		{"schema_version 1", v1, "mlp_keras", nil, ErrVersion},
 		{"unknown model", mp, "nope", nil, ErrInput},
 		{"no saved-model", mp, "mlp_torch", nil, ErrInput},
 		{"other format", mp, "mlp_keras", []Option{WithFormat("onnx")}, ErrInput},
@@ -227,17 +286,27 @@ func TestPredictErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	f32 := func(shape ...int64) *tensor.Tensor { return tensor.New(tensor.Float32, shape...) }
 	for _, tc := range []struct {
-		name  string
-		batch [][]float32
+		name   string
+		inputs map[string]*tensor.Tensor
+		msg    string
 	}{
-		{"empty batch", nil},
-		{"narrow row", [][]float32{make([]float32, 9)}},
-		{"ragged rows", [][]float32{make([]float32, 10), make([]float32, 11)}},
+		{"no inputs", nil, "input input: missing"},
+		{"nil tensor", map[string]*tensor.Tensor{"input": nil}, "input input: missing"},
+		{"unknown name", map[string]*tensor.Tensor{"input": f32(1, 10), "mask": f32(1, 10)}, `input mask: unknown input "mask" (model inputs: input)`},
+		{"wrong dtype", map[string]*tensor.Tensor{"input": tensor.New(tensor.Float16, 1, 10)}, "input input: expected float32, got float16"},
+		{"wrong rank", map[string]*tensor.Tensor{"input": f32(10)}, "input input: expected rank 2"},
+		{"narrow row", map[string]*tensor.Tensor{"input": f32(2, 9)}, "input input: dim 1 is 9, expected 10"},
+		{"empty batch", map[string]*tensor.Tensor{"input": f32(0, 10)}, "input input: dim 0 (batch) is 0, outside [1, inf)"},
 	} {
-		if _, err := m.Predict(tc.batch); !errors.Is(err, ErrInput) {
-			t.Errorf("%s: Predict = %v, want ErrInput", tc.name, err)
+		_, err := m.Predict(tc.inputs)
+		if !errors.Is(err, ErrInput) || !errors.Is(err, manifest.ErrBadInput) || !strings.HasPrefix(err.Error(), tc.msg) {
+			t.Errorf("%s: Predict = %v, want ErrInput %q", tc.name, err, tc.msg)
 		}
+	}
+	if _, err := m.PredictRows([][]float32{make([]float32, 10), make([]float32, 11)}); !errors.Is(err, ErrInput) {
+		t.Errorf("ragged rows: PredictRows = %v, want ErrInput", err)
 	}
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
@@ -245,8 +314,29 @@ func TestPredictErrors(t *testing.T) {
 	if err := m.Close(); err != nil {
 		t.Errorf("second Close = %v", err)
 	}
-	if _, err := m.Predict([][]float32{make([]float32, 10)}); !errors.Is(err, ErrClosed) {
+	if _, err := m.Predict(map[string]*tensor.Tensor{"input": f32(1, 10)}); !errors.Is(err, ErrClosed) {
 		t.Errorf("Predict after Close = %v, want ErrClosed", err)
+	}
+}
+
+// TestPredictRows: the one-input float convenience gives what Predict gives.
+func TestPredictRows(t *testing.T) {
+	mp := testManifest(t)
+	m := load(t, mp, "wide_keras")
+	g := golden(t, mp, "wide_keras", "golden")
+	x := head(g.inputs, 5)["input"]
+	vals, w := x.Float32s(), int(x.Shape[1])
+	rows := make([][]float32, 5)
+	for r := range rows {
+		rows[r] = vals[r*w : (r+1)*w]
+	}
+	got, err := m.PredictRows(rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := predict(t, m, map[string]*tensor.Tensor{"input": x})["output"].Float32s()
+	if len(got) != 5 || !slices.Equal(slices.Concat(got...), want) {
+		t.Errorf("PredictRows differs from Predict")
 	}
 }
 
@@ -255,16 +345,13 @@ func TestPredictErrors(t *testing.T) {
 func TestConcurrentPredict(t *testing.T) {
 	mp := testManifest(t)
 	m := load(t, mp, "mlp_keras")
-	x := golden(t, mp, "mlp_keras", "input")
+	g := golden(t, mp, "mlp_keras", "golden")
 	// Inputs of several batch sizes, and their serial results.
-	var inputs, serial [][][]float32
-	for _, rows := range []int{1, 2, 3, 7, 16, 33, 64} {
-		in := head(x, rows).RowSlices()
-		out, err := m.Predict(in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		inputs, serial = append(inputs, in), append(serial, out)
+	var inputs []map[string]*tensor.Tensor
+	var serial [][]byte
+	for _, rows := range []int64{1, 2, 3, 7, 16, 33, 64} {
+		in := head(g.inputs, rows)
+		inputs, serial = append(inputs, in), append(serial, predict(t, m, in)["output"].Data)
 	}
 	const goroutines, calls = 16, 500
 	var wg sync.WaitGroup
@@ -280,11 +367,9 @@ func TestConcurrentPredict(t *testing.T) {
 					errs <- err
 					return
 				}
-				for r := range out {
-					if !slices.Equal(out[r], serial[k][r]) {
-						errs <- errors.New("concurrent result differs from the serial one")
-						return
-					}
+				if !bytes.Equal(out["output"].Data, serial[k]) {
+					errs <- errors.New("concurrent result differs from the serial one")
+					return
 				}
 			}
 		}()
@@ -304,7 +389,7 @@ func TestCloseWaitsForPredict(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := golden(t, mp, "mlp_keras", "input").RowSlices()
+	in := golden(t, mp, "mlp_keras", "golden").inputs
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Add(1)

@@ -1,0 +1,125 @@
+// Package timing measures the CLI's --repeat/--warmup runs and writes the --timing file:
+// {"load_ms", "first_ms", "batch", "latency_us", "direct_latency_us", "direct"}.
+package timing
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"sort"
+	"time"
+)
+
+// rounds is how many alternating blocks the timed runs are split into.
+const rounds = 10
+
+// Measure times client: warmup untimed calls, then repeat timed ones. With a direct call it
+// also times that the same way, the two loops interleaved in up to 10 blocks of
+// repeat/10 calls each, with the order flipped every round, so that load changes on a
+// shared machine hit both alike. Samples are in microseconds.
+func Measure(client, direct func() error, warmup, repeat int) (lat, directLat []float64, err error) {
+	loops := []func() error{client}
+	if direct != nil {
+		loops = append(loops, direct)
+	}
+	for _, call := range loops {
+		for range warmup {
+			if err := call(); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	samples := make([][]float64, len(loops))
+	for i := range samples {
+		samples[i] = make([]float64, 0, repeat)
+	}
+	n := max(1, min(rounds, repeat))
+	for r := range n {
+		calls := repeat/n + btoi(r < repeat%n) // the remainder goes to the first rounds
+		for k := range loops {
+			i := k
+			if r%2 == 1 { // flip which loop goes first
+				i = len(loops) - 1 - k
+			}
+			for range calls {
+				start := time.Now()
+				if err := loops[i](); err != nil {
+					return nil, nil, err
+				}
+				samples[i] = append(samples[i], us(time.Since(start)))
+			}
+		}
+	}
+	if direct != nil {
+		directLat = samples[1]
+		if repeat == 0 { // latency_us is then the first call alone; give the bare call one timed run too
+			start := time.Now()
+			if err := direct(); err != nil {
+				return nil, nil, err
+			}
+			directLat = append(directLat, us(time.Since(start)))
+		}
+	}
+	return samples[0], directLat, nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
+
+// MS converts a duration to milliseconds.
+func MS(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
+
+// Report is the --timing file.
+type Report struct {
+	LoadMS    float64            `json:"load_ms"`
+	FirstMS   float64            `json:"first_ms"`
+	Batch     int64              `json:"batch"`
+	Repeat    int                `json:"repeat"`
+	Warmup    int                `json:"warmup"`
+	LatencyUS map[string]float64 `json:"latency_us"`
+	// The same inputs through the bare runtime call, timed interleaved with latency_us.
+	DirectLatencyUS map[string]float64 `json:"direct_latency_us"`
+	Direct          string             `json:"direct"`
+}
+
+// Write fills the latency statistics from the samples and writes the report to file. With
+// no timed runs the first call is the only sample.
+func Write(file string, r Report, lat, directLat []float64) error {
+	if len(lat) == 0 {
+		lat = []float64{r.FirstMS * 1e3}
+	}
+	r.LatencyUS = Stats(lat)
+	if len(directLat) == 0 { // keeps the JSON finite when no bare call was timed
+		directLat = lat
+	}
+	r.DirectLatencyUS = Stats(directLat)
+	raw, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(file, append(raw, '\n'), 0o644)
+}
+
+// Stats is p50/p90/p99/mean of the samples (sorted in place).
+func Stats(v []float64) map[string]float64 {
+	sort.Float64s(v)
+	sum := 0.0
+	for _, x := range v {
+		sum += x
+	}
+	return map[string]float64{"p50": Percentile(v, 50), "p90": Percentile(v, 90), "p99": Percentile(v, 99), "mean": sum / float64(len(v))}
+}
+
+// Percentile interpolates linearly between order statistics (numpy's default method).
+func Percentile(sorted []float64, p float64) float64 {
+	pos := p / 100 * float64(len(sorted)-1)
+	lo := int(math.Floor(pos))
+	hi := min(lo+1, len(sorted)-1)
+	return sorted[lo] + (sorted[hi]-sorted[lo])*(pos-float64(lo))
+}
