@@ -116,10 +116,14 @@ def test_special_sets_hold_every_special_value(smoke_export, smoke_manifest):
     for model in smoke_manifest["models"]:
         if not any(g["name"] == "special" for g in model["golden"]):
             continue
+        entry = next(g for g in model["golden"] if g["name"] == "special")
         inputs, _ = _golden(smoke_export, model, "special")
         x = next(inputs[t["name"]] for t in model["inputs"] if t["dtype"] == "float32")
         rows = x.reshape(len(x), -1)
-        assert np.isnan(rows[0]).all() and (rows[1] == np.inf).all() and (rows[2] == -np.inf).all()
+        if entry.get("values") == "finite":  # a model whose NaN/Inf behaviour is implementation-defined says why
+            assert model["id"] == "cnn_keras" and np.isfinite(x).all() and "outside" in entry["description"]
+        else:
+            assert np.isnan(rows[0]).all() and (rows[1] == np.inf).all() and (rows[2] == -np.inf).all()
         assert (rows[3] == 0).all() and np.signbit(rows[4]).all() and (rows[5] == 1e30).all()
         assert (rows[7] == np.float32(1e-40)).all(), "denormals"
 

@@ -272,9 +272,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     with quiet.native_stderr_silenced():  # importing TF/JAX logs natively to stderr
         spec = models.get(args.model)
     epochs = args.epochs or spec.DEFAULT_EPOCHS
+    metric = getattr(spec, "METRIC", "held-out accuracy")  # what each epoch's held-out number is
 
     def show(epoch: int, row: dict) -> None:
-        print(f"{args.model} epoch {epoch}/{epochs}: loss {row['loss']:.4f}, held-out metric {row['accuracy']:.3f}", flush=True)
+        print(f"{args.model} epoch {epoch}/{epochs}: loss {row['loss']:.4f}, {metric} {row['accuracy']:.3f}", flush=True)
 
     try:
         with quiet.native_stderr_silenced():

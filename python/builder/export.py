@@ -111,6 +111,7 @@ class GoldenSet:
     inputs: tensors.Arrays
     expected: tensors.Arrays
     description: str
+    extra: dict = dataclasses.field(default_factory=dict)  # more manifest fields of the set
 
 
 def golden_sets(trained: Trained, cfg: ExportConfig) -> list[GoldenSet]:
@@ -119,14 +120,18 @@ def golden_sets(trained: Trained, cfg: ExportConfig) -> list[GoldenSet]:
     sizes = {d.name: trained.golden_sizes.get(d.name, d.max if d.max is not None else max(d.min, 4)) for d in trained.dims}
     wanted = [("golden", {**sizes, "batch": cfg.golden_rows}, "golden", f"{cfg.golden_rows} seeded rows")]
     if any(t.dtype in tensors.FLOAT_DTYPES for t in trained.inputs):
-        wanted.append(("special", {**sizes, "batch": tensors.SPECIAL_ROWS}, "special", "NaN, +-Inf, +-0, +-1e30 and denormal rows"))
+        if trained.special == "finite":
+            wanted.append(("special", {**sizes, "batch": tensors.SPECIAL_ROWS}, "finite-special",
+                           f"+-0, +-1e-30, +-1e30 and denormal rows, no NaN or Inf: {trained.special_note}"))
+        else:
+            wanted.append(("special", {**sizes, "batch": tensors.SPECIAL_ROWS}, "special", "NaN, +-Inf, +-0, +-1e30 and denormal rows"))
     sets = []
     for index, (name, set_sizes, values, description) in enumerate(wanted):
         inputs = tensors.generate(trained.inputs, set_sizes, np.random.default_rng([cfg.seed, 0x60_1D, index]), values)
         with np.errstate(all="ignore"):  # the reference may overflow on purpose on special values
             expected = {k: np.ascontiguousarray(v) for k, v in trained.predict(inputs).items()}
         tensors.check_arrays(trained.outputs, expected, "reference output")
-        sets.append(GoldenSet(name, inputs, expected, description))
+        sets.append(GoldenSet(name, inputs, expected, description, {"values": "finite"} if values == "finite-special" else {}))
     return sets
 
 
@@ -141,7 +146,7 @@ def write_golden(root: Path, folder: Path, sets: list[GoldenSet]) -> list[dict]:
             for name, array in arrays.items():
                 np.save(sub / f"{name}.npy", array)
                 paths[kind][name] = (sub / f"{name}.npy").relative_to(root).as_posix()
-        entries.append({"name": s.name, "rows": tensors.batch_of(s.inputs), "description": s.description, **paths})
+        entries.append({"name": s.name, "rows": tensors.batch_of(s.inputs), "description": s.description, **s.extra, **paths})
     return entries
 
 

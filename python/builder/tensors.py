@@ -98,13 +98,15 @@ def generate(specs: Sequence[TensorSpec], sizes: Mapping[str, int], rng: np.rand
 
     `values="golden"`: floats N(0, 1) with a zero row and four rows of magnitude ~100; integers
     uniform inside their `range` (or [0, 100] without one); bools random. `values="special"`: floats
-    hold NaN, +-Inf, +-0, +-1e30 and denormals (one kind per row, then single NaN/Inf in normal rows).
+    hold NaN, +-Inf, +-0, +-1e30 and denormals (one kind per row, then single NaN/Inf in normal rows);
+    `values="finite-special"`: the same without NaN and Inf (see special_values).
     """
     out: Arrays = {}
     for spec in specs:
         shape = spec.concrete(sizes)
         if spec.dtype in FLOAT_DTYPES:
-            out[spec.name] = special_values(spec, shape, rng) if values == "special" else _float_values(spec, shape, rng)
+            out[spec.name] = (special_values(spec, shape, rng, finite=values == "finite-special") if values != "golden"
+                              else _float_values(spec, shape, rng))
         elif spec.dtype == "bool":
             out[spec.name] = rng.integers(0, 2, shape).astype(bool)
         else:
@@ -116,20 +118,25 @@ def generate(specs: Sequence[TensorSpec], sizes: Mapping[str, int], rng: np.rand
 SPECIAL_ROWS = 10
 
 
-def special_values(spec: TensorSpec, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+def special_values(spec: TensorSpec, shape: tuple[int, ...], rng: np.random.Generator, finite: bool = False) -> np.ndarray:
     """(10, ...) rows: NaN, +Inf, -Inf, +0, -0, 1e30, -1e30, a denormal, then normal rows with a
-    single NaN and a single Inf. Every runtime must reproduce the reference's NaN/Inf pattern."""
+    single NaN and a single Inf. Every runtime must reproduce the reference's NaN/Inf pattern.
+
+    `finite=True`, for a model whose non-finite behaviour is implementation-defined (max pooling
+    over NaN, fused convolutions): the NaN and Inf rows become -denormal, +1e-30 and -1e-30, and the
+    last two rows hold a single 1e30 and a single denormal instead of a NaN and an Inf."""
     if not shape or shape[0] != SPECIAL_ROWS:
         raise ValueError(f"special rows need a leading batch dim of {SPECIAL_ROWS}, got {shape}")
     tiny = np.float32(1e-40) if spec.dtype == "float32" else np.float16(1e-7)
     x = np.zeros(shape, dtype=np.float32)
-    for row, value in enumerate([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e30, -1e30, tiny]):
+    firsts = [-tiny, 1e-30, -1e-30] if finite else [np.nan, np.inf, -np.inf]
+    for row, value in enumerate([*firsts, 0.0, -0.0, 1e30, -1e30, tiny]):
         x[row] = value
     x[8:] = rng.standard_normal(x[8:].shape)
     flat8, flat9 = x[8].reshape(-1), x[9].reshape(-1)
     if flat8.size:
-        flat8[min(3, flat8.size - 1)] = np.nan
-        flat9[min(2, flat9.size - 1)] = np.inf
+        flat8[min(3, flat8.size - 1)] = 1e30 if finite else np.nan
+        flat9[min(2, flat9.size - 1)] = tiny if finite else np.inf
     with np.errstate(over="ignore"):  # 1e30 is inf in float16, on purpose
         return x.astype(spec.dtype)
 

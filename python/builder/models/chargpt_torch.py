@@ -25,6 +25,7 @@ from builder.tensors import Dim, TensorSpec
 MODEL_ID = "chargpt_torch"
 SOURCE = "torch"
 DEFAULT_EPOCHS = 4
+METRIC = "held-out bits per character"  # the per-epoch number History records (lower is better)
 CORPUS_FILES = ("textwrap.py", "string.py", "shlex.py", "fnmatch.py", "glob.py", "heapq.py", "bisect.py", "colorsys.py")
 CONTEXT = 64
 EMBED, HEADS, LAYERS = 64, 4, 2
@@ -135,7 +136,7 @@ def train(cfg: TrainConfig, on_epoch: EpochCallback | None = None) -> Trained:
         parameters=sum(p.numel() for p in model.parameters()),
         training={
             "epochs": epochs, "final_loss": history.rows[-1]["loss"], "accuracy": None, "seconds": seconds,
-            "metric": "held-out bits per character", "held_out_bits_per_char": held_out_bpc,
+            "metric": METRIC, "held_out_bits_per_char": held_out_bpc,
             "unigram_bits_per_char": unigram, "held_out_chars": int(len(held_out_ids)),
         },
         inputs=(TensorSpec("tokens", "int64", ("batch", "seq"), range=(0, len(vocab) - 1)),),
