@@ -21,7 +21,7 @@ $(JS_STAMP): $(JS_DIR)/package.json $(JS_DIR)/package-lock.json
 # The suites read DEPLOYKIT_TEST_MANIFEST (a v2 export); DEPLOYKIT_REQUIRE_CNN=1 makes the digit
 # pad's test fail, instead of skip, when the export has no cnn_keras tfjs-graph artifact.
 test-js: setup-js test-fixtures
-	cd $(JS_DIR) && npm test --silent
+	cd $(JS_DIR) && DEPLOYKIT_REQUIRE_CNN=1 npm test --silent
 
 # `make demo` exports first; alone, demo-js needs an existing $(MODELS)/manifest.json (v2). It runs
 # every tfjs-graph artifact and golden set through bin/deploykit-node --jobs, once per backend.
