@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <limits>
+#include <tuple>
 
 #include "deploykit/errors.hpp"
 
@@ -13,7 +14,12 @@ namespace {
 }
 
 std::string range_string(const DimRange& r) {
-  return "[" + std::to_string(r.min) + ", " + (r.max ? std::to_string(*r.max) : std::string("inf")) + "]";
+  std::string s = "[";  // appended piecewise: GCC 12 warns falsely (-Wrestrict) on "[" + std::to_string(...)
+  s += std::to_string(r.min);
+  s += ", ";
+  s += r.max ? std::to_string(*r.max) : std::string("inf");
+  s += "]";
+  return s;
 }
 
 template <typename T>
@@ -159,7 +165,7 @@ void check_outputs(const ModelEntry& model, const TensorMap& outputs, const DimB
   const auto fail = [&](const std::string& name, const std::string& why) {
     throw ModelError(std::string(origin) + ": output " + name + ": " + why);
   };
-  DimBindings seen = bound;
+  DimBindings output_only;  // dims no input binds
   for (const TensorSpec& spec : model.outputs) {
     const auto it = outputs.find(spec.name);
     if (it == outputs.end()) fail(spec.name, "missing from the runtime's result");
@@ -176,8 +182,12 @@ void check_outputs(const ModelEntry& model, const TensorMap& outputs, const DimB
                               std::to_string(d.size));
         continue;
       }
-      const auto [b, fresh] = seen.emplace(d.name, t.shape[k]);
-      if (!fresh && b->second != t.shape[k])
+      auto b = bound.find(d.name);
+      if (b == bound.end()) {
+        bool fresh = false;
+        std::tie(b, fresh) = output_only.emplace(d.name, t.shape[k]);
+      }
+      if (b->second != t.shape[k])
         fail(spec.name, "dim " + std::to_string(k) + " (" + d.name + ") is " + std::to_string(t.shape[k]) +
                             ", expected " + std::to_string(b->second));
     }

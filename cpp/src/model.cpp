@@ -246,7 +246,7 @@ struct Prepared {
 Prepared prepare(const Model::Impl& impl, const TensorMap& inputs) {
   Prepared p;
   p.bound = check_inputs(impl.entry_, inputs, &impl.artifact_);
-  p.storage.reserve(impl.entry_.inputs.size());
+  if (!impl.artifact_.boundary_dtypes.empty()) p.storage.reserve(impl.entry_.inputs.size());  // views stay valid
   for (const TensorSpec& spec : impl.entry_.inputs) {
     const Tensor& t = inputs.find(spec.name)->second;
     const auto cast = impl.artifact_.boundary_dtypes.find(spec.name);
