@@ -43,10 +43,12 @@ func (mod *Model) Check(inputs map[string]*tensor.Tensor, art *Artifact) error {
 		return badInput(names[0], "unknown input %q (model inputs: %s)", names[0], strings.Join(Names(mod.Inputs), ", "))
 	}
 	type seen struct {
+		name  string
 		size  int64
 		input string
 	}
-	dims := map[string]seen{}
+	var buf [8]seen
+	dims := buf[:0] // dynamic dims seen so far; a handful, so a slice beats a map
 	for _, s := range mod.Inputs {
 		t := inputs[s.Name]
 		if t.DType != s.DType {
@@ -67,10 +69,12 @@ func (mod *Model) Check(inputs map[string]*tensor.Tensor, art *Artifact) error {
 			if got < lo || (hi >= 0 && got > hi) {
 				return badInput(s.Name, "dim %d (%s) is %d, outside %s", i, d.Name, got, bounds(lo, hi))
 			}
-			if prev, ok := dims[d.Name]; ok && prev.size != got {
-				return badInput(s.Name, "dim %d (%s) is %d, but input %s has %d", i, d.Name, got, prev.input, prev.size)
+			k := slices.IndexFunc(dims, func(x seen) bool { return x.name == d.Name })
+			if k < 0 {
+				dims = append(dims, seen{d.Name, got, s.Name})
+			} else if dims[k].size != got {
+				return badInput(s.Name, "dim %d (%s) is %d, but input %s has %d", i, d.Name, got, dims[k].input, dims[k].size)
 			}
-			dims[d.Name] = seen{got, s.Name}
 		}
 	}
 	if art == nil {

@@ -100,6 +100,9 @@ type Model struct {
 	inputs  []port
 	outputs []port
 	fetches []tf.Output
+	// feedMaps recycles Predict's feed maps: graft's Run takes a map, and a fresh one per
+	// call is garbage on the hot path.
+	feedMaps sync.Pool
 }
 
 // LoadManifest loads model modelID from an already read manifest.
@@ -249,7 +252,10 @@ func (m *Model) feeds(inputs map[string]*tensor.Tensor) (map[tf.Output]*tf.Tenso
 	if err := m.Spec.Check(inputs, &m.Artifact); err != nil {
 		return nil, classify(ErrInput, err)
 	}
-	feeds := make(map[tf.Output]*tf.Tensor, len(m.inputs))
+	feeds, _ := m.feedMaps.Get().(map[tf.Output]*tf.Tensor)
+	if feeds == nil {
+		feeds = make(map[tf.Output]*tf.Tensor, len(m.inputs))
+	}
 	for _, p := range m.inputs {
 		t, err := tensor.Cast(inputs[p.name], p.boundary)
 		if err != nil { // Check has proven every cast fits
@@ -277,6 +283,8 @@ func (m *Model) Predict(inputs map[string]*tensor.Tensor) (map[string]*tensor.Te
 		return nil, ErrClosed
 	}
 	res, err := m.sm.Session.Run(feeds, m.fetches, nil)
+	clear(feeds)
+	m.feedMaps.Put(feeds)
 	if err != nil {
 		return nil, classify(ErrLoad, fmt.Errorf("running %q: %v", m.ID, firstLine(err.Error())))
 	}

@@ -408,3 +408,36 @@ func TestCloseWaitsForPredict(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestBoundaryCasts: a manifest that declares mlp_keras's input and output float16, with a
+// float32 boundary on the saved-model, runs float16 tensors: the input is widened before the
+// call and the output narrowed after it, exactly as casting by hand around the float32 model.
+func TestBoundaryCasts(t *testing.T) {
+	src := testManifest(t)
+	p := testfix.CopyExport(t, src, "mlp_keras")
+	testfix.EditManifest(t, p, func(doc map[string]any) {
+		for _, m := range doc["models"].([]any) {
+			if mod := m.(map[string]any); mod["id"] == "mlp_keras" {
+				mod["inputs"].([]any)[0].(map[string]any)["dtype"] = "float16"
+				mod["outputs"].([]any)[0].(map[string]any)["dtype"] = "float16"
+			}
+		}
+		testfix.Artifact(t, doc, "mlp_keras", Format)["boundary_dtypes"] = map[string]any{"input": "float32", "output": "float32"}
+	})
+	half := load(t, p, "mlp_keras")
+	plain := load(t, src, "mlp_keras")
+	x32 := head(golden(t, src, "mlp_keras", "golden").inputs, 16)["input"]
+	x16, err := tensor.Cast(x32, tensor.Float16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := predict(t, half, map[string]*tensor.Tensor{"input": x16})["output"]
+	widened, _ := tensor.Cast(x16, tensor.Float32)
+	want, _ := tensor.Cast(predict(t, plain, map[string]*tensor.Tensor{"input": widened})["output"], tensor.Float16)
+	if got.DType != tensor.Float16 || !slices.Equal(got.Shape, []int64{16, 1}) || !bytes.Equal(got.Data, want.Data) {
+		t.Errorf("float16 through the float32 boundary: %v %v, want %v %v, equal bytes %v", got.DType, got.Shape, want.DType, want.Shape, bytes.Equal(got.Data, want.Data))
+	}
+	if _, err := half.Predict(map[string]*tensor.Tensor{"input": x32}); !errors.Is(err, ErrInput) {
+		t.Errorf("float32 input to a float16 spec: %v, want ErrInput", err)
+	}
+}
