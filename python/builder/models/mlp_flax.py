@@ -1,15 +1,13 @@
 """`mlp_flax`: the seed's Flax linen MLP, Dense(64)-relu-Dense(1)-sigmoid, optax Adam, a jitted step."""
 from __future__ import annotations
 
-import time
-
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from builder import data
+from builder.models import jax_training
 from builder.models.common import EpochCallback, History, TrainConfig, JaxFunction, Trained, dense_specs, jax_eager_reference
 
 MODEL_ID = "mlp_flax"
@@ -40,30 +38,14 @@ def train(cfg: TrainConfig, on_epoch: EpochCallback | None = None) -> Trained:
     model = MLP()
     key = jax.random.PRNGKey(cfg.seed)
     params = model.init(key, jnp.zeros((1, data.N_FEATURES), jnp.float32))
-    optimizer = optax.adam(LEARNING_RATE)
-    opt_state = optimizer.init(params)
-
-    @jax.jit
-    def step(params, opt_state, xb, yb):
-        loss, grads = jax.value_and_grad(lambda p: _bce(model.apply(p, xb), yb))(params)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, loss
-
     forward = jax.jit(model.apply)
     history = History(on_epoch)
-    rng = np.random.default_rng(cfg.seed)
-    n = len(train_split.x)
-    start = time.perf_counter()
-    epoch_loss = float("nan")
-    for epoch in range(1, epochs + 1):
-        total, seen = 0.0, 0
-        for idx in data.epoch_batches(n, cfg.batch_size, rng):
-            params, opt_state, loss = step(params, opt_state, train_split.x[idx], train_split.y[idx])
-            total += float(loss) * len(idx)
-            seen += len(idx)
-        epoch_loss = total / seen
-        history.log(epoch, epoch_loss, data.accuracy(np.asarray(forward(params, test_split.x)), test_split.y))
-    seconds = time.perf_counter() - start
+    params, seconds = jax_training.fit(
+        model.apply, params, _bce, train_split.x, train_split.y,
+        lambda p: data.accuracy(np.asarray(forward(p, test_split.x)), test_split.y),
+        epochs=epochs, batch_size=cfg.batch_size, learning_rate=LEARNING_RATE, seed=cfg.seed, history=history,
+    )
+    epoch_loss = history.rows[-1]["loss"]
 
     fn = JaxFunction(model.apply, params)
     reference = jax_eager_reference(fn, *SPECS)

@@ -1,8 +1,6 @@
 """`wide_flax`: the compute-bound benchmark model in Flax, 256 -> 1024 -> 1024 -> 10 (ReLU, logits)."""
 from __future__ import annotations
 
-import time
-
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -11,7 +9,7 @@ import optax
 
 from builder import data
 from builder.models.common import EpochCallback, History, TrainConfig, JaxFunction, Trained, dense_specs, jax_eager_reference
-from builder.models import wide_torch
+from builder.models import jax_training, wide_torch
 
 MODEL_ID = "wide_flax"
 SOURCE = "jax"
@@ -35,30 +33,13 @@ def train(cfg: TrainConfig, on_epoch: EpochCallback | None = None) -> Trained:
     train_split, test_split = data.make_wide_task(cfg.seed)
     model = Wide()
     params = model.init(jax.random.PRNGKey(cfg.seed), jnp.zeros((1, data.WIDE_LAYERS[0]), jnp.float32))
-    optimizer = optax.adam(LEARNING_RATE)
-    opt_state = optimizer.init(params)
-
-    @jax.jit
-    def step(params, opt_state, xb, yb):
-        def loss_fn(p):
-            return optax.softmax_cross_entropy_with_integer_labels(model.apply(p, xb), yb).mean()
-
-        loss, grads = jax.value_and_grad(loss_fn)(params)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, loss
-
     forward = jax.jit(model.apply)
     history = History(on_epoch)
-    rng = np.random.default_rng(cfg.seed)
-    start = time.perf_counter()
-    for epoch in range(1, epochs + 1):
-        total, seen = 0.0, 0
-        for idx in data.epoch_batches(len(train_split.x), cfg.batch_size, rng):
-            params, opt_state, loss = step(params, opt_state, train_split.x[idx], train_split.y[idx])
-            total += float(loss) * len(idx)
-            seen += len(idx)
-        history.log(epoch, total / seen, data.class_accuracy(np.asarray(forward(params, test_split.x)), test_split.y))
-    seconds = time.perf_counter() - start
+    params, seconds = jax_training.fit(
+        model.apply, params, lambda logits, y: optax.softmax_cross_entropy_with_integer_labels(logits, y).mean(),
+        train_split.x, train_split.y, lambda p: data.class_accuracy(np.asarray(forward(p, test_split.x)), test_split.y),
+        epochs=epochs, batch_size=cfg.batch_size, learning_rate=LEARNING_RATE, seed=cfg.seed, history=history,
+    )
 
     fn = JaxFunction(model.apply, params)
     reference = jax_eager_reference(fn, *SPECS)

@@ -1,13 +1,11 @@
 """`wide_keras`: the compute-bound benchmark model in Keras, 256 -> 1024 -> 1024 -> 10 (ReLU, logits)."""
 from __future__ import annotations
 
-import time
-
 import keras
-import numpy as np
 import tensorflow as tf
 
 from builder import data
+from builder.models import keras_training
 from builder.models.common import EpochCallback, History, TrainConfig, Trained, dense_specs, single_io
 from builder.models import wide_torch
 
@@ -34,28 +32,18 @@ def train(cfg: TrainConfig, on_epoch: EpochCallback | None = None) -> Trained:
     tf.config.experimental.enable_op_determinism()
     train_split, test_split = data.make_wide_task(cfg.seed)
     model = build()
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=LEARNING_RATE),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-    )
-
-    def predict(x: np.ndarray) -> np.ndarray:
-        return np.asarray(model(np.ascontiguousarray(x, np.float32), training=False))
-
+    forward = keras_training.eager(model)
     history = History(on_epoch)
-
-    class _Hook(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            history.log(epoch + 1, float((logs or {})["loss"]), data.class_accuracy(predict(test_split.x), test_split.y))
-
-    start = time.perf_counter()
-    model.fit(train_split.x, train_split.y, batch_size=cfg.batch_size, epochs=epochs, shuffle=True, verbose=0, callbacks=[_Hook()])
-    seconds = time.perf_counter() - start
+    seconds = keras_training.fit(
+        model, train_split.x, train_split.y, keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        lambda: data.class_accuracy(forward(test_split.x), test_split.y),
+        epochs=epochs, batch_size=cfg.batch_size, learning_rate=LEARNING_RATE, seed=cfg.seed, history=history,
+    )
     return Trained(
         model_id=MODEL_ID,
         source=SOURCE,
         module=model,
-        predict=single_io(predict),
+        predict=single_io(forward),
         parameters=model.count_params(),
         training={"epochs": epochs, "final_loss": history.rows[-1]["loss"], "accuracy": history.rows[-1]["accuracy"], "seconds": seconds},
         history=history.rows,

@@ -5,14 +5,11 @@ but it exists to be fast, not accurate. The same architecture is wide_keras and 
 """
 from __future__ import annotations
 
-import time
-
-import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
 
 from builder import data
+from builder.models import torch_training
 from builder.models.common import EpochCallback, History, TrainConfig, Trained, dense_specs, single_io
 
 MODEL_ID = "wide_torch"
@@ -35,40 +32,19 @@ def train(cfg: TrainConfig, on_epoch: EpochCallback | None = None) -> Trained:
     epochs = cfg.epochs or DEFAULT_EPOCHS
     torch.manual_seed(cfg.seed)
     train_split, test_split = data.make_wide_task(cfg.seed)
-    loader = DataLoader(
-        TensorDataset(torch.from_numpy(train_split.x), torch.from_numpy(train_split.y)),
-        batch_size=cfg.batch_size,
-        shuffle=True,
-        generator=torch.Generator().manual_seed(cfg.seed),
-    )
     model = build()
-    optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
-    loss_fn = nn.CrossEntropyLoss()
-
-    def predict(x: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            return model(torch.from_numpy(np.ascontiguousarray(x, np.float32))).numpy()
-
+    forward = torch_training.numpy_forward(model)
     history = History(on_epoch)
-    start = time.perf_counter()
-    for epoch in range(1, epochs + 1):
-        model.train()
-        total, seen = 0.0, 0
-        for xb, yb in loader:
-            optimizer.zero_grad()
-            loss = loss_fn(model(xb), yb)
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(xb)
-            seen += len(xb)
-        model.eval()
-        history.log(epoch, total / seen, data.class_accuracy(predict(test_split.x), test_split.y))
-    seconds = time.perf_counter() - start
+    seconds = torch_training.fit(
+        model, (train_split.x,), train_split.y, nn.CrossEntropyLoss(),
+        lambda: data.class_accuracy(forward(test_split.x), test_split.y),
+        epochs=epochs, batch_size=cfg.batch_size, learning_rate=LEARNING_RATE, seed=cfg.seed, history=history,
+    )
     return Trained(
         model_id=MODEL_ID,
         source=SOURCE,
         module=model.eval(),
-        predict=single_io(predict),
+        predict=single_io(forward),
         parameters=sum(p.numel() for p in model.parameters()),
         training={"epochs": epochs, "final_loss": history.rows[-1]["loss"], "accuracy": history.rows[-1]["accuracy"], "seconds": seconds},
         history=history.rows,
