@@ -28,6 +28,12 @@ var ErrInvalid = errors.New("malformed manifest")
 // exit 3 in the CLI.
 var ErrVersion = errors.New("unsupported schema_version")
 
+// versionError is the contract's one line for a schema_version this client does not read.
+type versionError struct{ msg string }
+
+func (e *versionError) Error() string        { return e.msg }
+func (e *versionError) Is(target error) bool { return target == ErrVersion }
+
 // ErrUnknownModel is wrapped when the manifest has no model with the requested id.
 var ErrUnknownModel = errors.New("unknown model")
 
@@ -172,9 +178,9 @@ func Read(file string) (*Manifest, error) {
 		return nil, fmt.Errorf("%w: %s: %v", ErrInvalid, file, err)
 	}
 	if v, ok := probe["schema_version"]; !ok {
-		return nil, fmt.Errorf("%w: %s: schema_version missing is not supported (this client reads %d)", ErrVersion, file, SchemaVersion)
+		return nil, &versionError{fmt.Sprintf("%s: schema_version missing is not supported (this client reads %d)", file, SchemaVersion)}
 	} else if s := string(bytes.TrimSpace(v)); s != "2" {
-		return nil, fmt.Errorf("%w: %s: schema_version %s is not supported (this client reads %d)", ErrVersion, file, s, SchemaVersion)
+		return nil, &versionError{fmt.Sprintf("%s: schema_version %s is not supported (this client reads %d)", file, s, SchemaVersion)}
 	}
 	var m Manifest
 	if err := json.Unmarshal(raw, &m); err != nil {

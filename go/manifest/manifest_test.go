@@ -4,7 +4,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"deploykit/go/internal/testfix"
@@ -112,7 +111,7 @@ func TestReadErrors(t *testing.T) {
 		p := filepath.Join(dir, "version.json")
 		os.WriteFile(p, []byte(body), 0o644)
 		_, err := Read(p)
-		if !errors.Is(err, ErrVersion) || !strings.HasSuffix(err.Error(), p+": "+shown) {
+		if !errors.Is(err, ErrVersion) || err.Error() != p+": "+shown {
 			t.Errorf("%s: Read = %v, want ErrVersion ending %q", body, err, shown)
 		}
 	}

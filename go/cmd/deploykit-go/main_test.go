@@ -197,7 +197,7 @@ func TestBadInputs(t *testing.T) {
 		{"bad repeat", append(run(), "--repeat", "x"), 2, "usage"},
 		{"missing manifest", with(run(), "--manifest", filepath.Join(f.tmp, "none.json")), 2, "no such file"},
 		{"malformed manifest", with(run(), "--manifest", malformed), 2, "malformed manifest"},
-		{"schema_version 1", with(run(), "--manifest", v1), 3, v1 + ": schema_version 1 is not supported (this client reads 2)"},
+		{"schema_version 1", with(run(), "--manifest", v1), 3, "error: " + v1 + ": schema_version 1 is not supported (this client reads 2)"},
 		{"manifest is a folder", with(run(), "--manifest", f.tmp), 2, "is a directory"},
 		{"unknown model", with(run(), "--model", "nope"), 2, "unknown model"},
 		{"model without saved-model", with(run(), "--model", "mlp_torch"), 2, "unknown format"},
