@@ -41,7 +41,8 @@ def test_digit_cnns_reach_095_held_out(model_id):
     trained = models.get(model_id).train(TrainConfig(seed=0))
     assert trained.training["accuracy"] >= 0.95, trained.training
     assert trained.training["held_out"] >= 300, "a fifth of the 1,797 digits is held out"
-    assert trained.parameters == CNN_PARAMETERS
+    # Keras counts BatchNorm's moving mean and variance as (non-trainable) weights; torch keeps them as buffers.
+    assert trained.parameters == CNN_PARAMETERS + (2 * (16 + 32) if model_id == "cnn_keras" else 0)
     image = trained.inputs[0]
     assert image.shape == (("batch", 1, 8, 8) if model_id == "cnn_torch" else ("batch", 8, 8, 1))
 

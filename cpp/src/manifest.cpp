@@ -24,7 +24,6 @@ bool is_identifier(std::string_view s) {
 }
 
 bool is_allowed_cast(DType from, DType to) {
-  if (from == to) return true;
   if (to == DType::kInt32) return from == DType::kInt64 || from == DType::kBool || from == DType::kUInt8;
   return from == DType::kFloat16 && to == DType::kFloat32;
 }

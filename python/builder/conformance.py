@@ -190,7 +190,10 @@ def _manifests() -> tuple[dict[str, dict], dict[str, tuple[object, int, str]]]:
         "keys_unknown_output": (broken(lambda m: m["artifacts"][0]["output_keys"].update(probs="p")), 2, "output_keys name an unknown tensor"),
         "boundary_unknown": (broken(lambda m: m["artifacts"][1]["boundary_dtypes"].update(ids="int32")), 2, "boundary cast for an unknown tensor"),
         "boundary_not_allowed": (broken(lambda m: m["artifacts"][1]["boundary_dtypes"].update(tokens="float32")), 2, "int64 -> float32 is not an allowed cast"),
+        "boundary_same_dtype": (broken(lambda m: m["artifacts"][1]["boundary_dtypes"].update(tokens="int64")), 2, "int64 -> int64 is not an allowed cast"),
+        "tolerance_unknown_output": (broken(lambda m: m["artifacts"][0]["tolerance"]["outputs"].update(probs={"atol": 1, "rtol": 1})), 2, "a per-output tolerance for an unknown output"),
         "no_inputs": (broken(lambda m: m.update(inputs=[])), 2, "a model without inputs"),
+        "no_outputs": (broken(lambda m: m.update(outputs=[])), 2, "a model without outputs"),
         "path_escapes": (broken(lambda m: m["artifacts"][0].update(path="../outside/model.onnx")), 2, "artifact path leaves the export"),
     }
     return valid, invalid

@@ -169,7 +169,7 @@ def check_artifact(model_id: str, exported: formats.Exported, specs: dict, golde
         for output, result in results.items():
             if not result.passed:
                 raise ExportError(
-                    f"{name}: output {output} differs from the reference at batch {batch}: {result.mismatches} of "
+                    f"{name}: output differs from the reference at batch {batch} ({output}): {result.mismatches} of "
                     f"{result.count} values outside atol={tolerance['atol']:g} rtol={tolerance['rtol']:g}, "
                     f"max abs diff {result.max_abs:.3g} (worst at flat index {result.worst_index})"
                 )

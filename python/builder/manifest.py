@@ -48,8 +48,8 @@ def model_problem(model: dict) -> str | None:
         names = [t["name"] for t in model[what]]
         if len(set(names)) != len(names):
             return f"two {what} share a name: {names}"
-    if not model["inputs"]:
-        return "a model needs at least one input"
+    if not model["inputs"] or not model["outputs"]:
+        return "a model needs at least one input and one output"
     used = {d for t in model["inputs"] + model["outputs"] for d in t["shape"] if isinstance(d, str)}
     for name, bounds in model.get("dims", {}).items():
         if name not in used:
@@ -67,6 +67,9 @@ def model_problem(model: dict) -> str | None:
                 continue
             if set(keys) != set(specs):
                 return f"{where}: {key} name {sorted(keys)}, the model's tensors are {sorted(specs)}"
+        unknown = set((artifact["tolerance"].get("outputs") or {})) - set(outputs)
+        if unknown:
+            return f"{where}: tolerance names {sorted(unknown)}, which are no outputs of the model"
         for name, dtype in (artifact.get("boundary_dtypes") or {}).items():
             spec = inputs.get(name) or outputs.get(name)
             if spec is None:

@@ -185,7 +185,7 @@ final class ManifestParser {
             .orElseThrow(() -> new Invalid(bw + ": the model has no tensor " + e.getKey()));
         String dt = stringValue(e.getValue(), bw);
         DType to = DType.fromId(dt).orElseThrow(() -> new Invalid(bw + ": unknown dtype " + dt));
-        if (to != spec.dtype() && BOUNDARY_CASTS.get(spec.dtype()) != to) {
+        if (BOUNDARY_CASTS.get(spec.dtype()) != to) {
           throw new Invalid(bw + ": " + spec.dtype() + " -> " + to + " is not an allowed boundary cast");
         }
         boundary.put(e.getKey(), to);
