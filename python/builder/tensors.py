@@ -42,7 +42,7 @@ class TensorSpec:
     name: str
     dtype: str
     shape: tuple[int | str, ...]
-    range: tuple[int, int] | None = None  # inclusive [min, max] of valid values (token ids, classes)
+    range: tuple[float, float] | None = None  # inclusive [min, max] of valid values (token ids, a mask's [0, 1])
 
     def __post_init__(self) -> None:
         shape = tuple(d.name if isinstance(d, Dim) else d for d in self.shape)
@@ -96,17 +96,24 @@ def _float_values(spec: TensorSpec, shape: tuple[int, ...], rng: np.random.Gener
 def generate(specs: Sequence[TensorSpec], sizes: Mapping[str, int], rng: np.random.Generator, values: str = "golden") -> Arrays:
     """Seeded inputs for `specs` at the given dim sizes.
 
-    `values="golden"`: floats N(0, 1) with a zero row and four rows of magnitude ~100; integers
-    uniform inside their `range` (or [0, 100] without one); bools random. `values="special"`: floats
+    `values="golden"`: floats N(0, 1) with a zero row and four rows of magnitude ~100, or uniform
+    inside their `range` when they have one (a mask in [0, 1]); integers uniform inside their
+    `range` (or [0, 100] without one); bools random. `values="special"`: floats
     hold NaN, +-Inf, +-0, +-1e30 and denormals (one kind per row, then single NaN/Inf in normal rows);
     `values="finite-special"`: the same without NaN and Inf (see special_values).
     """
     out: Arrays = {}
     for spec in specs:
         shape = spec.concrete(sizes)
-        if spec.dtype in FLOAT_DTYPES:
-            out[spec.name] = (special_values(spec, shape, rng, finite=values == "finite-special") if values != "golden"
-                              else _float_values(spec, shape, rng))
+        if spec.dtype in FLOAT_DTYPES and values != "golden":
+            out[spec.name] = special_values(spec, shape, rng, finite=values == "finite-special")
+        elif spec.dtype in FLOAT_DTYPES and spec.range is not None:  # a bounded input (a mask): its own domain
+            x = rng.uniform(spec.range[0], spec.range[1], shape).astype(spec.dtype)
+            if x.ndim >= 1 and x.shape[0]:
+                x[0] = spec.range[0]
+            out[spec.name] = x
+        elif spec.dtype in FLOAT_DTYPES:
+            out[spec.name] = _float_values(spec, shape, rng)
         elif spec.dtype == "bool":
             out[spec.name] = rng.integers(0, 2, shape).astype(bool)
         else:
