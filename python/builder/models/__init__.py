@@ -52,8 +52,6 @@ def info(model_id: str) -> ModelInfo:
     return REGISTRY[model_id]
 
 
-def get(model_id: str) -> ModelType:
+def get(model_id: str) -> ModuleType:
     return importlib.import_module(info(model_id).module)
 
-
-ModelType = ModuleType

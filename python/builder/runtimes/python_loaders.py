@@ -14,6 +14,8 @@ from typing import Callable
 
 import numpy as np
 
+from builder.formats import FORMAT_TABLE
+
 Arrays = dict[str, np.ndarray]
 Predict = Callable[[Arrays], Arrays]
 
@@ -182,15 +184,8 @@ def _read_tfjs_weights(base: Path, manifest: list[dict]) -> dict[str, np.ndarray
     return weights
 
 
-LOADERS: dict[str, Callable[[Path, dict, dict], Predict]] = {
-    "torchscript-script": load_torchscript,
-    "torchscript-trace": load_torchscript,
-    "aoti": load_aoti,
-    "onnx": load_onnx,
-    "saved-model": load_saved_model,
-    "tflite": load_tflite,
-    "tfjs-graph": load_tfjs_graph,
-}
+# Each format registry row names its loader (builder.formats.FORMAT_TABLE); this resolves them.
+LOADERS: dict[str, Callable[[Path, dict, dict], Predict]] = {f.id: globals()[f.loader] for f in FORMAT_TABLE}
 
 
 def load(path: Path, artifact: dict, model: dict) -> Predict:

@@ -82,7 +82,8 @@ class NativeRunner:
 
 @dataclasses.dataclass(frozen=True)
 class CliRunner:
-    """A client CLI, launched from bin/ after `make setup` (docs/contract.md)."""
+    """A client CLI, launched from bin/ after `make setup` (docs/contract.md). verify runs it only
+    through `run_jobs` (one process per runtime); bench times it with its own `--timing` calls."""
 
     name: str
     formats: tuple[str, ...]
@@ -109,24 +110,6 @@ class CliRunner:
         except OSError:
             return None
         return out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout.strip() else None
-
-    def load(self, manifest: Path, model: dict, artifact: dict) -> Predict:
-        def predict(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-            with tempfile.TemporaryDirectory(prefix="deploykit-verify-") as tmp:
-                out = Path(tmp) / "out"
-                cmd = [str(self.path()), "--manifest", str(manifest), "--model", model["id"], "--format", artifact["format"],
-                       "--output-dir", str(out), *self.extra_args]
-                for name, array in arrays.items():
-                    np.save(Path(tmp) / f"{name}.npy", array)
-                    cmd += ["--input", f"{name}={Path(tmp) / f'{name}.npy'}"]
-                result = subprocess.run(cmd, capture_output=True, text=True, timeout=CLI_TIMEOUT_S)
-                if result.returncode != 0:
-                    lines = result.stderr.strip().splitlines() or ["(no message)"]
-                    raise RunnerError(f"{self.launcher} exited {result.returncode}: {lines[-1]}")
-                return {t["name"]: np.load(out / f"{t['name']}.npy") for t in model["outputs"]}
-
-        return predict
-
 
     def run_jobs(self, manifest: Path, work: list[tuple[dict, dict, list]]) -> dict[tuple[str, str, str], dict | Exception]:
         """Runs every (model, artifact, input set) of `work` in ONE client process through the
