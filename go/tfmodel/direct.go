@@ -28,20 +28,11 @@ type Direct struct {
 // Direct prepares the bare call for inputs (same checks as Predict). It runs the model
 // once to size the output buffers.
 func (m *Model) Direct(inputs map[string]*tensor.Tensor) (*Direct, error) {
-	feeds, err := m.feeds(inputs)
+	feeds, res, err := m.run(inputs)
 	if err != nil {
 		return nil, err
 	}
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	if m.closed {
-		return nil, ErrClosed
-	}
 	d := &Direct{session: m.sm.Session, feeds: feeds, fetches: m.fetches, outs: make([]bytesWriter, len(m.fetches))}
-	res, err := d.session.Run(d.feeds, d.fetches, nil)
-	if err != nil {
-		return nil, classify(ErrLoad, fmt.Errorf("running %q: %v", m.ID, firstLine(err.Error())))
-	}
 	for i, y := range res {
 		d.outs[i].buf = make([]byte, tensor.NumElements(y.Shape())*int64(m.outputs[i].boundary.Size()))
 	}

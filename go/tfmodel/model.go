@@ -270,23 +270,37 @@ func (m *Model) feeds(inputs map[string]*tensor.Tensor) (map[tf.Output]*tf.Tenso
 	return feeds, nil
 }
 
-// Predict runs the model on named inputs (every model input exactly once, each matching
-// its spec) and returns every output by name, in the spec's dtype. NaN and Inf are data.
-func (m *Model) Predict(inputs map[string]*tensor.Tensor) (map[string]*tensor.Tensor, error) {
+// run checks inputs, builds their feeds and runs the session on them under the read lock
+// (ErrClosed after Close): what Predict and Direct share. The results are Go-owned tensors,
+// valid after the lock is released. It returns the feeds it built, once built, for the
+// caller to keep or recycle.
+func (m *Model) run(inputs map[string]*tensor.Tensor) (map[tf.Output]*tf.Tensor, []*tf.Tensor, error) {
 	feeds, err := m.feeds(inputs)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	if m.closed {
-		return nil, ErrClosed
+		return feeds, nil, ErrClosed
 	}
 	res, err := m.sm.Session.Run(feeds, m.fetches, nil)
-	clear(feeds)
-	m.feedMaps.Put(feeds)
 	if err != nil {
-		return nil, classify(ErrLoad, fmt.Errorf("running %q: %v", m.ID, firstLine(err.Error())))
+		return feeds, nil, classify(ErrLoad, fmt.Errorf("running %q: %v", m.ID, firstLine(err.Error())))
+	}
+	return feeds, res, nil
+}
+
+// Predict runs the model on named inputs (every model input exactly once, each matching
+// its spec) and returns every output by name, in the spec's dtype. NaN and Inf are data.
+func (m *Model) Predict(inputs map[string]*tensor.Tensor) (map[string]*tensor.Tensor, error) {
+	feeds, res, err := m.run(inputs)
+	if feeds != nil {
+		clear(feeds)
+		m.feedMaps.Put(feeds)
+	}
+	if err != nil {
+		return nil, err
 	}
 	out := make(map[string]*tensor.Tensor, len(m.outputs))
 	for i, p := range m.outputs {

@@ -3,7 +3,7 @@
 // the Node client shares, and runs batches. `tf` is the global from /vendor/tf.es2017.min.js.
 
 import { checkInputs } from '/common/checks.js';
-import { LoadError, boundaryInputs, loadVerifiedGraph, runGraph, specOutputs } from '/common/loader.js';
+import { LoadError, bareCall, boundaryInputs, loadVerifiedGraph, runGraph, specOutputs } from '/common/loader.js';
 import { ManifestError, readDenyList, resolveArtifact, validateManifest } from '/common/manifest.js';
 import { readNpy } from '/common/npy.js';
 import { Tensor } from '/common/tensor.js';
@@ -128,6 +128,19 @@ export class BrowserModel {
     const [spec] = this.model.inputs;
     const out = await this.predictTensors({ [spec.name]: new Tensor('float32', [rows, ...spec.shape.slice(1)], data) });
     return Float32Array.from(out[this.model.outputs[0].name].toNumbers());
+  }
+
+  /**
+   * The bare TF.js call that predictTensors wraps (--timing's `direct_latency_us`): inputs
+   * built once, each `run()` is execute + `await data()` + dispose. Call `dispose()` when done.
+   * @param {Record<string, Tensor>} inputs
+   * @returns {{run: () => Promise<void>, description: string, dispose: () => void}}
+   */
+  directCall(inputs) {
+    if (!this.graph) throw new Error(`model ${this.id} is disposed`);
+    checkInputs(this.model, inputs, this.artifact);
+    const { run, dispose } = bareCall(tf, this.loaded, inputs);
+    return { run, dispose, description: `tf.GraphModel.execute(prebuilt tensors) + await data() + dispose() on the ${this.backend} backend (in Chromium)` };
   }
 
   dispose() {

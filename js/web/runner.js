@@ -1,9 +1,10 @@
 // The page's "runner" mode (index.html?mode=runner): bin/deploykit-browser drives
-// window.deploykit.{load, run, unload} through Playwright: one page session loads each
+// window.deploykit.{load, run, time, unload} through Playwright: one page session loads each
 // (model, format) once and runs every job of a command (or a --jobs file) in this browser.
 // Tensors cross as {dtype, shape, b64}; timings are taken here, with performance.now().
 
 import { Tensor } from '/common/tensor.js';
+import { interleave } from '/common/timing.js';
 import { LoadError, ManifestError, fetchManifest, loadModel } from './loader.js';
 
 /** @param {string} b64 */
@@ -47,27 +48,49 @@ export async function load({ modelId, backend, manifestUrl = '/models/manifest.j
   }
 }
 
+function loaded(handle) {
+  const model = models.get(handle);
+  if (!model) throw new Error(`no model loaded under handle ${handle}`);
+  return model;
+}
+
+const decode = (inputs) => Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, Tensor.fromBytes(v.dtype, v.shape, fromBase64(v.b64))]));
+
 /**
- * Runs one call (then `warmup` untimed and `repeat` timed ones).
- * @param {{handle: number, inputs: Record<string, {dtype: string, shape: number[], b64: string}>, warmup?: number, repeat?: number}} job
+ * Runs one call; `firstMs` is its duration here, in the page.
+ * @param {{handle: number, inputs: Record<string, {dtype: string, shape: number[], b64: string}>}} job
  */
-export async function run({ handle, inputs, warmup = 0, repeat = 0 }) {
+export async function run({ handle, inputs }) {
   try {
-    const model = models.get(handle);
-    if (!model) throw new Error(`no model loaded under handle ${handle}`);
-    const x = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, Tensor.fromBytes(v.dtype, v.shape, fromBase64(v.b64))]));
-    let start = performance.now();
+    const model = loaded(handle);
+    const x = decode(inputs);
+    const start = performance.now();
     const y = await model.predictTensors(x);
     const firstMs = performance.now() - start;
-    for (let i = 0; i < warmup; i++) await model.predictTensors(x);
-    const timesUs = [];
-    for (let i = 0; i < repeat; i++) {
-      start = performance.now();
-      await model.predictTensors(x);
-      timesUs.push((performance.now() - start) * 1e3);
-    }
     const outputs = Object.fromEntries(Object.entries(y).map(([k, t]) => [k, { dtype: t.dtype, shape: t.shape, b64: toBase64(t.bytes()) }]));
-    return { ok: true, outputs, firstMs, timesUs, backend: globalThis.tf.getBackend() };
+    return { ok: true, outputs, firstMs, backend: globalThis.tf.getBackend() };
+  } catch (e) {
+    return failure(e);
+  }
+}
+
+/**
+ * --repeat/--warmup (and a timed job) in the page: `warmup` untimed calls, then `repeat` timed
+ * calls of predictTensors interleaved with `repeat` of the bare TF.js call when `direct`
+ * (the loops the Node CLI uses: /common/timing.js). Microseconds per call.
+ * @param {{handle: number, inputs: Record<string, {dtype: string, shape: number[], b64: string}>, warmup?: number, repeat?: number, direct?: boolean}} job
+ */
+export async function time({ handle, inputs, warmup = 0, repeat = 0, direct = false }) {
+  try {
+    const model = loaded(handle);
+    const x = decode(inputs);
+    const bare = direct ? model.directCall(x) : null;
+    try {
+      const t = await interleave(() => model.predictTensors(x), bare?.run ?? null, repeat, warmup);
+      return { ok: true, timesUs: t.a, ...(bare && { directUs: t.b, direct: bare.description }) };
+    } finally {
+      bare?.dispose();
+    }
   } catch (e) {
     return failure(e);
   }

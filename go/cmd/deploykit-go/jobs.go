@@ -8,8 +8,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
+	"deploykit/go/internal/timing"
 	"deploykit/go/manifest"
 )
 
@@ -21,6 +23,9 @@ type jobLine struct {
 	Inputs  map[string]string `json:"inputs"`
 	Outputs map[string]string `json:"outputs"`
 	Check   map[string]string `json:"check"`
+	// Repeat and Warmup stay raw so that 2.0, "2" or null are refused, not coerced.
+	Repeat json.RawMessage `json:"repeat"`
+	Warmup json.RawMessage `json:"warmup"`
 }
 
 // jobResult is the JSON line printed for each job.
@@ -30,6 +35,8 @@ type jobResult struct {
 	Exit    int     `json:"exit"`
 	Error   *string `json:"error"`
 	Seconds float64 `json:"seconds"`
+	// Timing is the --timing report of a timed job that exited 0; absent otherwise.
+	Timing *timing.Report `json:"timing,omitempty"`
 }
 
 // readJobs reads and validates the whole jobs file; relative paths are resolved against
@@ -63,10 +70,41 @@ func readJobs(file string) ([]*job, error) {
 			return nil, bad(`"inputs" is missing or empty`)
 		}
 		j := &job{id: jl.ID, model: jl.Model, format: jl.Format}
+		if j.timed, err = jobTiming(jl.Repeat, jl.Warmup); err != nil {
+			return nil, bad(err.Error())
+		}
 		j.inputs, j.outputs, j.checks = rel(base, jl.Inputs), rel(base, jl.Outputs), rel(base, jl.Check)
 		jobs = append(jobs, j)
 	}
 	return jobs, nil
+}
+
+// jobTiming reads a job's "repeat" (an integer >= 1) and "warmup" (an integer >= 0, only
+// with "repeat"); without "repeat" the job is not timed.
+func jobTiming(repeat, warmup json.RawMessage) (*timed, error) {
+	if repeat == nil {
+		if warmup != nil {
+			return nil, fmt.Errorf(`"warmup" needs "repeat"`)
+		}
+		return nil, nil
+	}
+	t := &timed{report: true}
+	var ok bool
+	if t.repeat, ok = jsonInt(repeat, 1); !ok {
+		return nil, fmt.Errorf(`"repeat" must be an integer >= 1, got %s`, repeat)
+	}
+	if warmup != nil {
+		if t.warmup, ok = jsonInt(warmup, 0); !ok {
+			return nil, fmt.Errorf(`"warmup" must be an integer >= 0, got %s`, warmup)
+		}
+	}
+	return t, nil
+}
+
+// jsonInt is a JSON integer literal (no fraction or exponent) of at least lo.
+func jsonInt(raw json.RawMessage, lo int) (int, bool) {
+	n, err := strconv.Atoi(string(bytes.TrimSpace(raw)))
+	return n, err == nil && n >= lo
 }
 
 func rel(base string, files map[string]string) map[string]string {
@@ -94,9 +132,11 @@ func runJobs(cfg *config, man *manifest.Manifest, stdout, stderr io.Writer) erro
 	for i, j := range jobs {
 		start := time.Now()
 		// Check lines go to stderr: stdout carries only the JSON lines.
-		err := execute(l, j, cfg, stderr, stderr)
+		rep, err := execute(l, j, stderr, stderr)
 		res := jobResult{ID: j.id, Index: i, Seconds: time.Since(start).Seconds()}
-		if err != nil {
+		if err == nil {
+			res.Timing = rep
+		} else {
 			res.Exit = exitCode(err)
 			msg := oneLine(err, false)
 			res.Error = &msg

@@ -2,10 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"deploykit/go/tensor"
 )
 
 // TestJobs: one process runs every job in order, loads each (model, format) once, prints
@@ -67,21 +71,120 @@ func TestJobs(t *testing.T) {
 	}
 }
 
-// TestJobsMalformed: a malformed line stops the run before any job (exit 2, no results).
+// TestJobsMalformed: a malformed line stops the run before any job (exit 2, one line naming
+// the line, no results).
 func TestJobsMalformed(t *testing.T) {
 	f := newFixtures(t)
 	good := `{"model": "mlp_keras", "inputs": {"input": "` + f.mlpIn + `"}}`
-	for name, body := range map[string]string{
-		"not JSON":      good + "\n{nope\n",
-		"no model":      good + "\n" + `{"inputs": {"input": "x.npy"}}` + "\n",
-		"no inputs":     `{"model": "mlp_keras"}` + "\n",
-		"inputs a list": `{"model": "mlp_keras", "inputs": ["x.npy"]}` + "\n",
+	timed := func(extra string) string { // a good line, then line 2 with extra keys
+		return good + "\n" + `{"model": "mlp_keras", "inputs": {"input": "` + f.mlpIn + `"}, ` + extra + "}\n"
+	}
+	for name, tc := range map[string]struct {
+		body string
+		line int
+	}{
+		"not JSON":       {good + "\n{nope\n", 2},
+		"no model":       {good + "\n" + `{"inputs": {"input": "x.npy"}}` + "\n", 2},
+		"no inputs":      {`{"model": "mlp_keras"}` + "\n", 1},
+		"inputs a list":  {`{"model": "mlp_keras", "inputs": ["x.npy"]}` + "\n", 1},
+		"repeat 0":       {timed(`"repeat": 0`), 2},
+		"repeat -3":      {timed(`"repeat": -3`), 2},
+		"repeat 1.5":     {timed(`"repeat": 1.5`), 2},
+		"repeat 2.0":     {timed(`"repeat": 2.0`), 2},
+		"repeat 1e2":     {timed(`"repeat": 1e2`), 2},
+		"repeat string":  {timed(`"repeat": "5"`), 2},
+		"repeat null":    {timed(`"repeat": null`), 2},
+		"repeat bool":    {timed(`"repeat": true`), 2},
+		"warmup -1":      {timed(`"repeat": 5, "warmup": -1`), 2},
+		"warmup 0.5":     {timed(`"repeat": 5, "warmup": 0.5`), 2},
+		"warmup string":  {timed(`"repeat": 5, "warmup": "2"`), 2},
+		"warmup alone":   {timed(`"warmup": 2`), 2},
+		"warmup 0 alone": {timed(`"warmup": 0`), 2},
 	} {
 		t.Run(name, func(t *testing.T) {
-			r := runCLI(t, "--manifest", f.manifest, "--jobs", f.file(t, "bad.jsonl", []byte(body)))
-			if r.code != 2 || r.stdout != "" || !strings.HasPrefix(r.stderr, "error: jobs: ") || strings.Count(r.stderr, "\n") != 1 {
-				t.Errorf("exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+			t.Parallel() // each case is a process start
+			r := runCLI(t, "--manifest", f.manifest, "--jobs", f.file(t, strings.ReplaceAll(name, " ", "_")+".jsonl", []byte(tc.body)))
+			if r.code != 2 || r.stdout != "" || !strings.HasPrefix(r.stderr, "error: jobs: ") || strings.Count(r.stderr, "\n") != 1 ||
+				!strings.Contains(r.stderr, fmt.Sprintf(" line %d: ", tc.line)) {
+				t.Errorf("exit %d stdout %q stderr %q, want exit 2 naming line %d", r.code, r.stdout, r.stderr, tc.line)
 			}
 		})
+	}
+}
+
+// TestJobsTimed: a job with "repeat" (and "warmup") is timed as --repeat/--warmup/--timing
+// would time it and its result line carries that report as "timing"; load_ms is the one
+// load of its (model, format); untimed and failed jobs have no "timing".
+func TestJobsTimed(t *testing.T) {
+	f := newFixtures(t)
+	one := &tensor.Tensor{DType: tensor.Float32, Shape: []int64{1, 10}, Data: mustRead(t, f.mlpIn).Data[:40]}
+	oneIn := f.tensor(t, "one.npy", one)
+	lines := []string{
+		`{"id": "b64", "model": "mlp_keras", "inputs": {"input": "` + f.mlpIn + `"}, "check": {"output": "` + f.mlpWant + `"}, "repeat": 25, "warmup": 2}`,
+		`{"id": "plain", "model": "mlp_keras", "inputs": {"input": "` + f.mlpIn + `"}}`,
+		`{"id": "b1", "model": "mlp_keras", "format": "saved-model", "inputs": {"input": "` + oneIn + `"}, "repeat": 1}`,
+		`{"id": "mismatch", "model": "mlp_keras", "inputs": {"input": "` + f.spIn + `"}, "check": {"output": "` + f.mlpWant + `"}, "repeat": 3}`,
+		`{"id": "bad-input", "model": "mlp_keras", "inputs": {"input": "` + f.mlpIn + `", "mask": "` + f.mlpIn + `"}, "repeat": 3}`,
+	}
+	jobs := f.file(t, "timed.jsonl", []byte(strings.Join(lines, "\n")+"\n"))
+	r := runCLI(t, "--manifest", f.manifest, "--jobs", jobs)
+	if r.code != 1 {
+		t.Errorf("exit %d, want 1 (stderr %q)", r.code, r.stderr)
+	}
+	got := strings.Split(strings.TrimRight(r.stdout, "\n"), "\n")
+	if len(got) != len(lines) {
+		t.Fatalf("%d result lines, want %d: %q", len(got), len(lines), r.stdout)
+	}
+	type report struct {
+		LoadMS    *float64           `json:"load_ms"`
+		FirstMS   *float64           `json:"first_ms"`
+		Batch     int64              `json:"batch"`
+		Repeat    int                `json:"repeat"`
+		Warmup    int                `json:"warmup"`
+		LatencyUS map[string]float64 `json:"latency_us"`
+		DirectUS  map[string]float64 `json:"direct_latency_us"`
+		Direct    string             `json:"direct"`
+	}
+	reports := map[string]*report{}
+	for i, line := range got {
+		var res map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(line), &res); err != nil {
+			t.Fatalf("line %d %q: %v", i, line, err)
+		}
+		if exit := string(res["exit"]); exit != []string{"0", "0", "0", "1", "2"}[i] {
+			t.Errorf("line %d: exit %s in %s", i, exit, line)
+		}
+		var id string
+		json.Unmarshal(res["id"], &id)
+		raw, ok := res["timing"]
+		if !ok {
+			continue
+		}
+		var rep report
+		if err := json.Unmarshal(raw, &rep); err != nil {
+			t.Fatalf("line %d timing %s: %v", i, raw, err)
+		}
+		reports[id] = &rep
+	}
+	if len(reports) != 2 || reports["b64"] == nil || reports["b1"] == nil {
+		t.Fatalf("timing on %v, want on b64 and b1 only: %s", reports, r.stdout)
+	}
+	for id, want := range map[string]struct {
+		batch          int64
+		repeat, warmup int
+	}{"b64": {64, 25, 2}, "b1": {1, 1, 0}} {
+		rep := reports[id]
+		if rep.LoadMS == nil || !(*rep.LoadMS > 0) || rep.FirstMS == nil || !(*rep.FirstMS > 0) || rep.Batch != want.batch ||
+			rep.Repeat != want.repeat || rep.Warmup != want.warmup || rep.Direct == "" || strings.Contains(rep.Direct, "\n") {
+			t.Errorf("%s: timing %+v, want batch %d repeat %d warmup %d", id, rep, want.batch, want.repeat, want.warmup)
+		}
+		for what, lat := range map[string]map[string]float64{"latency_us": rep.LatencyUS, "direct_latency_us": rep.DirectUS} {
+			if len(lat) != 4 || !(lat["p50"] > 0) || lat["p50"] > lat["p90"] || lat["p90"] > lat["p99"] || !(lat["mean"] > 0) || math.IsInf(lat["p99"], 0) {
+				t.Errorf("%s: %s %v, want p50 <= p90 <= p99, all positive", id, what, lat)
+			}
+		}
+	}
+	if *reports["b64"].LoadMS != *reports["b1"].LoadMS {
+		t.Errorf("load_ms %v and %v for one (model, format), want the same", *reports["b64"].LoadMS, *reports["b1"].LoadMS)
 	}
 }

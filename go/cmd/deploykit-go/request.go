@@ -40,6 +40,7 @@ type job struct {
 	id                      *string
 	model, format           string
 	inputs, outputs, checks map[string]string
+	timed                   *timed // nil: the first call only
 }
 
 // resolve turns the flags into a job for model mod.

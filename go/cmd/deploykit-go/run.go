@@ -35,9 +35,18 @@ func run(cfg *config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if cfg.timing != "" || cfg.repeat > 0 || cfg.warmup > 0 {
+		j.timed = &timed{repeat: cfg.repeat, warmup: cfg.warmup, report: cfg.timing != ""}
+	}
 	l := newLoader(man, cfg)
 	defer l.close()
-	return execute(l, j, cfg, stdout, stderr)
+	rep, err := execute(l, j, stdout, stderr)
+	if rep != nil { // written even when a check then failed
+		if werr := timing.Write(cfg.timing, rep); werr != nil {
+			return fail(exitInput, "timing", werr)
+		}
+	}
+	return err
 }
 
 // loaded is one (model, format) load, kept for every job that names it.
@@ -96,44 +105,46 @@ func (l *loader) close() {
 
 // execute runs one job: read its inputs and check files, load the model (once), predict,
 // write the outputs, time it if asked, and compare with the check files (one line each on
-// checkOut). A failed check returns an error with exit code 1.
-func execute(l *loader, j *job, cfg *config, checkOut, stderr io.Writer) error {
+// checkOut). A failed check returns an error with exit code 1. The timing report (for a job
+// timed with report set) is returned once made, even alongside a failed check.
+func execute(l *loader, j *job, checkOut, stderr io.Writer) (*timing.Report, error) {
 	mod, err := l.man.Model(j.model)
 	if err != nil {
-		return failModel("model", err)
+		return nil, failModel("model", err)
 	}
 	if err := checkNames(mod, j); err != nil {
-		return err
+		return nil, err
 	}
 	inputs, err := readAll(j.inputs, "input")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	checks, err := readAll(j.checks, "check")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	r := l.load(j.model, j.format, stderr)
 	if r.err != nil {
-		return r.err
+		return nil, r.err
 	}
 	m := r.model
 	start := time.Now()
 	outputs, err := m.Predict(inputs)
 	firstMS := timing.MS(time.Since(start))
 	if err != nil {
-		return failModel("predict "+m.ID, err)
+		return nil, failModel("predict "+m.ID, err)
 	}
 	for _, s := range mod.Outputs {
 		if file, ok := j.outputs[s.Name]; ok {
 			if err := npy.WriteFile(file, outputs[s.Name]); err != nil {
-				return fail(exitInput, "output "+s.Name, err)
+				return nil, fail(exitInput, "output "+s.Name, err)
 			}
 		}
 	}
-	if cfg.timing != "" || cfg.repeat > 0 || cfg.warmup > 0 {
-		if err := timeModel(m, inputs, cfg, r.loadMS, firstMS); err != nil {
-			return err
+	var rep *timing.Report
+	if j.timed != nil {
+		if rep, err = timeModel(m, inputs, j.timed, r.loadMS, firstMS); err != nil {
+			return nil, err
 		}
 	}
 	failed := 0
@@ -150,9 +161,9 @@ func execute(l *loader, j *job, cfg *config, checkOut, stderr io.Writer) error {
 		}
 	}
 	if failed > 0 {
-		return fail(exitMismatch, "check", fmt.Errorf("%d of %d checked outputs of %s failed: %w", failed, len(checks), m.ID, errMismatch))
+		return rep, fail(exitMismatch, "check", fmt.Errorf("%d of %d checked outputs of %s failed: %w", failed, len(checks), m.ID, errMismatch))
 	}
-	return nil
+	return rep, nil
 }
 
 // readAll reads every named .npy file.
@@ -168,32 +179,37 @@ func readAll(files map[string]string, what string) (map[string]*tensor.Tensor, e
 	return out, nil
 }
 
-// timeModel runs the --warmup/--repeat calls, Predict and the bare call interleaved, and
-// writes the --timing file.
-func timeModel(m *tfmodel.Model, inputs map[string]*tensor.Tensor, cfg *config, loadMS, firstMS float64) error {
+// timed is how a job is timed after its first call: warmup untimed and repeat timed calls of
+// Predict. With report set the bare runtime call is timed alongside, interleaved, and a
+// timing report is made (the --timing file, or a timed --jobs job's "timing").
+type timed struct {
+	repeat, warmup int
+	report         bool
+}
+
+// timeModel makes the timed calls t asks for and, with t.report, returns the report.
+func timeModel(m *tfmodel.Model, inputs map[string]*tensor.Tensor, t *timed, loadMS, firstMS float64) (*timing.Report, error) {
 	var direct func() error
-	if cfg.timing != "" { // the bare runtime call on the same inputs, timed alongside
+	if t.report { // the bare runtime call on the same inputs, timed alongside
 		d, err := m.Direct(inputs)
 		if err != nil {
-			return failModel("direct "+m.ID, err)
+			return nil, failModel("direct "+m.ID, err)
 		}
 		direct = d.Run
 	}
 	client := func() error { _, err := m.Predict(inputs); return err }
-	lat, directLat, err := timing.Measure(client, direct, cfg.warmup, cfg.repeat)
+	lat, directLat, err := timing.Measure(client, direct, t.warmup, t.repeat)
 	if err != nil {
-		return failModel("predict "+m.ID, err)
+		return nil, failModel("predict "+m.ID, err)
 	}
-	if cfg.timing == "" {
-		return nil
+	if !t.report {
+		return nil, nil
 	}
 	batch := int64(1)
 	if first := inputs[m.Spec.Inputs[0].Name]; len(first.Shape) > 0 {
 		batch = first.Shape[0]
 	}
-	rep := timing.Report{LoadMS: loadMS, FirstMS: firstMS, Batch: batch, Repeat: cfg.repeat, Warmup: cfg.warmup, Direct: tfmodel.DirectDescription}
-	if err := timing.Write(cfg.timing, rep, lat, directLat); err != nil {
-		return fail(exitInput, "timing", err)
-	}
-	return nil
+	rep := &timing.Report{LoadMS: loadMS, FirstMS: firstMS, Batch: batch, Repeat: t.repeat, Warmup: t.warmup, Direct: tfmodel.DirectDescription}
+	rep.Fill(lat, directLat)
+	return rep, nil
 }

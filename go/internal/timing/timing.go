@@ -1,5 +1,6 @@
-// Package timing measures the CLI's --repeat/--warmup runs and writes the --timing file:
-// {"load_ms", "first_ms", "batch", "latency_us", "direct_latency_us", "direct"}.
+// Package timing measures the CLI's --repeat/--warmup runs and makes the timing report,
+// {"load_ms", "first_ms", "batch", "latency_us", "direct_latency_us", "direct"}: the
+// --timing file, and a timed --jobs job's "timing".
 package timing
 
 import (
@@ -75,7 +76,7 @@ func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
 // MS converts a duration to milliseconds.
 func MS(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
 
-// Report is the --timing file.
+// Report is the --timing file and a timed job's "timing".
 type Report struct {
 	LoadMS    float64            `json:"load_ms"`
 	FirstMS   float64            `json:"first_ms"`
@@ -88,9 +89,9 @@ type Report struct {
 	Direct          string             `json:"direct"`
 }
 
-// Write fills the latency statistics from the samples and writes the report to file. With
-// no timed runs the first call is the only sample.
-func Write(file string, r Report, lat, directLat []float64) error {
+// Fill sets the latency statistics from the samples. With no timed runs the first call is
+// the only sample.
+func (r *Report) Fill(lat, directLat []float64) {
 	if len(lat) == 0 {
 		lat = []float64{r.FirstMS * 1e3}
 	}
@@ -99,6 +100,10 @@ func Write(file string, r Report, lat, directLat []float64) error {
 		directLat = lat
 	}
 	r.DirectLatencyUS = Stats(directLat)
+}
+
+// Write writes a filled report to file.
+func Write(file string, r *Report) error {
 	raw, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err

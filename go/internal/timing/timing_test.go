@@ -33,7 +33,9 @@ func TestMeasure(t *testing.T) {
 		t.Errorf("error not returned: %v", err)
 	}
 	p := filepath.Join(t.TempDir(), "t.json")
-	if err := Write(p, Report{FirstMS: 2, Batch: 3, Direct: "bare"}, nil, nil); err != nil {
+	r := Report{FirstMS: 2, Batch: 3, Direct: "bare"}
+	r.Fill(nil, nil)
+	if err := Write(p, &r); err != nil {
 		t.Fatal(err)
 	}
 	raw, _ := os.ReadFile(p)

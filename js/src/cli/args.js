@@ -33,8 +33,9 @@ Runs a deploykit model's ${FORMAT} artifact on .npy tensors (one file per input)
   --input-dir  reads DIR/<name>.npy for every model input (a golden set's folder)
   --output-dir writes DIR/<name>.npy for every output; without an output flag nothing is written
   --check      compares outputs with reference files under the artifact's tolerance, one line each
-  --jobs       JSON lines {id, model, format, inputs, outputs, check}: one load per (model, format),
-               one JSON result line per job on stdout
+  --jobs       JSON lines {id, model, format, inputs, outputs, check, repeat, warmup}: one load per
+               (model, format), one JSON result line per job on stdout (with "timing" for a
+               job that has "repeat")
   --backend    TF.js backend (default ${backends.default})
   --repeat N   after the first run, time N more runs (after K --warmup runs)
   --timing     write {load_ms, first_ms, batch, latency_us: {p50, p90, p99, mean}, ...}
@@ -158,7 +159,7 @@ export function parseCli(argv, backends) {
  * Paths are relative to the jobs file's folder.
  * @param {string} text
  * @param {string} file the jobs file (for relative paths and messages)
- * @returns {{id: any, model: string, format?: string, inputs: FileSpec, outputs: FileSpec|null, checks: FileSpec|null}[]}
+ * @returns {{id: any, model: string, format?: string, inputs: FileSpec, outputs: FileSpec|null, checks: FileSpec|null, repeat?: number, warmup?: number}[]}
  */
 export function parseJobs(text, file) {
   const base = path.dirname(path.resolve(file));
@@ -188,7 +189,20 @@ export function parseJobs(text, file) {
       for (const [k, f] of Object.entries(v)) if (typeof f !== 'string' || f === '') throw new UsageError(`${where}: "${key}".${k} must be a file path`);
       return { named: Object.fromEntries(Object.entries(v).map(([k, f]) => [k, abs(f)])), bare: null, dir: null };
     };
-    jobs.push({ id: job.id ?? null, model: job.model, format: job.format, inputs: side('inputs', true), outputs: side('outputs', false), checks: side('check', false) });
+    // A timed job: "repeat" N >= 1, and "warmup" K >= 0 only with it (absent or null: not given).
+    const count = (key, min) => {
+      const v = job[key];
+      if (v === undefined || v === null) return undefined;
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw new UsageError(`${where}: "${key}" must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+      return v;
+    };
+    const repeat = count('repeat', 1);
+    const warmup = count('warmup', 0);
+    if (warmup !== undefined && repeat === undefined) throw new UsageError(`${where}: "warmup" needs "repeat" (a timed job)`);
+    jobs.push({
+      id: job.id ?? null, model: job.model, format: job.format, inputs: side('inputs', true), outputs: side('outputs', false), checks: side('check', false),
+      ...(repeat !== undefined && { repeat, warmup: warmup ?? 0 }),
+    });
   });
   return jobs;
 }

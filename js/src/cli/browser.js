@@ -77,16 +77,20 @@ function pageSession({ manifest, backend, verbose }) {
     load: async (model) => {
       const loaded = await call((job) => globalThis.deploykit.load(job), { modelId: model.id, backend, manifestUrl: `/models/${encodeURIComponent(path.basename(manifest))}` });
       if (loaded.backend !== backend) throw new LoadError('load', `asked for the ${backend} backend, the page ran ${loaded.backend}`);
-      const run = (inputs, warmup = 0, repeat = 0) => call((job) => globalThis.deploykit.run(job), { handle: loaded.handle, inputs: wire(inputs), warmup, repeat });
+      const job = (inputs, extra) => ({ handle: loaded.handle, inputs: wire(inputs), ...extra });
       const runner = {
         loadMs: loaded.loadMs,
         lastMs: undefined,
         predict: async (inputs) => {
-          const r = await run(inputs);
+          const r = await call((j) => globalThis.deploykit.run(j), job(inputs));
           runner.lastMs = r.firstMs;
           return Object.fromEntries(Object.entries(r.outputs).map(([k, v]) => [k, Tensor.fromBytes(v.dtype, v.shape, Buffer.from(v.b64, 'base64'))]));
         },
-        time: async (inputs, { warmup, repeat }) => ({ timesUs: (await run(inputs, warmup, repeat)).timesUs }),
+        // Timed in the page: predictTensors interleaved with the bare TF.js call there.
+        time: async (inputs, { warmup, repeat, direct }) => {
+          const t = await call((j) => globalThis.deploykit.time(j), job(inputs, { warmup, repeat, direct }));
+          return { timesUs: t.timesUs, ...(t.directUs && { directUs: t.directUs, direct: t.direct }) };
+        },
         dispose: async () => {
           const { page } = await started;
           await page.evaluate((h) => globalThis.deploykit.unload(h), loaded.handle).catch(() => {});

@@ -11,61 +11,12 @@ import { checkInputs } from '../common/checks.js';
 import { checkLine, compareTensors } from '../common/compare.js';
 import { ManifestError, resolveArtifact, toleranceFor } from '../common/manifest.js';
 import { NpyError, readNpy, writeNpy } from '../common/npy.js';
+import { interleave, latencySummary, percentile } from '../common/timing.js';
 import { readManifest } from '../node/manifest_file.js';
 import { UsageError, parseCli, parseJobs, resolveFiles, usage } from './args.js';
 
 export { UsageError, interleave, latencySummary, percentile };
 export const EXIT = { ok: 0, mismatch: 1, usage: 2, load: 3 };
-
-/** numpy's default (linear) percentile. */
-function percentile(sorted, q) {
-  if (sorted.length === 1) return sorted[0];
-  const pos = (q / 100) * (sorted.length - 1);
-  const lo = Math.floor(pos);
-  const hi = Math.min(lo + 1, sorted.length - 1);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
-}
-
-/** @param {number[]} micros */
-function latencySummary(micros) {
-  const sorted = [...micros].sort((a, b) => a - b);
-  const mean = sorted.reduce((s, v) => s + v, 0) / sorted.length;
-  return { p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), mean };
-}
-
-/**
- * Per-call microseconds of `a` and `b` (each may be async), `n` calls each, after `warmup`
- * untimed calls of each (alternating). The timed calls run in min(rounds, n) blocks whose sizes
- * differ by at most one, a then b, then b then a, ..., so that machine noise hits both alike.
- * A null `b` is skipped (its list stays empty).
- * @returns {Promise<{a: number[], b: number[]}>}
- */
-async function interleave(a, b, n, warmup = 0, rounds = 10) {
-  for (let i = 0; i < warmup; i++) {
-    await a();
-    if (b) await b();
-  }
-  const times = { a: [], b: [] };
-  const block = async (fn, calls, out) => {
-    for (let i = 0; i < calls; i++) {
-      const start = performance.now();
-      await fn();
-      out.push((performance.now() - start) * 1e3);
-    }
-  };
-  rounds = Math.max(1, Math.min(rounds, n));
-  for (let r = 0; r < rounds && n > 0; r++) {
-    const calls = Math.floor(n / rounds) + (r < n % rounds ? 1 : 0);
-    if (r % 2 === 0 || !b) {
-      await block(a, calls, times.a);
-      if (b) await block(b, calls, times.b);
-    } else {
-      await block(b, calls, times.b);
-      await block(a, calls, times.a);
-    }
-  }
-  return times;
-}
 
 async function readTensor(file, what) {
   let bytes;
@@ -106,7 +57,10 @@ async function readAll(files, what) {
 
 /**
  * Runs one job: resolve, read and check the inputs, load (through `loadOnce`), run, write,
- * check. Returns the lines to print and the exit code; throws for exit 2/3 failures.
+ * check. `timing` ({warmup, repeat, file?, report?, backend, runtime}, or null) times the call
+ * after the first; returns the lines to print, the exit code and `timing`: --timing's object
+ * (written to `timing.file` when given), null unless `timing.file` or `timing.report`. Throws
+ * for exit 2/3 failures.
  */
 async function runJob(job, { doc, loadOnce, timing }) {
   const { model, artifact } = resolveArtifact(doc, job.model, job.format);
@@ -117,7 +71,7 @@ async function runJob(job, { doc, loadOnce, timing }) {
   const checks = await readAll(resolveFiles('check', job.checks, outNames), 'check');
   checkInputs(model, inputs, artifact);
   const runner = await loadOnce(model, artifact);
-  let start = performance.now();
+  const start = performance.now();
   const outputs = await runner.predict(inputs);
   // An engine that times inside its runtime (the browser page) reports its own figure.
   const firstMs = runner.lastMs ?? performance.now() - start;
@@ -135,19 +89,23 @@ async function runJob(job, { doc, loadOnce, timing }) {
       throw new UsageError(`output ${name} ${file}: cannot write: ${e.message}`);
     }
   }
+  let timed = null;
   if (timing) {
-    start = performance.now();
-    const t = await runner.time(inputs, { warmup: timing.warmup, repeat: timing.repeat, direct: Boolean(timing.file) });
-    if (timing.file) {
+    // --repeat/--warmup/--timing and a timed job share this: K untimed calls, then N timed
+    // calls interleaved with N of the bare runtime call (engines that have one).
+    const report = Boolean(timing.file) || timing.report;
+    const t = await runner.time(inputs, { warmup: timing.warmup, repeat: timing.repeat, direct: report });
+    if (report) {
       const first = model.inputs[0].name;
-      const doc = {
+      timed = {
         load_ms: runner.loadMs, first_ms: firstMs, batch: inputs[first].shape.length ? inputs[first].shape[0] : 1,
         latency_us: latencySummary(t.timesUs.length ? t.timesUs : [firstMs * 1e3]), backend: timing.backend, runtime: timing.runtime,
       };
-      // The bare runtime call timed alongside (engines that can: bin/deploykit-node).
-      if (t.directUs?.length) Object.assign(doc, { direct_latency_us: latencySummary(t.directUs), direct: t.direct });
+      if (t.directUs?.length) Object.assign(timed, { direct_latency_us: latencySummary(t.directUs), direct: t.direct });
+    }
+    if (timing.file) {
       try {
-        await fs.writeFile(timing.file, JSON.stringify(doc, null, 2) + '\n');
+        await fs.writeFile(timing.file, JSON.stringify(timed, null, 2) + '\n');
       } catch (e) {
         throw new UsageError(`timing ${timing.file}: cannot write: ${e.message}`);
       }
@@ -160,7 +118,7 @@ async function runJob(job, { doc, loadOnce, timing }) {
     lines.push(checkLine(name, res));
     if (!res.pass) exit = EXIT.mismatch;
   }
-  return { exit, lines };
+  return { exit, lines, timing: timed };
 }
 
 /** Maps an error to its exit code and one line (without the `error: ` prefix). */
@@ -223,7 +181,7 @@ export async function main(argv, engine, io = { stdout: (s) => process.stdout.wr
     const doc = await readManifest(opts.manifest);
     session = engine.session({ manifest: path.resolve(opts.manifest), doc, backend: opts.backend, verbose });
     cache = loader(session);
-    if (jobs) return await runJobs(jobs, { doc, cache, io, verbose, runtime: engine.runtime });
+    if (jobs) return await runJobs(jobs, { doc, cache, io, verbose, backend: opts.backend, runtime: engine.runtime });
     const job = { id: null, model: opts.model, format: opts.format, inputs: opts.inputs, outputs: opts.outputs, checks: opts.checks };
     const timing = opts.repeat > 0 || opts.timing ? { warmup: opts.warmup, repeat: opts.repeat, file: opts.timing, backend: opts.backend, runtime: engine.runtime } : null;
     const { exit, lines } = await runJob(job, { doc, loadOnce: cache.loadOnce, timing });
@@ -240,21 +198,26 @@ export async function main(argv, engine, io = { stdout: (s) => process.stdout.wr
   }
 }
 
-async function runJobs(jobs, { doc, cache, io, verbose, runtime }) {
+/**
+ * The --jobs loop: one JSON line per job. A timed job (`repeat`, `warmup`) that exits 0 gains
+ * `timing`, the object --timing writes; a failed one has no `timing` key.
+ */
+async function runJobs(jobs, { doc, cache, io, verbose, backend, runtime }) {
   let first = EXIT.ok;
   for (const [index, job] of jobs.entries()) {
     const start = performance.now();
     let result;
     try {
-      const { exit, lines } = await runJob(job, { doc, loadOnce: cache.loadOnce, timing: null });
+      const timing = job.repeat === undefined ? null : { warmup: job.warmup, repeat: job.repeat, report: true, backend, runtime };
+      const { exit, lines, timing: timed } = await runJob(job, { doc, loadOnce: cache.loadOnce, timing });
       // stdout carries only the JSON lines; the check lines go to stderr.
       for (const l of lines) io.stderr(`${job.id ?? index}: ${l}`);
-      result = { exit, error: exit === EXIT.ok ? null : lines.filter((l) => / FAIL /.test(l)).join('; ') };
+      result = { exit, error: exit === EXIT.ok ? null : lines.filter((l) => / FAIL /.test(l)).join('; '), ...(exit === EXIT.ok && timed && { timing: timed }) };
     } catch (e) {
       if (verbose) io.stderr(e?.stack || String(e));
       result = describe(e, runtime);
     }
-    io.stdout(JSON.stringify({ id: job.id, index, exit: result.exit, error: result.error, seconds: (performance.now() - start) / 1e3 }));
+    io.stdout(JSON.stringify({ id: job.id, index, exit: result.exit, error: result.error, seconds: (performance.now() - start) / 1e3, ...(result.timing && { timing: result.timing }) }));
     if (first === EXIT.ok && result.exit !== EXIT.ok) first = result.exit;
   }
   return first;

@@ -204,6 +204,43 @@ export async function runGraph(tf, loaded, inputs, { sync = false } = {}) {
   }
 }
 
+/**
+ * The bare TF.js call that runGraph wraps, for timing the client's own overhead (--timing's
+ * `direct_latency_us`): the input tensors are built once here; each `run()` is
+ * `graph.execute(inputs, outputNames)`, a read of every output (dataSync() with `sync`, else
+ * `await data()`, as runGraph reads) and disposing the outputs. `dispose()` frees the inputs.
+ * @param {any} tf
+ * @param {Loaded} loaded
+ * @param {Record<string, Tensor>} inputs checked inputs in spec dtypes
+ * @param {{sync?: boolean}} [options]
+ * @returns {{run: () => void | Promise<void>, dispose: () => void}}
+ */
+export function bareCall(tf, loaded, inputs, { sync = false } = {}) {
+  const x = feeds(tf, loaded, boundaryInputs(loaded, inputs));
+  const outNames = loaded.model.outputs.map((s) => loaded.names.outputs[s.name]);
+  const { graph } = loaded;
+  return {
+    run: sync
+      ? () => {
+        const ys = [graph.execute(x, outNames)].flat();
+        try {
+          for (const y of ys) y.dataSync();
+        } finally {
+          tf.dispose(ys);
+        }
+      }
+      : async () => {
+        const ys = [graph.execute(x, outNames)].flat();
+        try {
+          for (const y of ys) await y.data();
+        } finally {
+          tf.dispose(ys);
+        }
+      },
+    dispose: () => tf.dispose(Object.values(x)),
+  };
+}
+
 function firstLine(text) {
   return String(text).split('\n')[0].replace(/\. File an issue at \S+.*$/, '');
 }

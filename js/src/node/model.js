@@ -9,7 +9,7 @@ import path from 'node:path';
 
 import { checkInputs } from '../common/checks.js';
 import { InputError, LoadError } from '../common/errors.js';
-import { boundaryInputs, feeds, loadVerifiedGraph, runGraph, specOutputs } from '../common/loader.js';
+import { bareCall, boundaryInputs, loadVerifiedGraph, runGraph, specOutputs } from '../common/loader.js';
 import { FORMAT, ManifestError, readDenyList, resolveArtifact } from '../common/manifest.js';
 import { Tensor } from '../common/tensor.js';
 import { readManifest } from './manifest_file.js';
@@ -166,18 +166,8 @@ export class Model {
   directCall(inputs) {
     this.#alive();
     checkInputs(this.spec, inputs, this.artifact);
-    const { graph } = this;
-    const x = feeds(tf, this.loaded, boundaryInputs(this.loaded, inputs));
-    const outNames = this.spec.outputs.map((s) => this.loaded.names.outputs[s.name]);
-    return {
-      run: () => {
-        const ys = [graph.execute(x, outNames)].flat();
-        for (const y of ys) y.dataSync();
-        tf.dispose(ys);
-      },
-      description: `tf.GraphModel.execute(prebuilt tensors) + dataSync() + dispose() on the ${this.backend} backend`,
-      dispose: () => tf.dispose(Object.values(x)),
-    };
+    const { run, dispose } = bareCall(tf, this.loaded, inputs, { sync: true });
+    return { run, dispose, description: `tf.GraphModel.execute(prebuilt tensors) + dataSync() + dispose() on the ${this.backend} backend` };
   }
 
   /** Frees the weights. */

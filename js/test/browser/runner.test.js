@@ -54,6 +54,58 @@ describe('deploykit-browser CLI', { concurrency: 2, timeout: 240_000 }, () => {
     assert.equal(r.code, 2);
   });
 
+  it('--jobs with timed jobs for several models: one Chromium start, timings measured in the page', async () => {
+    // A Chromium that counts its launches (Chromium's own child processes do not come back here).
+    const launches = path.join(work, 'launches.txt');
+    const wrapper = path.join(work, 'chromium-counting');
+    fs.writeFileSync(wrapper, `#!/bin/sh\necho launch >> '${launches}'\nexec '${process.env.DEPLOYKIT_CHROMIUM || '/usr/bin/chromium'}' "$@"\n`, { mode: 0o755 });
+    const abs = (files) => Object.fromEntries(Object.entries(files).map(([k, rel]) => [k, path.join(root, rel)]));
+    const models = tfjsModels(manifest);
+    assert.ok(models.length >= 2, 'several tfjs-graph models');
+    const jobs = [];
+    for (const [i, m] of models.entries()) {
+      const set = m.golden[0];
+      jobs.push({ id: `${m.id}/timed`, model: m.id, format: 'tfjs-graph', inputs: abs(set.inputs), check: abs(set.expected), repeat: 4 + i, ...(i % 2 && { warmup: 1 }) });
+    }
+    const [first] = models;
+    jobs.push({ id: `${first.id}/untimed`, model: first.id, inputs: abs(first.golden[0].inputs) });
+    jobs.push({ id: `${first.id}/again`, model: first.id, inputs: abs(first.golden[0].inputs), repeat: 2, warmup: 0 });
+    const file = path.join(work, 'timed.jsonl');
+    fs.writeFileSync(file, jobs.map((j) => JSON.stringify(j)).join('\n'));
+    const r = await runCli(['--manifest', manifest, '--jobs', file], LAUNCHER, { ...process.env, DEPLOYKIT_CHROMIUM: wrapper });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(fs.readFileSync(launches, 'utf8'), 'launch\n', 'one Chromium for the whole file');
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(lines.map((l) => [l.id, l.exit]), jobs.map((j) => [j.id, 0]));
+    assert.ok(!('timing' in lines.at(-2)), 'an untimed job has no timing key');
+    for (const [i, l] of lines.entries()) {
+      if (!jobs[i].repeat) continue;
+      const t = l.timing;
+      const model = models.find((m) => m.id === jobs[i].model);
+      const firstInput = readNpy(new Uint8Array(fs.readFileSync(jobs[i].inputs[model.inputs[0].name])));
+      assert.equal(t.batch, firstInput.shape[0], l.id);
+      assert.equal(t.backend, 'wasm');
+      assert.equal(t.runtime, 'tfjs-chromium');
+      assert.ok(t.load_ms > 0 && t.first_ms > 0, l.id);
+      for (const key of ['latency_us', 'direct_latency_us']) {
+        const { p50, p90, p99, mean } = t[key];
+        for (const v of [p50, p90, p99, mean]) assert.ok(typeof v === 'number' && v > 0, `${l.id} ${key}: ${JSON.stringify(t[key])}`);
+        assert.ok(p50 <= p90 && p90 <= p99, `${l.id} ${key}: ${JSON.stringify(t[key])}`);
+      }
+      assert.match(t.direct, /execute.*wasm.*Chromium/);
+    }
+    assert.equal(lines[0].timing.load_ms, lines.at(-1).timing.load_ms, 'one load per (model, format): the same load_ms');
+  });
+
+  it('--jobs: a malformed timed line is exit 2 before any browser starts', async () => {
+    const file = path.join(work, 'bad-timed.jsonl');
+    fs.writeFileSync(file, `${JSON.stringify({ model: 'mlp_keras', inputs: path.join(setDir('mlp_keras'), 'input.npy'), repeat: 2 })}\n${JSON.stringify({ model: 'mlp_keras', inputs: path.join(setDir('mlp_keras'), 'input.npy'), repeat: 0 })}\n`);
+    const r = await runCli(['--manifest', manifest, '--jobs', file], LAUNCHER, { ...process.env, DEPLOYKIT_CHROMIUM: path.join(work, 'no-chromium') });
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr.trim(), /^error: \S+bad-timed\.jsonl:2: "repeat" must be an integer >= 1, got 0$/);
+  });
+
   it('two inputs, two outputs and int64 through the boundary cast, in the page', async () => {
     const { writeNpy } = await import('../../src/common/npy.js');
     const { Tensor } = await import('../../src/common/tensor.js');

@@ -206,6 +206,67 @@ describe('deploykit-node with named tensors', { concurrency: 4 }, () => {
     assert.deepEqual(Array.from(readNpy(new Uint8Array(fs.readFileSync(path.join(work, 'jobs-out', 'total.npy')))).data), want.total);
   });
 
+  it('--jobs: timed jobs gain the --timing object; untimed and failed jobs have no timing key', async () => {
+    const jobs = path.join(work, 'timed.jsonl');
+    const inputs = { tokens: 'in/tokens.npy', mask: 'in/mask.npy' };
+    fs.writeFileSync(jobs, [
+      { id: 't1', model: 'pair', inputs, check: { total: 'ref/total.npy' }, repeat: 7, warmup: 2 },
+      { id: 'plain', model: 'pair', inputs },
+      { id: 't2', model: 'pair', format: 'tfjs-graph', inputs, repeat: 1 },
+      { id: 'missing', model: 'pair', inputs: { tokens: 'in/tokens.npy' }, repeat: 3 },
+      { id: 'mismatch', model: 'pair', inputs, check: { total: 'wrong_total.npy' }, repeat: 2, warmup: 0 },
+    ].map((j) => JSON.stringify(j)).join('\n'));
+    const r = await runCli(['--manifest', fx.manifest, '--jobs', jobs, '--backend', 'wasm'], LAUNCHER);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(lines.map((l) => [l.id, l.exit]), [['t1', 0], ['plain', 0], ['t2', 0], ['missing', 2], ['mismatch', 1]], r.stderr);
+    assert.equal(r.code, 2, 'the first non-zero job exit');
+    for (const l of lines.filter((x) => x.id !== 't1' && x.id !== 't2')) assert.ok(!('timing' in l), `${l.id} has no timing key`);
+    const [t1, , t2] = lines.map((l) => l.timing);
+    for (const t of [t1, t2]) {
+      for (const k of ['load_ms', 'first_ms', 'batch', 'latency_us', 'direct_latency_us', 'direct']) assert.ok(k in t, k);
+      assert.equal(t.batch, 2, 'the first input\'s first dim');
+      assert.equal(t.backend, 'wasm');
+      assert.ok(t.load_ms > 0 && t.first_ms > 0);
+      for (const key of ['latency_us', 'direct_latency_us']) {
+        const { p50, p90, p99, mean } = t[key];
+        for (const v of [p50, p90, p99, mean]) assert.ok(typeof v === 'number' && Number.isFinite(v) && v > 0, `${key}: ${JSON.stringify(t[key])}`);
+        assert.ok(p50 <= p90 && p90 <= p99, `${key}: ${JSON.stringify(t[key])}`);
+      }
+      assert.match(t.direct, /execute.*wasm/);
+    }
+    assert.equal(t1.load_ms, t2.load_ms, 'one load of (pair, tfjs-graph), the same figure for both jobs');
+    assert.notEqual(t1.first_ms, t2.first_ms, 'first_ms is each job\'s own first call');
+    // A single repeat is one timed call: every percentile is that call.
+    assert.equal(t2.latency_us.p50, t2.latency_us.p99);
+  });
+
+  // Each malformed form, and the start of its one error line after `<file>:3: `.
+  const malformed = {
+    'repeat 0': [{ repeat: 0 }, '"repeat" must be an integer >= 1, got 0'],
+    'negative repeat': [{ repeat: -2 }, '"repeat" must be an integer >= 1, got -2'],
+    'non-integer repeat': [{ repeat: 1.5 }, '"repeat" must be an integer >= 1, got 1.5'],
+    'string repeat': [{ repeat: '3' }, '"repeat" must be an integer >= 1, got "3"'],
+    'boolean repeat': [{ repeat: true }, '"repeat" must be an integer >= 1, got true'],
+    'negative warmup': [{ repeat: 3, warmup: -1 }, '"warmup" must be an integer >= 0, got -1'],
+    'non-integer warmup': [{ repeat: 3, warmup: 0.5 }, '"warmup" must be an integer >= 0, got 0.5'],
+    'string warmup': [{ repeat: 3, warmup: '1' }, '"warmup" must be an integer >= 0, got "1"'],
+    'warmup without repeat': [{ warmup: 2 }, '"warmup" needs "repeat"'],
+  };
+  for (const [name, [extra, message]] of Object.entries(malformed)) {
+    it(`--jobs: ${name} is a malformed line, exit 2 before any job runs`, async () => {
+      const jobs = path.join(work, `malformed-${name.replace(/ /g, '-')}.jsonl`);
+      const out = path.join(work, `malformed-${name.replace(/ /g, '-')}.npy`);
+      const good = { model: 'pair', inputs: { tokens: 'in/tokens.npy', mask: 'in/mask.npy' }, outputs: { total: out } };
+      fs.writeFileSync(jobs, [good, { ...good, ...extra }].map((j) => JSON.stringify(j)).join('\n\n'));
+      const r = await runCli(['--manifest', fx.manifest, '--jobs', jobs], LAUNCHER);
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(r.stdout, '', 'no job ran');
+      assert.ok(!fs.existsSync(out), 'the valid first line did not run either');
+      one(r, /^error: \S+\.jsonl:3: /);
+      assert.ok(r.stderr.includes(`.jsonl:3: ${message}`), r.stderr);
+    });
+  }
+
   it('--jobs: a malformed line is exit 2 before any job runs', async () => {
     const jobs = path.join(work, 'bad.jsonl');
     fs.writeFileSync(jobs, `${JSON.stringify({ model: 'pair', inputs: { tokens: 'in/tokens.npy', mask: 'in/mask.npy' } })}\n{"model": "pair", "inputs": 7}\n`);

@@ -8,7 +8,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -181,7 +180,7 @@ public final class Cli {
     Manifest.ModelEntry entry = m.model(model);
     Job job = new Job(null, model, format, TensorArgs.resolve("input", inputs, inputDir, entry.inputNames()),
         TensorArgs.resolve("output", outputs, outputDir, entry.outputNames()),
-        TensorArgs.resolve("check", checks, checkDir, entry.outputNames()));
+        TensorArgs.resolve("check", checks, checkDir, entry.outputNames()), null);
     Job.Prepared p = job.prepare(m);
 
     // TensorFlow's native library (about 680 MB) loads once per process; load_ms is the model's
@@ -202,41 +201,16 @@ public final class Cli {
       long t1 = System.nanoTime();
       Map<String, Tensor> y = net.predict(x);
       double firstMs = (System.nanoTime() - t1) / 1e6;
-      if (timing != null || repeat != null) {
-        int n = repeat == null ? 1 : repeat;
-        if (timing != null) {
-          // The same inputs through the bare session call, timed interleaved with predict.
-          try (Model.Direct direct = net.direct(x)) {
-            long[][] samples = Timing.interleaved(warmup, n, () -> net.predict(x), direct::run);
-            writeTiming(runtimeInitMs, loadMs, firstMs, batch(entry, x), samples[0], samples[1]);
-          }
-        } else {
-          Timing.interleaved(warmup, n, () -> net.predict(x));
-        }
+      if (timing != null) {
+        // The same inputs through the bare session call, timed interleaved with predict.
+        Map<String, Object> doc = Timing.measure(net, entry, x, warmup, repeat == null ? 1 : repeat, runtimeInitMs, loadMs, firstMs);
+        Files.writeString(timing, new GsonBuilder().setPrettyPrinting().create().toJson(doc) + "\n", StandardCharsets.UTF_8);
+      } else if (repeat != null) {
+        Timing.interleaved(warmup, repeat, () -> net.predict(x));
       }
       job.write(y);
       return Job.check(out, p, y).isEmpty() ? 0 : 1;
     }
-  }
-
-  /** The first dim of the first input, 1 for a rank-0 input. */
-  private static long batch(Manifest.ModelEntry entry, Map<String, Tensor> x) {
-    Tensor first = x.get(entry.inputs().get(0).name());
-    return first.rank() == 0 ? 1 : first.dim(0);
-  }
-
-  private void writeTiming(double runtimeInitMs, double loadMs, double firstMs, long batch, long[] samples, long[] direct)
-      throws IOException {
-    Map<String, Object> doc = new LinkedHashMap<>();
-    doc.put("runtime_init_ms", runtimeInitMs);
-    doc.put("load_ms", loadMs);
-    doc.put("first_ms", firstMs);
-    doc.put("batch", batch);
-    doc.put("latency_us", Timing.latencyUs(samples));
-    doc.put("direct_latency_us", Timing.latencyUs(direct));
-    doc.put("direct", Model.DIRECT_DESCRIPTION);
-    doc.put("runtime", "TF Java " + Versions.tensorflowJava() + " (TensorFlow " + Versions.tensorflow() + ")");
-    Files.writeString(timing, new GsonBuilder().setPrettyPrinting().create().toJson(doc) + "\n", StandardCharsets.UTF_8);
   }
 
   /** A double as Python's repr prints it (1e-05, 0.0001), so the line matches the manifest's text. */

@@ -11,9 +11,15 @@ import java.util.Map;
 
 /**
  * One run of a model: input files by name, where to write outputs, which reference files to
- * check them against. A single command line is one job; {@code --jobs} runs many in one process.
+ * check them against, and for a timed {@code --jobs} line its {@code repeat}/{@code warmup}
+ * ({@code timed}, null when untimed). A single command line is one job; {@code --jobs} runs many
+ * in one process.
  */
-record Job(String id, String model, String format, Map<String, Path> inputs, Map<String, Path> outputs, Map<String, Path> checks) {
+record Job(String id, String model, String format, Map<String, Path> inputs, Map<String, Path> outputs, Map<String, Path> checks,
+    Timed timed) {
+
+  /** A timed job: {@code warmup} untimed calls, then {@code repeat} timed calls, as {@code --repeat/--warmup/--timing}. */
+  record Timed(int repeat, int warmup) {}
 
   /** What a job needs before any model loads: its artifact and checked inputs (exit-2 errors). */
   record Prepared(Manifest.ModelEntry entry, Manifest.Artifact artifact, Map<String, Tensor> inputs, Map<String, Tensor> expected) {}

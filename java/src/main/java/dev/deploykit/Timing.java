@@ -4,9 +4,42 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
-/** Latency statistics as the contract's {@code --timing} file reports them (microseconds). */
+/**
+ * The contract's timed runs: the object {@code --timing} writes to its file and a timed
+ * {@code --jobs} line carries as {@code "timing"}, and the latency statistics in it (microseconds).
+ */
 final class Timing {
   private Timing() {}
+
+  /**
+   * Times {@code repeat} calls of {@code net.predict(x)} interleaved with as many bare session
+   * calls on the same inputs (after {@code warmup} untimed calls of each) and returns the timing
+   * object: {@code runtime_init_ms, load_ms, first_ms, batch, latency_us, direct_latency_us,
+   * direct, runtime}. The caller has made the first call ({@code firstMs}) and measured the rest.
+   */
+  static Map<String, Object> measure(Model net, Manifest.ModelEntry entry, Map<String, Tensor> x, int warmup, int repeat,
+      double runtimeInitMs, double loadMs, double firstMs) {
+    long[][] samples;
+    try (Model.Direct direct = net.direct(x)) {
+      samples = interleaved(warmup, repeat, () -> net.predict(x), direct::run);
+    }
+    Map<String, Object> doc = new LinkedHashMap<>();
+    doc.put("runtime_init_ms", runtimeInitMs);
+    doc.put("load_ms", loadMs);
+    doc.put("first_ms", firstMs);
+    doc.put("batch", batch(entry, x));
+    doc.put("latency_us", latencyUs(samples[0]));
+    doc.put("direct_latency_us", latencyUs(samples[1]));
+    doc.put("direct", Model.DIRECT_DESCRIPTION);
+    doc.put("runtime", "TF Java " + Versions.tensorflowJava() + " (TensorFlow " + Versions.tensorflow() + ")");
+    return doc;
+  }
+
+  /** The first dim of the first input, 1 for a rank-0 input. */
+  static long batch(Manifest.ModelEntry entry, Map<String, Tensor> x) {
+    Tensor first = x.get(entry.inputs().get(0).name());
+    return first.rank() == 0 ? 1 : first.dim(0);
+  }
 
   /** How many alternating blocks {@link #interleaved} splits the timed calls into. */
   static final int ROUNDS = 10;
