@@ -55,37 +55,38 @@ import argparse, json, pathlib, time
 import numpy as np
 from builder.runtimes.python_loaders import load
 p = argparse.ArgumentParser()
-for flag in ("--manifest", "--model", "--format", "--timing"):
+for flag in ("--manifest", "--jobs"):
     p.add_argument(flag, required=True)
-p.add_argument("--input", action="append", required=True)
-p.add_argument("--repeat", type=int, default=1)
-p.add_argument("--warmup", type=int, default=0)
 a = p.parse_args()
 doc = json.loads(pathlib.Path(a.manifest).read_text())
-model = next(m for m in doc["models"] if m["id"] == a.model)
-art = next(x for x in model["artifacts"] if x["format"] == a.format)
-t0 = time.perf_counter()
-predict = load(pathlib.Path(a.manifest).parent / art["path"], art, model)
-load_ms = (time.perf_counter() - t0) * 1e3
-x = {name: np.load(path) for name, path in (i.split("=", 1) for i in a.input)}
-t0 = time.perf_counter(); y = predict(x); first_ms = (time.perf_counter() - t0) * 1e3
-for _ in range(a.warmup):
-    predict(x)
-us = []
-for _ in range(a.repeat):
-    t0 = time.perf_counter(); predict(x); us.append((time.perf_counter() - t0) * 1e6)
-bare = []
-for _ in range(a.repeat):
-    t0 = time.perf_counter(); predict(x); bare.append((time.perf_counter() - t0) * 1e6)
+loaded = {}
 pct = lambda v, q: float(np.percentile(v, q))
 stats = lambda v: {"p50": pct(v, 50), "p90": pct(v, 90), "p99": pct(v, 99), "mean": float(np.mean(v))}
-pathlib.Path(a.timing).write_text(json.dumps({"load_ms": load_ms, "first_ms": first_ms, "batch": len(next(iter(x.values()))),
-    "latency_us": stats(us), "direct_latency_us": stats(bare), "direct": "the same predict"}))
+for index, line in enumerate(pathlib.Path(a.jobs).read_text().splitlines()):
+    job = json.loads(line)
+    model = next(m for m in doc["models"] if m["id"] == job["model"])
+    art = next(x for x in model["artifacts"] if x["format"] == job["format"])
+    if job["format"] not in loaded:
+        t0 = time.perf_counter()
+        loaded[job["format"]] = (load(pathlib.Path(a.manifest).parent / art["path"], art, model), (time.perf_counter() - t0) * 1e3)
+    predict, load_ms = loaded[job["format"]]
+    x = {name: np.load(path) for name, path in job["inputs"].items()}
+    t0 = time.perf_counter(); y = predict(x); first_ms = (time.perf_counter() - t0) * 1e3
+    for _ in range(job["warmup"]):
+        predict(x)
+    us, bare = [], []
+    for _ in range(job["repeat"]):
+        t0 = time.perf_counter(); predict(x); us.append((time.perf_counter() - t0) * 1e6)
+        t0 = time.perf_counter(); predict(x); bare.append((time.perf_counter() - t0) * 1e6)
+    timing = {"load_ms": load_ms, "first_ms": first_ms, "batch": len(next(iter(x.values()))),
+              "latency_us": stats(us), "direct_latency_us": stats(bare), "direct": "the same predict"}
+    print(json.dumps({"id": job["id"], "index": index, "exit": 0, "error": None, "seconds": 0.1, "timing": timing}))
 """
 
 
-def test_client_clis_are_timed_by_their_own_timing_file(smoke_export, tmp_path, monkeypatch):
-    """A client runs through docs/contract.md's --repeat/--warmup/--timing; bench reads only timing.json."""
+def test_client_clis_are_timed_by_their_own_timed_jobs(smoke_export, tmp_path, monkeypatch):
+    """A client runs every cell in one process through docs/contract.md's timed --jobs; bench reads
+    only the `timing` objects of its result lines."""
     import stat
     import sys
 

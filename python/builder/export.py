@@ -8,11 +8,12 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 
 from builder import atomic, formats, manifest, models, plots, tensors
+from builder.formats import background
 from builder.compare import compare_outputs
 from builder.config import ExportConfig
 from builder.models.common import Trained
@@ -42,6 +43,7 @@ class Reporter(Protocol):
     def epoch(self, model_id: str, epoch: int, metrics: dict) -> None: ...
     def trained(self, trained: Trained) -> None: ...
     def artifact(self, row: ArtifactRow) -> None: ...
+    def background(self, model_id: str, fmt: str) -> None: ...
 
 
 class SilentReporter:
@@ -50,6 +52,16 @@ class SilentReporter:
     def epoch(self, model_id: str, epoch: int, metrics: dict) -> None: ...
     def trained(self, trained: Trained) -> None: ...
     def artifact(self, row: ArtifactRow) -> None: ...
+    def background(self, model_id: str, fmt: str) -> None: ...
+
+
+@dataclasses.dataclass
+class _Pending:
+    """An artifact a worker still writes, and what its check needs once it is there."""
+
+    model_id: str
+    exported: formats.Exported
+    finish: Callable[[float], None]  # called with the worker's seconds
 
 
 def run(cfg: ExportConfig, reporter: Reporter | None = None) -> tuple[Path, list[ArtifactRow]]:
@@ -57,8 +69,15 @@ def run(cfg: ExportConfig, reporter: Reporter | None = None) -> tuple[Path, list
     reporter = reporter or SilentReporter()
     rows: list[ArtifactRow] = []
     reporter.planned(sum(len(formats.plan(models.source(m), cfg.formats)) for m in cfg.models))
-    with atomic.staged_folder(cfg.out) as staging:
-        model_entries = [_export_model(model_id, cfg, staging, reporter, rows) for model_id in cfg.models]
+    pending: list[_Pending] = []
+    with atomic.staged_folder(cfg.out) as staging, background.workers():
+        model_entries = []
+        for model_id in cfg.models:
+            model_entries.append(_export_model(model_id, cfg, staging, reporter, rows, pending))
+            _finish_pending(pending, wait=False)
+        _finish_pending(pending, wait=True)
+        order = {(m, f): i for i, (m, f) in enumerate((e["id"], a["format"]) for e in model_entries for a in e["artifacts"])}
+        rows.sort(key=lambda r: order[(r.model, r.format)])
         doc = manifest.build(
             model_entries,
             producer(),
@@ -73,7 +92,21 @@ def run(cfg: ExportConfig, reporter: Reporter | None = None) -> tuple[Path, list
     return cfg.out / manifest.MANIFEST_NAME, rows
 
 
-def _export_model(model_id: str, cfg: ExportConfig, root: Path, reporter: Reporter, rows: list[ArtifactRow]) -> dict:
+def _finish_pending(pending: list[_Pending], wait: bool) -> None:
+    """Checks and records the background artifacts that are done (all of them with `wait`)."""
+    for item in list(pending):
+        if wait or item.exported.pending.done():
+            try:
+                seconds = item.exported.pending.result()
+            except Exception as e:  # noqa: BLE001 - the worker's error, named like an inline one
+                raise ExportError(f"{item.model_id}/{item.exported.format}: export failed: {type(e).__name__}: {e}") from e
+            pending.remove(item)
+            item.finish(seconds)
+
+
+def _export_model(
+    model_id: str, cfg: ExportConfig, root: Path, reporter: Reporter, rows: list[ArtifactRow], pending: list[_Pending]
+) -> dict:
     spec = models.get(model_id)
     reporter.training(model_id, cfg.epochs or spec.DEFAULT_EPOCHS)
     trained = spec.train(cfg.train_config(model_id), on_epoch=lambda e, metrics: reporter.epoch(model_id, e, metrics))
@@ -86,8 +119,9 @@ def _export_model(model_id: str, cfg: ExportConfig, root: Path, reporter: Report
     specs = manifest.model_specs(trained)
 
     done: dict[str, formats.Exported] = {}
-    artifacts = []
-    for fmt, via in formats.plan(trained.source, cfg.formats):
+    plan = formats.plan(trained.source, cfg.formats)
+    artifacts: list[dict] = [{} for _ in plan]  # filled in plan order, a background one later
+    for index, (fmt, via) in enumerate(plan):
         start = time.perf_counter()
         ctx = formats.ExportContext(trained, model_dir, done)
         try:
@@ -96,12 +130,23 @@ def _export_model(model_id: str, cfg: ExportConfig, root: Path, reporter: Report
             raise ExportError(f"{model_id}/{fmt}: export failed: {type(e).__name__}: {e}") from e
         done[fmt] = exported
         tolerance = dict(getattr(spec, "TOLERANCE", formats.FORMATS_BY_ID[fmt].tolerance))
-        check = check_artifact(model_id, exported, specs, sets[0], tolerance)
-        entry = manifest.artifact_entry(root, exported, via, tolerance, check)
-        artifacts.append(entry)
-        row = ArtifactRow(model_id, fmt, entry["bytes"], check["max_abs"], time.perf_counter() - start)
-        rows.append(row)
-        reporter.artifact(row)
+
+        export_seconds = time.perf_counter() - start
+
+        def finish(worker_seconds: float, exported=exported, via=via, tolerance=tolerance, index=index, export_seconds=export_seconds) -> None:
+            check_start = time.perf_counter()
+            check = check_artifact(model_id, exported, specs, sets[0], tolerance)
+            artifacts[index].update(manifest.artifact_entry(root, exported, via, tolerance, check))
+            seconds = export_seconds + worker_seconds + time.perf_counter() - check_start
+            row = ArtifactRow(model_id, exported.format, artifacts[index]["bytes"], check["max_abs"], seconds)
+            rows.append(row)
+            reporter.artifact(row)
+
+        if exported.pending is None:
+            finish(0.0)
+        else:
+            reporter.background(model_id, fmt)
+            pending.append(_Pending(model_id, exported, finish))
     return manifest.model_entry(trained, golden, artifacts)
 
 

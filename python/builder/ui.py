@@ -70,6 +70,10 @@ class RichReporter:
         )
 
 
+    def background(self, model_id: str, fmt: str) -> None:
+        self.console.print(f"  compiling {model_id}/{fmt} in a worker process; the export goes on meanwhile")
+
+
 def summary_table(rows: list[ArtifactRow]) -> Table:
     table = Table(title="deploykit export")
     for name, justify in (("model", "left"), ("format", "left"), ("size", "right"), ("max abs diff", "right"), ("time", "right")):

@@ -1,12 +1,11 @@
 """Inference speed per (model, artifact, runtime): load, first call, batch-1 latency, batch-1024
-throughput in the model's own unit (rows/s, images/s, tokens/s) and GFLOP/s from its layers. In-process runtimes are timed here; client CLIs time themselves through docs/contract.md's
-`--repeat/--warmup/--timing` (their own clock, excluding process start), so the comparison is fair.
+throughput in the model's own unit (rows/s, images/s, tokens/s) and GFLOP/s from its layers.
+In-process runtimes are timed here; client CLIs time themselves through docs/contract.md's timed
+`--jobs` (their own clock, excluding process start; one process per client), so the comparison
+is fair.
 """
 from __future__ import annotations
 
-import json
-import subprocess
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable
@@ -16,7 +15,7 @@ import numpy as np
 from builder import manifest as manifest_io
 from builder.bench.flops import onnx_flops_per_row
 from builder.verify.inputs import input_sets
-from builder.verify.runners import RUNNERS, CliRunner, unsupported
+from builder.verify.runners import RUNNERS, CliRunner, Job, unsupported
 
 THROUGHPUT_BATCH = 1024
 
@@ -76,64 +75,75 @@ def _bench_python(runner, manifest: Path, model: dict, artifact: dict, x1, xb, r
     return {"load_ms": load_ms, "first_ms": first_ms, "latency_us": latency, "batch_latency_us": batch}
 
 
-def _bench_cli(runner: CliRunner, manifest: Path, model: dict, artifact: dict, x1, xb, repeat: int, warmup: int) -> dict:
-    def timing(x: dict[str, np.ndarray], n: int, k: int) -> dict:
-        with tempfile.TemporaryDirectory(prefix="deploykit-bench-") as tmp:
-            t = Path(tmp) / "timing.json"
-            cmd = [str(runner.path()), "--manifest", str(manifest), "--model", model["id"], "--format", artifact["format"],
-                   "--repeat", str(n), "--warmup", str(k), "--timing", str(t), *runner.extra_args]
-            for name, array in x.items():
-                np.save(Path(tmp) / f"{name}.npy", array)
-                cmd += ["--input", f"{name}={Path(tmp) / f'{name}.npy'}"]
-            result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-            if result.returncode != 0:
-                raise RuntimeError((result.stderr.strip().splitlines() or ["(no message)"])[-1])
-            return json.loads(t.read_text())
+def _cli_jobs(model: dict, artifact: dict, x1, xb, repeat: int, warmup: int) -> list[Job]:
+    """The two timed jobs of a cell: batch 1 (latency, and the bare runtime call beside it) and
+    the throughput batch (fewer calls: each is ~1,000x the work)."""
+    key = (model["id"], artifact["format"])
+    return [Job((*key, "b1"), model, artifact["format"], x1, outputs=False, repeat=repeat, warmup=warmup),
+            Job((*key, f"b{THROUGHPUT_BATCH}"), model, artifact["format"], xb, outputs=False,
+                repeat=max(3, repeat // 20), warmup=max(1, warmup // 10))]
 
-    one = timing(x1, repeat, warmup)
-    big = timing(xb, max(3, repeat // 20), max(1, warmup // 10))
+
+def _cli_row(one: dict, big: dict) -> dict:
+    """A cell's figures from its two timed jobs' `timing` objects (docs/contract.md)."""
     row = {"load_ms": one["load_ms"], "first_ms": one["first_ms"], "latency_us": one["latency_us"], "batch_latency_us": big["latency_us"]}
     if "direct_latency_us" in one:  # the same batch through the bare runtime call, in the same process
         row |= {"direct_latency_us": one["direct_latency_us"], "direct": one.get("direct", "")}
     return row
 
 
+def _add_throughput(row: dict, flops: int, counted: str, throughput_unit: str, items: int) -> None:
+    seconds_per_batch = row["batch_latency_us"]["p50"] / 1e6
+    row["rows_per_s"] = THROUGHPUT_BATCH / seconds_per_batch
+    row["throughput"] = {"unit": throughput_unit, "value": row["rows_per_s"] * items}
+    row["flops_per_row"], row["flops_counted"] = flops, counted
+    row["gflops"] = row["rows_per_s"] * flops / 1e9
+
+
 def run(manifest: Path, models=None, runtimes=None, repeat: int = 200, warmup: int = 20, progress=None) -> list[dict]:
-    """One row per (model, artifact, runtime); unavailable runtimes give a row with its reason."""
+    """One row per (model, artifact, runtime); unavailable runtimes give a row with its reason.
+    In-process runtimes are timed cell by cell; each client CLI times all of its cells in one
+    process (timed `--jobs`), after the in-process ones."""
     progress = progress or (lambda message: None)
     doc = manifest_io.read(manifest)
     runners = [RUNNERS[name] for name in (runtimes or RUNNERS)]
     reasons = {r.name: r.unavailable() for r in runners}
-    rows = []
+    rows: list[dict] = []
+    cli_cells: dict[str, list[tuple[dict, list[Job], tuple]]] = {}  # runner -> (row, its jobs, throughput args)
     for model in doc["models"]:
         if models and model["id"] not in models:
             continue
         golden = next(s for s in input_sets(manifest.parent, model) if s.name == "golden").inputs
         x1, xb = batch_of_rows(golden, 1), batch_of_rows(golden, THROUGHPUT_BATCH)
-        flops, counted = flops_per_row(manifest, model, golden)
-        throughput_unit, items = unit(model, golden)
+        per_model = (*flops_per_row(manifest, model, golden), *unit(model, golden))
         for artifact in model["artifacts"]:
             for runner in runners:
                 if artifact["format"] not in runner.formats:
                     continue
                 row = {"model": model["id"], "format": artifact["format"], "runtime": runner.name, "status": "ok", "reason": reasons[runner.name]}
-                if row["reason"]:
-                    rows.append(row | {"status": "unavailable"})
-                    continue
-                if why := unsupported(runner, artifact):
-                    rows.append(row | {"status": "unsupported", "reason": why})
-                    continue
-                progress(f"{model['id']}/{artifact['format']} on {runner.name}")
-                bench = _bench_cli if isinstance(runner, CliRunner) else _bench_python
-                try:
-                    row |= bench(runner, manifest, model, artifact, x1, xb, repeat, warmup)
-                except Exception as e:  # noqa: BLE001 - a runtime failure is a row, not a crash
-                    rows.append(row | {"status": "error", "reason": f"{type(e).__name__}: {e}"[:300]})
-                    continue
-                seconds_per_batch = row["batch_latency_us"]["p50"] / 1e6
-                row["rows_per_s"] = THROUGHPUT_BATCH / seconds_per_batch
-                row["throughput"] = {"unit": throughput_unit, "value": row["rows_per_s"] * items}
-                row["flops_per_row"], row["flops_counted"] = flops, counted
-                row["gflops"] = row["rows_per_s"] * flops / 1e9
                 rows.append(row)
+                if row["reason"]:
+                    row["status"] = "unavailable"
+                elif why := unsupported(runner, artifact):
+                    row |= {"status": "unsupported", "reason": why}
+                elif isinstance(runner, CliRunner):
+                    cli_cells.setdefault(runner.name, []).append((row, _cli_jobs(model, artifact, x1, xb, repeat, warmup), per_model))
+                else:
+                    progress(f"{model['id']}/{artifact['format']} on {runner.name}")
+                    try:
+                        row |= _bench_python(runner, manifest, model, artifact, x1, xb, repeat, warmup)
+                    except Exception as e:  # noqa: BLE001 - a runtime failure is a row, not a crash
+                        row |= {"status": "error", "reason": f"{type(e).__name__}: {e}"[:300]}
+                        continue
+                    _add_throughput(row, *per_model)
+    for name, cells in cli_cells.items():
+        progress(f"{name}: {len(cells)} cells timed in one process")
+        results = RUNNERS[name].run(manifest, [job for _, jobs, _ in cells for job in jobs])
+        for index, (row, _, per_model) in enumerate(cells):
+            one, big = results[2 * index], results[2 * index + 1]
+            if failed := next((r for r in (one, big) if isinstance(r, Exception)), None):
+                row |= {"status": "error", "reason": f"{type(failed).__name__}: {failed}"[:300]}
+                continue
+            row |= _cli_row(one["timing"], big["timing"])
+            _add_throughput(row, *per_model)
     return rows

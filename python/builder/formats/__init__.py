@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -79,6 +80,9 @@ class Exported:
     format: str
     path: Path  # absolute path of the file or folder written
     fields: dict = dataclasses.field(default_factory=dict)  # signature, keys, boundary_dtypes, notes...
+    # Set while a worker still writes `path` (builder.formats.background): the future's result is
+    # the worker's seconds. The export waits for it, then checks the artifact like any other.
+    pending: Future | None = None
 
 
 @dataclasses.dataclass

@@ -9,7 +9,7 @@ from typing import Iterator
 
 import torch
 
-from builder.formats import ExportContext, Exported, onnx_checks
+from builder.formats import ExportContext, Exported, background, onnx_checks
 from builder.models.common import Trained
 
 # Example sizes of dynamic dims when tracing: above 1 (torch.export specialises dims of size 0
@@ -80,11 +80,14 @@ def _export_noise_silenced() -> Iterator[None]:
 
 
 def export_aoti(ctx: ExportContext) -> Exported:
+    """torch.export here; the AOTInductor compile (g++, the slow part) in the background worker,
+    from the saved program, which the worker deletes with nothing else of the export."""
     path = ctx.path("aoti")
+    program_path = path.with_name("program.pt2.tmp")
     with _export_noise_silenced():
         program = torch.export.export(ctx.trained.module, example_inputs(ctx.trained), dynamic_shapes=dynamic_shapes(ctx.trained))
-        torch._inductor.aoti_compile_and_package(program, package_path=str(path))
-    return Exported("aoti", path, {"device": "cpu"})
+        torch.export.save(program, str(program_path))
+    return Exported("aoti", path, {"device": "cpu"}, pending=background.submit(background.compile_aoti, str(program_path), str(path)))
 
 
 def export_onnx(ctx: ExportContext) -> Exported:

@@ -21,6 +21,7 @@ from builder.versions import package_version
 REPO = Path(__file__).resolve().parents[3]
 CLI_TIMEOUT_S = 300
 JOB_TIMEOUT_S = 20  # added per job of a --jobs run
+TIMED_JOB_TIMEOUT_S = 600  # per timed job (bench): its batch-1024 calls on a slow runtime
 TORCH_FORMATS = ("torchscript-script", "torchscript-trace", "aoti")
 
 
@@ -82,8 +83,8 @@ class NativeRunner:
 
 @dataclasses.dataclass(frozen=True)
 class CliRunner:
-    """A client CLI, launched from bin/ after `make setup` (docs/contract.md). verify runs it only
-    through `run_jobs` (one process per runtime); bench times it with its own `--timing` calls."""
+    """A client CLI, launched from bin/ after `make setup` (docs/contract.md). verify and bench run
+    it only through `--jobs` (one process per runtime); bench's jobs are timed by the client."""
 
     name: str
     formats: tuple[str, ...]
@@ -115,50 +116,79 @@ class CliRunner:
         """Runs every (model, artifact, input set) of `work` in ONE client process through the
         contract's `--jobs` (one JVM, Node or Chromium start for the whole matrix); returns each
         job's outputs, or the RunnerError it ended with, keyed by (model id, format, set name)."""
-        results: dict[tuple[str, str, str], dict | Exception] = {}
+        jobs = [Job((m["id"], a["format"], s.name), m, a["format"], s.inputs) for m, a, sets in work for s in sets]
+        return {job.key: result if isinstance(result, Exception) else result["outputs"]
+                for job, result in zip(jobs, self.run(manifest, jobs))}
+
+    def run(self, manifest: Path, jobs: list[Job]) -> list[dict | RunnerError]:
+        """Runs `jobs` in one client process; per job its result line (with `outputs`, the arrays
+        it wrote, when the job asked for them) or the RunnerError it ended with."""
         with tempfile.TemporaryDirectory(prefix="deploykit-jobs-") as tmp:
-            lines, keys = [], []
-            for model, artifact, sets in work:
-                for s in sets:
-                    folder = Path(tmp) / str(len(keys))
-                    folder.mkdir()
-                    inputs = {}
-                    for name, array in s.inputs.items():
-                        np.save(folder / f"{name}.npy", array)
-                        inputs[name] = str(folder / f"{name}.npy")
-                    outputs = {t["name"]: str(folder / "out" / f"{t['name']}.npy") for t in model["outputs"]}
-                    (folder / "out").mkdir()
-                    key = (model["id"], artifact["format"], s.name)
-                    lines.append(json.dumps({"id": "/".join(key), "model": model["id"], "format": artifact["format"], "inputs": inputs, "outputs": outputs}))
-                    keys.append((key, outputs))
-            jobs = Path(tmp) / "jobs.jsonl"
-            jobs.write_text("\n".join(lines) + "\n")
-            cmd = [str(self.path()), "--manifest", str(manifest), "--jobs", str(jobs), *self.extra_args]
+            lines, outputs = [], []
+            for index, job in enumerate(jobs):
+                folder = Path(tmp) / str(index)
+                (folder / "out").mkdir(parents=True)
+                line = {"id": "/".join(job.key), "model": job.model["id"], "format": job.format, "inputs": save_arrays(folder, job.inputs)}
+                outputs.append({t["name"]: str(folder / "out" / f"{t['name']}.npy") for t in job.model["outputs"]} if job.outputs else {})
+                if outputs[-1]:
+                    line["outputs"] = outputs[-1]
+                if job.repeat:
+                    line |= {"repeat": job.repeat, "warmup": job.warmup}
+                lines.append(json.dumps(line))
+            path = Path(tmp) / "jobs.jsonl"
+            path.write_text("\n".join(lines) + "\n")
+            cmd = [str(self.path()), "--manifest", str(manifest), "--jobs", str(path), *self.extra_args]
+            timeout = CLI_TIMEOUT_S + sum(TIMED_JOB_TIMEOUT_S if job.repeat else JOB_TIMEOUT_S for job in jobs)
             try:
-                proc = subprocess.run(cmd, capture_output=True, text=True, timeout=CLI_TIMEOUT_S + JOB_TIMEOUT_S * len(keys))
+                proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
             except subprocess.TimeoutExpired:
-                return {key: RunnerError(f"{self.launcher} --jobs timed out") for key, _ in keys}
+                return [RunnerError(f"{self.launcher} --jobs timed out after {timeout} s") for _ in jobs]
             reported = {}
-            for line in proc.stdout.splitlines():
+            for text in proc.stdout.splitlines():
                 try:
-                    entry = json.loads(line)
+                    entry = json.loads(text)
                 except json.JSONDecodeError:
                     continue  # the client's own human output
                 if isinstance(entry, dict) and "index" in entry:
                     reported[entry["index"]] = entry
             last = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
-            for index, (key, outputs) in enumerate(keys):
+            results: list[dict | RunnerError] = []
+            for index, wanted in enumerate(outputs):
                 entry = reported.get(index)
                 if entry is None:
-                    results[key] = RunnerError(f"{self.launcher} --jobs exited {proc.returncode} without a result for this job: {last}")
+                    results.append(RunnerError(f"{self.launcher} --jobs exited {proc.returncode} without a result for this job: {last}"))
                 elif entry.get("exit") != 0:
-                    results[key] = RunnerError(f"{self.launcher} exited {entry.get('exit')}: error: {entry.get('error')}")
+                    results.append(RunnerError(f"{self.launcher} exited {entry.get('exit')}: error: {entry.get('error')}"))
+                elif jobs[index].repeat and not isinstance(entry.get("timing"), dict):
+                    results.append(RunnerError(f"{self.launcher} ran a timed job without reporting its timing"))
                 else:
                     try:
-                        results[key] = {name: np.load(path) for name, path in outputs.items()}
+                        results.append(entry | {"outputs": {name: np.load(file) for name, file in wanted.items()}})
                     except OSError as e:
-                        results[key] = RunnerError(f"{self.launcher} reported success but wrote no output: {e}")
+                        results.append(RunnerError(f"{self.launcher} reported success but wrote no output: {e}"))
         return results
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """One line of a `--jobs` file: run `model` in `format` on `inputs`; with `repeat`, a timed job."""
+
+    key: tuple[str, ...]  # echoed as the job's id, "/"-joined
+    model: dict
+    format: str
+    inputs: dict[str, np.ndarray]
+    outputs: bool = True  # write and return every output
+    repeat: int | None = None
+    warmup: int = 0
+
+
+def save_arrays(folder: Path, arrays: dict[str, np.ndarray]) -> dict[str, str]:
+    """Writes `folder/<name>.npy` per array; returns name -> path."""
+    paths = {}
+    for name, array in arrays.items():
+        np.save(folder / f"{name}.npy", array)
+        paths[name] = str(folder / f"{name}.npy")
+    return paths
 
 
 Runner = PythonRunner | NativeRunner | CliRunner

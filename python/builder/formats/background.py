@@ -1,0 +1,73 @@
+"""Slow, self-contained export steps run in a worker process while the export goes on.
+
+An AOTInductor compile is the slowest step of an export (12-22 s per small network on 2 cores,
+most of it g++ on the generated C++), and it needs nothing from the exporting process but the
+serialized `torch.export` program. So the exporter saves the program and hands the compile to a
+worker; the next model trains (single-threaded Python and small kernels, for the most part)
+while g++ runs. The export waits for every pending artifact, and checks it like any other,
+before it writes the manifest.
+
+The worker is a fresh interpreter (`spawn`: forking a process that has started torch, TF and
+JAX threads is unsafe), started on the first submit and stopped when the export ends; an error
+in it comes back as the artifact's export error.
+"""
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import time
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Callable, Iterator
+
+_pool: ProcessPoolExecutor | None = None
+_active = False
+
+
+@contextlib.contextmanager
+def workers() -> Iterator[None]:
+    """The scope in which `submit` may use a worker; without it `submit` runs inline."""
+    global _active, _pool
+    _active = True
+    failed = False
+    try:
+        yield
+    except BaseException:  # a failed or interrupted export does not wait for a compile it drops
+        failed = True
+        raise
+    finally:
+        _active = False
+        if _pool is not None:
+            pool, _pool = _pool, None
+            if failed:
+                for process in list(getattr(pool, "_processes", {}).values()):  # no public API before 3.14
+                    process.terminate()
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def submit(fn: Callable[..., float], *args: str) -> Future:
+    """Runs `fn(*args)` (a module-level function that returns its own seconds) in the worker."""
+    global _pool
+    if not _active:  # e.g. an exporter called directly from a test: same result, no overlap
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args))
+        except Exception as e:  # noqa: BLE001 - delivered through the future, as from a worker
+            future.set_exception(e)
+        return future
+    if _pool is None:
+        _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    return _pool.submit(fn, *args)
+
+
+def compile_aoti(program_path: str, package_path: str) -> float:
+    """Worker side: AOTInductor-compiles a saved `torch.export` program into a `.pt2` package."""
+    import torch
+
+    start = time.perf_counter()
+    try:
+        program = torch.export.load(program_path)
+        torch._inductor.aoti_compile_and_package(program, package_path=package_path)
+    finally:
+        os.unlink(program_path)
+    return time.perf_counter() - start
