@@ -2,8 +2,9 @@
 // inputs -> model -> outputs, --check, --timing.
 #include <chrono>
 #include <fstream>
+#include <functional>
 #include <map>
-#include <nlohmann/json.hpp>
+#include <optional>
 #include <ostream>
 #include <sstream>
 
@@ -45,26 +46,6 @@ Format choose_format(const ModelEntry& entry, const std::optional<std::string>& 
     throw InputError("model " + entry.id + ": --format is ambiguous, choose one of " + names);
   }
   return present.front();
-}
-
-nlohmann::json percentiles(const LatencySummary& s) {
-  return {{"p50", s.p50}, {"p90", s.p90}, {"p99", s.p99}, {"mean", s.mean}};
-}
-
-void write_timing(const std::filesystem::path& path, double load_ms, double first_ms, std::int64_t batch,
-                  const LatencySummary& s, const LatencySummary& direct, const std::string& direct_what) {
-  const nlohmann::json doc = {
-      {"load_ms", load_ms},
-      {"first_ms", first_ms},
-      {"batch", batch},
-      {"latency_us", percentiles(s)},
-      {"direct_latency_us", percentiles(direct)},
-      {"direct", direct_what},
-  };
-  std::ofstream out(path);
-  out << doc.dump(2) << '\n';
-  out.close();
-  if (!out) throw InputError("timing " + path.string() + ": cannot write file");
 }
 
 // A call's files, read and checked against the model's specs before any model loads.
@@ -110,6 +91,31 @@ std::int64_t batch_of(const Prepared& p) {
   return first.shape.empty() ? 1 : first.shape.front();
 }
 
+// After the first call: `warmup` untimed calls, then `n` timed predict calls, with `direct`
+// interleaved in blocks (cli::interleave) with as many timed bare runtime calls
+// (Model::direct_call) on the same inputs. --timing and timed --jobs lines both come here.
+Timing time_calls(const Model& model, const Prepared& p, std::int64_t n, std::int64_t warmup, bool direct) {
+  Timing t;
+  t.batch = batch_of(p);
+  std::optional<DirectCall> bare;
+  if (direct) bare = model.direct_call(p.inputs);
+  const Interleaved runs = interleave([&] { (void)model.predict(p.inputs); },
+                                      bare ? bare->run : std::function<void()>{}, n, warmup);
+  t.latency = summarize(runs.a);
+  if (bare) {
+    t.direct_latency = summarize(runs.b);
+    t.direct = bare->description;
+  }
+  return t;
+}
+
+void write_timing(const std::filesystem::path& path, const Timing& timing) {
+  std::ofstream out(path);
+  out << timing_json(timing, 2) << '\n';
+  out.close();
+  if (!out) throw InputError("timing " + path.string() + ": cannot write file");
+}
+
 int run_single(const Options& o, std::ostream& out, std::ostream& err) {
   const Manifest manifest = Manifest::read(o.manifest);
   const Prepared p = prepare(manifest, o.request);  // bad input is reported before the (slow) load
@@ -125,20 +131,16 @@ int run_single(const Options& o, std::ostream& out, std::ostream& err) {
   const double first_ms = ms_since(start);
   if (o.verbose) err << "ran " << cell << " in " << first_ms << " ms\n";
 
-  if (o.repeat || o.timing) {
-    // With --timing, the bare runtime call (Model::direct_call) is timed too, in blocks
-    // alternating with predict's (cli::interleave), over the same inputs.
+  if (o.repeat || o.timing) {  // --timing alone is one timed call; the bare call only with --timing
     const std::int64_t n = o.repeat.value_or(1);
-    std::optional<DirectCall> direct;
-    if (o.timing) direct = model.direct_call(p.inputs);
-    const Interleaved t = interleave([&] { (void)model.predict(p.inputs); },
-                                     direct ? direct->run : std::function<void()>{}, n, o.warmup);
-    const LatencySummary s = summarize(t.a);
-    if (o.timing) write_timing(*o.timing, load_ms, first_ms, batch_of(p), s, summarize(t.b), direct->description);
+    Timing t = time_calls(model, p, n, o.warmup, o.timing.has_value());
+    t.load_ms = load_ms;
+    t.first_ms = first_ms;
+    if (o.timing) write_timing(*o.timing, t);
     if (o.verbose) {
-      err << "latency over " << n << " runs after " << o.warmup << " warm-ups: p50 " << s.p50 << " us, p99 " << s.p99
-          << " us\n";
-      if (direct) err << "direct latency (" << direct->description << "): p50 " << summarize(t.b).p50 << " us\n";
+      err << "latency over " << n << " runs after " << o.warmup << " warm-ups: p50 " << t.latency.p50 << " us, p99 "
+          << t.latency.p99 << " us\n";
+      if (o.timing) err << "direct latency (" << t.direct << "): p50 " << t.direct_latency.p50 << " us\n";
     }
   }
   return finish(p, outputs, out);
@@ -167,10 +169,15 @@ int guarded(Fn&& fn, std::optional<std::string>& error) {
 // Each (model, format) loads once; a failed load is remembered and reported for every job.
 class ModelCache {
  public:
+  struct Loaded {
+    const Model& model;
+    double load_ms;  // this process's load of it (the timing's load_ms of every job on it)
+  };
+
   ModelCache(const Manifest& manifest, bool verbose, std::ostream& err)
       : manifest_(manifest), verbose_(verbose), err_(err) {}
 
-  const Model& get(const std::string& id, Format format) {
+  Loaded get(const std::string& id, Format format) {
     const auto key = std::pair{id, format};
     auto it = models_.find(key);
     if (it == models_.end()) {
@@ -183,21 +190,23 @@ class ModelCache {
             return kOk;
           },
           error);
+      entry.load_ms = ms_since(start);
       entry.error = error.value_or("");
       if (verbose_ && entry.model)
-        err_ << "loaded " << id << "/" << format_name(format) << " in " << ms_since(start) << " ms\n";
+        err_ << "loaded " << id << "/" << format_name(format) << " in " << entry.load_ms << " ms\n";
       it = models_.emplace(key, std::move(entry)).first;
     }
     if (!it->second.model) {
       if (it->second.exit == kBadInput) throw InputError(it->second.error);
       throw ModelError(it->second.error);
     }
-    return *it->second.model;
+    return {*it->second.model, it->second.load_ms};
   }
 
  private:
   struct Entry {
     std::optional<Model> model;
+    double load_ms = 0;
     int exit = kOk;
     std::string error;
   };
@@ -206,6 +215,23 @@ class ModelCache {
   std::ostream& err_;
   std::map<std::pair<std::string, Format>, Entry> models_;
 };
+
+// One job: the first call (outputs written and checked), then, for a timed job that passed,
+// the timed calls (time_calls, as --timing). A job that fails carries no timing.
+int run_job(const Manifest& manifest, ModelCache& cache, const Job& job, JobResult& result, std::ostream& checks) {
+  const Prepared p = prepare(manifest, job.request);
+  const ModelCache::Loaded loaded = cache.get(p.entry->id, p.format);
+  const auto start = Clock::now();
+  const TensorMap outputs = loaded.model.predict(p.inputs);
+  const double first_ms = ms_since(start);
+  const int exit = finish(p, outputs, checks);
+  if (exit != kOk || !job.repeat) return exit;
+  Timing t = time_calls(loaded.model, p, *job.repeat, job.warmup, true);
+  t.load_ms = loaded.load_ms;
+  t.first_ms = first_ms;
+  result.timing = std::move(t);
+  return exit;
+}
 
 int run_jobs(const Options& o, std::ostream& out, std::ostream& err) {
   const Manifest manifest = Manifest::read(o.manifest);
@@ -216,13 +242,8 @@ int run_jobs(const Options& o, std::ostream& out, std::ostream& err) {
     const auto start = Clock::now();
     JobResult result;
     std::ostringstream checks;
-    result.exit = guarded(
-        [&] {
-          const Prepared p = prepare(manifest, job.request);
-          const Model& model = cache.get(p.entry->id, p.format);
-          return finish(p, model.predict(p.inputs), checks);
-        },
-        result.error);
+    result.exit = guarded([&] { return run_job(manifest, cache, job, result, checks); }, result.error);
+    if (result.exit != kOk) result.timing.reset();
     result.seconds = ms_since(start) / 1000.0;
     if (result.exit == kCheckFailed) {  // the first failing check line is the job's error
       std::istringstream lines(checks.str());
@@ -232,6 +253,9 @@ int run_jobs(const Options& o, std::ostream& out, std::ostream& err) {
     if (o.verbose) {
       err << checks.str();
       if (result.error) err << "job " << job.index << ": error: " << *result.error << '\n';
+      if (result.timing)
+        err << "job " << job.index << ": latency p50 " << result.timing->latency.p50 << " us, direct p50 "
+            << result.timing->direct_latency.p50 << " us\n";
     }
     out << job_line(job, result) << '\n' << std::flush;
     if (first_failure == kOk) first_failure = result.exit;

@@ -1,8 +1,10 @@
 #include "deploykit/checks.hpp"
 
+#include <array>
 #include <cstring>
+#include <span>
+#include <vector>
 #include <limits>
-#include <tuple>
 
 #include "deploykit/errors.hpp"
 
@@ -74,7 +76,21 @@ void store_integer(Tensor& t, std::size_t i, std::int64_t v) {
   }
 }
 
+// The first input (in the model's order) with a dynamic dim `dim`: the one that bound it.
+std::string first_to_name(const ModelEntry& model, std::string_view dim) {
+  for (const TensorSpec& spec : model.inputs)
+    for (const Dim& d : spec.shape)
+      if (d.name == dim) return spec.name;
+  return std::string(dim);
+}
+
 }  // namespace
+
+const DimBinding* find_dim(const DimBindings& bound, std::string_view dim) noexcept {
+  for (const DimBinding& b : bound)
+    if (b.dim == dim) return &b;
+  return nullptr;
+}
 
 Tensor cast_tensor(const Tensor& t, DType to, std::string_view what) {
   if (t.dtype == to) return t;
@@ -105,16 +121,42 @@ Tensor cast_tensor(const Tensor& t, DType to, std::string_view what) {
 }
 
 DimBindings check_inputs(const ModelEntry& model, const TensorMap& inputs, const Artifact* artifact) {
-  // 1. every model input exactly once (a map holds each name once), no unknown name
-  for (const auto& [name, tensor] : inputs)
-    if (model.find_input(name) == nullptr)
-      refuse(name, "unknown input \"" + name + "\" (model inputs: " + model.input_names() + ")");
-  for (const TensorSpec& spec : model.inputs)
-    if (!inputs.contains(spec.name)) refuse(spec.name, "missing (model inputs: " + model.input_names() + ")");
+  DimBindings bound;
+  check_inputs(model, inputs, artifact, bound);
+  return bound;
+}
+
+void check_inputs(const ModelEntry& model, const TensorMap& inputs, const Artifact* artifact, DimBindings& bound,
+                  std::span<const Tensor*> ordered) {
+  // 1. every model input exactly once (a map holds each name once), no unknown name. Each
+  // spec's tensor is looked up once (into `ordered`, or on the stack for up to 8 inputs);
+  // when all are there and the counts agree, no name is unknown (spec names are unique),
+  // else the names are gone through again for the contract's message order.
+  std::array<const Tensor*, 8> few{};
+  std::vector<const Tensor*> many;
+  std::span<const Tensor*> given = ordered;
+  if (given.size() != model.inputs.size()) {
+    if (model.inputs.size() > few.size()) many.resize(model.inputs.size());
+    given = many.empty() ? std::span(few).first(model.inputs.size()) : std::span(many);
+  }
+  bool complete = inputs.size() == model.inputs.size();
+  for (std::size_t i = 0; i < model.inputs.size(); ++i) {
+    const auto it = inputs.find(model.inputs[i].name);
+    given[i] = it == inputs.end() ? nullptr : &it->second;
+    complete &= given[i] != nullptr;
+  }
+  if (!complete) {
+    for (const auto& [name, tensor] : inputs)
+      if (model.find_input(name) == nullptr)
+        refuse(name, "unknown input \"" + name + "\" (model inputs: " + model.input_names() + ")");
+    for (std::size_t i = 0; i < model.inputs.size(); ++i)
+      if (given[i] == nullptr) refuse(model.inputs[i].name, "missing (model inputs: " + model.input_names() + ")");
+  }
 
   // 2-4. dtype, rank, fixed dims
-  for (const TensorSpec& spec : model.inputs) {
-    const Tensor& t = inputs.find(spec.name)->second;
+  for (std::size_t i = 0; i < model.inputs.size(); ++i) {
+    const TensorSpec& spec = model.inputs[i];
+    const Tensor& t = *given[i];
     if (t.dtype != spec.dtype)
       refuse(spec.name, "expected " + std::string(dtype_name(spec.dtype)) + ", got " + std::string(dtype_name(t.dtype)));
     if (t.rank() != spec.shape.size())
@@ -129,68 +171,68 @@ DimBindings check_inputs(const ModelEntry& model, const TensorMap& inputs, const
   }
 
   // 5. dynamic dims: inside their range, one size per name
-  DimBindings bound;
-  std::map<std::string, std::string, std::less<>> bound_by;
-  for (const TensorSpec& spec : model.inputs) {
-    const Tensor& t = inputs.find(spec.name)->second;
+  bound.clear();
+  for (std::size_t i = 0; i < model.inputs.size(); ++i) {
+    const TensorSpec& spec = model.inputs[i];
+    const Tensor& t = *given[i];
     for (std::size_t k = 0; k < spec.shape.size(); ++k) {
       const Dim& d = spec.shape[k];
       if (!d.dynamic()) continue;
       const std::int64_t size = t.shape[k];
       const auto at = [&] { return "dim " + std::to_string(k) + " (" + d.name + ") is " + std::to_string(size); };
+      const DimBinding* b = find_dim(bound, d.name);
+      if (b != nullptr && b->size == size) continue;  // that size passed the range check
       const DimRange range = model.range_of(d.name);
       if (size < range.min || (range.max && size > *range.max)) refuse(spec.name, at() + ", outside " + range_string(range));
-      const auto [it, fresh] = bound.emplace(d.name, size);
-      if (fresh) {
-        bound_by.emplace(d.name, spec.name);
-      } else if (it->second != size) {
-        refuse(spec.name, at() + ", but input " + bound_by[d.name] + " has " + std::to_string(it->second));
-      }
+      if (b != nullptr)
+        refuse(spec.name, at() + ", but input " + first_to_name(model, d.name) + " has " + std::to_string(b->size));
+      bound.push_back({d.name, size});
     }
   }
 
   // 6. boundary casts fit
   if (artifact != nullptr) {
-    for (const TensorSpec& spec : model.inputs) {
-      const auto cast = artifact->boundary_dtypes.find(spec.name);
+    for (std::size_t i = 0; i < model.inputs.size(); ++i) {
+      const auto cast = artifact->boundary_dtypes.find(model.inputs[i].name);
       if (cast != artifact->boundary_dtypes.end())
-        (void)cast_tensor(inputs.find(spec.name)->second, cast->second, "input " + spec.name);
+        (void)cast_tensor(*given[i], cast->second, "input " + model.inputs[i].name);
     }
   }
-  return bound;
+}
+
+void check_output(const TensorSpec& spec, const Tensor& t, DimBindings& bound, std::string_view origin) {
+  const auto fail = [&](const std::string& why) {
+    throw ModelError(std::string(origin) + ": output " + spec.name + ": " + why);
+  };
+  if (t.dtype != spec.dtype)
+    fail("expected " + std::string(dtype_name(spec.dtype)) + ", got " + std::string(dtype_name(t.dtype)));
+  if (t.rank() != spec.shape.size())
+    fail("expected rank " + std::to_string(spec.shape.size()) + ", got shape " + shape_string(t.shape));
+  for (std::size_t k = 0; k < spec.shape.size(); ++k) {
+    const Dim& d = spec.shape[k];
+    if (!d.dynamic()) {
+      if (t.shape[k] != d.size)
+        fail("dim " + std::to_string(k) + " is " + std::to_string(t.shape[k]) + ", expected " + std::to_string(d.size));
+      continue;
+    }
+    const DimBinding* b = find_dim(bound, d.name);
+    if (b == nullptr) {
+      bound.push_back({d.name, t.shape[k]});  // no input binds it: the first output does
+    } else if (b->size != t.shape[k]) {
+      fail("dim " + std::to_string(k) + " (" + d.name + ") is " + std::to_string(t.shape[k]) + ", expected " +
+           std::to_string(b->size));
+    }
+  }
 }
 
 void check_outputs(const ModelEntry& model, const TensorMap& outputs, const DimBindings& bound,
                    std::string_view origin) {
-  const auto fail = [&](const std::string& name, const std::string& why) {
-    throw ModelError(std::string(origin) + ": output " + name + ": " + why);
-  };
-  DimBindings output_only;  // dims no input binds
+  DimBindings all = bound;
   for (const TensorSpec& spec : model.outputs) {
     const auto it = outputs.find(spec.name);
-    if (it == outputs.end()) fail(spec.name, "missing from the runtime's result");
-    const Tensor& t = it->second;
-    if (t.dtype != spec.dtype)
-      fail(spec.name, "expected " + std::string(dtype_name(spec.dtype)) + ", got " + std::string(dtype_name(t.dtype)));
-    if (t.rank() != spec.shape.size())
-      fail(spec.name, "expected rank " + std::to_string(spec.shape.size()) + ", got shape " + shape_string(t.shape));
-    for (std::size_t k = 0; k < spec.shape.size(); ++k) {
-      const Dim& d = spec.shape[k];
-      if (!d.dynamic()) {
-        if (t.shape[k] != d.size)
-          fail(spec.name, "dim " + std::to_string(k) + " is " + std::to_string(t.shape[k]) + ", expected " +
-                              std::to_string(d.size));
-        continue;
-      }
-      auto b = bound.find(d.name);
-      if (b == bound.end()) {
-        bool fresh = false;
-        std::tie(b, fresh) = output_only.emplace(d.name, t.shape[k]);
-      }
-      if (b->second != t.shape[k])
-        fail(spec.name, "dim " + std::to_string(k) + " (" + d.name + ") is " + std::to_string(t.shape[k]) +
-                            ", expected " + std::to_string(b->second));
-    }
+    if (it == outputs.end())
+      throw ModelError(std::string(origin) + ": output " + spec.name + ": missing from the runtime's result");
+    check_output(spec, it->second, all, origin);
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "deploykit/errors.hpp"
@@ -23,6 +24,17 @@ class LineReader {
   std::string string(const json& v, const std::string& key) const {
     if (!v.is_string() || v.get_ref<const std::string&>().empty()) fail("'" + key + "' must be a non-empty string");
     return v.get<std::string>();
+  }
+
+  // An optional integer >= `min` (null counts as absent); a float, bool or string fails.
+  std::optional<std::int64_t> integer(const json& job, const std::string& key, std::int64_t min) const {
+    const auto it = job.find(key);
+    if (it == job.end() || it->is_null()) return std::nullopt;
+    const bool fits = it->is_number_integer() &&
+                      (!it->is_number_unsigned() ||
+                       it->get<std::uint64_t>() <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()));
+    if (!fits || it->get<std::int64_t>() < min) fail("'" + key + "' must be an integer >= " + std::to_string(min));
+    return it->get<std::int64_t>();
   }
 
   // {"name": "path", ...} -> bindings (paths relative to the jobs file's folder).
@@ -81,6 +93,10 @@ std::vector<Job> parse_jobs(std::string_view text, const std::filesystem::path& 
     j.request.inputs = r.files(job, "inputs", true);
     j.request.outputs = r.files(job, "outputs", false);
     j.request.checks = r.files(job, "check", false);
+    j.repeat = r.integer(job, "repeat", 1);
+    const std::optional<std::int64_t> warmup = r.integer(job, "warmup", 0);
+    if (warmup && !j.repeat) r.fail("'warmup' is only valid with 'repeat'");
+    j.warmup = warmup.value_or(0);
     jobs.push_back(std::move(j));
   }
   return jobs;
@@ -96,14 +112,38 @@ std::vector<Job> read_jobs(const std::filesystem::path& path) {
   return parse_jobs(text, dir, path.string());
 }
 
+namespace {
+
+nlohmann::ordered_json percentiles(const LatencySummary& s) {
+  return {{"p50", s.p50}, {"p90", s.p90}, {"p99", s.p99}, {"mean", s.mean}};
+}
+
+nlohmann::ordered_json timing_object(const Timing& t) {
+  return {
+      {"load_ms", t.load_ms},
+      {"first_ms", t.first_ms},
+      {"batch", t.batch},
+      {"latency_us", percentiles(t.latency)},
+      {"direct_latency_us", percentiles(t.direct_latency)},
+      {"direct", t.direct},
+  };
+}
+
+}  // namespace
+
+std::string timing_json(const Timing& timing, int indent) {
+  return timing_object(timing).dump(indent, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
 std::string job_line(const Job& job, const JobResult& result) {
-  const nlohmann::ordered_json line = {
+  nlohmann::ordered_json line = {
       {"id", job.id ? nlohmann::ordered_json(*job.id) : nlohmann::ordered_json(nullptr)},
       {"index", job.index},
       {"exit", result.exit},
       {"error", result.error ? nlohmann::ordered_json(*result.error) : nlohmann::ordered_json(nullptr)},
       {"seconds", result.seconds},
   };
+  if (result.timing) line["timing"] = timing_object(*result.timing);
   return line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 

@@ -1,4 +1,5 @@
-// The only translation unit of the library that includes LibTorch headers.
+// deploykit::Model on LibTorch. With torch_tensors.cpp, the only translation units of the
+// library that include LibTorch headers.
 #include "deploykit/model.hpp"
 
 #include <torch/csrc/inductor/aoti_package/model_package_loader.h>
@@ -9,9 +10,7 @@
 #include <link.h>
 
 #include <array>
-#include <concepts>
 #include <exception>
-#include <cstring>
 #include <mutex>
 #include <utility>
 #include <vector>
@@ -19,9 +18,16 @@
 #include "deploykit/checks.hpp"
 #include "deploykit/errors.hpp"
 #include "deploykit/sha256.hpp"
+#include "torch_tensors.hpp"
 
 namespace deploykit {
 namespace {
+
+using detail::CallState;
+using detail::copy_of;
+using detail::point;
+using detail::scalar_type;
+using detail::StatePool;
 
 constexpr std::array kFormats{Format::kTorchScriptScript, Format::kTorchScriptTrace, Format::kAoti};
 
@@ -32,18 +38,12 @@ std::string first_line(std::string_view text) {
   return std::string(text.substr(0, text.find('\n')));
 }
 
-// `what` of a message: a string, or a callable that builds it (so that a call
-// that succeeds, e.g. every predict(), builds no message).
-inline const std::string& describe(const std::string& what) { return what; }
-template <std::invocable What>
-std::string describe(const What& what) {
-  return what();
-}
-
 // Runs `fn`, turning any LibTorch or standard exception into `Error` with the
-// message "<what>: <first line of the cause>".
-template <typename Error, typename What, typename Fn>
-auto translate(const What& what, Fn&& fn) -> decltype(fn()) {
+// message "<what>: <first line of the cause>". `what` is built once by the caller (a
+// load, direct_call), or kept in the model (predict), so that a call that succeeds
+// builds no message.
+template <typename Error, typename Fn>
+auto translate(const std::string& what, Fn&& fn) -> decltype(fn()) {
   try {
     return fn();
   } catch (const InputError&) {
@@ -51,9 +51,9 @@ auto translate(const What& what, Fn&& fn) -> decltype(fn()) {
   } catch (const ModelError&) {
     throw;
   } catch (const c10::Error& e) {
-    throw Error(describe(what) + ": " + first_line(e.what_without_backtrace()));
+    throw Error(what + ": " + first_line(e.what_without_backtrace()));
   } catch (const std::exception& e) {
-    throw Error(describe(what) + ": " + first_line(e.what()));
+    throw Error(what + ": " + first_line(e.what()));
   }
 }
 
@@ -78,53 +78,14 @@ void ensure_libtorch_loaded() {
   });
 }
 
-at::ScalarType scalar_type(DType dtype) {
-  switch (dtype) {
-    case DType::kFloat32:
-      return at::kFloat;
-    case DType::kFloat16:
-      return at::kHalf;
-    case DType::kInt32:
-      return at::kInt;
-    case DType::kInt64:
-      return at::kLong;
-    case DType::kUInt8:
-      return at::kByte;
-    case DType::kBool:
-      return at::kBool;
-  }
-  return at::kFloat;
-}
-
-std::optional<DType> dtype_of(at::ScalarType type) {
-  for (DType d : {DType::kFloat32, DType::kFloat16, DType::kInt32, DType::kInt64, DType::kUInt8, DType::kBool})
-    if (scalar_type(d) == type) return d;
-  return std::nullopt;
-}
-
-// A tensor over `t`'s bytes without a copy; the models only read their inputs.
-at::Tensor view_of(const Tensor& t) {
-  const auto options = torch::TensorOptions().dtype(scalar_type(t.dtype));
-  if (t.data.empty()) return torch::empty(t.shape, options);
-  return torch::from_blob(const_cast<std::byte*>(t.data.data()), t.shape, options);
-}
-
-Tensor copy_of(const at::Tensor& t, const std::string& what) {
-  const std::optional<DType> dtype = dtype_of(t.scalar_type());
-  if (!dtype) throw ModelError(what + ": the runtime returned a " + std::string(c10::toString(t.scalar_type())) + " tensor");
-  const at::Tensor c = t.contiguous();
-  Tensor out(*dtype, std::vector<std::int64_t>(c.sizes().begin(), c.sizes().end()));
-  if (!out.data.empty()) std::memcpy(out.data.data(), c.data_ptr(), out.data.size());
-  return out;
-}
-
 }  // namespace
 
 // One loaded artifact. run() is const: neither runtime changes model state
 // during inference (see the thread-safety note in model.hpp).
 class Model::Impl {
  public:
-  Impl(Format format, std::string origin) : format_(format), origin_(std::move(origin)) {}
+  Impl(Format format, std::string origin)
+      : format_(format), origin_(std::move(origin)), predict_what_("predict " + origin_) {}
   virtual ~Impl() = default;
   // Positional inputs -> outputs in the manifest's output order.
   virtual std::vector<at::Tensor> run(const std::vector<at::Tensor>& inputs) const = 0;
@@ -132,9 +93,11 @@ class Model::Impl {
   virtual DirectCall direct(const std::vector<at::Tensor>& inputs) const = 0;
 
   Format format_;
-  std::string origin_;  // the file, for messages
+  std::string origin_;        // the file, for messages
+  std::string predict_what_;  // "predict <file>", built once: predict's messages start with it
   ModelEntry entry_;
   Artifact artifact_;
+  mutable StatePool states_;  // predict's CallState, kept between calls
 };
 
 namespace {
@@ -148,8 +111,7 @@ class TorchScriptImpl final : public Model::Impl {
 
   std::vector<at::Tensor> run(const std::vector<at::Tensor>& inputs) const override {
     // Module::forward is not declared const, but only reads the module here.
-    const c10::IValue result = module_.forward(std::vector<c10::IValue>(inputs.begin(), inputs.end()));
-    return unpack(result);
+    return unpack(module_.forward(std::vector<c10::IValue>(inputs.begin(), inputs.end())));
   }
 
   DirectCall direct(const std::vector<at::Tensor>& inputs) const override {
@@ -164,11 +126,12 @@ class TorchScriptImpl final : public Model::Impl {
 
  private:
   // One tensor, a tuple or list in the output order, or a dict keyed by output name.
-  std::vector<at::Tensor> unpack(const c10::IValue& result) const {
+  std::vector<at::Tensor> unpack(c10::IValue&& result) const {
     const auto& outputs = entry_.outputs;
     std::vector<at::Tensor> out;
+    out.reserve(outputs.size());
     if (result.isTensor()) {
-      out.push_back(result.toTensor());
+      out.push_back(std::move(result).toTensor());
     } else if (result.isTuple()) {
       for (const c10::IValue& v : result.toTupleRef().elements()) out.push_back(element(v));
     } else if (result.isList()) {
@@ -235,29 +198,27 @@ std::unique_ptr<Model::Impl> open(const std::filesystem::path& path, Format form
   });
 }
 
-// The checked inputs in the model's order, cast to the artifact's boundary dtypes; the
-// casts own their bytes in `storage`, the others are viewed in place.
-struct Prepared {
-  DimBindings bound;
-  std::vector<Tensor> storage;
-  std::vector<at::Tensor> args;
-};
-
-Prepared prepare(const Model::Impl& impl, const TensorMap& inputs) {
-  Prepared p;
-  p.bound = check_inputs(impl.entry_, inputs, &impl.artifact_);
-  if (!impl.artifact_.boundary_dtypes.empty()) p.storage.reserve(impl.entry_.inputs.size());  // views stay valid
-  for (const TensorSpec& spec : impl.entry_.inputs) {
-    const Tensor& t = inputs.find(spec.name)->second;
+// Checks `inputs` and makes `st` hold them in the model's order, cast to the artifact's
+// boundary dtypes; the casts own their bytes in `st.storage`, the others are viewed in
+// place. Called under c10::InferenceMode (inference-tensor views, torch_tensors.hpp).
+void prepare(const Model::Impl& impl, const TensorMap& inputs, CallState& st) {
+  const std::size_t n = impl.entry_.inputs.size();
+  st.ordered.resize(n);
+  check_inputs(impl.entry_, inputs, &impl.artifact_, st.bound, st.ordered);
+  st.args.resize(n);
+  st.storage.clear();
+  if (!impl.artifact_.boundary_dtypes.empty()) st.storage.reserve(n);  // views stay valid
+  for (std::size_t i = 0; i < n; ++i) {
+    const TensorSpec& spec = impl.entry_.inputs[i];
+    const Tensor& t = *st.ordered[i];
     const auto cast = impl.artifact_.boundary_dtypes.find(spec.name);
     if (cast == impl.artifact_.boundary_dtypes.end()) {
-      p.args.push_back(view_of(t));
+      point(st.args[i], t, scalar_type(t.dtype));
     } else {
-      p.storage.push_back(cast_tensor(t, cast->second, "input " + spec.name));
-      p.args.push_back(view_of(p.storage.back()));
+      st.storage.push_back(cast_tensor(t, cast->second, "input " + spec.name));
+      point(st.args[i], st.storage.back(), scalar_type(cast->second));
     }
   }
-  return p;
 }
 
 }  // namespace
@@ -302,42 +263,46 @@ Model Model::load(const Manifest& manifest, std::string_view model_id, Format fo
 
 DirectCall Model::direct_call(const TensorMap& inputs) const {
   const std::string what = "direct call " + impl_->origin_;
-  auto prepared = std::make_shared<Prepared>(prepare(*impl_, inputs));
+  const c10::InferenceMode guard;  // the same kind of input tensors as predict's
+  auto state = std::make_shared<CallState>();
+  prepare(*impl_, inputs, *state);
   return translate<ModelError>(what, [&] {
-    const c10::InferenceMode guard;
-    DirectCall call = impl_->direct(prepared->args);
+    DirectCall call = impl_->direct(state->args);
     // Keep the cast copies alive as long as the call.
-    call.run = [run = std::move(call.run), prepared] { run(); };
+    call.run = [run = std::move(call.run), state] { run(); };
     return call;
   });
 }
 
 TensorMap Model::predict(const TensorMap& inputs) const {
   const Impl& impl = *impl_;
-  const Prepared prepared = prepare(impl, inputs);
-  const auto what = [&impl] { return "predict " + impl.origin_; };  // built only for an error
-  return translate<ModelError>(what, [&] {
-    const c10::InferenceMode guard;
-    const std::vector<at::Tensor> results = impl.run(prepared.args);
+  const std::string& what = impl.predict_what_;
+  const c10::InferenceMode guard;
+  std::unique_ptr<CallState> state = impl.states_.take();
+  prepare(impl, inputs, *state);  // InputError: nothing runs
+  TensorMap outputs = translate<ModelError>(what, [&] {
+    const std::vector<at::Tensor> results = impl.run(state->args);
     const auto& specs = impl.entry_.outputs;
     if (results.size() != specs.size())
-      throw ModelError(what() + ": the runtime returned " + std::to_string(results.size()) + " outputs, the model has " +
+      throw ModelError(what + ": the runtime returned " + std::to_string(results.size()) + " outputs, the model has " +
                        std::to_string(specs.size()) + " (" + impl.entry_.output_names() + ")");
     TensorMap outputs;
     for (std::size_t i = 0; i < specs.size(); ++i) {
-      Tensor t = copy_of(results[i], what() + ": output " + specs[i].name);
+      Tensor t = copy_of(results[i], what, specs[i].name);
       if (t.dtype != specs[i].dtype && impl.artifact_.boundary_dtypes.contains(specs[i].name)) {
         try {
           t = cast_tensor(t, specs[i].dtype, "output " + specs[i].name);
         } catch (const InputError& e) {
-          throw ModelError(what() + ": " + e.what());
+          throw ModelError(what + ": " + e.what());
         }
       }
-      outputs.emplace(specs[i].name, std::move(t));
+      check_output(specs[i], t, state->bound, what);
+      outputs.emplace_hint(outputs.end(), specs[i].name, std::move(t));
     }
-    check_outputs(impl.entry_, outputs, prepared.bound, what());
     return outputs;
   });
+  impl.states_.give_back(std::move(state));  // after the runtime's results are gone
+  return outputs;
 }
 
 Tensor Model::predict(const Tensor& input) const {

@@ -54,6 +54,19 @@ TensorMap first_rows(const TensorMap& m, std::int64_t rows) {
   return out;
 }
 
+// Rows [start, start + rows) (dim 0) of every tensor.
+TensorMap row_range(const TensorMap& m, std::int64_t start, std::int64_t rows) {
+  TensorMap out;
+  for (const auto& [name, t] : m) {
+    Tensor r = first_rows(t, rows);
+    const std::size_t row_bytes = t.data.size() / static_cast<std::size_t>(t.shape[0]);
+    std::copy_n(t.data.begin() + static_cast<std::ptrdiff_t>(row_bytes * static_cast<std::size_t>(start)),
+                row_bytes * static_cast<std::size_t>(rows), r.data.begin());
+    out.emplace(name, std::move(r));
+  }
+  return out;
+}
+
 // Every output equals its expected tensor within the artifact's tolerance for it.
 void expect_matches(const TensorMap& expected, const TensorMap& got, const Artifact& artifact, const std::string& what) {
   ASSERT_EQ(got.size(), expected.size()) << what;
@@ -139,6 +152,40 @@ TEST_P(ModelFormat, ConcurrentPredictGivesTheSameResults) {
       });
   }
   for (int t = 0; t < kThreads; ++t) EXPECT_EQ(mismatches[t], 0) << "thread " << t;
+}
+
+// predict keeps its input views between calls and re-points them (model.cpp, StatePool):
+// every call must still see its own bytes and shape, whatever ran before or alongside.
+TEST_P(ModelFormat, EachCallSeesItsOwnInputsWhateverRanBeforeOrAlongside) {
+  for (const ModelEntry* entry : models_with(GetParam())) {
+    const Model model = Model::load(test_manifest(), entry->id, GetParam());
+    const GoldenSet& set = golden_set(*entry, "golden");
+    const TensorMap inputs = read_all(set.inputs), expected = read_all(set.expected);
+    const Artifact& artifact = *entry->find_artifact(format_name(GetParam()));
+    const std::int64_t n = set.rows;
+    const std::vector<std::pair<std::int64_t, std::int64_t>> ranges = {
+        {0, n}, {n - 1, 1}, {0, 1}, {1, std::min<std::int64_t>(7, n - 1)}, {0, n}, {n / 2, 1}};
+    for (const auto& [start, rows] : ranges) {
+      auto call = std::make_unique<TensorMap>(row_range(inputs, start, rows));  // freed after the call
+      const TensorMap got = model.predict(*call);
+      call.reset();
+      expect_matches(row_range(expected, start, rows), got, artifact,
+                     entry->id + " rows " + std::to_string(start) + "+" + std::to_string(rows));
+    }
+    std::vector<TensorMap> reference;
+    for (const auto& [start, rows] : ranges) reference.push_back(model.predict(row_range(inputs, start, rows)));
+    std::vector<int> mismatches(ranges.size(), 0);
+    {
+      std::vector<std::jthread> threads;
+      for (std::size_t t = 0; t < ranges.size(); ++t)
+        threads.emplace_back([&, t] {
+          const TensorMap mine = row_range(inputs, ranges[t].first, ranges[t].second);
+          for (int i = 0; i < 20; ++i)
+            if (model.predict(mine) != reference[t]) ++mismatches[t];
+        });
+    }
+    for (std::size_t t = 0; t < ranges.size(); ++t) EXPECT_EQ(mismatches[t], 0) << entry->id << " thread " << t;
+  }
 }
 
 std::string input_error(const Model& model, const TensorMap& inputs) {

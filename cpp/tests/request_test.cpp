@@ -146,10 +146,60 @@ TEST(Jobs, ResultLinesAreJsonInTheContractsOrder) {
   Job job;
   job.id = "cnn/aoti/golden";
   job.index = 3;
-  EXPECT_EQ(job_line(job, {2, "input x: missing", 0.5}),
+  EXPECT_EQ(job_line(job, {2, "input x: missing", 0.5, std::nullopt}),
             R"({"id":"cnn/aoti/golden","index":3,"exit":2,"error":"input x: missing","seconds":0.5})");
   job.id.reset();
-  EXPECT_EQ(job_line(job, {0, std::nullopt, 0.25}), R"({"id":null,"index":3,"exit":0,"error":null,"seconds":0.25})");
+  EXPECT_EQ(job_line(job, {0, std::nullopt, 0.25, std::nullopt}), R"({"id":null,"index":3,"exit":0,"error":null,"seconds":0.25})");
+}
+
+TEST(Jobs, ParsesRepeatAndWarmup) {
+  const std::string text = R"({"model": "m", "inputs": {"x": "x"}, "repeat": 200, "warmup": 20})"
+                           "\n"
+                           R"({"model": "m", "inputs": {"x": "x"}, "repeat": 1})"
+                           "\n"
+                           R"({"model": "m", "inputs": {"x": "x"}, "repeat": null, "warmup": null})";
+  const std::vector<Job> jobs = parse_jobs(text, "/j", "j.jsonl");
+  ASSERT_EQ(jobs.size(), 3u);
+  EXPECT_EQ(jobs[0].repeat, 200);
+  EXPECT_EQ(jobs[0].warmup, 20);
+  EXPECT_EQ(jobs[1].repeat, 1);
+  EXPECT_EQ(jobs[1].warmup, 0);
+  EXPECT_FALSE(jobs[2].repeat);  // null is absent, as for the other optional keys
+  EXPECT_EQ(jobs[2].warmup, 0);
+}
+
+TEST(Jobs, RejectsRepeatAndWarmupThatAreNotCounts) {
+  const auto error = [](const std::string& extra) {
+    return error_of([&] { parse_jobs(R"({"model": "m", "inputs": {"x": "x"}, )" + extra + "}", "/j", "j.jsonl"); });
+  };
+  for (const char* repeat : {"0", "-1", "1.5", "2.0", "1e3", "\"3\"", "true", "[1]", "18446744073709551615"})
+    EXPECT_EQ(error(std::string("\"repeat\": ") + repeat), "jobs j.jsonl line 1: 'repeat' must be an integer >= 1")
+        << repeat;
+  for (const char* warmup : {"-1", "0.5", "\"1\"", "false"})
+    EXPECT_EQ(error(std::string("\"repeat\": 5, \"warmup\": ") + warmup),
+              "jobs j.jsonl line 1: 'warmup' must be an integer >= 0")
+        << warmup;
+  EXPECT_EQ(error("\"warmup\": 3"), "jobs j.jsonl line 1: 'warmup' is only valid with 'repeat'");
+  EXPECT_EQ(error("\"warmup\": 0"), "jobs j.jsonl line 1: 'warmup' is only valid with 'repeat'");
+}
+
+TEST(Jobs, ATimedResultLineEndsWithTheTimingObject) {
+  Job job;
+  job.id = "m/aoti/b1";
+  Timing t;
+  t.load_ms = 212;
+  t.first_ms = 3.5;
+  t.batch = 1;
+  t.latency = {160.25, 171, 230.5, 163.5};
+  t.direct_latency = {150, 160, 200, 155};
+  t.direct = "bare";
+  const std::string timing =
+      R"({"load_ms":212.0,"first_ms":3.5,"batch":1,"latency_us":{"p50":160.25,"p90":171.0,"p99":230.5,"mean":163.5},)"
+      R"("direct_latency_us":{"p50":150.0,"p90":160.0,"p99":200.0,"mean":155.0},"direct":"bare"})";
+  EXPECT_EQ(timing_json(t), timing);
+  EXPECT_EQ(job_line(job, {0, std::nullopt, 0.5, t}),
+            R"({"id":"m/aoti/b1","index":0,"exit":0,"error":null,"seconds":0.5,"timing":)" + timing + "}");
+  EXPECT_EQ(nlohmann::json::parse(timing_json(t, 2)), nlohmann::json::parse(timing));
 }
 
 TEST(Jobs, ReadJobsNeedsTheFile) {

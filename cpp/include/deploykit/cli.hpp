@@ -48,6 +48,16 @@ struct LatencySummary {
 };
 LatencySummary summarize(std::vector<double> samples);
 
+// What --timing writes and a timed --jobs line carries as "timing" (docs/contract.md).
+struct Timing {
+  double load_ms = 0;             // loading the (model, format): sha256 check + load
+  double first_ms = 0;            // the first predict call
+  std::int64_t batch = 0;         // dim 0 of the model's first input (1 for a scalar)
+  LatencySummary latency;         // predict
+  LatencySummary direct_latency;  // the bare runtime call (Model::direct_call)
+  std::string direct;             // one line: what the bare call is
+};
+
 // Per-call microseconds of `a` and `b`, `n` calls each, after `warmup` untimed
 // calls of each (alternating a, b). The timed calls run in `rounds` alternating
 // blocks (min(rounds, n) blocks whose sizes differ by at most one; a then b,

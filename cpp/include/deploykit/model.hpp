@@ -15,7 +15,9 @@
 // (TorchScript's executor is thread safe for modules that do not mutate their
 // own attributes, which exported inference models do not); AOTInductor's model
 // container hands each call a runner from its pool, so concurrent calls on an
-// aoti model are serialized (one runner) but safe. Loading, moving and
+// aoti model are serialized (one runner) but safe. predict() keeps one call's
+// input views and bindings for the next call in an atomic slot; a call that
+// finds it taken (another thread's) builds its own. Loading, moving and
 // destroying a Model are not synchronized with predict().
 #pragma once
 
