@@ -92,6 +92,11 @@ def _cli_row(one: dict, big: dict) -> dict:
     return row
 
 
+def _error(e: Exception) -> dict:
+    """A runtime failure as a row's status, in one line."""
+    return {"status": "error", "reason": f"{type(e).__name__}: {e}"[:300]}
+
+
 def _add_throughput(row: dict, flops: int, counted: str, throughput_unit: str, items: int) -> None:
     seconds_per_batch = row["batch_latency_us"]["p50"] / 1e6
     row["rows_per_s"] = THROUGHPUT_BATCH / seconds_per_batch
@@ -133,7 +138,7 @@ def run(manifest: Path, models=None, runtimes=None, repeat: int = 200, warmup: i
                     try:
                         row |= _bench_python(runner, manifest, model, artifact, x1, xb, repeat, warmup)
                     except Exception as e:  # noqa: BLE001 - a runtime failure is a row, not a crash
-                        row |= {"status": "error", "reason": f"{type(e).__name__}: {e}"[:300]}
+                        row |= _error(e)
                         continue
                     _add_throughput(row, *per_model)
     for name, cells in cli_cells.items():
@@ -142,7 +147,7 @@ def run(manifest: Path, models=None, runtimes=None, repeat: int = 200, warmup: i
         for index, (row, _, per_model) in enumerate(cells):
             one, big = results[2 * index], results[2 * index + 1]
             if failed := next((r for r in (one, big) if isinstance(r, Exception)), None):
-                row |= {"status": "error", "reason": f"{type(failed).__name__}: {failed}"[:300]}
+                row |= _error(failed)
                 continue
             row |= _cli_row(one["timing"], big["timing"])
             _add_throughput(row, *per_model)

@@ -81,7 +81,7 @@ def _export_noise_silenced() -> Iterator[None]:
 
 def export_aoti(ctx: ExportContext) -> Exported:
     """torch.export here; the AOTInductor compile (g++, the slow part) in the background worker,
-    from the saved program, which the worker deletes with nothing else of the export."""
+    from the program saved beside the artifact (the worker deletes it once the compile ends)."""
     path = ctx.path("aoti")
     program_path = path.with_name("program.pt2.tmp")
     with _export_noise_silenced():
