@@ -11,6 +11,9 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")
+# Every export in the tests compiles its AOTInductor packages (a cache hit would skip the compile
+# that, e.g., the killed-export test interrupts); the cache's own tests name their folder.
+os.environ["DEPLOYKIT_CACHE_DIR"] = "off"
 
 SMOKE_EPOCHS = 2
 SMOKE_SEED = 7  # keep in step with the Makefile's $(TEST_MODELS) export

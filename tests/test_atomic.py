@@ -71,7 +71,7 @@ def test_killed_export_leaves_the_previous_export(tmp_path):
     out = tmp_path / "models"
     before = _previous_export(out)
     with subprocess.Popen(
-        [sys.executable, "-m", "builder", "export", "--out", str(out), "--models", "mlp_torch", "--formats", "aoti", "--epochs", "1"],
+        [sys.executable, "-m", "builder", "export", "--out", str(out), "--models", "mlp_torch", "--formats", "aoti", "--epochs", "1", "--no-cache"],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from builder import __version__, quiet
-from builder.formats import FORMATS
+from builder.formats import FORMATS, artifact_cache
 from builder.models import MODEL_IDS
 from builder.models.common import TRAINERS, TrainConfig, headline
 
@@ -73,6 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--serving", action="store_true",
         help="also write a Triton model repository and a TF Serving base path under OUT/serving/",
     )
+    cache = export.add_mutually_exclusive_group()
+    cache.add_argument(
+        "--cache-dir", type=Path, metavar="DIR",
+        help="reuse AOTInductor packages compiled before from the same program and toolchain, and keep new ones "
+        f"(default: ${artifact_cache.ENV}, else ~/.cache/deploykit; every artifact is still checked)",
+    )
+    cache.add_argument("--no-cache", action="store_true", help="compile every AOTInductor package afresh and keep none")
 
     train = sub.add_parser(
         "train",
@@ -223,6 +230,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             epochs=args.epochs,
             train=_training_modes(args),
             serving=args.serving,
+            cache_dir=None if args.no_cache else (args.cache_dir or artifact_cache.default_root()),
         )
     except ValueError as e:
         print(f"error: export: {e}", file=sys.stderr)

@@ -19,6 +19,7 @@ class ExportConfig:
     golden_rows: int = 64
     train: TrainConfig = TrainConfig()  # training modes (amp, trainer, nproc); seed/epochs come from above
     serving: bool = False  # also write a Triton model repository and a TF Serving base path
+    cache_dir: Path | None = None  # compiled artifacts reused across exports (builder.formats.artifact_cache)
 
     def __post_init__(self) -> None:
         unknown = [m for m in self.models if m not in REGISTRY]

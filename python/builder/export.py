@@ -35,6 +35,7 @@ class ArtifactRow:
     bytes: int
     max_abs: float
     seconds: float
+    cached: bool = False  # copied from the artifact cache (and checked like any other)
 
 
 class Reporter(Protocol):
@@ -123,7 +124,7 @@ def _export_model(
     artifacts: list[dict] = [{} for _ in plan]  # filled in plan order, a background one later
     for index, (fmt, via) in enumerate(plan):
         start = time.perf_counter()
-        ctx = formats.ExportContext(trained, model_dir, done)
+        ctx = formats.ExportContext(trained, model_dir, done, cfg.cache_dir)
         try:
             exported = formats.exporter(via[-2], fmt)(ctx)
         except Exception as e:  # noqa: BLE001 - converters raise anything; name the artifact
@@ -137,8 +138,10 @@ def _export_model(
             check_start = time.perf_counter()
             check = check_artifact(model_id, exported, specs, sets[0], tolerance)
             artifacts[index].update(manifest.artifact_entry(root, exported, via, tolerance, check))
+            if exported.cache is not None and exported.key is not None:
+                exported.cache.store(exported.key, exported.path)
             seconds = export_seconds + worker_seconds + time.perf_counter() - check_start
-            row = ArtifactRow(model_id, exported.format, artifacts[index]["bytes"], check["max_abs"], seconds)
+            row = ArtifactRow(model_id, exported.format, artifacts[index]["bytes"], check["max_abs"], seconds, exported.from_cache)
             rows.append(row)
             reporter.artifact(row)
 

@@ -66,7 +66,7 @@ class RichReporter:
             self.progress.update(self._overall, advance=1, status=f"{row.model}/{row.format}")
         self.console.print(
             f"  exported {row.model}/{row.format}: {human_bytes(row.bytes)}, "
-            f"max abs diff {row.max_abs:.2e}, {row.seconds:.1f} s"
+            f"max abs diff {row.max_abs:.2e}, {row.seconds:.1f} s" + (" (from the cache)" if row.cached else "")
         )
 
 
@@ -79,5 +79,5 @@ def summary_table(rows: list[ArtifactRow]) -> Table:
     for name, justify in (("model", "left"), ("format", "left"), ("size", "right"), ("max abs diff", "right"), ("time", "right")):
         table.add_column(name, justify=justify)
     for r in rows:
-        table.add_row(r.model, r.format, human_bytes(r.bytes), f"{r.max_abs:.2e}", f"{r.seconds:.1f} s")
+        table.add_row(r.model, r.format, human_bytes(r.bytes), f"{r.max_abs:.2e}", f"{r.seconds:.1f} s" + (" cached" if r.cached else ""))
     return table

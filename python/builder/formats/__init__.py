@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
+    from builder.formats.artifact_cache import ArtifactCache
     from builder.models.common import Trained
 
 # Float32 kernels differ in summation order and fusion.
@@ -83,6 +84,11 @@ class Exported:
     # Set while a worker still writes `path` (builder.formats.background): the future's result is
     # the worker's seconds. The export waits for it, then checks the artifact like any other.
     pending: Future | None = None
+    # A slow artifact's cache entry: `key` to store it under once its check has passed, or
+    # `from_cache` when it was copied from there (builder.formats.artifact_cache).
+    cache: ArtifactCache | None = None
+    key: str | None = None
+    from_cache: bool = False
 
 
 @dataclasses.dataclass
@@ -93,6 +99,7 @@ class ExportContext:
     trained: Trained
     model_dir: Path
     done: dict[str, Exported]
+    cache_root: Path | None = None  # where slow artifacts are cached; None: no cache
 
     def path(self, fmt: str) -> Path:
         """The artifact's path for `fmt`, its parent folder created."""

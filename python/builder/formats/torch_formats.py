@@ -2,7 +2,12 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
+import os
+import platform
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 from typing import Iterator
@@ -10,6 +15,7 @@ from typing import Iterator
 import torch
 
 from builder.formats import ExportContext, Exported, background, onnx_checks
+from builder.formats.artifact_cache import ArtifactCache
 from builder.models.common import Trained
 
 # Example sizes of dynamic dims when tracing: above 1 (torch.export specialises dims of size 0
@@ -81,13 +87,38 @@ def _export_noise_silenced() -> Iterator[None]:
 
 def export_aoti(ctx: ExportContext) -> Exported:
     """torch.export here; the AOTInductor compile (g++, the slow part) in the background worker,
-    from the program saved beside the artifact (the worker deletes it once the compile ends)."""
+    from the program saved beside the artifact (the worker deletes it once the compile ends), or
+    the package from the cache when this program was compiled by this toolchain before."""
     path = ctx.path("aoti")
     program_path = path.with_name("program.pt2.tmp")
     with _export_noise_silenced():
         program = torch.export.export(ctx.trained.module, example_inputs(ctx.trained), dynamic_shapes=dynamic_shapes(ctx.trained))
         torch.export.save(program, str(program_path))
-    return Exported("aoti", path, {"device": "cpu"}, pending=background.submit(background.compile_aoti, str(program_path), str(path)))
+    fields = {"device": "cpu"}
+    if ctx.cache_root is None:
+        return Exported("aoti", path, fields, pending=background.submit(background.compile_aoti, str(program_path), str(path)))
+    cache = ArtifactCache(ctx.cache_root, "aoti", ".pt2")
+    key = cache.key([program_path], aoti_toolchain())
+    if cache.fetch(key, path):
+        program_path.unlink()
+        return Exported("aoti", path, fields, from_cache=True)
+    pending = background.submit(background.compile_aoti, str(program_path), str(path))
+    return Exported("aoti", path, fields, pending=pending, cache=cache, key=key)
+
+
+@functools.cache
+def aoti_toolchain() -> tuple[str, ...]:
+    """What an AOTInductor compile depends on besides the program: part of its cache key."""
+    from torch._inductor import cpp_builder
+
+    compiler = cpp_builder.get_cpp_compiler()
+    try:
+        version = subprocess.run([compiler, "--version"], capture_output=True, text=True, timeout=30).stdout.splitlines()[0]
+    except (OSError, IndexError, subprocess.SubprocessError):
+        version = "unknown"
+    settings = sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith(("TORCHINDUCTOR_", "TORCH_COMPILE_")))
+    # The first item names how compile_aoti compiles: change it when its options change.
+    return ("aoti-package-1", torch.__version__, sys.version, platform.machine(), compiler, version, *settings)
 
 
 def export_onnx(ctx: ExportContext) -> Exported:
