@@ -370,7 +370,6 @@ def test_jobs_run_in_order_with_one_line_each(tmp_path, manifest_path, manifest)
     for model in models:
         for fmt in TORCH_FORMATS:
             for g in model["golden"]:
-                folder = golden_dir(manifest_path, model, g["name"])
                 jobs.append({"id": f"{model['id']}/{fmt}/{g['name']}", "model": model["id"], "format": fmt,
                              "inputs": {k: str(manifest_path.parent / v) for k, v in g["inputs"].items()},
                              "outputs": {o["name"]: f"out/{model['id']}-{fmt}-{g['name']}-{o['name']}.npy" for o in model["outputs"]},
@@ -393,7 +392,7 @@ def test_jobs_run_in_order_with_one_line_each(tmp_path, manifest_path, manifest)
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["index"] for line in lines] == list(range(len(jobs)))
     assert [line["id"] for line in lines] == [j.get("id") for j in jobs]
-    for line, (code, why) in zip(lines, expect):
+    for line, (code, why) in zip(lines, expect, strict=True):
         assert line["exit"] == code, line
         assert (line["error"] is None) if why is None else (why in line["error"] and "\n" not in line["error"]), line
         assert list(line) == ["id", "index", "exit", "error", "seconds"] and line["seconds"] >= 0
@@ -504,7 +503,7 @@ def test_flipped_torchscript_bytes_with_matching_sha256_never_crash(tmp_path, pr
 
 
 def test_missing_and_symlinked_artifacts_exit_3(tmp_path, private_copy):
-    model, write = private_copy
+    model, _ = private_copy
     artifact = tmp_path / next(a["path"] for a in model["artifacts"] if a["format"] == "aoti")
     moved = tmp_path / "elsewhere.pt2"
     artifact.rename(moved)

@@ -98,7 +98,7 @@ def test_golden_sets_follow_the_specs(smoke_export, smoke_manifest):
                     a = arrays[t["name"]]
                     assert a.dtype == np.dtype(t["dtype"]) and a.ndim == len(t["shape"]) and a.flags.c_contiguous
                     assert a.shape[0] == entry["rows"], (model["id"], what, t["name"])
-                    assert all(d == n for d, n in zip(t["shape"], a.shape) if isinstance(d, int))
+                    assert all(d == n for d, n in zip(t["shape"], a.shape, strict=True) if isinstance(d, int))
                     if "range" in t and (entry["name"] == "golden" or t["dtype"] not in tensors.FLOAT_DTYPES):
                         # golden values stay in range; a float input's special rows are extremes on purpose
                         assert a.min() >= t["range"][0] and a.max() <= t["range"][1], (model["id"], t["name"])
@@ -195,8 +195,8 @@ def test_onnx_artifacts_name_their_io_and_keep_dynamic_dims(smoke_export, smoke_
         graph = onnx.load(smoke_export / artifact["path"]).graph
         assert [i.name for i in graph.input] == [artifact["input_keys"][t["name"]] for t in model["inputs"]] == [t["name"] for t in model["inputs"]]
         assert [o.name for o in graph.output] == [t["name"] for t in model["outputs"]]
-        for value, spec in zip(graph.input, model["inputs"]):
-            for got, declared in zip(value.type.tensor_type.shape.dim, spec["shape"]):
+        for value, spec in zip(graph.input, model["inputs"], strict=True):
+            for got, declared in zip(value.type.tensor_type.shape.dim, spec["shape"], strict=True):
                 if isinstance(declared, str):
                     assert got.dim_param and not got.dim_value, f"{model['id']}: {declared} stays symbolic"
                 else:

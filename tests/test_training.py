@@ -18,7 +18,7 @@ PARAMETERS = {"wide_torch": WIDE_PARAMETERS, "wide_keras": WIDE_PARAMETERS, "wid
 def test_the_registry_is_one_table_matching_the_modules():
     for model_id, info in models.REGISTRY.items():
         module = models.get(model_id)
-        assert (module.MODEL_ID, module.SOURCE) == (model_id, info.source)
+        assert (model_id, info.source) == (module.MODEL_ID, module.SOURCE)
     with pytest.raises(KeyError, match="unknown model 'nope'"):
         models.get("nope")
 

@@ -182,7 +182,7 @@ def test_histogram_bins_by_decade():
     expected = np.zeros(6, np.float32)
     got = np.array([0, 1e-13, 5e-7, 2e-3, 3.0, np.nan], np.float32)
     h = matrix.histogram({"y": expected}, {"y": got})
-    counts = dict(zip(h["labels"], h["counts"]))
+    counts = dict(zip(h["labels"], h["counts"], strict=True))
     assert counts["0"] == 1 and counts["<1e-12"] == 1 and counts["[1e-7,1e-6)"] == 1
     assert counts["[1e-3,1e-2)"] == 1 and counts[">=1"] == 1 and sum(h["counts"]) == 5
 

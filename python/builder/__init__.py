@@ -1,3 +1,3 @@
 """deploykit's builder: trains the seed models, exports every artifact, writes the manifest."""
 
-__version__ = "0.1.0"
+__version__ = "0.3.0"

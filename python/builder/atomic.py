@@ -14,8 +14,8 @@ import ctypes.util
 import errno
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 1 << 1

@@ -8,8 +8,8 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 from builder import __version__, quiet
 from builder.formats import FORMATS, artifact_cache
@@ -42,7 +42,7 @@ def _names(known: tuple[str, ...] | list[str], what: str):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m builder", description=__doc__.split("\n")[0])
-    parser.add_argument("--version", action="version", version=f"deploykit builder {__version__}")
+    parser.add_argument("--version", action="version", version=f"deploykit-builder {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     export = sub.add_parser(

@@ -17,7 +17,7 @@ class ExportConfig:
     seed: int = 0
     epochs: int | None = None  # None: each model's default
     golden_rows: int = 64
-    train: TrainConfig = TrainConfig()  # training modes (amp, trainer, nproc); seed/epochs come from above
+    train: TrainConfig = TrainConfig()  # noqa: RUF009 - frozen, so one shared default is safe; training modes (amp, trainer, nproc); seed/epochs come from above
     serving: bool = False  # also write a Triton model repository and a TF Serving base path
     cache_dir: Path | None = None  # compiled artifacts reused across exports (builder.formats.artifact_cache)
 

@@ -28,7 +28,7 @@ def digits(seed: int, test_fraction: float = 0.2) -> tuple[Split, Split]:
     test = np.zeros(len(y), bool)
     for label in range(DIGIT_CLASSES):
         idx = rng.permutation(np.flatnonzero(y == label))
-        test[idx[: int(round(len(idx) * test_fraction))]] = True
+        test[idx[: round(len(idx) * test_fraction)]] = True
     return Split(x[~test], y[~test]), Split(x[test], y[test])
 
 
@@ -46,7 +46,7 @@ class Corpus:
 
     def manifest_entry(self) -> dict:
         return {"source": "the Python standard library of the exporting interpreter",
-                "files": [{"path": f, "sha256": h, "chars": len(t)} for f, t, h in zip(self.files, self.texts, self.sha256)]}
+                "files": [{"path": f, "sha256": h, "chars": len(t)} for f, t, h in zip(self.files, self.texts, self.sha256, strict=True)]}
 
 
 def stdlib_corpus(files: tuple[str, ...]) -> Corpus:

@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from builder import atomic, formats, manifest, models, plots, tensors
-from builder.formats import background
 from builder.compare import compare_outputs
 from builder.config import ExportConfig
+from builder.formats import background
 from builder.models.common import Trained
 from builder.runtimes import python_loaders
 from builder.versions import producer
@@ -99,7 +100,7 @@ def _finish_pending(pending: list[_Pending], wait: bool) -> None:
         if wait or item.exported.pending.done():
             try:
                 seconds = item.exported.pending.result()
-            except Exception as e:  # noqa: BLE001 - the worker's error, named like an inline one
+            except Exception as e:
                 raise ExportError(f"{item.model_id}/{item.exported.format}: export failed: {type(e).__name__}: {e}") from e
             pending.remove(item)
             item.finish(seconds)
@@ -127,7 +128,7 @@ def _export_model(
         ctx = formats.ExportContext(trained, model_dir, done, cfg.cache_dir)
         try:
             exported = formats.exporter(via[-2], fmt)(ctx)
-        except Exception as e:  # noqa: BLE001 - converters raise anything; name the artifact
+        except Exception as e:
             raise ExportError(f"{model_id}/{fmt}: export failed: {type(e).__name__}: {e}") from e
         done[fmt] = exported
         tolerance = dict(getattr(spec, "TOLERANCE", formats.FORMATS_BY_ID[fmt].tolerance))
@@ -204,7 +205,7 @@ def check_artifact(model_id: str, exported: formats.Exported, specs: dict, golde
     artifact = {"format": exported.format, **exported.fields}
     try:
         predict = python_loaders.load(exported.path, artifact, specs)
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         raise ExportError(f"{name}: the written artifact does not reload: {type(e).__name__}: {e}") from e
     batch_sizes = [1, tensors.batch_of(golden.inputs)]
     max_abs = 0.0
@@ -212,7 +213,7 @@ def check_artifact(model_id: str, exported: formats.Exported, specs: dict, golde
         try:
             got = predict(tensors.take(golden.inputs, batch))
             results = compare_outputs(tensors.take(golden.expected, batch), got, tolerance)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             raise ExportError(f"{name}: running batch {batch} failed: {type(e).__name__}: {e}") from e
         for output, result in results.items():
             if not result.passed:

@@ -67,7 +67,7 @@ def model_problem(model: dict) -> str | None:
                 continue
             if set(keys) != set(specs):
                 return f"{where}: {key} name {sorted(keys)}, the model's tensors are {sorted(specs)}"
-        unknown = set((artifact["tolerance"].get("outputs") or {})) - set(outputs)
+        unknown = set(artifact["tolerance"].get("outputs") or {}) - set(outputs)
         if unknown:
             return f"{where}: tolerance names {sorted(unknown)}, which are no outputs of the model"
         for name, dtype in (artifact.get("boundary_dtypes") or {}).items():
@@ -137,7 +137,7 @@ def unsafe_ops() -> list[str]:
 def build(models: list[dict], producer: dict, export: dict) -> dict:
     return {
         "schema_version": SCHEMA_VERSION,
-        "created": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        "created": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
         "producer": producer,
         "export": export,
         "models": models,

@@ -6,10 +6,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # files only; never a window
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 
-from builder.models.common import headline  # noqa: E402
+from builder.models.common import headline
 
 
 def loss_curve(model_id: str, history: list[dict], training: dict, path: Path) -> Path:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from typing import Iterator
+from collections.abc import Iterator
 
 ENV_VERBOSE = "DEPLOYKIT_VERBOSE"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -73,7 +73,7 @@ def spec_problem(entry: dict) -> str | None:
     if not isinstance(shape, list) or len(shape) > MAX_RANK:
         return f"shape must be a list of at most {MAX_RANK} dims"
     for d in shape:
-        if isinstance(d, bool) or not (isinstance(d, int) and d >= 0 or isinstance(d, str) and NAME.match(d)):
+        if isinstance(d, bool) or not ((isinstance(d, int) and d >= 0) or (isinstance(d, str) and NAME.match(d))):
             return f"dim {d!r} is neither a non-negative integer nor a dim name"
     return None
 

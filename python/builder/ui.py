@@ -35,7 +35,7 @@ class RichReporter:
         self._tasks: dict[str, int] = {}
         self._overall: int | None = None
 
-    def __enter__(self) -> "RichReporter":
+    def __enter__(self) -> RichReporter:
         self.progress.start()
         return self
 

@@ -31,7 +31,7 @@ def onnx_flops_per_row(onnx_path: Path, inputs: dict[str, np.ndarray], input_key
     session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
     feeds = {input_keys[n]: np.ascontiguousarray(a[:1]) for n, a in inputs.items()}
     names = [o.name for o in session.get_outputs()]
-    shapes = {n: v.shape for n, v in zip(names, session.run(names, feeds))}
+    shapes = {n: v.shape for n, v in zip(names, session.run(names, feeds), strict=True)}
     shapes |= {i.name: tuple(i.dims) for i in graph.initializer} | {input_keys[n]: a[:1].shape for n, a in inputs.items()}
     by_op: dict[str, int] = {}
     for node in graph.node:

@@ -10,7 +10,7 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 # Each client CLI against the same artifact run in-process from Python, for scale. The per-call
 # overhead itself is measured inside each client against its bare runtime call

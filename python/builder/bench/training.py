@@ -55,7 +55,7 @@ import itertools
 import os
 import statistics
 import time
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -96,7 +96,7 @@ def make_bench(name: str, seed: int = SEED) -> Bench:
     rng = np.random.default_rng([seed, 0xBE7C])
     idx = np.stack(list(data.epoch_batches(len(split.x), batch, rng)))  # (batches, batch)
     init = []
-    for fan_in, fan_out in zip(layers[:-1], layers[1:]):
+    for fan_in, fan_out in itertools.pairwise(layers):
         limit = np.sqrt(6.0 / (fan_in + fan_out))  # Glorot uniform, Keras's default
         init.append((rng.uniform(-limit, limit, (fan_in, fan_out)).astype(np.float32), np.zeros(fan_out, np.float32)))
     return Bench(name, tuple(layers), batch, classify, split.x[idx], split.y[idx], init)
@@ -136,7 +136,7 @@ def _jax_step(bench: Bench, mode: str) -> Iterator[tuple[Step, dict]]:
     params = [(jnp.asarray(w), jnp.asarray(b)) for w, b in bench.init]
     state = [params, optimizer.init(params)]
     labels = bench.y.astype(np.int32) if bench.classify else bench.y  # JAX's default (x64 off) has no int64
-    batches = itertools.cycle(list(zip(jnp.asarray(bench.x), jnp.asarray(labels))))
+    batches = itertools.cycle(list(zip(jnp.asarray(bench.x), jnp.asarray(labels), strict=True)))
     fn = jax.jit(train_step) if mode == "jit" else train_step
 
     def step():
@@ -156,7 +156,7 @@ def _tf_step(bench: Bench, mode: str) -> Iterator[tuple[Step, dict]]:
     # Zeros initialisers draw nothing from Keras's global seed generator; the weights are set below.
     last = None if bench.classify else "sigmoid"
     activations = ["relu"] * (len(bench.layers) - 2) + [last]
-    layers = [keras.layers.Dense(n, a, kernel_initializer="zeros") for n, a in zip(bench.layers[1:], activations)]
+    layers = [keras.layers.Dense(n, a, kernel_initializer="zeros") for n, a in zip(bench.layers[1:], activations, strict=True)]
     model = keras.Sequential([keras.Input(shape=(bench.layers[0],)), *layers])
     model.set_weights([a for pair in bench.init for a in pair])
     optimizer = keras.optimizers.Adam(learning_rate=LEARNING_RATE)
@@ -169,7 +169,7 @@ def _tf_step(bench: Bench, mode: str) -> Iterator[tuple[Step, dict]]:
 
     train_step = gradient_tape_step(model, loss_fn, optimizer)
     fn = train_step if mode == "eager" else tf.function(train_step, jit_compile=mode == "xla")
-    batches = itertools.cycle([(tf.constant(x), tf.constant(y)) for x, y in zip(bench.x, bench.y)])
+    batches = itertools.cycle([(tf.constant(x), tf.constant(y)) for x, y in zip(bench.x, bench.y, strict=True)])
 
     def step():
         return fn(*next(batches))
@@ -193,9 +193,9 @@ def _torch_step(bench: Bench, mode: str) -> Iterator[tuple[Step, dict]]:
     if compiled:
         torch.compiler.reset()
     with torch.random.fork_rng(devices=[]):  # nn.Linear's own init must not move the global RNG
-        linears = [nn.Linear(i, o) for i, o in zip(bench.layers[:-1], bench.layers[1:])]
+        linears = [nn.Linear(i, o) for i, o in itertools.pairwise(bench.layers)]
     with torch.no_grad():
-        for linear, (w, b) in zip(linears, bench.init):
+        for linear, (w, b) in zip(linears, bench.init, strict=True):
             linear.weight.copy_(torch.from_numpy(w.T))  # torch stores (out, in)
             linear.bias.copy_(torch.from_numpy(b))
     body = [m for linear in linears[:-1] for m in (linear, nn.ReLU())]
@@ -214,7 +214,7 @@ def _torch_step(bench: Bench, mode: str) -> Iterator[tuple[Step, dict]]:
         return value
 
     fn = torch.compile(train_step) if compiled else train_step
-    batches = itertools.cycle(list(zip(torch.from_numpy(bench.x), torch.from_numpy(bench.y))))
+    batches = itertools.cycle(list(zip(torch.from_numpy(bench.x), torch.from_numpy(bench.y), strict=True)))
 
     def step():
         return fn(*next(batches))

@@ -22,8 +22,8 @@ import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 ENV = "DEPLOYKIT_CACHE_DIR"
 MAX_BYTES = 2 << 30

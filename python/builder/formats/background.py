@@ -17,8 +17,8 @@ import contextlib
 import multiprocessing
 import os
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from typing import Callable, Iterator
 
 _pool: ProcessPoolExecutor | None = None
 _active = False

@@ -6,8 +6,8 @@ dim must keep its size, and every dtype must match, or the export fails naming t
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 ONNX_DTYPES = {"float32": 1, "uint8": 2, "int32": 6, "int64": 7, "bool": 9, "float16": 10}
 
@@ -33,7 +33,7 @@ def check_dims(path: Path, trained, input_keys: Mapping[str, str], output_keys: 
             dims = tensor_type.shape.dim
             if len(dims) != len(spec.shape):
                 raise ValueError(f"ONNX {what} {spec.name} has rank {len(dims)}, expected {len(spec.shape)}")
-            for axis, (got, declared) in enumerate(zip(dims, spec.shape)):
+            for axis, (got, declared) in enumerate(zip(dims, spec.shape, strict=True)):
                 if isinstance(declared, str) and got.HasField("dim_value"):
                     raise ValueError(f"ONNX {what} {spec.name}: dynamic dim {axis} ({declared}) was frozen to {got.dim_value}")
                 if isinstance(declared, int) and got.HasField("dim_value") and got.dim_value != declared:

@@ -11,8 +11,8 @@ import io
 import logging
 import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import tensorflow as tf
 
@@ -40,7 +40,7 @@ def as_outputs(trained: Trained, result) -> dict:
     results = list(result) if isinstance(result, (list, tuple)) else [result]
     if len(results) != len(names):
         raise ValueError(f"the model returned {len(results)} outputs, its spec names {len(names)}: {names}")
-    return dict(zip(names, results))
+    return dict(zip(names, results, strict=True))
 
 
 def serving_function(forward: Callable, trained: Trained) -> tf.types.experimental.ConcreteFunction:

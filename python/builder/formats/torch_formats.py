@@ -9,8 +9,7 @@ import platform
 import subprocess
 import sys
 import warnings
-from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 

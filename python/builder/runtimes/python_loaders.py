@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -32,7 +32,7 @@ def outputs_from(model: dict, result) -> Arrays:
     results = list(result) if isinstance(result, (list, tuple)) else [result]
     if len(results) != len(names):
         raise ValueError(f"the runtime returned {len(results)} outputs, the model has {len(names)}: {names}")
-    return {n: np.asarray(r) for n, r in zip(names, results)}
+    return {n: np.asarray(r) for n, r in zip(names, results, strict=True)}
 
 
 def load_torchscript(path: Path, artifact: dict, model: dict) -> Predict:
@@ -82,7 +82,7 @@ def load_onnx(path: Path, artifact: dict, model: dict) -> Predict:
 
     def predict(arrays: Arrays) -> Arrays:
         results = session.run([out_keys[n] for n in out_names], {in_keys[n]: np.ascontiguousarray(a) for n, a in arrays.items()})
-        return dict(zip(out_names, results))
+        return dict(zip(out_names, results, strict=True))
 
     return predict
 
@@ -104,7 +104,7 @@ def load_saved_model(path: Path, artifact: dict, model: dict) -> Predict:
     fetches = [signature.outputs[artifact["output_keys"][n]].name for n in out_names]
 
     def predict(arrays: Arrays) -> Arrays:
-        return dict(zip(out_names, session.run(fetches, {feeds[n]: a for n, a in arrays.items()})))
+        return dict(zip(out_names, session.run(fetches, {feeds[n]: a for n, a in arrays.items()}), strict=True))
 
     return predict
 
@@ -154,7 +154,7 @@ def load_tfjs_graph(path: Path, artifact: dict, model: dict) -> Predict:
     session = tf.compat.v1.Session(graph=graph)
 
     def predict(arrays: Arrays) -> Arrays:
-        return dict(zip(out_names, session.run(fetches, {feeds[n]: a for n, a in arrays.items()})))
+        return dict(zip(out_names, session.run(fetches, {feeds[n]: a for n, a in arrays.items()}), strict=True))
 
     return predict
 

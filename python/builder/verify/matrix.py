@@ -4,12 +4,13 @@ from __future__ import annotations
 import datetime as dt
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from builder import hashing, manifest as manifest_io
+from builder import hashing
+from builder import manifest as manifest_io
 from builder.compare import Result, compare_outputs
 from builder.verify.inputs import InputSet, input_sets
 from builder.verify.runners import RUNNERS, CliRunner, Runner, unsupported
@@ -116,7 +117,7 @@ def run(
     summary = {status: sum(c["status"] == status for c in cells) for status in ("pass", "fail", "error", "unavailable", "unsupported")}
     return {
         "schema_version": 2,
-        "created": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        "created": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
         "manifest": str(manifest_path),
         "runtimes": {
             r.name: {"available": reasons[r.name] is None, "reason": reasons[r.name], "version": r.version() if reasons[r.name] is None else None, "formats": list(r.formats)}

@@ -38,9 +38,11 @@ def markdown(report: dict) -> str:
     lines = [
         "# deploykit parity matrix",
         "",
-        f"Manifest `{report['manifest']}`, {report['created']}. Each cell: the worst result over the input sets "
-        f"({', '.join(report['input_sets'])}) and the largest max abs diff against the reference over the finite sets; "
-        "n/a: the runtime is unavailable here; n/s: a documented incompatibility of the runtime (reasons below).",
+        (
+            f"Manifest `{report['manifest']}`, {report['created']}. Each cell: the worst result over the input sets "
+            f"({', '.join(report['input_sets'])}) and the largest max abs diff against the reference over the finite "
+            "sets; n/a: the runtime is unavailable here; n/s: a documented incompatibility of the runtime (reasons below)."
+        ),
         "",
         "| artifact | " + " | ".join(runtimes) + " |",
         "|---|" + "---|" * len(runtimes),
@@ -49,8 +51,11 @@ def markdown(report: dict) -> str:
         row = [pair_text(grouped[(artifact, r)]) if (artifact, r) in grouped else "" for r in runtimes]
         lines.append(f"| {artifact} | " + " | ".join(row) + " |")
     s = report["summary"]
-    lines += ["", f"{s['pass']} passed, {s['fail'] + s['error']} failed, {s['unavailable']} unavailable, "
-              f"{s.get('unsupported', 0)} unsupported ({report['seconds']:.1f} s)"]
+    totals = (
+        f"{s['pass']} passed, {s['fail'] + s['error']} failed, {s['unavailable']} unavailable, "
+        f"{s.get('unsupported', 0)} unsupported ({report['seconds']:.1f} s)"
+    )
+    lines += ["", totals]
     problems = [c for c in report["cells"] if c["status"] in ("fail", "error")]
     if problems:
         lines += ["", "Failures:"] + [f"- {c['artifact']} on {c['runtime']} ({c['input_set']}): {c['reason']}" for c in problems]

@@ -119,10 +119,10 @@ def _histograms(cells: list[dict]) -> list[tuple[tuple[str, ...], list[int]]]:
 def _svg(labels: tuple[str, ...], counts: list[int]) -> str:
     """A bar chart of |a-b| per decade bin, bin labels rotated under the bars."""
     bar, gap, plot_h, label_h, top = 34, 6, 110, 78, 16
-    width, peak = len(labels) * (bar + gap) + gap, max(counts + [1])
+    width, peak = len(labels) * (bar + gap) + gap, max([*counts, 1])
     parts = [f'<svg width="{width}" height="{top + plot_h + label_h}" role="img" aria-label="histogram of |a-b|">',
              f'<line x1="0" y1="{top + plot_h}" x2="{width}" y2="{top + plot_h}" stroke="#888"/>']
-    for i, (label, count) in enumerate(zip(labels, counts)):
+    for i, (label, count) in enumerate(zip(labels, counts, strict=True)):
         x = gap + i * (bar + gap)
         h = round(plot_h * count / peak) if count else 0
         y = top + plot_h - h
@@ -232,8 +232,11 @@ def render(report: dict) -> str:
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>deploykit parity report {_e(report.get('created'))}</title><style>{_CSS}</style></head><body>",
-        _header(report), "<h2>Artifacts × runtimes</h2>", _legend(), "".join(heat),
+        _header(report), "<h2>Artifacts &times; runtimes</h2>", _legend(), "".join(heat),
         "<h2>Runtimes</h2>", _runtimes_table(runtimes),
         "<h2>Input sets</h2><table><tr><th>name</th><th>rows</th><th>description</th></tr>" + set_rows + "</table>",
-        "<h2>Details</h2><p>One entry per artifact and runtime that ran; |a-b| histograms over finite pairs, "
-        "summed over input sets.</p>", "\n".join(details) or "<p>No runtime ran.</p>", "</body></html>\n"])
+        (
+            "<h2>Details</h2><p>One entry per artifact and runtime that ran; |a-b| histograms over finite pairs, "
+            "summed over input sets.</p>"
+        ),
+        "\n".join(details) or "<p>No runtime ran.</p>", "</body></html>\n"])

@@ -28,8 +28,11 @@ TORCH_FORMATS = ("torchscript-script", "torchscript-trace", "aoti")
 # Measured with TF Java 1.1.0 (TensorFlow 2.18.0): the client refuses these with exit 3, and
 # java/src/test/.../XlaCallModuleTest.java asserts that refusal on every run of `make test`.
 JAVA_UNSUPPORTED = (
-    ("XlaCallModule", "TF Java 1.1.0 is TensorFlow 2.18, which cannot deserialize the StableHLO (bytecode v1.15) that "
-                      "jax 0.10 writes into XlaCallModule; the client refuses it with exit 3 (see java/README.md)"),
+    (
+        "XlaCallModule",
+        ("TF Java 1.1.0 is TensorFlow 2.18, which cannot deserialize the StableHLO (bytecode v1.15) that "
+        "jax 0.10 writes into XlaCallModule; the client refuses it with exit 3 (see java/README.md)"),
+    ),
 )
 
 
@@ -118,7 +121,7 @@ class CliRunner:
         job's outputs, or the RunnerError it ended with, keyed by (model id, format, set name)."""
         jobs = [Job((m["id"], a["format"], s.name), m, a["format"], s.inputs) for m, a, sets in work for s in sets]
         return {job.key: result if isinstance(result, Exception) else result["outputs"]
-                for job, result in zip(jobs, self.run(manifest, jobs))}
+                for job, result in zip(jobs, self.run(manifest, jobs), strict=True)}
 
     def run(self, manifest: Path, jobs: list[Job]) -> list[dict | RunnerError]:
         """Runs `jobs` in one client process; per job its result line (with `outputs`, the arrays
