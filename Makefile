@@ -34,7 +34,7 @@ export DEPLOYKIT_UNSAFE_MANIFEST := $(abspath $(UNSAFE_FIXTURE))/manifest.json
 CLIENT_MK := $(sort $(wildcard mk/*.mk))
 CLIENTS := $(patsubst mk/%.mk,%,$(CLIENT_MK))
 
-.PHONY: help setup system-deps demo export verify bench test test-python test-fixtures test-verify lock clean
+.PHONY: help setup system-deps demo export verify bench test test-python test-fixtures test-verify lint lint-python format format-python lock clean
 
 help:
 	@echo "make demo    set up, export every model, run every client's demo, print the parity table"
@@ -45,6 +45,8 @@ help:
 	@echo "make bench   measure inference and training speed (exports first if $(MODELS)/ is stale)"
 	@echo "make serve   the TF.js demo page on 127.0.0.1 over $(MODELS)/ (make export first)"
 	@echo "make {setup,test,demo}-{$(subst $(eval) ,$(comma),$(CLIENTS))}   one client's part; bench-{cpp,go,java}: its own benchmark (see mk/)"
+	@echo "make lint    every linter and formatter check (ruff, clang-format, gofmt/vet/staticcheck, Spotless, prettier/eslint/tsc)"
+	@echo "make format  apply every formatter to the tree"
 	@echo "make lock    re-resolve requirements/requirements.in into requirements/lock.txt"
 	@echo "make clean   remove build trees and exported models (keeps .venv)"
 
@@ -94,13 +96,27 @@ bench: setup $(MODELS)/manifest.json
 demo: export $(addprefix demo-,$(CLIENTS))
 	$(PY) -m builder verify --manifest $(MODELS)/manifest.json
 
-test: setup test-python $(addprefix test-,$(CLIENTS)) test-verify
+test: setup lint test-python $(addprefix test-,$(CLIENTS)) test-verify
 # test-python runs every pytest file, so the client targets need not run theirs again.
 test: PYTEST_RAN_ALL := 1
 
 # The full parity matrix on the default export: every runtime must run (--require-all).
 test-verify: setup $(MODELS)/manifest.json
 	$(PY) -m builder verify --require-all --manifest $(MODELS)/manifest.json
+
+# Every language's linters and formatter checks (mk/<lang>.mk defines lint-<lang> and format-<lang>).
+lint: lint-python $(addprefix lint-,$(CLIENTS))
+
+format: format-python $(addprefix format-,$(CLIENTS))
+
+lint-python: $(VENV)/.deps-stamp
+	$(VENV)/bin/ruff check --quiet
+	$(VENV)/bin/ruff format --check --quiet
+	@echo "lint-python: ruff clean"
+
+format-python: $(VENV)/.deps-stamp
+	$(VENV)/bin/ruff check --fix --quiet
+	$(VENV)/bin/ruff format --quiet
 
 test-python: setup test-fixtures
 	$(PY) -m pytest

@@ -3,22 +3,27 @@
 # The Python extension builder._native links the same libraries (built by the root
 # $(VENV)/.native-stamp through scikit-build-core).
 
-APT_PACKAGES += nlohmann-json3-dev libssl-dev libcli11-dev
+APT_PACKAGES += nlohmann-json3-dev libssl-dev libcli11-dev clang-format-16
 
 CPP_SANITIZE_BUILD := $(BUILD)/cpp-sanitize
-CPP_SOURCES := $(shell find cpp -type f -not -name '*.md') CMakeLists.txt
+CPP_SOURCES := $(shell find cpp -type f -not -name '*.md') CMakeLists.txt VERSION
 CPP_STAMP := $(CPP_BUILD)/.build-stamp
 # The venv's torch, located without importing it (~50 ms); evaluated only in recipes.
 CPP_TORCH_DIR = $(shell $(PY) -c "import importlib.util, os; print(os.path.dirname(importlib.util.find_spec('torch').origin))")/share/cmake/Torch
 CPP_CONFIGURE := -G Ninja -DCMAKE_BUILD_TYPE=Release -DDEPLOYKIT_WITH_TORCH=ON -DDEPLOYKIT_BUILD_CLIENT=ON \
-  -DDEPLOYKIT_BUILD_TESTS=ON -DDEPLOYKIT_SANITIZE=OFF
+  -DDEPLOYKIT_BUILD_TESTS=ON -DDEPLOYKIT_SANITIZE=OFF -DCMAKE_EXPORT_COMPILE_COMMANDS=ON
+# clang-format, pinned by package name (Debian 12: 1:16.0.6-15~deb12u1) and checked by version;
+# the style is the root .clang-format. Every tracked C++ source of the repository (all under cpp/).
+CLANG_FORMAT := clang-format-16
+CLANG_FORMAT_VERSION := 16.0.6
+CPP_FORMAT_FILES = $(shell git ls-files -- '*.cpp' '*.hpp' '*.h' '*.cc' '*.cxx' '*.hh' ':!:build/**' ':!:.venv/**')
 # Every torch artifact and golden set of a manifest as "model format set folder" lines (the
 # folder holds <input>.npy and expected/<output>.npy, relative to the manifest).
 CPP_LIST_ARTIFACTS = $(PY) -c 'import json, sys, posixpath; m = json.load(open(sys.argv[1])); \
   [print(d["id"], a["format"], g["name"], posixpath.dirname(next(iter(g["inputs"].values())))) for d in m["models"] \
    for a in d["artifacts"] if a["format"] in ("torchscript-script", "torchscript-trace", "aoti") for g in d["golden"]]'
 
-.PHONY: setup-cpp test-cpp test-cpp-sanitize demo-cpp bench-cpp
+.PHONY: setup-cpp test-cpp test-cpp-sanitize demo-cpp bench-cpp lint-cpp format-cpp cpp-format-tool
 
 setup-cpp: $(CPP_STAMP)
 
@@ -57,3 +62,18 @@ demo-cpp: setup-cpp $(MODELS)/manifest.json
 # Latency, throughput, load time, and predict() against a bare LibTorch loop (cpp/README.md).
 bench-cpp: setup-cpp $(MODELS)/manifest.json
 	$(CPP_BUILD)/bin/deploykit_bench $(MODELS)/manifest.json
+
+# lint-cpp: fails on any file clang-format would change (offline, ~1 s); format-cpp applies it.
+# Only formatting is checked: clang-tidy over the tree takes minutes, far longer than a lint
+# should (measured in cpp/README.md, "Lint and format").
+lint-cpp: cpp-format-tool
+	@$(CLANG_FORMAT) --dry-run --Werror $(CPP_FORMAT_FILES)
+	@echo "lint-cpp: $(words $(CPP_FORMAT_FILES)) C++ files clean ($(CLANG_FORMAT) $(CLANG_FORMAT_VERSION))"
+
+format-cpp: cpp-format-tool
+	@$(CLANG_FORMAT) -i $(CPP_FORMAT_FILES)
+	@echo "format-cpp: $(words $(CPP_FORMAT_FILES)) C++ files formatted"
+
+cpp-format-tool: | system-deps
+	@$(CLANG_FORMAT) --version | grep -qF 'version $(CLANG_FORMAT_VERSION)' || \
+	  { echo "error: lint-cpp: $(CLANG_FORMAT) $(CLANG_FORMAT_VERSION) is required, found: $$($(CLANG_FORMAT) --version)" >&2; exit 1; }

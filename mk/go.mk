@@ -3,7 +3,7 @@
 # (a folder with libtensorflow_cc.so.2 or libtensorflow.so.2 and libtensorflow_framework.so.2;
 # headers in TF_LIB_DIR/include or TF_LIB_DIR/../include, or set TF_INCLUDE_DIR).
 
-.PHONY: setup-go test-go demo-go bench-go
+.PHONY: setup-go test-go demo-go bench-go lint-go format-go
 
 GO ?= go
 GO_MIN_VERSION := 1.26
@@ -16,6 +16,18 @@ TF_LIB_DIR ?= $(abspath $(VENV))/lib/python3.11/site-packages/tensorflow
 TF_INCLUDE_DIR ?= $(shell if [ -e '$(TF_LIB_DIR)/include/tensorflow/c/c_api.h' ]; then echo '$(TF_LIB_DIR)/include'; else echo '$(abspath $(TF_LIB_DIR)/../include)'; fi)
 GO_SOURCES := $(shell find go -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) -not -path '*/testdata/*' 2>/dev/null)
 GO_FUZZTIME ?= 15s
+# The project version, linked into the binary (main.version); the binary depends on the file.
+GO_VERSION_FILE := VERSION
+GO_LDFLAGS = -X main.version=$$(tr -d '[:space:]' < $(abspath $(GO_VERSION_FILE)))
+# Lint tools, installed from the Go module proxy into $(GO_TOOLS) by setup-go (not in go.mod),
+# so that lint-go runs offline afterwards. The stamp names the Go toolchain too: staticcheck
+# must be built by a Go at least as new as the one whose code it checks.
+GO_TOOLS := $(GO_BUILD)/tools
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK := $(GO_TOOLS)/staticcheck
+STATICCHECK_STAMP := $(GO_TOOLS)/.staticcheck-$(STATICCHECK_VERSION)-$(shell $(GO) env GOVERSION 2>/dev/null)
+# The gofmt of the toolchain that $(GO) names.
+GOFMT = "$$($(GO) env GOROOT)/bin/gofmt"
 
 # graft links with -ltensorflow: GO_LINK_DIR holds a libtensorflow.so symlink to the real
 # library; the rpath makes the binary find TF_LIB_DIR at run time without LD_LIBRARY_PATH.
@@ -25,14 +37,20 @@ GO_ENV = CGO_ENABLED=1 \
 	GOFLAGS="-mod=readonly -buildvcs=false" \
 	TF_CPP_MIN_LOG_LEVEL=3
 
-setup-go: $(GO_BIN)
+setup-go: $(GO_BIN) $(STATICCHECK_STAMP)
+
+$(STATICCHECK_STAMP):
+	@command -v $(GO) >/dev/null || { echo "setup-go: Go $(GO_MIN_VERSION) or newer is needed (not on PATH)"; exit 1; }
+	@mkdir -p $(GO_TOOLS)
+	GOBIN=$(GO_TOOLS) GOFLAGS=-mod=readonly $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	@rm -f $(GO_TOOLS)/.staticcheck-* && touch $@
 
 # Rewritten only when TF_LIB_DIR or TF_INCLUDE_DIR change, so the binary is rebuilt then.
 $(GO_BUILD)/tf-lib.txt: go-force | $(VENV)/.deps-stamp
 	@mkdir -p $(@D)
 	@printf '%s\n%s\n' '$(TF_LIB_DIR)' '$(TF_INCLUDE_DIR)' | cmp -s - $@ || printf '%s\n%s\n' '$(TF_LIB_DIR)' '$(TF_INCLUDE_DIR)' > $@
 
-$(GO_BIN): $(VENV)/.deps-stamp $(GO_SOURCES) $(GO_BUILD)/tf-lib.txt
+$(GO_BIN): $(VENV)/.deps-stamp $(GO_SOURCES) $(GO_BUILD)/tf-lib.txt $(GO_VERSION_FILE)
 	@command -v $(GO) >/dev/null || { echo "setup-go: Go $(GO_MIN_VERSION) or newer is needed (not on PATH)"; exit 1; }
 	@$(GO) version | awk -v min=$(GO_MIN_VERSION) '{ v = $$3; sub(/^go/, "", v); split(v, a, "."); split(min, b, "."); \
 	  if (a[1] < b[1] || (a[1] == b[1] && a[2] < b[2])) { print "setup-go: Go " min " or newer is needed, found " v; exit 1 } }'
@@ -40,7 +58,8 @@ $(GO_BIN): $(VENV)/.deps-stamp $(GO_SOURCES) $(GO_BUILD)/tf-lib.txt
 	  [ -e $$lib ] || { echo "setup-go: no libtensorflow_cc.so.2 or libtensorflow.so.2 in TF_LIB_DIR=$(TF_LIB_DIR)"; exit 1; }; \
 	  [ -e $(TF_INCLUDE_DIR)/tensorflow/c/c_api.h ] || { echo "setup-go: no tensorflow/c/c_api.h under TF_INCLUDE_DIR=$(TF_INCLUDE_DIR)"; exit 1; }; \
 	  mkdir -p $(GO_LINK_DIR) && ln -sfn $$lib $(GO_LINK_DIR)/libtensorflow.so
-	cd go && $(GO_ENV) $(GO) build -o $(GO_BIN) ./cmd/deploykit-go
+	@[ -n "$$(tr -d '[:space:]' < $(GO_VERSION_FILE))" ] || { echo "setup-go: $(GO_VERSION_FILE) is empty"; exit 1; }
+	cd go && $(GO_ENV) $(GO) build -ldflags "$(GO_LDFLAGS)" -o $(GO_BIN) ./cmd/deploykit-go
 	@touch $@
 
 # vet, the whole suite, the concurrency test again under the race detector, and a bounded
@@ -50,6 +69,18 @@ test-go: setup-go test-fixtures
 	cd go && $(GO_ENV) $(GO) test -count=1 ./...
 	cd go && $(GO_ENV) $(GO) test -count=1 -race -run '^TestConcurrent' ./tfmodel
 	cd go && $(GO_ENV) $(GO) test -run '^$$' -fuzz '^FuzzReadNpy$$' -fuzztime $(GO_FUZZTIME) ./npy
+
+# Check only: gofmt lists no file, go vet and staticcheck find nothing (typechecking the cgo
+# code needs the same GO_ENV as the build). One summary line when clean.
+lint-go: setup-go
+	@cd go && unformatted=$$($(GOFMT) -l .) && if [ -n "$$unformatted" ]; then \
+	  echo "lint-go: not gofmt-formatted (run 'make format-go'):"; echo "$$unformatted" | sed 's/^/  go\//'; exit 1; fi
+	@cd go && $(GO_ENV) $(GO) vet ./...
+	@cd go && $(GO_ENV) $(STATICCHECK) ./...
+	@echo "lint-go: ok (gofmt, go vet, staticcheck $(STATICCHECK_VERSION))"
+
+format-go:
+	cd go && $(GOFMT) -w .
 
 # Every golden set of every saved-model artifact of $(MODELS)/manifest.json, through
 # --input-dir/--check-dir (one --check line per output), outputs under $(GO_BUILD)/demo.

@@ -1,23 +1,41 @@
 # Java: the TensorFlow Java client (java/). Maven resolves and packages once (a stamp
 # over pom.xml and the sources); the tests then run offline, and bin/deploykit-java runs the
-# packaged jar on java/target/lib/* without Maven.
+# packaged jar on java/target/lib/* without Maven. Lint: javac -Xlint:all with every warning an
+# error (pom.xml, so every build lints) and google-java-format 1.28.0 through Spotless.
 
-.PHONY: setup-java test-java demo-java bench-java
+.PHONY: setup-java test-java demo-java bench-java lint-java format-java
 
 JAVA_DIR := java
 JAVA_TARGET := $(JAVA_DIR)/target
 JAVA_SOURCES := $(JAVA_DIR)/pom.xml $(shell find $(JAVA_DIR)/src -type f 2>/dev/null)
-MVN := mvn -B -q -f $(JAVA_DIR)/pom.xml
+# -q hides Maven's warnings, javac's lint findings among them: the compiler plugin keeps its own.
+MVN := mvn -B -q -Dorg.slf4j.simpleLogger.log.org.apache.maven.plugin.compiler=warn -f $(JAVA_DIR)/pom.xml
+JAVA_LINT_TOOLS := $(JAVA_TARGET)/.lint-tools-stamp
 
 setup-java: $(JAVA_TARGET)/.setup-stamp
+
+# Spotless resolves google-java-format when it runs: one check over no file (the pattern ^$
+# matches no path) fetches the plugin and the formatter, so lint-java and format-java run offline.
+$(JAVA_LINT_TOOLS): $(JAVA_DIR)/pom.xml
+	@command -v mvn >/dev/null || { echo "setup-java: Maven (mvn) and a JDK 17 are required" >&2; exit 1; }
+	$(MVN) spotless:check -DspotlessFiles='^$$'
+	@mkdir -p $(@D) && touch $@
 
 # `package` compiles main and test code, copies the runtime classpath to target/lib and runs one
 # fixture-free unit test: Surefire resolves its JUnit Platform provider only when it runs a test,
 # and `mvn -o test` needs it cached. (The full suite needs `make test-fixtures`, see test-java.)
-$(JAVA_TARGET)/.setup-stamp: $(JAVA_SOURCES)
+$(JAVA_TARGET)/.setup-stamp: $(JAVA_SOURCES) $(JAVA_LINT_TOOLS)
 	@command -v mvn >/dev/null || { echo "setup-java: Maven (mvn) and a JDK 17 are required" >&2; exit 1; }
 	$(MVN) package -Dtest='HashingCompareTest#tolerancesPrintLikePython'
 	@touch $@
+
+# The build (setup-java) has passed javac's lint; this adds the formatter's check, offline.
+lint-java: setup-java
+	@$(MVN) -o spotless:check
+	@echo "lint-java: ok (javac -Xlint:all -Werror, google-java-format 1.28.0 via Spotless 3.11.0)"
+
+format-java: $(JAVA_LINT_TOOLS)
+	$(MVN) -o spotless:apply
 
 # Not -q: Surefire's "Tests run: N, Failures: ..." summary is what CI reads.
 test-java: setup-java test-fixtures

@@ -7,7 +7,7 @@ JS_DIR := js
 JS_STAMP := $(JS_DIR)/node_modules/.deploykit-stamp
 SERVE_PORT ?= 8080
 
-.PHONY: setup-js test-js demo-js serve
+.PHONY: setup-js test-js demo-js serve lint-js format-js
 
 setup-js: $(JS_STAMP)
 	@command -v chromium >/dev/null 2>&1 || $(MAKE) --no-print-directory system-deps
@@ -17,6 +17,20 @@ setup-js: $(JS_STAMP)
 $(JS_STAMP): $(JS_DIR)/package.json $(JS_DIR)/package-lock.json
 	cd $(JS_DIR) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $@
+
+# prettier --check (.prettierrc.json; .prettierignore leaves the lock file and the README),
+# eslint (eslint.config.js) and tsc's JSDoc check (tsconfig.json: checkJs, noEmit), all pinned
+# in package.json and run offline from js/node_modules. Only npm ci is needed, not Chromium.
+JS_TOOLS := node_modules/.bin
+lint-js: $(JS_STAMP)
+	@cd $(JS_DIR) && $(JS_TOOLS)/prettier --check --log-level warn . || \
+	  { echo "lint-js: not prettier-formatted (run 'make format-js')"; exit 1; }
+	@cd $(JS_DIR) && $(JS_TOOLS)/eslint --max-warnings 0 .
+	@cd $(JS_DIR) && $(JS_TOOLS)/tsc -p tsconfig.json
+	@echo "lint-js: ok (prettier --check, eslint, tsc --noEmit)"
+
+format-js: $(JS_STAMP)
+	cd $(JS_DIR) && $(JS_TOOLS)/prettier --write --log-level warn .
 
 # The suites read DEPLOYKIT_TEST_MANIFEST (a v2 export); DEPLOYKIT_REQUIRE_CNN=1 makes the digit
 # pad's test fail, instead of skip, when the export has no cnn_keras tfjs-graph artifact.

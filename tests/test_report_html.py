@@ -9,7 +9,7 @@ from builder.verify import report_html
 
 LABELS = ["0", "<1e-12"] + [f"[1e-{k},1e-{k - 1})" for k in range(12, 0, -1)] + [">=1"]
 EDGES = ["0"] + [f"1e-{k}" for k in range(12, 0, -1)] + ["1"]
-UNAVAILABLE_REASON = "bin/deploykit-cpp not found (built by the C++ client, issue 3)"
+UNAVAILABLE_REASON = "bin/deploykit-cpp not found"
 EVIL = "<script>alert(1)</script>"
 
 

@@ -283,7 +283,7 @@ int main(std::span<const std::string> args, std::ostream& out, std::ostream& err
             out << usage();
             return static_cast<int>(kOk);
           case Action::kVersion:
-            out << "deploykit-cpp 0.2.0 (" << libtorch_version() << ")\n";
+            out << "deploykit-cpp " DEPLOYKIT_VERSION " (" << libtorch_version() << ")\n";
             return static_cast<int>(kOk);
           case Action::kRun:
             break;

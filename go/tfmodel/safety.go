@@ -149,8 +149,7 @@ func reachableOps(mg *corepb.MetaGraphDef, sig *corepb.SignatureDef) map[string]
 // attrFuncs calls use for every function an attr value names, including inside the attrs
 // of a NameAttrList.
 func attrFuncs(a *attrpb.AttrValue, use func(string)) {
-	var walk func(f *attrpb.NameAttrList)
-	walk = func(f *attrpb.NameAttrList) {
+	walk := func(f *attrpb.NameAttrList) {
 		if f == nil {
 			return
 		}

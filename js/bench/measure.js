@@ -19,6 +19,8 @@ import { Tensor } from '../src/common/tensor.js';
 import { readManifest } from '../src/node/manifest_file.js';
 import { startServer } from '../src/server/server.js';
 
+/* global document -- firstPrediction's page.waitForFunction callback runs in the page */
+
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin');
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { repeat: { type: 'string', default: '200' } } });
 const manifest = path.resolve(positionals[0] || 'models/manifest.json');

@@ -28,7 +28,7 @@ export function initTf() {
   initialised = true;
 }
 
-/** @param {ArrayBuffer|Uint8Array} bytes */
+/** @param {ArrayBuffer | Uint8Array<ArrayBuffer>} bytes */
 export async function sha256hex(bytes) {
   const digest = await crypto.subtle.digest('SHA-256', bytes);
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
@@ -85,7 +85,7 @@ export async function probeBackend(name) {
 export async function useBackend(name) {
   initTf();
   if (tf.getBackend() === name) return;
-  let ok = false;
+  let ok;
   try {
     ok = await tf.setBackend(name);
   } catch (e) {
@@ -97,8 +97,11 @@ export async function useBackend(name) {
 
 /** A verified, loaded model on the current backend. */
 export class BrowserModel {
+  /** @param {{loaded: import('/common/loader.js').Loaded, backend: string, loadMs: number}} o */
   constructor({ loaded, backend, loadMs }) {
-    Object.assign(this, { loaded, backend, loadMs });
+    this.loaded = loaded;
+    this.backend = backend;
+    this.loadMs = loadMs;
     this.graph = loaded.graph;
     this.model = loaded.model;
     this.artifact = loaded.artifact;
@@ -134,7 +137,7 @@ export class BrowserModel {
    * The bare TF.js call that predictTensors wraps (--timing's `direct_latency_us`): inputs
    * built once, each `run()` is execute + `await data()` + dispose. Call `dispose()` when done.
    * @param {Record<string, Tensor>} inputs
-   * @returns {{run: () => Promise<void>, description: string, dispose: () => void}}
+   * @returns {{run: () => void | Promise<void>, description: string, dispose: () => void}} run is async here
    */
   directCall(inputs) {
     if (!this.graph) throw new Error(`model ${this.id} is disposed`);

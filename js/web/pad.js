@@ -70,7 +70,8 @@ export function softmax(logits) {
  * @param {(message: string) => void} o.onError
  */
 export function startPad({ $, model, onError }) {
-  const canvas = $('pad');
+  const canvas = /** @type {HTMLCanvasElement} */ ($('pad'));
+  const preview = /** @type {HTMLCanvasElement} */ ($('pad-preview'));
   const ctx = canvas.getContext('2d', { willReadFrequently: true });
   const clear = () => {
     ctx.fillStyle = 'black';
@@ -82,16 +83,17 @@ export function startPad({ $, model, onError }) {
     drawPreview(null);
   };
   const drawPreview = (grid) => {
-    const p = $('pad-preview').getContext('2d');
-    const cell = $('pad-preview').width / GRID;
+    const p = preview.getContext('2d');
+    const cell = preview.width / GRID;
     for (let i = 0; i < GRID * GRID; i++) {
       const v = Math.round((grid ? grid[i] : 0) * 255);
       p.fillStyle = `rgb(${v}, ${v}, ${v})`;
       p.fillRect((i % GRID) * cell, Math.floor(i / GRID) * cell, cell, cell);
     }
-    $('pad-preview').dataset.grid = JSON.stringify(grid ? Array.from(grid) : []);
+    preview.dataset.grid = JSON.stringify(grid ? Array.from(grid) : []);
   };
   let drawing = false;
+  /** @type {[number, number] | null} */
   let last = null;
   let busy = false;
   let pending = false;
@@ -133,6 +135,7 @@ export function startPad({ $, model, onError }) {
     $('pad-class').textContent = `${top} (${(probs[top] * 100).toFixed(1)} %, ${backend})`;
     $('pad-class').dataset.digit = String(top);
   };
+  /** @returns {[number, number]} the pointer's position in canvas pixels */
   const point = (e) => {
     const r = canvas.getBoundingClientRect();
     return [((e.clientX - r.left) * canvas.width) / r.width, ((e.clientY - r.top) * canvas.height) / r.height];

@@ -25,6 +25,12 @@ export function toBase64(bytes) {
 const models = new Map();
 let nextHandle = 1;
 
+/**
+ * A failed call, as the Node side (src/cli/browser.js) reads it.
+ * @typedef {{ok: false, kind: string, exit?: number, message: string}} Failure
+ */
+
+/** @returns {Failure} */
 function failure(e) {
   const kind = e instanceof ManifestError ? 'manifest' : e instanceof LoadError ? e.kind : e?.name === 'InputError' ? 'input' : 'runtime';
   return { ok: false, kind, exit: e?.exit, message: String(e?.message || e) };
@@ -33,7 +39,7 @@ function failure(e) {
 /**
  * Loads a model on a backend.
  * @param {{modelId: string, backend: string, manifestUrl?: string}} job
- * @returns {Promise<{ok: true, handle: number, loadMs: number, backend: string} | {ok: false, kind: string, message: string}>}
+ * @returns {Promise<{ok: true, handle: number, loadMs: number, backend: string} | Failure>}
  */
 export async function load({ modelId, backend, manifestUrl = '/models/manifest.json' }) {
   try {

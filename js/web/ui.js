@@ -7,7 +7,12 @@ import { runnableModels, toleranceFor } from '/common/manifest.js';
 import { BACKENDS, fetchManifest, fetchNpy, loadModel, probeBackend } from './loader.js';
 import { PAD_MODEL, startPad } from './pad.js';
 
+/** The page's element `id` (index.html has every one this module asks for). */
 const $ = (id) => document.getElementById(id);
+/** @returns {HTMLInputElement} */
+const $input = (id) => /** @type {HTMLInputElement} */ ($(id));
+/** @returns {HTMLSelectElement} */
+const $select = (id) => /** @type {HTMLSelectElement} */ ($(id));
 const MANY = 16; // above this width the input is a seed/scale control plus a few sliders
 const SLIDERS_WHEN_MANY = 8;
 
@@ -92,7 +97,7 @@ function buildFeatureControls(width, model) {
     $('input-help').textContent = 'Each slider is one feature. The toy task: the label is 1 when the features sum to more than 0.';
     const init = seededNormals(1, width);
     for (let i = 0; i < width; i++) box.append(slider(`f${i}`, `x[${i}]`, clamp(init[i]), -3, 3, 0.01, schedulePredict));
-    return () => Float32Array.from({ length: width }, (_, i) => Number($(`f${i}`).value));
+    return () => Float32Array.from({ length: width }, (_, i) => Number($input(`f${i}`).value));
   }
   $('input-help').textContent = `${width} features are too many for sliders: features 0–${SLIDERS_WHEN_MANY - 1} have their own sliders; ` +
     `the other ${width - SLIDERS_WHEN_MANY} are scale × N(0, 1) draws from the seed (same seed, same vector).`;
@@ -106,10 +111,10 @@ function buildFeatureControls(width, model) {
   const init = seededNormals(1, width);
   for (let i = 0; i < SLIDERS_WHEN_MANY; i++) box.append(slider(`f${i}`, `x[${i}]`, clamp(init[i]), -3, 3, 0.01, schedulePredict));
   return () => {
-    const scale = Number($('scale').value);
-    const base = seededNormals(Number.parseInt($('seed').value, 10) || 0, width);
+    const scale = Number($input('scale').value);
+    const base = seededNormals(Number.parseInt($input('seed').value, 10) || 0, width);
     const x = base.map((v) => v * scale);
-    for (let i = 0; i < SLIDERS_WHEN_MANY; i++) x[i] = Number($(`f${i}`).value);
+    for (let i = 0; i < SLIDERS_WHEN_MANY; i++) x[i] = Number($input(`f${i}`).value);
     return x;
   };
 }
@@ -209,8 +214,8 @@ async function loadPad(ticket, backend) {
 
 async function reload() {
   const ticket = ++state.loading;
-  const modelId = $('model').value;
-  const backend = $('backend').value;
+  const modelId = $select('model').value;
+  const backend = $select('backend').value;
   $('status').textContent = `loading ${modelId} on ${backend}…`;
   $('status').dataset.state = 'loading';
   state.model?.dispose();
@@ -258,6 +263,7 @@ async function runParity() {
       const start = performance.now();
       const y = await model.predictTensors(x);
       const ms = performance.now() - start;
+      /** @type {[string, ReturnType<typeof compareTensors>][]} */
       const results = Object.entries(want).map(([name, ref]) => [name, compareTensors(y[name], ref, toleranceFor(model.artifact, name))]);
       const pass = results.every(([, r]) => r.pass);
       const maxAbs = Math.max(...results.map(([, r]) => r.maxAbs));
@@ -287,15 +293,15 @@ export async function startUi() {
   for (const m of models) $('model').append(new Option(`${m.id}: ${signature(m.inputs)} → ${signature(m.outputs)}`, m.id));
   for (const b of BACKENDS) $('backend').append(new Option(b, b));
   const wantModel = params.get('model');
-  if (wantModel) $('model').value = wantModel;
+  if (wantModel) $select('model').value = wantModel;
   const wantBackend = params.get('backend');
-  $('backend').value = wantBackend && BACKENDS.includes(wantBackend) ? wantBackend : 'webgl';
+  $select('backend').value = wantBackend && BACKENDS.includes(wantBackend) ? wantBackend : 'webgl';
   $('model').addEventListener('change', reload);
   $('backend').addEventListener('change', reload);
   $('parity-run').addEventListener('click', runParity);
   startPad({ $, model: () => state.padModel ?? (state.model?.id === PAD_MODEL ? state.model : null), onError: showError });
   $('app').hidden = false;
-  if (wantModel && $('model').value !== wantModel) {
+  if (wantModel && $select('model').value !== wantModel) {
     showError(`Model '${wantModel}' has no tfjs-graph artifact in this manifest.`);
     $('status').dataset.state = 'error';
     return;
@@ -303,7 +309,7 @@ export async function startUi() {
   await reload();
   // Without a GPU context webgl cannot start: fall back to wasm unless webgl was asked for.
   if (!state.model && !wantBackend && $('status').dataset.state === 'error' && !(await probeBackend('webgl'))) {
-    $('backend').value = 'wasm';
+    $select('backend').value = 'wasm';
     await reload();
   }
   // Probe the other backends only now, so the first prediction does not wait for them.
@@ -311,7 +317,7 @@ export async function startUi() {
   for (const b of BACKENDS) {
     const ok = await probeBackend(b);
     if (ok) available.push(b);
-    const opt = [...$('backend').options].find((o) => o.value === b);
+    const opt = [...$select('backend').options].find((o) => o.value === b);
     opt.disabled = !ok;
     opt.textContent = ok ? b : `${b} (unavailable)`;
   }

@@ -24,7 +24,7 @@ def make_split(n: int, rng: np.random.Generator) -> Split:
     return Split(x, y)
 
 
-# The compute-bound model shared by wide_torch, wide_keras and wide_flax (issue 8).
+# The compute-bound model shared by wide_torch, wide_keras and wide_flax.
 WIDE_LAYERS = (256, 1024, 1024, 10)
 
 

@@ -33,6 +33,8 @@ float half_to_float(std::uint16_t bits) noexcept;
 std::uint16_t float_to_half(float value) noexcept;
 
 // The C++ element type of each dtype (float16 is held as its raw bits, bool as uint8 0/1).
+// Kept as a one-line-per-dtype table, unformatted.
+// clang-format off
 template <DType D> struct Element;
 template <> struct Element<DType::kFloat32> { using type = float; };
 template <> struct Element<DType::kFloat16> { using type = std::uint16_t; };
@@ -40,6 +42,7 @@ template <> struct Element<DType::kInt32> { using type = std::int32_t; };
 template <> struct Element<DType::kInt64> { using type = std::int64_t; };
 template <> struct Element<DType::kUInt8> { using type = std::uint8_t; };
 template <> struct Element<DType::kBool> { using type = std::uint8_t; };
+// clang-format on
 
 // The element count of `shape` (1 for rank 0). Throws std::invalid_argument for a
 // negative dim or an overflow.

@@ -1,16 +1,3 @@
-// Command deploykit-go runs a deploykit SavedModel through the TensorFlow C API with the
-// common client command line of docs/contract.md:
-//
-//	deploykit-go --manifest M --model ID [--format saved-model]
-//	             --input NAME=FILE ... | --input FILE | --input-dir DIR
-//	             [--output NAME=FILE ... | --output FILE | --output-dir DIR]
-//	             [--check NAME=FILE ... | --check FILE | --check-dir DIR]
-//	             [--repeat N] [--warmup K] [--timing t.json] [--allow-unsafe-ops] [--verbose]
-//	deploykit-go --manifest M --jobs jobs.jsonl [--verbose]
-//
-// Exit codes: 0 ok, 1 --check mismatch, 2 usage or bad input, 3 the model failed to load,
-// failed its integrity/safety check, or the manifest's schema_version is not 2. Errors are
-// one line on stderr: "error: <what>: <why>".
 package main
 
 import (
@@ -26,7 +13,9 @@ import (
 	tf "github.com/wamuir/graft/tensorflow"
 )
 
-const version = "0.2.0"
+// version is the project version, set at link time from the repository's VERSION file
+// (mk/go.mk: -ldflags "-X main.version=..."); "unknown" in a build that does not set it.
+var version = "unknown"
 
 const usageText = `usage: deploykit-go --manifest M --model ID [--format saved-model]
                     --input NAME=FILE ... | --input FILE | --input-dir DIR
@@ -69,9 +58,9 @@ func main() {
 // messageWriter returns where the CLI's own messages go. TensorFlow's libraries log to
 // file descriptor 2 while they are loaded, before main runs, which no setting inside the
 // process can prevent; the launcher (bin/deploykit-go) therefore points fd 2 at /dev/null
-// and passes the real stderr as DEPLOYKIT_ERR_FD, so that stderr carries only our lines.
+// and passes the real stderr as DEPLOYKIT_STDERR_FD, so that stderr carries only our lines.
 func messageWriter() io.Writer {
-	if s := os.Getenv("DEPLOYKIT_ERR_FD"); s != "" {
+	if s := os.Getenv("DEPLOYKIT_STDERR_FD"); s != "" {
 		if fd, err := strconv.Atoi(s); err == nil && fd > 2 {
 			if f := os.NewFile(uintptr(fd), "stderr"); f != nil {
 				return f

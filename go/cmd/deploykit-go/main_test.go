@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -14,17 +15,23 @@ import (
 	"deploykit/go/tensor"
 )
 
-// cliBinary is the CLI built once by TestMain.
-var cliBinary string
+// cliBinary is the CLI built once by TestMain, with projectVersion linked in.
+var cliBinary, projectVersion string
 
 func TestMain(m *testing.M) {
+	// The version comes from the repository's VERSION file at link time, as in mk/go.mk.
+	v, err := os.ReadFile(filepath.Join("..", "..", "..", "VERSION"))
+	if projectVersion = strings.TrimSpace(string(v)); err != nil || projectVersion == "" {
+		fmt.Fprintf(os.Stderr, "the repository's VERSION file is missing or empty (%v)\n", err)
+		os.Exit(1)
+	}
 	dir, err := os.MkdirTemp("", "deploykit-go-cli-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	cliBinary = filepath.Join(dir, "deploykit-go")
-	build := exec.Command("go", "build", "-o", cliBinary, ".")
+	build := exec.Command("go", "build", "-ldflags", "-X main.version="+projectVersion, "-o", cliBinary, ".")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building the CLI:", err)
@@ -37,7 +44,7 @@ func TestMain(m *testing.M) {
 
 type result struct {
 	code           int
-	stdout, stderr string // stderr: the program's own messages (DEPLOYKIT_ERR_FD)
+	stdout, stderr string // stderr: the program's own messages (DEPLOYKIT_STDERR_FD)
 }
 
 // runCLI runs the built binary as the launcher does: TensorFlow's load-time logging on
@@ -52,7 +59,7 @@ func runCLI(t *testing.T, args ...string) result {
 	var stdout bytes.Buffer
 	cmd.Stdout = &stdout
 	cmd.ExtraFiles = []*os.File{w}
-	cmd.Env = append(os.Environ(), "DEPLOYKIT_ERR_FD=3", "TF_CPP_MIN_LOG_LEVEL=3")
+	cmd.Env = append(os.Environ(), "DEPLOYKIT_STDERR_FD=3", "TF_CPP_MIN_LOG_LEVEL=3")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +263,9 @@ func TestUsage(t *testing.T) {
 		t.Errorf("--help: exit %d, stdout %q", r.code, r.stdout)
 	}
 	r = runCLI(t, "--version")
-	if r.code != 0 || !strings.Contains(r.stdout, "TensorFlow 2.") {
-		t.Errorf("--version: exit %d, stdout %q", r.code, r.stdout)
+	want := regexp.MustCompile(`^deploykit-go ` + regexp.QuoteMeta(projectVersion) +
+		` \(TensorFlow 2\.[0-9]+\.[0-9]+\S* C library, graft v[0-9]+\.[0-9]+\.[0-9]+\S*, go1\.[0-9]+(\.[0-9]+)?\S*\)\n$`)
+	if r.code != 0 || !want.MatchString(r.stdout) || r.stderr != "" {
+		t.Errorf("--version: exit %d, stdout %q, stderr %q; want one line matching %s", r.code, r.stdout, r.stderr, want)
 	}
 }

@@ -1,4 +1,4 @@
-// Launching Debian's Chromium headless through playwright-core (FACTS.md): the flags keep it
+// Launching Debian's Chromium headless through playwright-core: the flags keep it
 // off the network (without them it stalls on this closed network), and every launch gets a
 // fresh, temporary profile.
 
@@ -36,7 +36,7 @@ export async function launchChromium({ onRequest } = {}) {
     context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1280, height: 900 } });
   } catch (e) {
     await fs.rm(profile, { recursive: true, force: true });
-    throw new Error(`Chromium failed to start: ${String(e.message).split('\n')[0]}`);
+    throw new Error(`Chromium failed to start: ${String(e.message).split('\n')[0]}`, { cause: e });
   }
   if (onRequest) context.on('request', (req) => onRequest(req.url()));
   return {

@@ -43,7 +43,7 @@ exit codes: 0 ok, 1 --check mismatch, 2 usage or bad input, 3 model failed to lo
 or safety check, or the manifest's schema_version is not 2`;
 }
 
-const OPTIONS = {
+const OPTIONS = /** @type {const} */ ({
   manifest: { type: 'string' },
   model: { type: 'string' },
   format: { type: 'string' },
@@ -61,7 +61,7 @@ const OPTIONS = {
   verbose: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
   version: { type: 'boolean', default: false },
-};
+});
 
 /**
  * Tensor files of one side of a job: named files, one bare file, or a folder.
@@ -71,6 +71,9 @@ const OPTIONS = {
 /**
  * `--input NAME=FILE` (repeatable; split at the first '='), a bare `--input FILE`, or
  * `--input-dir DIR`; at most one of the three forms.
+ * @param {string} flag
+ * @param {string[] | undefined} values the NAME=FILE and FILE arguments
+ * @param {string | undefined} dir the -dir flag's folder
  * @returns {FileSpec | null} null when the side is not given
  */
 export function fileSpec(flag, values, dir) {
@@ -120,8 +123,28 @@ export function resolveFiles(side, spec, names) {
 }
 
 /**
+ * A checked command line: --help or --version; or --jobs; or one job (model and files).
+ * @typedef {object} CliOptions
+ * @property {boolean} help
+ * @property {boolean} version
+ * @property {boolean} verbose
+ * @property {string} [backend] the engine's default when not given (except with --help/--version)
+ * @property {string} [manifest]
+ * @property {string} [jobs]
+ * @property {string} [model]
+ * @property {string} [format]
+ * @property {FileSpec} [inputs]
+ * @property {FileSpec | null} [outputs]
+ * @property {FileSpec | null} [checks]
+ * @property {number} [warmup]
+ * @property {number} [repeat] 0: not timed
+ * @property {string} [timing] the --timing file
+ */
+
+/**
  * @param {string[]} argv arguments after the program name
  * @param {{names: string[], default: string}} backends
+ * @returns {CliOptions}
  */
 export function parseCli(argv, backends) {
   let values;
@@ -130,28 +153,32 @@ export function parseCli(argv, backends) {
   } catch (e) {
     throw new UsageError(e.message.split('\n')[0]);
   }
-  if (values.help || values.version) return values;
+  const { help, version, verbose } = values;
+  if (help || version) return { help, version, verbose, backend: values.backend };
   if (!values.manifest) throw new UsageError('--manifest is required');
-  values.backend = values.backend ?? backends.default;
-  if (!backends.names.includes(values.backend)) throw new UsageError(`--backend must be one of ${backends.names.join(', ')}, got '${values.backend}'`);
+  const backend = values.backend ?? backends.default;
+  if (!backends.names.includes(backend)) throw new UsageError(`--backend must be one of ${backends.names.join(', ')}, got '${backend}'`);
+  const common = { help, version, verbose, backend, manifest: values.manifest };
   if (values.jobs !== undefined) {
     const single = ['model', 'format', 'input', 'input-dir', 'output', 'output-dir', 'check', 'check-dir', 'repeat', 'warmup', 'timing'].filter((k) => values[k] !== undefined);
     if (single.length) throw new UsageError(`--jobs takes its models and files from the jobs file; --${single[0]} does not go with it`);
-    return values;
+    return { ...common, jobs: values.jobs };
   }
   if (!values.model) throw new UsageError('--model is required');
-  values.inputs = fileSpec('input', values.input, values['input-dir']);
-  if (!values.inputs) throw new UsageError('--input or --input-dir is required');
-  values.outputs = fileSpec('output', values.output, values['output-dir']);
-  values.checks = fileSpec('check', values.check, values['check-dir']);
+  const inputs = fileSpec('input', values.input, values['input-dir']);
+  if (!inputs) throw new UsageError('--input or --input-dir is required');
+  const outputs = fileSpec('output', values.output, values['output-dir']);
+  const checks = fileSpec('check', values.check, values['check-dir']);
+  /** @param {'warmup' | 'repeat'} name */
   const count = (name, min, fallback) => {
-    if (values[name] === undefined) return fallback;
-    if (!/^\d+$/.test(values[name]) || Number(values[name]) < min) throw new UsageError(`--${name} must be an integer >= ${min}, got '${values[name]}'`);
-    return Number(values[name]);
+    const v = values[name];
+    if (v === undefined) return fallback;
+    if (!/^\d+$/.test(v) || Number(v) < min) throw new UsageError(`--${name} must be an integer >= ${min}, got '${v}'`);
+    return Number(v);
   };
-  values.warmup = count('warmup', 0, 0);
-  values.repeat = count('repeat', 1, values.timing ? 1 : 0);
-  return values;
+  const warmup = count('warmup', 0, 0);
+  const repeat = count('repeat', 1, values.timing ? 1 : 0);
+  return { ...common, model: values.model, format: values.format, inputs, outputs, checks, warmup, repeat, timing: values.timing };
 }
 
 /**

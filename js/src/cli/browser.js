@@ -19,12 +19,16 @@ const require = createRequire(import.meta.url);
 const TFJS_VERSION = require('@tensorflow/tfjs/package.json').version;
 const PAGE_TIMEOUT_MS = 240_000;
 
+/** `Chromium <version>` from `chromium --version` (no page is started), or why not. */
 function chromiumVersion() {
+  let out;
   try {
-    return execFileSync(CHROMIUM, ['--version'], { encoding: 'utf8', timeout: 30_000, stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    out = execFileSync(CHROMIUM, ['--version'], { encoding: 'utf8', timeout: 30_000, stdio: ['ignore', 'pipe', 'ignore'] });
   } catch {
-    return 'Chromium (version unknown)';
+    return `Chromium not found at ${CHROMIUM}`;
   }
+  const m = /Chromium (\d+(?:\.\d+)+)/.exec(out);
+  return m ? `Chromium ${m[1]}` : `Chromium (unrecognised version: ${out.trim().split('\n')[0]})`;
 }
 
 /** Turns the page's {ok: false, kind, message} into the matching error. */
@@ -112,7 +116,7 @@ const engine = {
   prog: 'deploykit-browser',
   runtime: 'tfjs-chromium',
   backends: { names: ['wasm', 'cpu', 'webgl'], default: 'wasm' },
-  version: async () => `tfjs ${TFJS_VERSION} in ${chromiumVersion()} (backends wasm, cpu, webgl)`,
+  version: async () => `tfjs ${TFJS_VERSION}, ${chromiumVersion()}`,
   session: pageSession,
 };
 

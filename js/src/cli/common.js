@@ -4,6 +4,7 @@
 // --jobs, exit codes) is here so the two behave identically.
 
 import fs from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 
@@ -17,6 +18,8 @@ import { UsageError, parseCli, parseJobs, resolveFiles, usage } from './args.js'
 
 export { UsageError, interleave, latencySummary, percentile };
 export const EXIT = { ok: 0, mismatch: 1, usage: 2, load: 3 };
+/** The project's version: package.json's "version", kept equal to the repository's VERSION file. */
+export const VERSION = createRequire(import.meta.url)('../../package.json').version;
 
 async function readTensor(file, what) {
   let bytes;
@@ -42,7 +45,7 @@ async function readAll(files, what) {
 /**
  * @typedef {object} Runner a loaded model in an engine
  * @property {(inputs: Record<string, import('../common/tensor.js').Tensor>) => Promise<Record<string, import('../common/tensor.js').Tensor>>} predict
- * @property {(inputs: object, o: {warmup: number, repeat: number, direct: boolean}) => Promise<{timesUs: number[], directUs?: number[], direct?: string}>} time
+ * @property {(inputs: Record<string, import('../common/tensor.js').Tensor>, o: {warmup: number, repeat: number, direct: boolean}) => Promise<{timesUs: number[], directUs?: number[], direct?: string}>} time
  * @property {number} loadMs
  * @property {number} [lastMs] the last predict's own duration, where the engine measures it
  * @property {() => Promise<void> | void} dispose
@@ -51,7 +54,8 @@ async function readAll(files, what) {
  * @property {string} prog launcher name for usage
  * @property {string} runtime
  * @property {{names: string[], default: string}} backends
- * @property {(backend?: string) => Promise<string>} version one line
+ * @property {(backend?: string) => Promise<string>} version the runtime versions, shown as
+ *   `<prog> <VERSION> (<this>)`
  * @property {(o: {manifest: string, doc: any, backend: string, verbose: boolean}) => {load: (model: any, artifact: any) => Promise<Runner>, close: () => Promise<void>}} session
  */
 
@@ -165,7 +169,7 @@ export async function main(argv, engine, io = { stdout: (s) => process.stdout.wr
       return EXIT.ok;
     }
     if (opts.version) {
-      io.stdout(await engine.version(opts.backend));
+      io.stdout(`${engine.prog} ${VERSION} (${await engine.version(opts.backend)})`);
       return EXIT.ok;
     }
     let jobs = null;

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // bin/deploykit-node: the common client CLI on TF.js in Node (backends cpu and wasm).
 
+import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 
 import { interleave, main } from './common.js';
@@ -8,13 +9,14 @@ import { interleave, main } from './common.js';
 // TF.js is imported only once the arguments and input files have passed their checks, so a
 // bad command line answers at once.
 const tfjs = () => Promise.all([import('../node/model.js'), import('../node/tf.js')]);
+const TFJS_VERSION = createRequire(import.meta.url)('@tensorflow/tfjs/package.json').version;
 
 /** @type {import('./common.js').Engine} */
 const engine = {
   prog: 'deploykit-node',
   runtime: 'tfjs-node-js',
   backends: { names: ['cpu', 'wasm'], default: 'cpu' },
-  version: async () => `tfjs ${(await tfjs())[1].tf.version.tfjs} (node ${process.versions.node}; backends cpu, wasm)`,
+  version: async () => `tfjs ${TFJS_VERSION}, node ${process.versions.node}; backends cpu, wasm`,
   session: ({ manifest, doc, backend }) => ({
     load: async (model, artifact) => {
       const [{ load }] = await tfjs();

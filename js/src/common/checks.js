@@ -7,6 +7,8 @@ import { InputError, LoadError } from './errors.js';
 import { Tensor, f16bits, f16value } from './tensor.js';
 
 /** The dtypes a TF.js tensor can hold. */
+/** @typedef {'float32' | 'int32' | 'bool'} TfjsDType the dtypes TF.js holds that the contract has */
+/** @type {Set<string>} */
 export const TFJS_DTYPES = new Set(['float32', 'int32', 'bool']);
 const INT32_MIN = -(2n ** 31n);
 const INT32_MAX = 2n ** 31n - 1n;
@@ -113,7 +115,7 @@ export function fromBoundary(name, tensor, dtype) {
 /**
  * The TF.js dtype of every input and output of a tfjs-graph artifact: the spec's dtype, or
  * its boundary cast. A dtype TF.js cannot hold without a recorded cast is refused.
- * @returns {{inputs: Record<string, string>, outputs: Record<string, string>}}
+ * @returns {{inputs: Record<string, TfjsDType>, outputs: Record<string, TfjsDType>}}
  * @throws {LoadError} ('unsupported')
  */
 export function tfjsDtypes(model, artifact) {

@@ -19,9 +19,9 @@ export { nanSafeRelu } from './rewrite.js';
  * @param {any} args.tf the TF.js namespace
  * @param {any} args.model the manifest's model entry
  * @param {any} args.artifact its tfjs-graph artifact entry
- * @param {(relPath: string) => Promise<Uint8Array>} args.readFile reads a file of the artifact;
+ * @param {(relPath: string) => Promise<Uint8Array<ArrayBuffer>>} args.readFile reads a file of the artifact;
  *   rejects with a LoadError('missing', ...) when it is absent
- * @param {(bytes: Uint8Array) => Promise<string>} args.sha256hex
+ * @param {(bytes: Uint8Array<ArrayBuffer>) => Promise<string>} args.sha256hex
  * @param {(files: {path: string, sha256: string}[]) => Promise<string>} [args.folderSha256]
  *   the folder hash over the files really present (Node walks the folder); defaults to the
  *   hash over the manifest's file list (a browser cannot list a folder)
@@ -130,7 +130,7 @@ export async function loadVerifiedGraph({ tf, model, artifact, readFile, sha256h
  * @property {any} model the manifest's model entry
  * @property {any} artifact its tfjs-graph artifact
  * @property {{inputs: Record<string, string>, outputs: Record<string, string>}} names graph tensor names
- * @property {{inputs: Record<string, string>, outputs: Record<string, string>}} dtypes TF.js dtypes
+ * @property {ReturnType<typeof tfjsDtypes>} dtypes TF.js dtypes
  */
 
 /** Zero inputs (in TF.js dtypes) at each dynamic dim's smallest size, at least 1 where allowed. */

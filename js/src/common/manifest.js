@@ -232,7 +232,7 @@ export function signatureNames(model, artifact, signature) {
  * The folder hash of docs/contract.md from per-file hashes: sha256 over the lines
  * "<sha256hex>  <relpath>\n" sorted by the relative path's UTF-8 bytes.
  * @param {{path: string, sha256: string}[]} files
- * @param {(bytes: Uint8Array) => Promise<string>} sha256hex
+ * @param {(bytes: Uint8Array<ArrayBuffer>) => Promise<string>} sha256hex
  */
 export async function folderHash(files, sha256hex) {
   const enc = new TextEncoder();
@@ -252,8 +252,8 @@ function compareBytes(a, b) {
  * the manifest), verified and parsed. TF.js has no kernels for these ops anyway; the client still
  * refuses a graph that names one, with the deny-list's reason, instead of a TF.js error.
  * @param {any} doc the manifest
- * @param {(relPath: string) => Promise<Uint8Array|null>} readFile null when the file is absent
- * @param {(bytes: Uint8Array) => Promise<string>} sha256hex
+ * @param {(relPath: string) => Promise<Uint8Array<ArrayBuffer> | null>} readFile null when the file is absent
+ * @param {(bytes: Uint8Array<ArrayBuffer>) => Promise<string>} sha256hex
  * @returns {Promise<Map<string, string>>} op -> why (empty when the manifest names no deny-list)
  * @throws {Error & {kind: 'integrity'}} listed but missing, tampered or malformed
  */

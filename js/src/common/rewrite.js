@@ -15,8 +15,9 @@
 // it; the browser test runs the NaN/Inf set on webgl.
 export const REWRITE_RELU = new Set(['wasm', 'webgl']);
 const FUSED_OPS = new Set(['_FusedMatMul', '_FusedConv2D', 'FusedDepthwiseConv2dNative']);
-const b64 = (text) => (typeof btoa === 'function' ? btoa(text) : Buffer.from(text, 'latin1').toString('base64'));
-const unb64 = (text) => (typeof atob === 'function' ? atob(text) : Buffer.from(text, 'base64').toString('latin1'));
+// fused_ops names are ASCII; btoa/atob exist in the page and in Node (>= 16).
+const b64 = (text) => btoa(text);
+const unb64 = (text) => atob(text);
 
 /**
  * Returns a copy of the topology with every Relu (standalone, or the activation fused into a

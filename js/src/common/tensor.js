@@ -3,7 +3,16 @@
 // browser page). float16 elements are kept as their IEEE bits in a Uint16Array; bool as 0/1
 // bytes in a Uint8Array; int64 as a BigInt64Array.
 
-/** The contract's six dtypes: .npy descr, bytes per element and the typed array holding them. */
+/**
+ * @typedef {'float32' | 'float16' | 'int32' | 'int64' | 'uint8' | 'bool'} DType
+ * @typedef {Float32Array | Uint16Array | Int32Array | BigInt64Array | Uint8Array} TypedArray
+ * @typedef {{new (length: number): TypedArray, from(data: ArrayLike<any>, map?: (v: any) => any): TypedArray}} TypedArrayClass
+ */
+
+/**
+ * The contract's six dtypes: .npy descr, bytes per element and the typed array holding them.
+ * @type {Record<DType, {descr: string, bytes: number, Array: TypedArrayClass}>}
+ */
 export const DTYPES = {
   float32: { descr: '<f4', bytes: 4, Array: Float32Array },
   float16: { descr: '<f2', bytes: 2, Array: Uint16Array },
@@ -23,7 +32,7 @@ export function elementCount(shape) {
 /** A dtype, a shape and the elements in C order. */
 export class Tensor {
   /**
-   * @param {keyof DTYPES} dtype
+   * @param {string} dtype a key of DTYPES (another: TypeError)
    * @param {number[]} shape
    * @param {ArrayLike<number|bigint>} [data] copied into a new typed array of the dtype's kind
    *   unless it already is one; zeros when absent
@@ -42,7 +51,7 @@ export class Tensor {
     else values = info.Array.from(data, dtype === 'float16' ? f16bits : Number);
     if (values.length !== count) throw new RangeError(`shape (${shape.join(', ')}) holds ${count} values, got ${values.length}`);
     if (dtype === 'bool' && values.some((v) => v !== 0 && v !== 1)) throw new RangeError('bool values must be 0 or 1');
-    this.dtype = dtype;
+    this.dtype = /** @type {DType} */ (dtype);
     this.shape = [...shape];
     this.data = values;
   }

@@ -181,7 +181,8 @@ export class Model {
  * Loads a model's tfjs-graph artifact from a manifest.
  * @param {string} manifestPath path to manifest.json
  * @param {string} modelId e.g. "mlp_keras"
- * @param {{backend?: 'cpu'|'wasm', format?: string, manifest?: any}} [options]
+ * @param {{backend?: string, format?: string, manifest?: any}} [options] backend 'cpu' (default) or
+ *   'wasm' (another: RangeError)
  * @returns {Promise<Model>}
  * @throws {ManifestError} bad manifest, unknown model or format (exit 2; 3 for a schema_version other than 2)
  * @throws {LoadError} missing file, sha256 mismatch, deny-listed or unsupported op (exit 3)

@@ -22,7 +22,7 @@ let current = null;
 
 /**
  * Selects the TF.js backend for every model loaded afterwards (TF.js has one global backend).
- * @param {'cpu'|'wasm'} name
+ * @param {string} name 'cpu' or 'wasm' (another: RangeError)
  */
 export async function useBackend(name) {
   if (!BACKENDS.includes(name)) throw new RangeError(`unknown backend '${name}' (expected one of ${BACKENDS.join(', ')})`);

@@ -125,9 +125,10 @@ export async function startServer({ modelsDir, port = 0, onRequest }) {
   });
   await new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', resolve);
+    server.listen(port, '127.0.0.1', () => resolve(undefined));
   });
-  const actual = server.address().port;
+  // A TCP server's address is an AddressInfo (a string only for a pipe or a socket file).
+  const actual = /** @type {import('node:net').AddressInfo} */ (server.address()).port;
   return {
     url: `http://127.0.0.1:${actual}/`,
     port: actual,

@@ -32,7 +32,6 @@ describe('demo page in headless Chromium', { timeout: 240_000 }, () => {
   let page;
   let available;
 
-  const status = () => page.locator('#status');
   async function select(id, backend) {
     await page.selectOption('#model', id);
     await page.selectOption('#backend', backend);
@@ -80,6 +79,7 @@ describe('demo page in headless Chromium', { timeout: 240_000 }, () => {
   it('raw webgl Relu turns -Inf into NaN (why loader.js rewrites Relu on webgl)', async (t) => {
     if (!available.includes('webgl')) return t.todo('webgl is not available in this browser');
     const got = await page.evaluate(async () => {
+      const tf = globalThis.tf; // the page's global, from /vendor/tf.es2017.min.js
       const prev = tf.getBackend();
       await tf.setBackend('webgl');
       const y = tf.relu(tf.tensor1d([-Infinity, -1, 2]));
@@ -238,6 +238,7 @@ describe('demo page in headless Chromium', { timeout: 240_000 }, () => {
     await page.screenshot({ path: path.join(OUTPUT_DIR, 'digit-pad.png'), fullPage: true });
   });
 
+  /** @type {[string, RegExp][]} */
   const failures = [
     ['tampered', /sha256 mismatch for \S+\.bin/],
     ['missing_files', /\S+\.bin is missing \(HTTP 404\)/],

@@ -47,6 +47,7 @@ describe('demo server', () => {
     assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
   });
 
+  /** @type {[string, RegExp][]} */
   const allowed = [
     ['/app/', /<title>deploykit/],
     ['/app/index.js', /startUi/],

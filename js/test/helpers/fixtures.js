@@ -127,7 +127,17 @@ export function replaceOp(modelJsonFile, from, to) {
   fs.writeFileSync(modelJsonFile, JSON.stringify(doc));
 }
 
-/** Bytes of an .npy file with an arbitrary header (for the reader's rejection tests). */
+/**
+ * Bytes of an .npy file with an arbitrary header (for the reader's rejection tests).
+ * @param {object} o
+ * @param {string} [o.descr]
+ * @param {boolean} [o.fortran]
+ * @param {number[]} [o.shape]
+ * @param {Uint8Array} [o.data] the data bytes; float32 0, 1, 2, ... by default
+ * @param {number} [o.version] 1, 2 or 3
+ * @param {string} [o.header] the header text, instead of one made from descr, fortran and shape
+ * @returns {Buffer}
+ */
 export function npyBytes({ descr = '<f4', fortran = false, shape = [2, 3], data, version = 1, header }) {
   let text = header ?? `{'descr': '${descr}', 'fortran_order': ${fortran ? 'True' : 'False'}, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
   const pre = version === 1 ? 10 : 12; // 2.0 and 3.0 have a 4-byte header length

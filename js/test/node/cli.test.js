@@ -44,14 +44,16 @@ describe('deploykit-node CLI', { concurrency: 4 }, () => {
     assert.match(r.stderr, /^usage: deploykit-node --manifest M --model ID/);
   });
 
-  it('--help: usage on stdout, exit 0; --version names TF.js', async () => {
+  it('--help: usage on stdout, exit 0; --version: the project version, TF.js and Node', async () => {
     const r = await run(['--help']);
     assert.equal(r.code, 0);
     assert.match(r.stdout, /--backend cpu\|wasm/);
     assert.match(r.stdout, /--input NAME=FILE/);
     const v = await run(['--version']);
     assert.equal(v.code, 0);
-    assert.match(v.stdout, /^tfjs 4\.22\.0 \(node /);
+    // package.json's "version" is the repository's VERSION.
+    const version = fs.readFileSync(path.join(REPO, 'VERSION'), 'utf8').trim();
+    assert.equal(v.stdout, `deploykit-node ${version} (tfjs 4.22.0, node ${process.versions.node}; backends cpu, wasm)\n`);
   });
 
   for (const { id } of tfjsModels(manifest)) {
@@ -125,6 +127,7 @@ describe('deploykit-node CLI', { concurrency: 4 }, () => {
   });
 
   const f4 = (shape) => Buffer.from(new Float32Array(shape.reduce((a, b) => a * b, 1)).buffer);
+  /** @type {Record<string, [() => string, RegExp]>} */
   const badInputs = {
     'missing input file': [() => path.join(work, 'absent.npy'), /^error: input input .*absent\.npy: cannot read: no such file$/],
     'float64 input': [() => file('f8.npy', npyBytes({ descr: '<f8', shape: [2, 10], data: Buffer.alloc(160) })), /dtype <f8 is not one of the contract's/],

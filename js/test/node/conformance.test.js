@@ -9,6 +9,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 
 import { checkInputs } from '../../src/common/checks.js';
+import { InputError } from '../../src/common/errors.js';
 import { ManifestError } from '../../src/common/manifest.js';
 import { NpyError, readNpy, writeNpy } from '../../src/common/npy.js';
 import { readManifest } from '../../src/node/manifest_file.js';
@@ -86,7 +87,7 @@ describe('conformance: input checks', () => {
       if (c.valid) {
         checkInputs(model, inputs, artifact);
       } else {
-        assert.throws(() => checkInputs(model, inputs, artifact), (e) => e.name === 'InputError' && e.exit === c.exit && /^input \w+: /.test(e.message));
+        assert.throws(() => checkInputs(model, inputs, artifact), (e) => e instanceof InputError && e.exit === c.exit && /^input \w+: /.test(e.message));
       }
     });
   }

@@ -241,6 +241,7 @@ describe('deploykit-node with named tensors', { concurrency: 4 }, () => {
   });
 
   // Each malformed form, and the start of its one error line after `<file>:3: `.
+  /** @type {Record<string, [object, string]>} */
   const malformed = {
     'repeat 0': [{ repeat: 0 }, '"repeat" must be an integer >= 1, got 0'],
     'negative repeat': [{ repeat: -2 }, '"repeat" must be an integer >= 1, got -2'],

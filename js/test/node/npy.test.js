@@ -59,6 +59,7 @@ describe('float16', () => {
 });
 
 describe('npy refusals', () => {
+  /** @type {Record<string, [Uint8Array, RegExp]>} */
   const bad = {
     float64: [npyBytes({ descr: '<f8', data: Buffer.alloc(48) }), /dtype <f8 is not one of the contract's/],
     'big-endian float32': [npyBytes({ descr: '>f4' }), /big-endian >f4/],

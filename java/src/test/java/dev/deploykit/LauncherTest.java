@@ -5,11 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** A few runs of the real launcher, bin/deploykit-java, from another working directory. */
 class LauncherTest {
@@ -19,7 +22,11 @@ class LauncherTest {
   record Proc(int code, String out, String err) {}
 
   private static Proc launch(String... args) throws IOException, InterruptedException {
-    List<String> cmd = new ArrayList<>(List.of(LAUNCHER.toString()));
+    return launchVia(LAUNCHER, args);
+  }
+
+  private static Proc launchVia(Path launcher, String... args) throws IOException, InterruptedException {
+    List<String> cmd = new ArrayList<>(List.of(launcher.toString()));
     cmd.addAll(List.of(args));
     ProcessBuilder pb = new ProcessBuilder(cmd).directory(Path.of(System.getProperty("java.io.tmpdir")).toFile());
     Process p = pb.start();
@@ -44,7 +51,29 @@ class LauncherTest {
     Proc p = launch();
     assertEquals(2, p.code());
     assertTrue(p.err().startsWith("Usage: deploykit-java"), p.err());
-    assertTrue(launch("--version").out().startsWith("deploykit-java "));
+  }
+
+  /** One line: the project's VERSION (pom.xml's version, filtered in) and the runtime's versions. */
+  @Test
+  void versionLine() throws Exception {
+    String version = Files.readString(Fixtures.REPO.resolve("VERSION")).strip();
+    Proc p = launch("--version");
+    assertEquals(0, p.code(), p.toString());
+    assertEquals("deploykit-java " + version + " (TF Java 1.1.0, TensorFlow 2.18.0)\n", p.out());
+  }
+
+  /** Called through a symlink, the launcher finds its own tree; with no jar there it exits 3. */
+  @Test
+  void notBuiltThroughSymlink(@TempDir Path tmp) throws Exception {
+    Path root = Files.createDirectories(tmp.resolve("tree")).toRealPath();
+    Path bin = Files.createDirectories(root.resolve("bin"));
+    Path launcher = Files.copy(LAUNCHER, bin.resolve("deploykit-java"), StandardCopyOption.COPY_ATTRIBUTES);
+    Path link = Files.createSymbolicLink(tmp.resolve("deploykit-java"), launcher);
+    Proc p = launchVia(link, "--version");
+    assertEquals(3, p.code(), p.toString());
+    assertEquals("", p.out());
+    assertEquals("error: deploykit-java: " + root.resolve("java/target/deploykit-java.jar") + " is not built: run 'make setup-java' in "
+        + root + "\n", p.err());
   }
 
   /** The XlaCallModule failure makes MLIR print a diagnostic natively; only our line may remain. */
