@@ -1,4 +1,5 @@
 """Shared fixtures: one small real export (few epochs, every model and format) per test session."""
+
 from __future__ import annotations
 
 import json

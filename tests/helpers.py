@@ -1,4 +1,5 @@
 """Small helpers shared by the test files (importable: pytest puts tests/ on sys.path)."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """The cache of compiled AOTInductor packages: keys, damaged entries, pruning, and a real re-export."""
+
 from __future__ import annotations
 
 import os
@@ -90,8 +91,19 @@ def test_the_default_cache_is_in_the_user_cache_folder(monkeypatch, tmp_path):
 
 def test_cache_flags_exclude_each_other(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "builder", "export", "--out", str(tmp_path / "m"), "--no-cache", "--cache-dir", str(tmp_path)],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "builder",
+            "export",
+            "--out",
+            str(tmp_path / "m"),
+            "--no-cache",
+            "--cache-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 2
     assert "not allowed with argument" in result.stderr and "Traceback" not in result.stderr

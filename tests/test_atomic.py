@@ -1,4 +1,5 @@
 """Atomic export: a failed or killed export leaves the previous output folder intact."""
+
 from __future__ import annotations
 
 import os
@@ -71,7 +72,21 @@ def test_killed_export_leaves_the_previous_export(tmp_path):
     out = tmp_path / "models"
     before = _previous_export(out)
     with subprocess.Popen(
-        [sys.executable, "-m", "builder", "export", "--out", str(out), "--models", "mlp_torch", "--formats", "aoti", "--epochs", "1", "--no-cache"],
+        [
+            sys.executable,
+            "-m",
+            "builder",
+            "export",
+            "--out",
+            str(out),
+            "--models",
+            "mlp_torch",
+            "--formats",
+            "aoti",
+            "--epochs",
+            "1",
+            "--no-cache",
+        ],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,

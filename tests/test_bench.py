@@ -1,4 +1,5 @@
 """`python -m builder bench`: a smoke run with tiny repeats; sane numbers and the files. No timing thresholds."""
+
 from __future__ import annotations
 
 import json
@@ -14,22 +15,51 @@ def _positive(x) -> bool:
 def test_bench_smoke_run_reports_every_runtime_with_sane_numbers(smoke_export, tmp_path, capsys, monkeypatch):
     from builder.verify.runners import RUNNERS, CliRunner
 
-    monkeypatch.setitem(RUNNERS, "missing", CliRunner("missing", ("onnx",), str(tmp_path / "no-such-client"), needs="test"))
-    code = cli.main([
-        "bench", "--manifest", str(smoke_export / "manifest.json"), "--models", "mlp_torch", "wide_keras",
-        "--runtimes", "torch-python", "onnxruntime", "tf-python", "tflite", "cpp", "java", "missing",
-        "--repeat", "5", "--warmup", "1", "--training-steps", "0", "--report-dir", str(tmp_path),
-    ])
+    monkeypatch.setitem(
+        RUNNERS, "missing", CliRunner("missing", ("onnx",), str(tmp_path / "no-such-client"), needs="test")
+    )
+    code = cli.main(
+        [
+            "bench",
+            "--manifest",
+            str(smoke_export / "manifest.json"),
+            "--models",
+            "mlp_torch",
+            "wide_keras",
+            "--runtimes",
+            "torch-python",
+            "onnxruntime",
+            "tf-python",
+            "tflite",
+            "cpp",
+            "java",
+            "missing",
+            "--repeat",
+            "5",
+            "--warmup",
+            "1",
+            "--training-steps",
+            "0",
+            "--report-dir",
+            str(tmp_path),
+        ]
+    )
     assert code == 0
     result = json.loads((tmp_path / "bench.json").read_text())
     assert _positive(result["gemm"]["peak_gflops"]) and result["machine"]["cores"] >= 1
     rows = result["inference"]
     ran = {(r["model"], r["format"], r["runtime"]) for r in rows if r["status"] == "ok"}
     assert ran == {
-        ("mlp_torch", "torchscript-script", "torch-python"), ("mlp_torch", "torchscript-trace", "torch-python"),
-        ("mlp_torch", "aoti", "torch-python"), ("mlp_torch", "onnx", "onnxruntime"),
-        ("wide_keras", "saved-model", "tf-python"), ("wide_keras", "tflite", "tflite"), ("wide_keras", "onnx", "onnxruntime"),
-        ("mlp_torch", "torchscript-script", "cpp"), ("mlp_torch", "torchscript-trace", "cpp"), ("mlp_torch", "aoti", "cpp"),
+        ("mlp_torch", "torchscript-script", "torch-python"),
+        ("mlp_torch", "torchscript-trace", "torch-python"),
+        ("mlp_torch", "aoti", "torch-python"),
+        ("mlp_torch", "onnx", "onnxruntime"),
+        ("wide_keras", "saved-model", "tf-python"),
+        ("wide_keras", "tflite", "tflite"),
+        ("wide_keras", "onnx", "onnxruntime"),
+        ("mlp_torch", "torchscript-script", "cpp"),
+        ("mlp_torch", "torchscript-trace", "cpp"),
+        ("mlp_torch", "aoti", "cpp"),
         ("wide_keras", "saved-model", "java"),
     }
     for r in rows:
@@ -106,14 +136,28 @@ def test_client_clis_are_timed_by_their_own_timed_jobs(smoke_export, tmp_path, m
     [over] = report.overheads(rows)
     assert over["client"] == "fake" and over["baseline"] == "the same predict"
     assert over["ratio"] == rows[0]["latency_us"]["p50"] / rows[0]["direct_latency_us"]["p50"] > 0
-    assert "| mlp_torch | onnx | fake |" in report.markdown({"machine": {"cpu": "x", "cores": 2}, "gemm": {"n": 8, "gflops": {"numpy": 1.0}, "peak_gflops": 1.0},
-                                                          "inference": rows, "training": [], "command": "test", "seconds": 1.0})
+    assert "| mlp_torch | onnx | fake |" in report.markdown(
+        {
+            "machine": {"cpu": "x", "cores": 2},
+            "gemm": {"n": 8, "gflops": {"numpy": 1.0}, "peak_gflops": 1.0},
+            "inference": rows,
+            "training": [],
+            "command": "test",
+            "seconds": 1.0,
+        }
+    )
 
 
 def test_bench_counts_flops_from_layers_and_reports_each_model_in_its_unit(smoke_export):
     from builder.bench import inference
 
-    rows = inference.run(smoke_export / "manifest.json", models=["wide_torch", "cnn_torch", "chargpt_torch"], runtimes=["onnxruntime"], repeat=3, warmup=1)
+    rows = inference.run(
+        smoke_export / "manifest.json",
+        models=["wide_torch", "cnn_torch", "chargpt_torch"],
+        runtimes=["onnxruntime"],
+        repeat=3,
+        warmup=1,
+    )
     by_model = {r["model"]: r for r in rows}
     assert {m: r["status"] for m, r in by_model.items()} == dict.fromkeys(by_model, "ok")
     # wide: 2 x (256*1024 + 1024*1024 + 1024*10) multiply-adds per row, biases aside

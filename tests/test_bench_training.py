@@ -3,6 +3,7 @@
 No timing thresholds: a shared 2-core CI machine makes steps/s too noisy to assert on. The
 first-step losses, though, must agree: same data, weights, architecture and loss everywhere.
 """
+
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
 """`python -m builder export` command line: help, usage errors, exit codes, the closing table."""
+
 from __future__ import annotations
 
 import json
@@ -13,7 +14,9 @@ from builder.runtimes import python_loaders
 
 
 def run(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "builder", *args], capture_output=True, text=True, cwd=cwd, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "builder", *args], capture_output=True, text=True, cwd=cwd, timeout=600
+    )
 
 
 def test_help_explains_the_options():
@@ -30,7 +33,10 @@ def test_help_explains_the_options():
         (["export", "--models", "mlp_nope"], "unknown model 'mlp_nope'"),
         (["export", "--formats", "pickle"], "unknown format 'pickle'"),
         (["export", "--epochs", "0"], "--epochs must be at least 1"),
-        (["export", "--models", "mlp_torch", "--formats", "tflite"], "mlp_torch can export none of the requested formats"),
+        (
+            ["export", "--models", "mlp_torch", "--formats", "tflite"],
+            "mlp_torch can export none of the requested formats",
+        ),
         (["export", "--seed", "x"], "invalid"),
         (["frobnicate"], "invalid choice"),
     ],
@@ -68,10 +74,13 @@ def test_export_prints_the_table_and_writes_the_manifest(tmp_path):
 def test_failed_check_exits_1_with_one_line(tmp_path, monkeypatch, capsys):
     out = tmp_path / "models"
     monkeypatch.setitem(
-        python_loaders.LOADERS, "torchscript-script",
+        python_loaders.LOADERS,
+        "torchscript-script",
         lambda path, artifact, model: lambda arrays: {"output": np.full((len(arrays["input"]), 1), np.nan, np.float32)},
     )
-    code = cli.main(["export", "--out", str(out), "--models", "mlp_torch", "--formats", "torchscript-script", "--epochs", "1"])
+    code = cli.main(
+        ["export", "--out", str(out), "--models", "mlp_torch", "--formats", "torchscript-script", "--epochs", "1"]
+    )
     assert code == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: export: mlp_torch/torchscript-script: output differs from the reference")

@@ -2,6 +2,7 @@
 command line (docs/contract.md), NAME=FILE / bare FILE / folder flags, --jobs, corrupted
 artifacts, NaN/Inf, timing, and the conformance calls. Needs `make setup-cpp` (the binary) and
 `make test-fixtures` (the shared test export); a missing one FAILS these tests."""
+
 from __future__ import annotations
 
 import hashlib
@@ -45,7 +46,9 @@ def torch_models(manifest: dict) -> list[dict]:
 
 
 def run(*args, cwd: Path) -> subprocess.CompletedProcess:
-    result = subprocess.run([str(LAUNCHER), *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=TIMEOUT_S)
+    result = subprocess.run(
+        [str(LAUNCHER), *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=TIMEOUT_S
+    )
     assert result.returncode >= 0, f"killed by signal {-result.returncode}: {result.stderr[-2000:]}"
     return result
 
@@ -108,6 +111,7 @@ def one_input_model(manifest: dict) -> dict:
 
 # --- exit 0 ---------------------------------------------------------------------------------
 
+
 def test_no_arguments_prints_usage_and_exits_2(tmp_path, manifest_path):
     result = run(cwd=tmp_path)
     assert result.returncode == 2
@@ -130,8 +134,20 @@ def test_every_torch_artifact_matches_every_golden_set(tmp_path, manifest_path, 
         artifact = next(a for a in model["artifacts"] if a["format"] == fmt)
         for g in model["golden"]:
             folder, out = golden_dir(manifest_path, model, g["name"]), tmp_path / model["id"] / g["name"]
-            result = run(*cli(manifest_path, model["id"], fmt, "--input-dir", folder, "--output-dir", out,
-                              "--check-dir", folder / "expected"), cwd=tmp_path)
+            result = run(
+                *cli(
+                    manifest_path,
+                    model["id"],
+                    fmt,
+                    "--input-dir",
+                    folder,
+                    "--output-dir",
+                    out,
+                    "--check-dir",
+                    folder / "expected",
+                ),
+                cwd=tmp_path,
+            )
             assert result.returncode == 0, result.stdout + result.stderr
             lines = result.stdout.splitlines()
             assert [line.split(":")[0] for line in lines] == [f"check {o['name']}" for o in model["outputs"]], lines
@@ -140,7 +156,11 @@ def test_every_torch_artifact_matches_every_golden_set(tmp_path, manifest_path, 
                 got = np.load(out / f"{spec['name']}.npy")
                 expected = np.load(manifest_path.parent / g["expected"][spec["name"]])
                 assert got.dtype == np.dtype(spec["dtype"]) and got.flags.c_contiguous and got.shape == expected.shape
-                assert matches(expected, got, *tolerance(artifact, spec["name"])), (model["id"], g["name"], spec["name"])
+                assert matches(expected, got, *tolerance(artifact, spec["name"])), (
+                    model["id"],
+                    g["name"],
+                    spec["name"],
+                )
 
 
 def test_named_bare_and_folder_flags_give_the_same_outputs(tmp_path, manifest_path, manifest):
@@ -148,9 +168,22 @@ def test_named_bare_and_folder_flags_give_the_same_outputs(tmp_path, manifest_pa
     (inp,), (out,) = [s["name"] for s in model["inputs"]], [s["name"] for s in model["outputs"]]
     folder = golden_dir(manifest_path, model)
     runs = {
-        "bare": ("--input", folder / f"{inp}.npy", "--output", tmp_path / "bare.npy", "--check", folder / "expected" / f"{out}.npy"),
-        "named": ("--input", f"{inp}={folder / f'{inp}.npy'}", "--output", f"{out}={tmp_path / 'named.npy'}",
-                  "--check", f"{out}={folder / 'expected' / f'{out}.npy'}"),
+        "bare": (
+            "--input",
+            folder / f"{inp}.npy",
+            "--output",
+            tmp_path / "bare.npy",
+            "--check",
+            folder / "expected" / f"{out}.npy",
+        ),
+        "named": (
+            "--input",
+            f"{inp}={folder / f'{inp}.npy'}",
+            "--output",
+            f"{out}={tmp_path / 'named.npy'}",
+            "--check",
+            f"{out}={folder / 'expected' / f'{out}.npy'}",
+        ),
         "dirs": ("--input-dir", folder, "--output-dir", tmp_path / "dirs", "--check-dir", folder / "expected"),
     }
     for name, flags in runs.items():
@@ -172,8 +205,20 @@ def test_nan_and_inf_inputs_are_run_and_propagate(tmp_path, manifest_path, manif
     folder = golden_dir(manifest_path, model, "special")
     special = np.load(folder / f"{model['inputs'][0]['name']}.npy")
     assert not np.isfinite(special).all()
-    result = run(*cli(manifest_path, model["id"], fmt, "--input-dir", folder, "--output-dir", tmp_path,
-                      "--check-dir", folder / "expected"), cwd=tmp_path)
+    result = run(
+        *cli(
+            manifest_path,
+            model["id"],
+            fmt,
+            "--input-dir",
+            folder,
+            "--output-dir",
+            tmp_path,
+            "--check-dir",
+            folder / "expected",
+        ),
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     for spec in model["outputs"]:
         expected = np.load(folder / "expected" / f"{spec['name']}.npy")
@@ -184,8 +229,22 @@ def test_nan_and_inf_inputs_are_run_and_propagate(tmp_path, manifest_path, manif
 def test_timing_json(tmp_path, manifest_path, manifest, fmt):
     model = torch_models(manifest)[0]
     timing = tmp_path / "timing.json"
-    result = run(*cli(manifest_path, model["id"], fmt, "--input-dir", golden_dir(manifest_path, model),
-                      "--repeat", 5, "--warmup", 2, "--timing", timing), cwd=tmp_path)
+    result = run(
+        *cli(
+            manifest_path,
+            model["id"],
+            fmt,
+            "--input-dir",
+            golden_dir(manifest_path, model),
+            "--repeat",
+            5,
+            "--warmup",
+            2,
+            "--timing",
+            timing,
+        ),
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     doc = json.loads(timing.read_text())
     assert doc["batch"] == np.load(first_input(manifest_path, model)).shape[0]
@@ -203,16 +262,31 @@ def test_timing_json(tmp_path, manifest_path, manifest, fmt):
 
 # --- exit 1 ---------------------------------------------------------------------------------
 
+
 def test_check_mismatch_exits_1(tmp_path, manifest_path, manifest):
     model = one_input_model(manifest)
     out_name = model["outputs"][0]["name"]
     wrong = tmp_path / "wrong.npy"
     expected = np.load(first_expected(manifest_path, model))
     np.save(wrong, expected + np.float32(1.0))
-    result = run(*cli(manifest_path, model["id"], "aoti", "--input", first_input(manifest_path, model),
-                      "--output", tmp_path / "o.npy", "--check", wrong), cwd=tmp_path)
+    result = run(
+        *cli(
+            manifest_path,
+            model["id"],
+            "aoti",
+            "--input",
+            first_input(manifest_path, model),
+            "--output",
+            tmp_path / "o.npy",
+            "--check",
+            wrong,
+        ),
+        cwd=tmp_path,
+    )
     assert result.returncode == 1, result.stderr
-    assert result.stdout.startswith(f"check {out_name}: FAIL max_abs=1 mismatches={expected.size}/{expected.size}"), result.stdout
+    assert result.stdout.startswith(f"check {out_name}: FAIL max_abs=1 mismatches={expected.size}/{expected.size}"), (
+        result.stdout
+    )
     assert result.stderr == ""
     assert (tmp_path / "o.npy").is_file()  # the output is still written
 
@@ -221,10 +295,24 @@ def test_check_file_of_another_shape_or_dtype_fails_with_exit_1(tmp_path, manife
     model = one_input_model(manifest)
     out_name = model["outputs"][0]["name"]
     expected = np.load(first_expected(manifest_path, model))
-    for name, array in {"short": expected[:3], "int": expected.astype(np.int32), "half": expected.astype(np.float16)}.items():
+    for name, array in {
+        "short": expected[:3],
+        "int": expected.astype(np.int32),
+        "half": expected.astype(np.float16),
+    }.items():
         np.save(tmp_path / f"{name}.npy", array)
-        result = run(*cli(manifest_path, model["id"], "aoti", "--input", first_input(manifest_path, model),
-                          "--check", tmp_path / f"{name}.npy"), cwd=tmp_path)
+        result = run(
+            *cli(
+                manifest_path,
+                model["id"],
+                "aoti",
+                "--input",
+                first_input(manifest_path, model),
+                "--check",
+                tmp_path / f"{name}.npy",
+            ),
+            cwd=tmp_path,
+        )
         assert result.returncode == 1, (name, result.stdout, result.stderr)
         assert result.stdout.startswith(f"check {out_name}: FAIL"), result.stdout
         assert "differs from the expected" in result.stdout and result.stderr == ""
@@ -232,15 +320,20 @@ def test_check_file_of_another_shape_or_dtype_fails_with_exit_1(tmp_path, manife
 
 # --- exit 2 ---------------------------------------------------------------------------------
 
+
 def bad_npy_files(tmp: Path, width: int) -> dict[str, tuple[Path, str]]:
     """Each bad input file with a fragment of the error it must give."""
     x = np.zeros((3, width), np.float32)
-    files = {"float64": (x.astype(np.float64), "dtype '<f8'"), "big-endian": (x.astype(">f4"), "dtype '>f4'"),
-             "fortran": (np.asfortranarray(np.ones((3, width), np.float32)), "fortran_order"),
-             "1-D": (x[0], "rank is 1, expected 2"), "3-D": (x[None], "rank is 3, expected 2"),
-             "wrong width": (np.zeros((3, width + 1), np.float32), f"dim 1 is {width + 1}, expected {width}"),
-             "int32": (x.astype(np.int32), "expected float32, got int32"),
-             "empty batch": (x[:0], "dim 0 (batch) is 0, outside [1, inf]")}
+    files = {
+        "float64": (x.astype(np.float64), "dtype '<f8'"),
+        "big-endian": (x.astype(">f4"), "dtype '>f4'"),
+        "fortran": (np.asfortranarray(np.ones((3, width), np.float32)), "fortran_order"),
+        "1-D": (x[0], "rank is 1, expected 2"),
+        "3-D": (x[None], "rank is 3, expected 2"),
+        "wrong width": (np.zeros((3, width + 1), np.float32), f"dim 1 is {width + 1}, expected {width}"),
+        "int32": (x.astype(np.int32), "expected float32, got int32"),
+        "empty batch": (x[:0], "dim 0 (batch) is 0, outside [1, inf]"),
+    }
     paths = {}
     for name, (array, why) in files.items():
         paths[name] = (tmp / f"{name}.npy", why)
@@ -261,8 +354,10 @@ def test_bad_input_files_exit_2(tmp_path, manifest_path, manifest):
     assert model["inputs"][0]["shape"][0] == "batch" and model["dims"]["batch"]["min"] == 1
     width = model["inputs"][0]["shape"][1]
     for name, (path, why) in bad_npy_files(tmp_path, width).items():
-        result = run(*cli(manifest_path, model["id"], "torchscript-script", "--input", path, "--output", tmp_path / "o.npy"),
-                     cwd=tmp_path)
+        result = run(
+            *cli(manifest_path, model["id"], "torchscript-script", "--input", path, "--output", tmp_path / "o.npy"),
+            cwd=tmp_path,
+        )
         assert_error(result, 2, why)
         assert path.name in result.stderr or f"input {model['inputs'][0]['name']}:" in result.stderr, result.stderr
         assert not (tmp_path / "o.npy").exists(), name
@@ -273,9 +368,19 @@ def test_input_and_output_names_are_checked_exit_2(tmp_path, manifest_path, mani
     inp, out = model["inputs"][0]["name"], model["outputs"][0]["name"]
     x = first_input(manifest_path, model)
     base = cli(manifest_path, model["id"], "aoti")
-    assert_error(run(*base, "--input", f"bogus={x}", cwd=tmp_path), 2, f'input bogus: unknown input "bogus" (model inputs: {inp})')
-    assert_error(run(*base, "--input", f"{inp}={x}", "--input", f"{inp}={x}", cwd=tmp_path), 2, f"input {inp}: given more than once")
-    assert_error(run(*base, "--input", x, "--output", f"bogus={tmp_path / 'o.npy'}", cwd=tmp_path), 2, 'unknown output "bogus"')
+    assert_error(
+        run(*base, "--input", f"bogus={x}", cwd=tmp_path),
+        2,
+        f'input bogus: unknown input "bogus" (model inputs: {inp})',
+    )
+    assert_error(
+        run(*base, "--input", f"{inp}={x}", "--input", f"{inp}={x}", cwd=tmp_path),
+        2,
+        f"input {inp}: given more than once",
+    )
+    assert_error(
+        run(*base, "--input", x, "--output", f"bogus={tmp_path / 'o.npy'}", cwd=tmp_path), 2, 'unknown output "bogus"'
+    )
     assert_error(run(*base, "--input", x, "--check", f"bogus={x}", cwd=tmp_path), 2, 'unknown check "bogus"')
     assert_error(run(*base, "--input-dir", tmp_path, cwd=tmp_path), 2, str(tmp_path / f"{inp}.npy"))
     assert_error(run(*base, "--input", x, "--check-dir", tmp_path, cwd=tmp_path), 2, str(tmp_path / f"{out}.npy"))
@@ -300,8 +405,16 @@ def test_conformance_calls_through_the_cli(tmp_path):
     assert any(c["valid"] for c in calls) and sum(not c["valid"] for c in calls) >= 5
     for call in calls:
         inputs = [f"{name}={CONFORMANCE / path}" for name, path in call["inputs"].items()]
-        result = run("--manifest", CONFORMANCE / call["manifest"], "--model", call["model"], "--format", call["format"],
-                     *[arg for i in inputs for arg in ("--input", i)], cwd=tmp_path)
+        result = run(
+            "--manifest",
+            CONFORMANCE / call["manifest"],
+            "--model",
+            call["model"],
+            "--format",
+            call["format"],
+            *[arg for i in inputs for arg in ("--input", i)],
+            cwd=tmp_path,
+        )
         if call["valid"]:
             assert_error(result, 3, "integrity of")
         else:
@@ -309,8 +422,15 @@ def test_conformance_calls_through_the_cli(tmp_path):
 
 
 def test_bare_file_for_a_model_with_several_inputs_exits_2(tmp_path):
-    result = run("--manifest", CONFORMANCE / "manifests/valid/two_inputs.json", "--model", "m",
-                 "--input", CONFORMANCE / "npy/calls/tokens_2x5.npy", cwd=tmp_path)
+    result = run(
+        "--manifest",
+        CONFORMANCE / "manifests/valid/two_inputs.json",
+        "--model",
+        "m",
+        "--input",
+        CONFORMANCE / "npy/calls/tokens_2x5.npy",
+        cwd=tmp_path,
+    )
     assert_error(result, 2, "a bare file needs a model with one input, m has 2 (tokens, mask)")
 
 
@@ -339,14 +459,20 @@ def test_bad_manifests_exit_2_and_other_versions_exit_3(tmp_path, manifest_path,
         doc["schema_version"] = version
         other = tmp_path / "other.json"
         other.write_text(json.dumps(doc))
-        assert_error(run(*cli(other, model["id"], "aoti", *inp), cwd=tmp_path), 3,
-                     f"error: {other}: schema_version {json.dumps(version)} is not supported (this client reads 2)")
+        assert_error(
+            run(*cli(other, model["id"], "aoti", *inp), cwd=tmp_path),
+            3,
+            f"error: {other}: schema_version {json.dumps(version)} is not supported (this client reads 2)",
+        )
     doc["schema_version"] = 2
     doc["models"][0]["outputs"][0]["shape"] = ["batch", -1]
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(doc))
-    assert_error(run(*cli(bad, model["id"], "aoti", *inp), cwd=tmp_path), 2,
-                 f"model {doc['models'][0]['id']} output {doc['models'][0]['outputs'][0]['name']}: dim -1")
+    assert_error(
+        run(*cli(bad, model["id"], "aoti", *inp), cwd=tmp_path),
+        2,
+        f"model {doc['models'][0]['id']} output {doc['models'][0]['outputs'][0]['name']}: dim -1",
+    )
 
 
 def test_usage_errors_exit_2(tmp_path, manifest_path, manifest):
@@ -364,26 +490,55 @@ def test_usage_errors_exit_2(tmp_path, manifest_path, manifest):
 
 # --- --jobs ---------------------------------------------------------------------------------
 
+
 def test_jobs_run_in_order_with_one_line_each(tmp_path, manifest_path, manifest):
     models = torch_models(manifest)
     jobs, expect = [], []
     for model in models:
         for fmt in TORCH_FORMATS:
             for g in model["golden"]:
-                jobs.append({"id": f"{model['id']}/{fmt}/{g['name']}", "model": model["id"], "format": fmt,
-                             "inputs": {k: str(manifest_path.parent / v) for k, v in g["inputs"].items()},
-                             "outputs": {o["name"]: f"out/{model['id']}-{fmt}-{g['name']}-{o['name']}.npy" for o in model["outputs"]},
-                             "check": {k: str(manifest_path.parent / v) for k, v in g["expected"].items()}})
+                jobs.append(
+                    {
+                        "id": f"{model['id']}/{fmt}/{g['name']}",
+                        "model": model["id"],
+                        "format": fmt,
+                        "inputs": {k: str(manifest_path.parent / v) for k, v in g["inputs"].items()},
+                        "outputs": {
+                            o["name"]: f"out/{model['id']}-{fmt}-{g['name']}-{o['name']}.npy" for o in model["outputs"]
+                        },
+                        "check": {k: str(manifest_path.parent / v) for k, v in g["expected"].items()},
+                    }
+                )
                 expect.append((0, None))
     model = one_input_model(manifest)
     x, y = first_input(manifest_path, model), first_expected(manifest_path, model)
     np.save(tmp_path / "wrong.npy", np.load(y) + np.float32(1))
     failing = [
-        ({"model": model["id"], "format": "aoti", "inputs": {model["inputs"][0]["name"]: str(x)},
-          "check": {model["outputs"][0]["name"]: "wrong.npy"}}, 1, f"check {model['outputs'][0]['name']}: FAIL"),
-        ({"model": model["id"], "format": "aoti", "inputs": {"bogus": str(x)}}, 2, 'input bogus: unknown input "bogus"'),
-        ({"model": model["id"], "format": "onnx", "inputs": {model["inputs"][0]["name"]: str(x)}}, 2, "not run by the C++ client"),
-        ({"model": model["id"], "inputs": {model["inputs"][0]["name"]: "missing.npy"}, "format": "aoti"}, 2, "no such file"),
+        (
+            {
+                "model": model["id"],
+                "format": "aoti",
+                "inputs": {model["inputs"][0]["name"]: str(x)},
+                "check": {model["outputs"][0]["name"]: "wrong.npy"},
+            },
+            1,
+            f"check {model['outputs'][0]['name']}: FAIL",
+        ),
+        (
+            {"model": model["id"], "format": "aoti", "inputs": {"bogus": str(x)}},
+            2,
+            'input bogus: unknown input "bogus"',
+        ),
+        (
+            {"model": model["id"], "format": "onnx", "inputs": {model["inputs"][0]["name"]: str(x)}},
+            2,
+            "not run by the C++ client",
+        ),
+        (
+            {"model": model["id"], "inputs": {model["inputs"][0]["name"]: "missing.npy"}, "format": "aoti"},
+            2,
+            "no such file",
+        ),
     ]
     jobs[1:1] = [job for job, _, _ in failing]  # failures in the middle do not stop the others
     expect[1:1] = [(code, why) for _, code, why in failing]
@@ -405,14 +560,20 @@ def test_jobs_run_in_order_with_one_line_each(tmp_path, manifest_path, manifest)
 
 def test_a_malformed_jobs_line_exits_2_before_any_job_runs(tmp_path, manifest_path, manifest):
     model = one_input_model(manifest)
-    good = {"model": model["id"], "format": "aoti", "inputs": {model["inputs"][0]["name"]: str(first_input(manifest_path, model))},
-            "outputs": {model["outputs"][0]["name"]: str(tmp_path / "o.npy")}}
+    good = {
+        "model": model["id"],
+        "format": "aoti",
+        "inputs": {model["inputs"][0]["name"]: str(first_input(manifest_path, model))},
+        "outputs": {model["outputs"][0]["name"]: str(tmp_path / "o.npy")},
+    }
     (tmp_path / "jobs.jsonl").write_text(json.dumps(good) + "\n{not json\n")
     result = run("--manifest", manifest_path, "--jobs", tmp_path / "jobs.jsonl", cwd=tmp_path)
     assert_error(result, 2, "line 2")
     assert result.stdout == "" and not (tmp_path / "o.npy").exists()
     (tmp_path / "jobs.jsonl").write_text(json.dumps(good) + "\n" + json.dumps({"model": model["id"]}) + "\n")
-    assert_error(run("--manifest", manifest_path, "--jobs", tmp_path / "jobs.jsonl", cwd=tmp_path), 2, "missing 'inputs'")
+    assert_error(
+        run("--manifest", manifest_path, "--jobs", tmp_path / "jobs.jsonl", cwd=tmp_path), 2, "missing 'inputs'"
+    )
     assert_error(run("--manifest", manifest_path, "--jobs", tmp_path / "none.jsonl", cwd=tmp_path), 2, "no such file")
     (tmp_path / "jobs.jsonl").write_text(json.dumps(good) + "\n")
     ok = run("--manifest", manifest_path, "--jobs", tmp_path / "jobs.jsonl", cwd=tmp_path)
@@ -420,6 +581,7 @@ def test_a_malformed_jobs_line_exits_2_before_any_job_runs(tmp_path, manifest_pa
 
 
 # --- exit 3 ---------------------------------------------------------------------------------
+
 
 @pytest.fixture()
 def private_copy(tmp_path, manifest_path, manifest):
@@ -447,8 +609,20 @@ def private_copy(tmp_path, manifest_path, manifest):
 
 def run_copy(tmp_path, model, fmt):
     folder = golden_dir(tmp_path / "manifest.json", model)
-    return run(*cli(tmp_path / "manifest.json", model["id"], fmt, "--input-dir", folder, "--output-dir", tmp_path / "o",
-                    "--check-dir", folder / "expected"), cwd=tmp_path)
+    return run(
+        *cli(
+            tmp_path / "manifest.json",
+            model["id"],
+            fmt,
+            "--input-dir",
+            folder,
+            "--output-dir",
+            tmp_path / "o",
+            "--check-dir",
+            folder / "expected",
+        ),
+        cwd=tmp_path,
+    )
 
 
 def artifact_bytes(tmp_path, model, fmt) -> bytes:

@@ -1,4 +1,5 @@
 """The smoke export: manifest contents, hashes, golden vectors, and every artifact reloaded."""
+
 from __future__ import annotations
 
 import hashlib
@@ -17,7 +18,10 @@ from builder.runtimes.python_loaders import load
 TORCH = {"torchscript-script", "torchscript-trace", "aoti", "onnx"}
 KERAS = {"saved-model", "tflite", "tfjs-graph", "onnx"}
 EXPECTED_FORMATS = {
-    "cnn_torch": TORCH, "cnn_keras": KERAS, "chargpt_torch": TORCH, "textcls_keras": KERAS,
+    "cnn_torch": TORCH,
+    "cnn_keras": KERAS,
+    "chargpt_torch": TORCH,
+    "textcls_keras": KERAS,
     "mlp_torch": {"torchscript-script", "torchscript-trace", "aoti", "onnx"},
     "mlp_keras": {"saved-model", "tflite", "tfjs-graph", "onnx"},
     "mlp_flax": {"onnx", "saved-model"},
@@ -81,7 +85,10 @@ def test_sha256_and_bytes_match_recomputation(smoke_export, smoke_manifest):
 
 def _golden(root: Path, model: dict, name: str = "golden") -> tuple[dict, dict]:
     entry = next(g for g in model["golden"] if g["name"] == name)
-    return ({n: np.load(root / p) for n, p in entry["inputs"].items()}, {n: np.load(root / p) for n, p in entry["expected"].items()})
+    return (
+        {n: np.load(root / p) for n, p in entry["inputs"].items()},
+        {n: np.load(root / p) for n, p in entry["expected"].items()},
+    )
 
 
 def test_golden_sets_follow_the_specs(smoke_export, smoke_manifest):
@@ -134,7 +141,9 @@ def test_every_artifact_reloads_and_matches_golden(smoke_export, smoke_manifest,
     for model, artifact in _artifacts(smoke_manifest):
         inputs, expected = _golden(smoke_export, model)
         predict = load(smoke_export / artifact["path"], artifact, model)
-        results = compare_outputs(tensors.take(expected, batch), predict(tensors.take(inputs, batch)), artifact["tolerance"])
+        results = compare_outputs(
+            tensors.take(expected, batch), predict(tensors.take(inputs, batch)), artifact["tolerance"]
+        )
         assert all(r.passed for r in results.values()), (model["id"], artifact["format"], results)
         assert artifact["check"]["passed"] and artifact["check"]["batch_sizes"] == [1, tensors.batch_of(inputs)]
 
@@ -193,7 +202,11 @@ def test_onnx_artifacts_name_their_io_and_keep_dynamic_dims(smoke_export, smoke_
         if artifact["format"] != "onnx":
             continue
         graph = onnx.load(smoke_export / artifact["path"]).graph
-        assert [i.name for i in graph.input] == [artifact["input_keys"][t["name"]] for t in model["inputs"]] == [t["name"] for t in model["inputs"]]
+        assert (
+            [i.name for i in graph.input]
+            == [artifact["input_keys"][t["name"]] for t in model["inputs"]]
+            == [t["name"] for t in model["inputs"]]
+        )
         assert [o.name for o in graph.output] == [t["name"] for t in model["outputs"]]
         for value, spec in zip(graph.input, model["inputs"], strict=True):
             for got, declared in zip(value.type.tensor_type.shape.dim, spec["shape"], strict=True):
@@ -212,7 +225,10 @@ def test_saved_model_signatures_follow_the_specs(smoke_export, smoke_manifest):
         fn = tf.saved_model.load(str(smoke_export / artifact["path"])).signatures["serving_default"]
         for t in model["inputs"]:
             spec = fn.structured_input_signature[1][artifact["input_keys"][t["name"]]]
-            assert spec.shape.as_list() == [d if isinstance(d, int) else None for d in t["shape"]] and spec.dtype.name == t["dtype"]
+            assert (
+                spec.shape.as_list() == [d if isinstance(d, int) else None for d in t["shape"]]
+                and spec.dtype.name == t["dtype"]
+            )
 
 
 def test_tfjs_artifacts_record_their_boundary_casts(smoke_manifest):
@@ -252,7 +268,9 @@ def test_unsafe_fixture_really_reads_a_file(tmp_path):
     """The fixture the Java and Go suites must refuse: its serving function holds a ReadFile op."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("unsafe_model", Path(__file__).parent / "fixtures" / "unsafe_model.py")
+    spec = importlib.util.spec_from_file_location(
+        "unsafe_model", Path(__file__).parent / "fixtures" / "unsafe_model.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     doc = manifest.read(module.write(tmp_path / "unsafe"))

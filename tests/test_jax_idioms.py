@@ -1,4 +1,5 @@
 """JAX idioms in `mlp_jax`: vmap of the one-example forward, jit(grad) SGD, shard_map data parallelism."""
+
 from __future__ import annotations
 
 import json
@@ -70,7 +71,11 @@ def test_vmap_of_the_single_example_forward_equals_the_batched_forward():
 def test_data_parallel_over_two_host_devices_matches_one_device():
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu")
     proc = subprocess.run(
-        [sys.executable, "-W", "error", "-c", DATA_PARALLEL_SCRIPT], env=env, capture_output=True, text=True, timeout=180
+        [sys.executable, "-W", "error", "-c", DATA_PARALLEL_SCRIPT],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])

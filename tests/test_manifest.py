@@ -1,4 +1,5 @@
 """Hashing rules and manifest reading errors (no export needed)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -42,7 +43,10 @@ def test_folder_hash_refuses_symlinks(tmp_path):
         (None, "no such manifest"),
         ("{not json", "not valid JSON"),
         ('{"schema_version": 1, "created": "x", "producer": {}, "models": []}', "schema_version 1 is not supported"),
-        ('{"schema_version": 2, "producer": {"builder": "0", "python": "3"}, "models": []}', "'created' is a required property"),
+        (
+            '{"schema_version": 2, "producer": {"builder": "0", "python": "3"}, "models": []}',
+            "'created' is a required property",
+        ),
     ],
 )
 def test_read_reports_one_clear_line(tmp_path, content, message):

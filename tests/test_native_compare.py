@@ -90,7 +90,9 @@ def reference_stats(reference: np.ndarray, candidate: np.ndarray, atol: float, r
     }
 
 
-def assert_matches_reference(reference: np.ndarray, candidate: np.ndarray, atol: float, rtol: float) -> _native.CompareResult:
+def assert_matches_reference(
+    reference: np.ndarray, candidate: np.ndarray, atol: float, rtol: float
+) -> _native.CompareResult:
     got = _native.compare(reference, candidate, atol, rtol)
     want = reference_stats(reference, candidate, atol, rtol)
     assert got.as_dict() == want, f"ref={reference!r} cand={candidate!r} atol={atol} rtol={rtol}"

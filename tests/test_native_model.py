@@ -1,5 +1,6 @@
 """builder._native.Model: the C++ client's LibTorch runner inside the extension, on every torch
 artifact of the shared test export (`make test-fixtures`), every golden set, per output."""
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,11 @@ def manifest_path() -> Path:
 
 @pytest.fixture(scope="module")
 def torch_models(manifest_path) -> list[dict]:
-    models = [m for m in json.loads(manifest_path.read_text())["models"]
-              if any(a["format"] in TORCH_FORMATS for a in m["artifacts"])]
+    models = [
+        m
+        for m in json.loads(manifest_path.read_text())["models"]
+        if any(a["format"] in TORCH_FORMATS for a in m["artifacts"])
+    ]
     assert models, "the test manifest has no torch model"
     return models
 
@@ -76,7 +80,14 @@ def test_each_torch_artifact_matches_every_golden_set_per_output(manifest_path, 
                 for name, want in first_rows(expected, rows).items():
                     assert got[name].dtype == want.dtype and got[name].shape == want.shape, (model["id"], name)
                     result = _native.compare(want, got[name], *tolerance(a, name))
-                    assert result.passed, (model["id"], fmt, g["name"], rows, name, result)  # NaN/Inf placement included
+                    assert result.passed, (
+                        model["id"],
+                        fmt,
+                        g["name"],
+                        rows,
+                        name,
+                        result,
+                    )  # NaN/Inf placement included
 
 
 @pytest.mark.parametrize("fmt", TORCH_FORMATS)
@@ -101,7 +112,9 @@ def test_predict_checks_every_input_against_the_specs(manifest_path, torch_model
     if fixed:  # an AOTInductor .pt2 would run this silently and return wrong numbers
         k = fixed[-1]
         wider = np.concatenate([x, x.take([0], axis=k)], axis=k)
-        with pytest.raises(ValueError, match=rf"^input {spec['name']}: dim {k} is {x.shape[k] + 1}, expected {x.shape[k]}$"):
+        with pytest.raises(
+            ValueError, match=rf"^input {spec['name']}: dim {k} is {x.shape[k] + 1}, expected {x.shape[k]}$"
+        ):
             native.predict({**inputs, spec["name"]: wider})
     # A non-contiguous array is data like any other: copied, not refused.
     got = native.predict({**inputs, spec["name"]: np.asfortranarray(x)})
@@ -166,10 +179,10 @@ def test_works_in_a_plain_interpreter_with_and_without_torch(manifest_path, torc
 import sys, numpy as np
 from builder import _native
 assert 'torch' not in sys.modules
-inputs = {{k: np.load(v) for k, v in {({k: str(manifest_path.parent / v) for k, v in golden['inputs'].items()})!r}.items()}}
-a = _native.Model.from_manifest({str(manifest_path)!r}, {model['id']!r}, 'aoti').predict(inputs)
+inputs = {{k: np.load(v) for k, v in { ({k: str(manifest_path.parent / v) for k, v in golden["inputs"].items()})!r}.items()}}
+a = _native.Model.from_manifest({str(manifest_path)!r}, {model["id"]!r}, 'aoti').predict(inputs)
 import torch
-t = _native.Model.from_manifest({str(manifest_path)!r}, {model['id']!r}, 'torchscript-trace').predict(inputs)
+t = _native.Model.from_manifest({str(manifest_path)!r}, {model["id"]!r}, 'torchscript-trace').predict(inputs)
 assert all(np.allclose(a[k], t[k], atol=1e-5, equal_nan=True) for k in a), a
 print('ok')
 """
@@ -234,7 +247,8 @@ def multi_export(tmp_path_factory) -> Path:
         warnings.simplefilter("ignore", DeprecationWarning)
         torch.jit.script(model).save(str(root / "multi" / "scripted.pt"))
         torch.jit.trace(module.AsTuple(model), (torch.from_numpy(tokens), torch.from_numpy(mask))).save(
-            str(root / "multi" / "traced.pt"))
+            str(root / "multi" / "traced.pt")
+        )
         expected = {k: v.numpy() for k, v in model(torch.from_numpy(tokens), torch.from_numpy(mask)).items()}
     golden = root / "multi" / "golden" / "golden"
     (golden / "expected").mkdir(parents=True)
@@ -245,24 +259,44 @@ def multi_export(tmp_path_factory) -> Path:
 
     def artifact(fmt: str, rel: str) -> dict:
         data = (root / rel).read_bytes()
-        return {"format": fmt, "path": rel, "via": ["torch", fmt], "sha256": hashlib.sha256(data).hexdigest(),
-                "bytes": len(data), "tolerance": {"atol": 1e-5, "rtol": 1e-4, "outputs": {"embedding": {"atol": 1e-3, "rtol": 1e-3}}}}
+        return {
+            "format": fmt,
+            "path": rel,
+            "via": ["torch", fmt],
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "bytes": len(data),
+            "tolerance": {"atol": 1e-5, "rtol": 1e-4, "outputs": {"embedding": {"atol": 1e-3, "rtol": 1e-3}}},
+        }
 
     manifest = {
         "schema_version": 2,
-        "models": [{
-            "id": "multi",
-            "inputs": [{"name": "tokens", "dtype": "int64", "shape": ["batch", "seq"], "range": [0, 95]},
-                       {"name": "mask", "dtype": "bool", "shape": ["batch", "seq"]}],
-            "outputs": [{"name": "logits", "dtype": "float32", "shape": ["batch", "seq", 5]},
-                        {"name": "embedding", "dtype": "float16", "shape": ["batch", 4]},
-                        {"name": "count", "dtype": "int32", "shape": ["batch"]}],
-            "dims": {"batch": {"min": 1}, "seq": {"min": 1, "max": 16}},
-            "golden": [{"name": "golden", "rows": 3,
+        "models": [
+            {
+                "id": "multi",
+                "inputs": [
+                    {"name": "tokens", "dtype": "int64", "shape": ["batch", "seq"], "range": [0, 95]},
+                    {"name": "mask", "dtype": "bool", "shape": ["batch", "seq"]},
+                ],
+                "outputs": [
+                    {"name": "logits", "dtype": "float32", "shape": ["batch", "seq", 5]},
+                    {"name": "embedding", "dtype": "float16", "shape": ["batch", 4]},
+                    {"name": "count", "dtype": "int32", "shape": ["batch"]},
+                ],
+                "dims": {"batch": {"min": 1}, "seq": {"min": 1, "max": 16}},
+                "golden": [
+                    {
+                        "name": "golden",
+                        "rows": 3,
                         "inputs": {n: f"multi/golden/golden/{n}.npy" for n in ("tokens", "mask")},
-                        "expected": {n: f"multi/golden/golden/expected/{n}.npy" for n in expected}}],
-            "artifacts": [artifact("torchscript-script", "multi/scripted.pt"), artifact("torchscript-trace", "multi/traced.pt")],
-        }],
+                        "expected": {n: f"multi/golden/golden/expected/{n}.npy" for n in expected},
+                    }
+                ],
+                "artifacts": [
+                    artifact("torchscript-script", "multi/scripted.pt"),
+                    artifact("torchscript-trace", "multi/traced.pt"),
+                ],
+            }
+        ],
     }
     (root / "manifest.json").write_text(json.dumps(manifest))
     return root
@@ -283,7 +317,11 @@ def test_several_inputs_and_outputs_of_every_dtype_kind(multi_export, fmt):
         assert result.passed, (name, result)
     assert np.array_equal(got["count"], inputs["mask"].sum(1))
     # Other batch and sequence sizes inside the dims run; outside them they are refused.
-    assert native.predict({"tokens": inputs["tokens"][:1, :2], "mask": inputs["mask"][:1, :2]})["logits"].shape == (1, 2, 5)
+    assert native.predict({"tokens": inputs["tokens"][:1, :2], "mask": inputs["mask"][:1, :2]})["logits"].shape == (
+        1,
+        2,
+        5,
+    )
     with pytest.raises(ValueError, match=r"^input tokens: expected int64, got int32$"):
         native.predict({**inputs, "tokens": inputs["tokens"].astype(np.int32)})
     with pytest.raises(ValueError, match=r"^input mask: expected bool, got uint8$"):
@@ -301,13 +339,34 @@ def test_the_cli_runs_several_inputs_and_outputs(multi_export, tmp_path):
     base = [str(cli), "--manifest", str(multi_export / "manifest.json"), "--model", "multi"]
     named = ["--input", f"tokens={golden / 'tokens.npy'}", "--input", f"mask={golden / 'mask.npy'}"]
     for fmt in ("torchscript-script", "torchscript-trace"):
-        result = subprocess.run([*base, "--format", fmt, *named, "--output-dir", str(tmp_path / fmt),
-                                 "--check-dir", str(golden / "expected")], capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [
+                *base,
+                "--format",
+                fmt,
+                *named,
+                "--output-dir",
+                str(tmp_path / fmt),
+                "--check-dir",
+                str(golden / "expected"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert result.returncode == 0, result.stdout + result.stderr
-        assert [line.split(":")[0] for line in result.stdout.splitlines()] == ["check logits", "check embedding", "check count"]
+        assert [line.split(":")[0] for line in result.stdout.splitlines()] == [
+            "check logits",
+            "check embedding",
+            "check count",
+        ]
         assert result.stdout.splitlines()[-1].endswith("(exact)")
         assert np.load(tmp_path / fmt / "count.npy").dtype == np.int32
         assert np.load(tmp_path / fmt / "embedding.npy").dtype == np.float16
-    bare = subprocess.run([*base, "--format", "torchscript-trace", "--input", str(golden / "tokens.npy")],
-                          capture_output=True, text=True, timeout=120)
+    bare = subprocess.run(
+        [*base, "--format", "torchscript-trace", "--input", str(golden / "tokens.npy")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bare.returncode == 2 and bare.stderr.startswith("error: input ") and "use NAME=FILE" in bare.stderr

@@ -6,6 +6,7 @@ protobuf, file names and layout per backend, tensor names against the model file
 each served copy run with the runtime the server embeds (onnxruntime, TorchScript, the SavedModel
 loader with the `serve` tag and the `serving_default` signature) against the golden vectors.
 """
+
 from __future__ import annotations
 
 import json
@@ -72,7 +73,9 @@ def _assert_golden(root: Path, doc: dict, model_id: str, fmt: str, got: np.ndarr
     _, expected = _golden(root, doc, model_id)
     tol = _artifact(doc, model_id, fmt)["tolerance"]
     assert got.shape == expected.shape and got.dtype == np.float32
-    assert within_tolerance(expected, got, tol["atol"], tol["rtol"]), f"{model_id}/{fmt}: max abs {np.abs(got - expected).max()}"
+    assert within_tolerance(expected, got, tol["atol"], tol["rtol"]), (
+        f"{model_id}/{fmt}: max abs {np.abs(got - expected).max()}"
+    )
 
 
 def test_repository_has_one_model_per_servable_artifact(export_root, configs):
@@ -115,7 +118,11 @@ def test_served_files_are_the_artifacts(export_root, doc):
         served = export_root / serving.TRITON_DIR / name / "1" / filename
         source = export_root / _artifact(doc, model_id, fmt)["path"]
         assert served.is_dir() == source.is_dir()
-        assert hashing.artifact_sha256(served) == hashing.artifact_sha256(source) == _artifact(doc, model_id, fmt)["sha256"]
+        assert (
+            hashing.artifact_sha256(served)
+            == hashing.artifact_sha256(source)
+            == _artifact(doc, model_id, fmt)["sha256"]
+        )
 
 
 def test_onnx_names_match_the_graph_and_it_runs(export_root, doc, configs):
@@ -146,7 +153,9 @@ def test_torchscript_takes_one_tensor_and_runs(export_root, doc, configs):
 
     config = configs["mlp_torch_torchscript"]
     with torchscript_deprecation_silenced():
-        module = torch.jit.load(str(export_root / serving.TRITON_DIR / "mlp_torch_torchscript" / "1" / "model.pt"), map_location="cpu")
+        module = torch.jit.load(
+            str(export_root / serving.TRITON_DIR / "mlp_torch_torchscript" / "1" / "model.pt"), map_location="cpu"
+        )
     # INPUT__<i> indexes forward()'s arguments after self: there must be exactly len(config.input).
     args = module.forward.schema.arguments[1:]
     assert len(args) == len(config.input) and str(args[0].type) == "Tensor"
@@ -262,6 +271,9 @@ def test_unservable_models_and_unknown_formats_are_skipped(tmp_path):
     summary = serving.write(tmp_path, models)
     assert [m["name"] for m in summary["models"]] == ["traced_torchscript"]
     assert summary["models"][0]["format"] == "torchscript-trace"  # the fallback when no script artifact
-    assert [(s["model"], s.get("format")) for s in summary["skipped"]] == [("only_tflite", None), ("nameless_onnx", "onnx")]
+    assert [(s["model"], s.get("format")) for s in summary["skipped"]] == [
+        ("only_tflite", None),
+        ("nameless_onnx", "onnx"),
+    ]
     assert sorted(p.name for p in (tmp_path / serving.TRITON_DIR).iterdir()) == ["traced_torchscript"]
     assert not (tmp_path / serving.TF_SERVING_DIR).exists()

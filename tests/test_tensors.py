@@ -1,4 +1,5 @@
 """Tensor specs, golden generation from specs, the format registry's plan, the comparator per dtype."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -24,10 +25,19 @@ def test_specs_refuse_what_the_contract_refuses():
 
 
 def test_generation_follows_dtype_shape_and_range():
-    specs = [TensorSpec("tokens", "int64", ("batch", "seq"), range=(3, 9)), TensorSpec("mask", "bool", ("batch", "seq")),
-             TensorSpec("image", "float16", ("batch", 2, 2)), TensorSpec("scale", "float32", ())]
+    specs = [
+        TensorSpec("tokens", "int64", ("batch", "seq"), range=(3, 9)),
+        TensorSpec("mask", "bool", ("batch", "seq")),
+        TensorSpec("image", "float16", ("batch", 2, 2)),
+        TensorSpec("scale", "float32", ()),
+    ]
     a = tensors.generate(specs, {"batch": 64, "seq": 7}, np.random.default_rng(0))
-    assert a["tokens"].dtype == np.int64 and a["tokens"].shape == (64, 7) and a["tokens"].min() >= 3 and a["tokens"].max() <= 9
+    assert (
+        a["tokens"].dtype == np.int64
+        and a["tokens"].shape == (64, 7)
+        and a["tokens"].min() >= 3
+        and a["tokens"].max() <= 9
+    )
     assert a["mask"].dtype == np.bool_ and a["image"].dtype == np.float16 and a["scale"].shape == ()
     b = tensors.generate(specs, {"batch": 64, "seq": 7}, np.random.default_rng(0))
     assert all(np.array_equal(a[k], b[k]) for k in a), "seeded"
@@ -37,8 +47,16 @@ def test_generation_follows_dtype_shape_and_range():
 
 def test_plan_is_the_closure_over_prerequisites_with_routes():
     plan = dict(formats.plan("tensorflow", ["tfjs-graph"]))
-    assert plan == {"saved-model": ("tensorflow", "saved-model"), "tfjs-graph": ("tensorflow", "saved-model", "tfjs-graph")}
-    assert [f for f, _ in formats.plan("torch", formats.FORMATS)] == ["torchscript-script", "torchscript-trace", "onnx", "aoti"]
+    assert plan == {
+        "saved-model": ("tensorflow", "saved-model"),
+        "tfjs-graph": ("tensorflow", "saved-model", "tfjs-graph"),
+    }
+    assert [f for f, _ in formats.plan("torch", formats.FORMATS)] == [
+        "torchscript-script",
+        "torchscript-trace",
+        "onnx",
+        "aoti",
+    ]
     assert "tfjs-graph" not in formats.reachable("jax"), "the XlaCallModule SavedModel does not convert to TF.js"
     assert formats.plan("torch", ["tflite"]) == ()
 
@@ -63,4 +81,7 @@ def test_comparator_is_exact_for_integers_and_counts_float16_ulps():
     assert r.max_ulp == 1 and not r.passed and r.nan_match
     with pytest.raises(ValueError, match="dtype"):
         compare.compare(ints, ints.astype(np.int32), 0, 0)
-    assert compare.tolerance_for({"atol": 1e-5, "rtol": 1e-4, "outputs": {"e": {"atol": 1e-3, "rtol": 0}}}, "e") == (1e-3, 0.0)
+    assert compare.tolerance_for({"atol": 1e-5, "rtol": 1e-4, "outputs": {"e": {"atol": 1e-3, "rtol": 0}}}, "e") == (
+        1e-3,
+        0.0,
+    )

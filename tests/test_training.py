@@ -1,4 +1,5 @@
 """Training: default settings give a real model; training is deterministic under the seed."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,8 +12,16 @@ from helpers import golden_rows
 SEED_MODELS = [m for m in models.MODEL_IDS if m.startswith("mlp_")]
 WIDE_PARAMETERS = 256 * 1024 + 1024 + 1024 * 1024 + 1024 + 1024 * 10 + 10
 CNN_PARAMETERS = (9 * 16 + 16) + 2 * 16 + (9 * 16 * 32 + 32) + 2 * 32 + (512 * 64 + 64) + (64 * 10 + 10)
-PARAMETERS = {"wide_torch": WIDE_PARAMETERS, "wide_keras": WIDE_PARAMETERS, "wide_flax": WIDE_PARAMETERS, "mlp_torch": 10 * 5 + 5 + 5 + 1,
-              "mlp_keras": 10 * 5 + 5 + 5 + 1, "mlp_flax": 10 * 64 + 64 + 64 + 1, "mlp_jax": 10 * 16 + 16 + 16 + 1, "cnn_torch": CNN_PARAMETERS}
+PARAMETERS = {
+    "wide_torch": WIDE_PARAMETERS,
+    "wide_keras": WIDE_PARAMETERS,
+    "wide_flax": WIDE_PARAMETERS,
+    "mlp_torch": 10 * 5 + 5 + 5 + 1,
+    "mlp_keras": 10 * 5 + 5 + 5 + 1,
+    "mlp_flax": 10 * 64 + 64 + 64 + 1,
+    "mlp_jax": 10 * 16 + 16 + 16 + 1,
+    "cnn_torch": CNN_PARAMETERS,
+}
 
 
 def test_the_registry_is_one_table_matching_the_modules():

@@ -1,4 +1,5 @@
 """The seed's training idioms: mixed precision, TF trainers, DDP and MirroredStrategy, `train` CLI."""
+
 from __future__ import annotations
 
 import json
@@ -16,7 +17,9 @@ from builder.models.common import TrainConfig
 
 
 def run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "builder", *args], capture_output=True, text=True, cwd=cwd, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "builder", *args], capture_output=True, text=True, cwd=cwd, timeout=600
+    )
 
 
 def test_amp_on_cpu_trains_in_bfloat16_and_reaches_the_bar():
@@ -28,7 +31,11 @@ def test_amp_on_cpu_trains_in_bfloat16_and_reaches_the_bar():
 
 def test_amp_model_exports_with_golden_parity(tmp_path):
     cfg = ExportConfig(
-        out=tmp_path / "m", models=("mlp_torch",), formats=("torchscript-script", "onnx"), epochs=2, train=TrainConfig(amp=True)
+        out=tmp_path / "m",
+        models=("mlp_torch",),
+        formats=("torchscript-script", "onnx"),
+        epochs=2,
+        train=TrainConfig(amp=True),
     )
     manifest_path, rows = export.run(cfg)  # the export reloads each artifact and checks it against golden
     assert [r.format for r in rows] == ["torchscript-script", "onnx"]
@@ -69,7 +76,9 @@ def test_train_cli_prints_epochs_and_writes_the_loss_curve(tmp_path):
 def test_mirrored_strategy_over_two_logical_cpus(tmp_path):
     result = run_cli("train", "--model", "mlp_keras", "--nproc", "2", "--epochs", "4", "--report-dir", str(tmp_path))
     assert result.returncode == 0, result.stderr
-    accuracy = float(re.search(r"trained mlp_keras on 2 replicas .*held-out accuracy ([0-9.]+)", result.stdout).group(1))
+    accuracy = float(
+        re.search(r"trained mlp_keras on 2 replicas .*held-out accuracy ([0-9.]+)", result.stdout).group(1)
+    )
     assert accuracy >= 0.95
 
 
@@ -91,7 +100,9 @@ def test_train_cli_usage_errors(args, message, tmp_path):
 def test_export_cli_runs_jax_data_parallel(tmp_path):
     """`export --nproc 2` must give JAX two host devices (XLA_FLAGS set before JAX starts)."""
     out = tmp_path / "m"
-    result = run_cli("export", "--out", str(out), "--models", "mlp_jax", "--formats", "onnx", "--nproc", "2", "--epochs", "1")
+    result = run_cli(
+        "export", "--out", str(out), "--models", "mlp_jax", "--formats", "onnx", "--nproc", "2", "--epochs", "1"
+    )
     assert result.returncode == 0, result.stderr
     training = json.loads((out / "manifest.json").read_text())["models"][0]["training"]
     assert training["nproc"] == 2

@@ -1,4 +1,5 @@
 """`python -m builder verify`: the parity matrix over the smoke export, mutations, CLI runners."""
+
 from __future__ import annotations
 
 import json
@@ -23,7 +24,9 @@ INPUT_SETS = {"golden", "batch1", "batch7", "special"}
 
 def input_sets_of(model: dict) -> set[str]:
     """golden and its batch-1/7 slices, plus special for a model with a float input."""
-    return {"golden", "batch1", "batch7"} | ({"special"} if any(g["name"] == "special" for g in model["golden"]) else set())
+    return {"golden", "batch1", "batch7"} | (
+        {"special"} if any(g["name"] == "special" for g in model["golden"]) else set()
+    )
 
 
 @pytest.fixture(scope="module")
@@ -42,11 +45,15 @@ def test_every_python_runtime_matches_the_reference_on_every_input_set(python_re
     cells = python_report["cells"]
     assert {c["status"] for c in cells} == {"pass"}, [c for c in cells if c["status"] != "pass"]
     loadable = {f for r in PYTHON_RUNTIMES for f in RUNNERS[r].formats} - {"tfjs-graph"}
-    expected_artifacts = {f"{m['id']}/{a['format']}" for m in smoke_manifest["models"] for a in m["artifacts"] if a["format"] in loadable}
+    expected_artifacts = {
+        f"{m['id']}/{a['format']}" for m in smoke_manifest["models"] for a in m["artifacts"] if a["format"] in loadable
+    }
     assert set(_by_artifact(python_report)) == expected_artifacts
     models = {m["id"]: m for m in smoke_manifest["models"]}
     for artifact in expected_artifacts:
-        assert {c["input_set"] for c in cells if c["artifact"] == artifact} == input_sets_of(models[artifact.split("/")[0]])
+        assert {c["input_set"] for c in cells if c["artifact"] == artifact} == input_sets_of(
+            models[artifact.split("/")[0]]
+        )
     two_outputs = [c for c in cells if c["model"] == "textcls_keras"]
     assert two_outputs and all(sorted(c["outputs"]) == ["embedding", "logits"] for c in two_outputs)
     special = [c for c in cells if c["input_set"] == "special"]
@@ -166,12 +173,18 @@ for index, line in enumerate(pathlib.Path(a.jobs).read_text().splitlines()):
 def test_cli_runners_run_their_whole_share_in_one_jobs_process(smoke_export, tmp_path, monkeypatch):
     good = CliRunner("fake", ("onnx",), _fake_client(tmp_path, FAKE_CLIENT), needs="test")
     monkeypatch.setitem(RUNNERS, "fake", good)
-    rep = matrix.run(smoke_export / "manifest.json", models=["mlp_torch"], runtimes=["fake"], keep_outputs=tmp_path / "out")
+    rep = matrix.run(
+        smoke_export / "manifest.json", models=["mlp_torch"], runtimes=["fake"], keep_outputs=tmp_path / "out"
+    )
     assert {c["status"] for c in rep["cells"]} == {"pass"} and len(rep["cells"]) == len(INPUT_SETS)
     assert sorted(p.name for p in (tmp_path / "out/mlp_torch/onnx/fake").iterdir()) == sorted(INPUT_SETS)
     assert (tmp_path / "out/mlp_torch/onnx/fake/golden/output.npy").exists()
 
-    bad = CliRunner("fake", ("onnx",), _fake_client(tmp_path, "import sys\nprint('error: model: sha256 mismatch', file=sys.stderr)\nsys.exit(3)\n"))
+    bad = CliRunner(
+        "fake",
+        ("onnx",),
+        _fake_client(tmp_path, "import sys\nprint('error: model: sha256 mismatch', file=sys.stderr)\nsys.exit(3)\n"),
+    )
     monkeypatch.setitem(RUNNERS, "fake", bad)
     rep = matrix.run(smoke_export / "manifest.json", models=["mlp_torch"], runtimes=["fake"])
     assert {c["status"] for c in rep["cells"]} == {"error"}
@@ -188,7 +201,15 @@ def test_histogram_bins_by_decade():
 
 
 def test_verify_cli_writes_the_reports_and_sets_the_exit_code(smoke_export, tmp_path, capsys, monkeypatch):
-    args = ["verify", "--manifest", str(smoke_export / "manifest.json"), "--report-dir", str(tmp_path), "--models", "mlp_keras"]
+    args = [
+        "verify",
+        "--manifest",
+        str(smoke_export / "manifest.json"),
+        "--report-dir",
+        str(tmp_path),
+        "--models",
+        "mlp_keras",
+    ]
     assert cli.main([*args, "--runtimes", "tflite", "onnxruntime"]) == 0
     out = capsys.readouterr().out
     assert "| mlp_keras/tflite |" in out and "pass" in out
@@ -215,7 +236,9 @@ def test_comparator_benchmark_agrees_with_numpy():
 
     result = subprocess.run(
         [sys.executable, "-m", "builder.verify.bench_compare", "--n", "100000", "--repeats", "1"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr  # it asserts equal statistics before timing
     assert "M float32 pairs: native" in result.stdout

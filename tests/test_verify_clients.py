@@ -1,5 +1,6 @@
 """`verify` across every client: a wrong artifact fails exactly its own cells in every runtime
 that loads it, while every other client keeps passing (special values included)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -46,13 +47,17 @@ def test_a_weight_scaled_by_1_001_fails_that_artifact_in_every_runtime_and_nothi
     broken = {key: s for key, s in statuses.items() if key[0] == "cnn_torch/torchscript-script"}
     assert {runtime for _, runtime in broken} == {"torch-python", "libtorch-native", "cpp"}
     # batch1 is the zero image, which the first conv weight cannot change: the golden batch must fail.
-    failed = {(c["artifact"], c["runtime"]) for c in rep["cells"] if c["input_set"] == "golden" and c["status"] == "fail"}
+    failed = {
+        (c["artifact"], c["runtime"]) for c in rep["cells"] if c["input_set"] == "golden" and c["status"] == "fail"
+    }
     assert failed == set(broken), broken
     rest = {key: s for key, s in statuses.items() if key not in broken}
     assert all(s == {"pass"} for s in rest.values()), rest
     assert set(CLIENTS) <= {runtime for _, runtime in rest}, "every client ran an untouched artifact"
     two = [c for c in rep["cells"] if c["model"] == "textcls_keras" and c["status"] == "pass"]
-    assert {c["runtime"] for c in two} >= {"java", "go", "node-cpu", "node-wasm", "chromium"}, "a two-input, two-output model in every client"
+    assert {c["runtime"] for c in two} >= {"java", "go", "node-cpu", "node-wasm", "chromium"}, (
+        "a two-input, two-output model in every client"
+    )
     special = [c for c in rep["cells"] if c["input_set"] == "special" and c["status"] == "pass"]
     assert all(c["stats"]["nan_match"] and c["stats"]["inf_match"] for c in special)
 
@@ -65,11 +70,15 @@ def _reverse_shard(folder) -> None:
 def test_a_swapped_tfjs_shard_fails_the_tfjs_cells(smoke_export, tmp_path):
     copy = tmp_path / "models"
     mutated_copy(smoke_export, copy, "mlp_keras/tfjs", _reverse_shard)
-    rep = matrix.run(copy / "manifest.json", models=["mlp_keras"], runtimes=[*TFJS, "tf-python", "tflite", "onnxruntime"])
+    rep = matrix.run(
+        copy / "manifest.json", models=["mlp_keras"], runtimes=[*TFJS, "tf-python", "tflite", "onnxruntime"]
+    )
     statuses = _statuses(rep)
     tfjs = {key: s for key, s in statuses.items() if key[0] == "mlp_keras/tfjs-graph"}
     assert {runtime for _, runtime in tfjs} == TFJS
-    failed = {(c["artifact"], c["runtime"]) for c in rep["cells"] if c["input_set"] == "golden" and c["status"] == "fail"}
+    failed = {
+        (c["artifact"], c["runtime"]) for c in rep["cells"] if c["input_set"] == "golden" and c["status"] == "fail"
+    }
     assert failed == set(tfjs), tfjs
     assert all(s == {"pass"} for key, s in statuses.items() if key not in tfjs)
 

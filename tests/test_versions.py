@@ -1,4 +1,5 @@
 """One project version: the VERSION file, every package's metadata and every client's `--version`."""
+
 from __future__ import annotations
 
 import json
@@ -42,7 +43,9 @@ def test_the_builder_prints_the_project_version():
 
 @pytest.mark.parametrize("client", CLIENTS)
 def test_every_client_prints_its_name_version_and_runtimes(client):
-    result = subprocess.run([str(REPO / "bin" / f"deploykit-{client}"), "--version"], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [str(REPO / "bin" / f"deploykit-{client}"), "--version"], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, f"deploykit-{client} --version: exit {result.returncode}: {result.stderr.strip()}"
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 1 and re.fullmatch(rf"deploykit-{client} {re.escape(VERSION)} \(.+\)", lines[0]), result.stdout

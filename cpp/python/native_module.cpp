@@ -31,7 +31,8 @@ deploykit::BufferView view_of(const py::buffer_info& info) {
 #ifdef DEPLOYKIT_WITH_TORCH
 deploykit::Format format_of(const std::string& name) {
   if (auto f = deploykit::parse_format(name)) return *f;
-  throw deploykit::InputError("format " + name + ": not run by the C++ client (it runs torchscript-script, "
+  throw deploykit::InputError("format " + name +
+                              ": not run by the C++ client (it runs torchscript-script, "
                               "torchscript-trace, aoti)");
 }
 
@@ -108,15 +109,13 @@ PYBIND11_MODULE(_native, m) {
 #endif
   });
 
-  py::class_<deploykit::CompareResult>(m, "CompareResult",
-                                       "Statistics of one comparison (read-only).")
+  py::class_<deploykit::CompareResult>(m, "CompareResult", "Statistics of one comparison (read-only).")
       .def_readonly("count", &deploykit::CompareResult::count, "Number of element pairs.")
       .def_readonly("mismatches", &deploykit::CompareResult::mismatches,
                     "Failing elements, including non-finite mismatches.")
       .def_readonly("nonfinite_mismatches", &deploykit::CompareResult::nonfinite_mismatches,
                     "Pairs whose NaN/Inf values differ (e.g. NaN vs 1.0, +Inf vs -Inf).")
-      .def_readonly("max_abs", &deploykit::CompareResult::max_abs,
-                    "Max |a-b| over finite pairs (computed in float64).")
+      .def_readonly("max_abs", &deploykit::CompareResult::max_abs, "Max |a-b| over finite pairs (computed in float64).")
       .def_readonly("max_rel", &deploykit::CompareResult::max_rel,
                     "Max |a-b|/|b| over finite pairs; inf where b == 0 != a.")
       .def_readonly("max_ulp", &deploykit::CompareResult::max_ulp,
@@ -128,10 +127,8 @@ PYBIND11_MODULE(_native, m) {
       .def_readonly("worst_index", &deploykit::CompareResult::worst_index,
                     "Flat index of the first non-finite mismatch, else of the first max "
                     "|a-b|; -1 when count == 0.")
-      .def_readonly("nan_match", &deploykit::CompareResult::nan_match,
-                    "NaN positions are identical.")
-      .def_readonly("inf_match", &deploykit::CompareResult::inf_match,
-                    "Inf positions and signs are identical.")
+      .def_readonly("nan_match", &deploykit::CompareResult::nan_match, "NaN positions are identical.")
+      .def_readonly("inf_match", &deploykit::CompareResult::inf_match, "Inf positions and signs are identical.")
       .def_readonly("passed", &deploykit::CompareResult::passed, "mismatches == 0.")
       .def(
           "as_dict",
@@ -177,10 +174,9 @@ PYBIND11_MODULE(_native, m) {
       "        tolerance is negative or not finite.");
 
 #ifdef DEPLOYKIT_WITH_TORCH
-  py::class_<deploykit::Model>(
-      m, "Model",
-      "A TorchScript (.pt) or AOTInductor (.pt2) artifact run by LibTorch C++ (the C++\n"
-      "client's deploykit::Model). predict() may be called from several threads at once.")
+  py::class_<deploykit::Model>(m, "Model",
+                               "A TorchScript (.pt) or AOTInductor (.pt2) artifact run by LibTorch C++ (the C++\n"
+                               "client's deploykit::Model). predict() may be called from several threads at once.")
       .def_static(
           "from_manifest",
           [](const std::string& manifest, const std::string& model, const std::string& format) {

@@ -99,8 +99,8 @@ Timing time_calls(const Model& model, const Prepared& p, std::int64_t n, std::in
   t.batch = batch_of(p);
   std::optional<DirectCall> bare;
   if (direct) bare = model.direct_call(p.inputs);
-  const Interleaved runs = interleave([&] { (void)model.predict(p.inputs); },
-                                      bare ? bare->run : std::function<void()>{}, n, warmup);
+  const Interleaved runs =
+      interleave([&] { (void)model.predict(p.inputs); }, bare ? bare->run : std::function<void()>{}, n, warmup);
   t.latency = summarize(runs.a);
   if (bare) {
     t.direct_latency = summarize(runs.b);

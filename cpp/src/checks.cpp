@@ -2,9 +2,9 @@
 
 #include <array>
 #include <cstring>
+#include <limits>
 #include <span>
 #include <vector>
-#include <limits>
 
 #include "deploykit/errors.hpp"
 
@@ -158,7 +158,8 @@ void check_inputs(const ModelEntry& model, const TensorMap& inputs, const Artifa
     const TensorSpec& spec = model.inputs[i];
     const Tensor& t = *given[i];
     if (t.dtype != spec.dtype)
-      refuse(spec.name, "expected " + std::string(dtype_name(spec.dtype)) + ", got " + std::string(dtype_name(t.dtype)));
+      refuse(spec.name,
+             "expected " + std::string(dtype_name(spec.dtype)) + ", got " + std::string(dtype_name(t.dtype)));
     if (t.rank() != spec.shape.size())
       refuse(spec.name, "rank is " + std::to_string(t.rank()) + ", expected " + std::to_string(spec.shape.size()) +
                             " (shape " + shape_string(t.shape) + ")");
@@ -183,7 +184,8 @@ void check_inputs(const ModelEntry& model, const TensorMap& inputs, const Artifa
       const DimBinding* b = find_dim(bound, d.name);
       if (b != nullptr && b->size == size) continue;  // that size passed the range check
       const DimRange range = model.range_of(d.name);
-      if (size < range.min || (range.max && size > *range.max)) refuse(spec.name, at() + ", outside " + range_string(range));
+      if (size < range.min || (range.max && size > *range.max))
+        refuse(spec.name, at() + ", outside " + range_string(range));
       if (b != nullptr)
         refuse(spec.name, at() + ", but input " + first_to_name(model, d.name) + " has " + std::to_string(b->size));
       bound.push_back({d.name, size});

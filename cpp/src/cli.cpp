@@ -2,11 +2,12 @@
 // the sanitizer build covers it.
 #include "deploykit/cli.hpp"
 
-#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <numeric>
+
+#include <CLI/CLI.hpp>
 
 #include "deploykit/errors.hpp"
 
@@ -63,8 +64,8 @@ struct Parser {
 
 [[noreturn]] void usage_error(const std::string& why) { throw InputError("usage: " + why + " (see --help)"); }
 
-Files files_of(const Parser& p, const std::vector<std::string>& bindings, const char* dir_flag,
-               const std::string& dir, const char* flag) {
+Files files_of(const Parser& p, const std::vector<std::string>& bindings, const char* dir_flag, const std::string& dir,
+               const char* flag) {
   Files f;
   for (const std::string& b : bindings) {
     Binding binding = parse_binding(b);

@@ -105,8 +105,7 @@ bool scan_bits(const float* ref, const float* cand, std::size_t n, std::uint32_t
 }
 
 // Floating-point statistics of an all-finite block.
-void finite_stats(const float* ref, const float* cand, std::size_t n, double atol, double rtol,
-                  BlockStats& out) {
+void finite_stats(const float* ref, const float* cand, std::size_t n, double atol, double rtol, BlockStats& out) {
   double max_abs = 0.0;
   double max_rel = 0.0;
   double max_needed = 0.0;
@@ -144,8 +143,8 @@ struct Totals {
 };
 
 // Exact element-by-element path for blocks that contain NaN or Inf.
-void exact_block(const float* ref, const float* cand, std::size_t n, std::int64_t offset,
-                 double atol, double rtol, Totals& t) {
+void exact_block(const float* ref, const float* cand, std::size_t n, std::int64_t offset, double atol, double rtol,
+                 Totals& t) {
   for (std::size_t i = 0; i < n; ++i) {
     const std::uint32_t ub = bits_of(ref[i]);
     const std::uint32_t ua = bits_of(cand[i]);
@@ -244,16 +243,14 @@ CompareResult compare_exact(std::span<const std::byte> ref_bytes, std::span<cons
 
 }  // namespace
 
-CompareResult compare(std::span<const float> reference, std::span<const float> candidate,
-                      double atol, double rtol) {
+CompareResult compare(std::span<const float> reference, std::span<const float> candidate, double atol, double rtol) {
   if (reference.size() != candidate.size()) {
-    throw std::invalid_argument("compare: size mismatch: reference has " +
-                                std::to_string(reference.size()) + " elements, candidate has " +
-                                std::to_string(candidate.size()));
+    throw std::invalid_argument("compare: size mismatch: reference has " + std::to_string(reference.size()) +
+                                " elements, candidate has " + std::to_string(candidate.size()));
   }
   if (!is_valid_tolerance(atol) || !is_valid_tolerance(rtol)) {
-    throw std::invalid_argument("compare: atol and rtol must be finite and >= 0, got atol=" +
-                                format_double(atol) + ", rtol=" + format_double(rtol));
+    throw std::invalid_argument("compare: atol and rtol must be finite and >= 0, got atol=" + format_double(atol) +
+                                ", rtol=" + format_double(rtol));
   }
 
   CompareResult result;
@@ -303,12 +300,10 @@ std::string to_string(const CompareResult& r) {
                 "CompareResult(passed=%s, count=%lld, mismatches=%lld, nonfinite_mismatches=%lld, "
                 "max_abs=%.9g, max_rel=%.9g, max_ulp=%llu, min_passing_atol=%.9g, "
                 "worst_index=%lld, nan_match=%s, inf_match=%s)",
-                boolean(r.passed), static_cast<long long>(r.count),
-                static_cast<long long>(r.mismatches),
+                boolean(r.passed), static_cast<long long>(r.count), static_cast<long long>(r.mismatches),
                 static_cast<long long>(r.nonfinite_mismatches), r.max_abs, r.max_rel,
-                static_cast<unsigned long long>(r.max_ulp), r.min_passing_atol,
-                static_cast<long long>(r.worst_index), boolean(r.nan_match),
-                boolean(r.inf_match));
+                static_cast<unsigned long long>(r.max_ulp), r.min_passing_atol, static_cast<long long>(r.worst_index),
+                boolean(r.nan_match), boolean(r.inf_match));
   return buf;
 }
 
@@ -375,8 +370,9 @@ DType dtype_of(const BufferView& buffer, std::string_view name) {
   if (code == 'B' && size == 1) d = DType::kUInt8;
   if (code == '?' && size == 1) d = DType::kBool;
   if (!d) {
-    throw dtype_error(std::string(name) + ": expected float32, float16, int32, int64, uint8 or bool data (native "
-                                          "byte order), got buffer format '" +
+    throw dtype_error(std::string(name) +
+                      ": expected float32, float16, int32, int64, uint8 or bool data (native "
+                      "byte order), got buffer format '" +
                       std::string(buffer.format) + "' with itemsize " + std::to_string(size) +
                       "; convert with numpy.ascontiguousarray(x, dtype=numpy.float32)");
   }

@@ -3,6 +3,7 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+
 #include <nlohmann/json.hpp>
 
 #include "deploykit/errors.hpp"
@@ -30,9 +31,10 @@ class LineReader {
   std::optional<std::int64_t> integer(const json& job, const std::string& key, std::int64_t min) const {
     const auto it = job.find(key);
     if (it == job.end() || it->is_null()) return std::nullopt;
-    const bool fits = it->is_number_integer() &&
-                      (!it->is_number_unsigned() ||
-                       it->get<std::uint64_t>() <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()));
+    const bool fits =
+        it->is_number_integer() &&
+        (!it->is_number_unsigned() ||
+         it->get<std::uint64_t>() <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()));
     if (!fits || it->get<std::int64_t>() < min) fail("'" + key + "' must be an integer >= " + std::to_string(min));
     return it->get<std::int64_t>();
   }

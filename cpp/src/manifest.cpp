@@ -3,8 +3,9 @@
 #include <algorithm>
 #include <fstream>
 #include <iterator>
-#include <nlohmann/json.hpp>
 #include <set>
+
+#include <nlohmann/json.hpp>
 
 #include "deploykit/errors.hpp"
 
@@ -46,7 +47,8 @@ class Reader {
 
   std::string string(const json& obj, const std::string& key, const std::string& where) const {
     const json& v = field(obj, key, where);
-    if (!v.is_string() || v.get_ref<const std::string&>().empty()) fail(where + "." + key, "expected a non-empty string");
+    if (!v.is_string() || v.get_ref<const std::string&>().empty())
+      fail(where + "." + key, "expected a non-empty string");
     return v.get<std::string>();
   }
 
@@ -170,7 +172,8 @@ std::map<std::string, std::string, std::less<>> parse_keys(const Reader& r, cons
   }
   const json& map = r.object(a, key, aw);
   for (const auto& [name, value] : map.items()) {
-    if (!names_tensor(specs, name)) r.fail(aw + "." + key, "names tensor '" + name + "', which the model does not have");
+    if (!names_tensor(specs, name))
+      r.fail(aw + "." + key, "names tensor '" + name + "', which the model does not have");
     if (!value.is_string() || value.get_ref<const std::string&>().empty())
       r.fail(aw + "." + key + "." + name, "expected a non-empty string");
     keys.emplace(name, value.get<std::string>());
@@ -200,7 +203,8 @@ Artifact parse_artifact(const Reader& r, const json& a, const ModelEntry& entry,
                                                    r.number(t, "rtol", w + ".tolerance.outputs." + name)});
     }
   }
-  const bool keyed = std::find(std::begin(kKeyedFormats), std::end(kKeyedFormats), art.format) != std::end(kKeyedFormats);
+  const bool keyed =
+      std::find(std::begin(kKeyedFormats), std::end(kKeyedFormats), art.format) != std::end(kKeyedFormats);
   art.input_keys = parse_keys(r, a, "input_keys", entry.inputs, keyed, w);
   art.output_keys = parse_keys(r, a, "output_keys", entry.outputs, keyed, w);
   if (a.contains("boundary_dtypes")) {
@@ -235,10 +239,11 @@ GoldenSet parse_golden(const Reader& r, const json& g, const ModelEntry& entry, 
   set.name = r.string(g, "name", gw);
   const std::string w = gw + " '" + set.name + "'";
   set.rows = r.integer(r.field(g, "rows", w), w + ".rows", 0);
-  for (const auto& [key, specs, files] : {std::tuple{"inputs", &entry.inputs, &set.inputs},
-                                          std::tuple{"expected", &entry.outputs, &set.expected}}) {
+  for (const auto& [key, specs, files] :
+       {std::tuple{"inputs", &entry.inputs, &set.inputs}, std::tuple{"expected", &entry.outputs, &set.expected}}) {
     for (const auto& [name, value] : r.object(g, key, w).items()) {
-      if (!names_tensor(*specs, name)) r.fail(w + "." + key, "names tensor '" + name + "', which the model does not have");
+      if (!names_tensor(*specs, name))
+        r.fail(w + "." + key, "names tensor '" + name + "', which the model does not have");
       files->emplace(name, r.path(value, w + "." + key + "." + name, dir));
     }
   }
@@ -259,7 +264,8 @@ ModelEntry parse_model(const Reader& r, const json& m, const std::string& where,
   }
   const json& artifacts = r.array(m, "artifacts", at);
   for (std::size_t i = 0; i < artifacts.size(); ++i)
-    entry.artifacts.push_back(parse_artifact(r, artifacts[i], entry, at + " artifacts[" + std::to_string(i) + "]", dir));
+    entry.artifacts.push_back(
+        parse_artifact(r, artifacts[i], entry, at + " artifacts[" + std::to_string(i) + "]", dir));
   return entry;
 }
 

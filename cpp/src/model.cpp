@@ -2,10 +2,6 @@
 // library that include LibTorch headers.
 #include "deploykit/model.hpp"
 
-#include <torch/csrc/inductor/aoti_package/model_package_loader.h>
-#include <torch/script.h>
-#include <torch/version.h>
-
 #include <dlfcn.h>
 #include <link.h>
 
@@ -14,6 +10,10 @@
 #include <mutex>
 #include <utility>
 #include <vector>
+
+#include <torch/csrc/inductor/aoti_package/model_package_loader.h>
+#include <torch/script.h>
+#include <torch/version.h>
 
 #include "deploykit/checks.hpp"
 #include "deploykit/errors.hpp"
@@ -162,8 +162,7 @@ class TorchScriptImpl final : public Model::Impl {
 
 class AotiImpl final : public Model::Impl {
  public:
-  explicit AotiImpl(const std::filesystem::path& path)
-      : Impl(Format::kAoti, path.string()), loader_(path.string()) {}
+  explicit AotiImpl(const std::filesystem::path& path) : Impl(Format::kAoti, path.string()), loader_(path.string()) {}
 
   std::vector<at::Tensor> run(const std::vector<at::Tensor>& inputs) const override {
     // AOTInductor's container is internally synchronized (see model.hpp); its outputs

@@ -67,8 +67,7 @@ class HeaderParser {
     ++pos_;  // '}'
     skip_space();
     if (pos_ != text_.size()) bad("trailing characters after the header dict");
-    if (!seen_descr || !seen_fortran || !seen_shape)
-      bad("header lacks one of 'descr', 'fortran_order', 'shape'");
+    if (!seen_descr || !seen_fortran || !seen_shape) bad("header lacks one of 'descr', 'fortran_order', 'shape'");
     return h;
   }
 
@@ -211,8 +210,8 @@ Tensor parse_npy(std::span<const std::byte> bytes, std::string_view name) {
   const auto header = HeaderParser(text_at(prefix, header_len), name).parse();
   const std::optional<DType> dtype = dtype_of_descr(header.descr);
   if (!dtype)
-    fail(name, "dtype '" + header.descr +
-                   "' is not supported (expected one of <f4 <f2 <i4 <i8 |u1 |b1, little-endian)");
+    fail(name,
+         "dtype '" + header.descr + "' is not supported (expected one of <f4 <f2 <i4 <i8 |u1 |b1, little-endian)");
   if (header.fortran_order) fail(name, "fortran_order True is not supported (expected C order)");
 
   std::int64_t count = 0;

@@ -88,16 +88,17 @@ bool check_output(const std::string& name, const Tensor& expected, const Tensor&
                   std::ostream& out) {
   out << "check " << name << ": ";
   if (expected.dtype != got.dtype || expected.shape != got.shape) {
-    out << "FAIL max_abs=nan mismatches=" << got.numel() << "/" << got.numel() << " output "
-        << dtype_name(got.dtype) << " " << shape_string(got.shape) << " differs from the expected "
-        << dtype_name(expected.dtype) << " " << shape_string(expected.shape) << "\n";
+    out << "FAIL max_abs=nan mismatches=" << got.numel() << "/" << got.numel() << " output " << dtype_name(got.dtype)
+        << " " << shape_string(got.shape) << " differs from the expected " << dtype_name(expected.dtype) << " "
+        << shape_string(expected.shape) << "\n";
     return false;
   }
   const CompareResult r = compare(expected, got, tol.atol, tol.rtol);
   out << (r.passed ? "pass" : "FAIL") << " max_abs=" << sci(r.max_abs) << " mismatches=" << r.mismatches << "/"
       << r.count;
   if (!r.passed)
-    out << " worst_index=" << r.worst_index << (r.nan_match ? "" : " nan_mismatch") << (r.inf_match ? "" : " inf_mismatch");
+    out << " worst_index=" << r.worst_index << (r.nan_match ? "" : " nan_mismatch")
+        << (r.inf_match ? "" : " inf_mismatch");
   if (is_float(got.dtype))
     out << " (atol " << sci(tol.atol) << " rtol " << sci(tol.rtol) << ")\n";
   else

@@ -1,13 +1,13 @@
 #include "deploykit/sha256.hpp"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <array>
 #include <cctype>
 #include <fstream>
 #include <memory>
 #include <system_error>
+
+#include <openssl/evp.h>
 
 #include "deploykit/errors.hpp"
 

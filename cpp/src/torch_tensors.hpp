@@ -2,13 +2,13 @@
 // state Model::predict keeps between calls. Includes LibTorch headers; never installed.
 #pragma once
 
-#include <ATen/ATen.h>
-
 #include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <ATen/ATen.h>
 
 #include "deploykit/checks.hpp"
 #include "deploykit/tensor.hpp"

@@ -1,13 +1,13 @@
 // The demo CLI end to end through cli::main (src/app.cpp): timed --jobs lines and
 // --timing, on the test export named by DEPLOYKIT_TEST_MANIFEST (as model_test.cpp).
 // tests/test_cpp_client.py drives the built binary through the rest of the command line.
-#include <gtest/gtest.h>
-
 #include <cstdlib>
-#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "deploykit/cli.hpp"
 #include "deploykit/manifest.hpp"
@@ -63,7 +63,10 @@ CliRun run_cli(std::vector<std::string> args) {
 json job(const std::string& id, json extra = json::object()) {
   const ModelEntry& m = torch_model();
   const GoldenSet& set = *m.find_golden("golden");
-  json j = {{"id", id}, {"model", m.id}, {"format", "torchscript-script"}, {"inputs", json::object()},
+  json j = {{"id", id},
+            {"model", m.id},
+            {"format", "torchscript-script"},
+            {"inputs", json::object()},
             {"check", json::object()}};
   for (const auto& [name, path] : set.inputs) j["inputs"][name] = path.string();
   for (const auto& [name, path] : set.expected) j["check"][name] = path.string();
@@ -88,7 +91,8 @@ void expect_timing_object(const json& t, const std::string& what) {
   ASSERT_TRUE(t.is_object()) << what;
   std::vector<std::string> keys;
   for (const auto& [key, value] : t.items()) keys.push_back(key);
-  EXPECT_EQ(keys, (std::vector<std::string>{"load_ms", "first_ms", "batch", "latency_us", "direct_latency_us", "direct"}))
+  EXPECT_EQ(keys,
+            (std::vector<std::string>{"load_ms", "first_ms", "batch", "latency_us", "direct_latency_us", "direct"}))
       << what;
   EXPECT_GT(t["load_ms"].get<double>(), 0) << what;
   EXPECT_GT(t["first_ms"].get<double>(), 0) << what;
@@ -105,7 +109,8 @@ void expect_timing_object(const json& t, const std::string& what) {
 
 TEST(TimedJobs, CarryTheTimingObjectWithOneLoadMsPerModel) {
   const testing::TempDir dir;
-  const CliRun r = run_jobs(dir, {job("t1", {{"repeat", 20}, {"warmup", 3}}), job("plain"), job("t2", {{"repeat", 5}})});
+  const CliRun r =
+      run_jobs(dir, {job("t1", {{"repeat", 20}, {"warmup", 3}}), job("plain"), job("t2", {{"repeat", 5}})});
   ASSERT_EQ(r.exit, 0) << r.err << r.out;
   const std::vector<json> lines = r.lines();
   ASSERT_EQ(lines.size(), 3u) << r.out;
@@ -166,8 +171,8 @@ TEST(Timing, TheFileHoldsTheSameObjectAsATimedJob) {
   const testing::TempDir dir;
   const ModelEntry& m = torch_model();
   const CliRun r = run_cli({"--model", m.id, "--format", "torchscript-script", "--input-dir",
-                         m.find_golden("golden")->inputs.begin()->second.parent_path().string(), "--repeat", "10",
-                         "--warmup", "2", "--timing", (dir / "t.json").string()});
+                            m.find_golden("golden")->inputs.begin()->second.parent_path().string(), "--repeat", "10",
+                            "--warmup", "2", "--timing", (dir / "t.json").string()});
   ASSERT_EQ(r.exit, 0) << r.err;
   expect_timing_object(json::parse(testing::read_file(dir / "t.json")), "--timing");
 }

@@ -1,9 +1,10 @@
 // The contract's input checks and boundary casts (checks.hpp), each message.
-#include <gtest/gtest.h>
+#include "deploykit/checks.hpp"
 
 #include <limits>
 
-#include "deploykit/checks.hpp"
+#include <gtest/gtest.h>
+
 #include "deploykit/errors.hpp"
 
 namespace deploykit {

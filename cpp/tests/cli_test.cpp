@@ -1,8 +1,9 @@
 // Argument parsing and statistics of the demo CLI (no model is loaded here;
 // tests/test_cpp_client.py drives the built binary end to end).
+#include "deploykit/cli.hpp"
+
 #include <gtest/gtest.h>
 
-#include "deploykit/cli.hpp"
 #include "deploykit/errors.hpp"
 
 namespace deploykit::cli {
@@ -35,10 +36,10 @@ TEST(Cli, ParsesEveryFlag) {
 }
 
 TEST(Cli, RepeatedNamedBindingsSplitAtTheFirstEquals) {
-  const Options o = parse_args(std::vector<std::string>{"--manifest", "m.json", "--model", "m", "--input",
-                                                        "tokens=a.npy", "--input", "mask=dir/x=y.npy", "--output",
-                                                        "logits=l.npy", "--check", "logits=e.npy"})
-                        .options;
+  const Options o =
+      parse_args(std::vector<std::string>{"--manifest", "m.json", "--model", "m", "--input", "tokens=a.npy", "--input",
+                                          "mask=dir/x=y.npy", "--output", "logits=l.npy", "--check", "logits=e.npy"})
+          .options;
   EXPECT_EQ(o.request.inputs.bindings, (std::vector<Binding>{{"tokens", "a.npy"}, {"mask", "dir/x=y.npy"}}));
   EXPECT_EQ(o.request.outputs.bindings, (std::vector<Binding>{{"logits", "l.npy"}}));
   EXPECT_EQ(o.request.checks.bindings, (std::vector<Binding>{{"logits", "e.npy"}}));
@@ -54,7 +55,8 @@ TEST(Cli, ParsesTheFolderFlags) {
 }
 
 TEST(Cli, ParsesJobs) {
-  const Options o = parse_args(std::vector<std::string>{"--manifest", "m.json", "--jobs", "j.jsonl", "--verbose"}).options;
+  const Options o =
+      parse_args(std::vector<std::string>{"--manifest", "m.json", "--jobs", "j.jsonl", "--verbose"}).options;
   EXPECT_EQ(o.jobs, std::filesystem::path("j.jsonl"));
   EXPECT_TRUE(o.verbose);
 }
@@ -103,9 +105,9 @@ TEST(Cli, RejectsBadArguments) {
 
 TEST(Cli, UsageMentionsEveryFlagAndExitCodes) {
   const std::string u = usage();
-  for (const char* flag : {"--manifest", "--model", "--format", "--input", "--input-dir", "--output", "--output-dir",
-                           "--check", "--check-dir", "--jobs", "--repeat", "--warmup", "--timing", "--verbose",
-                           "--help"})
+  for (const char* flag :
+       {"--manifest", "--model", "--format", "--input", "--input-dir", "--output", "--output-dir", "--check",
+        "--check-dir", "--jobs", "--repeat", "--warmup", "--timing", "--verbose", "--help"})
     EXPECT_NE(u.find(flag), std::string::npos) << flag;
   EXPECT_NE(u.find("Exit codes"), std::string::npos);
 }
@@ -126,7 +128,10 @@ TEST(Cli, InterleaveTimesBothInAlternatingBlocks) {
   std::string order;
   const Interleaved t = interleave([&] { order += 'a'; }, [&] { order += 'b'; }, 5, 2, 2);
   // 2 warm-ups each (ab ab), then blocks of 3 and 2: a-first, then b-first.
-  EXPECT_EQ(order, "abab" "aaabbb" "bbaa");
+  EXPECT_EQ(order,
+            "abab"
+            "aaabbb"
+            "bbaa");
   ASSERT_EQ(t.a.size(), 5u);
   ASSERT_EQ(t.b.size(), 5u);
   for (double us : t.a) EXPECT_GE(us, 0);

@@ -1,17 +1,17 @@
 #include "deploykit/compare.hpp"
 
-#include <gtest/gtest.h>
-
 #include <cmath>
 #include <cstddef>
 #include <limits>
 #include <stdexcept>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 namespace {
 
-using deploykit::CompareResult;
 using deploykit::compare;
+using deploykit::CompareResult;
 
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 constexpr float kInf = std::numeric_limits<float>::infinity();
@@ -19,8 +19,7 @@ constexpr float kDenormMin = std::numeric_limits<float>::denorm_min();
 constexpr float kMax = std::numeric_limits<float>::max();
 constexpr double kInfD = std::numeric_limits<double>::infinity();
 
-CompareResult run(const std::vector<float>& ref, const std::vector<float>& cand,
-                  double atol = 0.0, double rtol = 0.0) {
+CompareResult run(const std::vector<float>& ref, const std::vector<float>& cand, double atol = 0.0, double rtol = 0.0) {
   return compare(std::span<const float>(ref), std::span<const float>(cand), atol, rtol);
 }
 
@@ -93,7 +92,7 @@ TEST(Compare, NaNOnOneSideIsANonFiniteMismatch) {
   EXPECT_TRUE(r.inf_match);
   EXPECT_EQ(r.nonfinite_mismatches, 1);
   EXPECT_EQ(r.mismatches, 2);
-  EXPECT_EQ(r.worst_index, 1);  // the non-finite mismatch beats the larger finite diff
+  EXPECT_EQ(r.worst_index, 1);       // the non-finite mismatch beats the larger finite diff
   EXPECT_DOUBLE_EQ(r.max_abs, 1.0);  // NaN excluded from the statistics
   EXPECT_EQ(r.min_passing_atol, kInfD);
 }
@@ -185,12 +184,9 @@ TEST(BufferView, RejectsWrongTypeLayoutAndShape) {
   const std::vector<std::ptrdiff_t> contiguous = {12, 4};
   const std::vector<std::ptrdiff_t> other_shape = {3, 2};
   const std::vector<std::ptrdiff_t> other_strides = {8, 4};
-  EXPECT_THROW(deploykit::as_float32_span({data.data(), "d", 8, shape, contiguous}, "x"),
-               deploykit::dtype_error);
-  EXPECT_THROW(deploykit::as_float32_span({data.data(), ">f", 4, shape, contiguous}, "x"),
-               deploykit::dtype_error);
-  EXPECT_THROW(deploykit::as_float32_span({data.data(), "f", 4, shape, strided}, "x"),
-               std::invalid_argument);
+  EXPECT_THROW(deploykit::as_float32_span({data.data(), "d", 8, shape, contiguous}, "x"), deploykit::dtype_error);
+  EXPECT_THROW(deploykit::as_float32_span({data.data(), ">f", 4, shape, contiguous}, "x"), deploykit::dtype_error);
+  EXPECT_THROW(deploykit::as_float32_span({data.data(), "f", 4, shape, strided}, "x"), std::invalid_argument);
   const deploykit::BufferView a{data.data(), "f", 4, shape, contiguous};
   const deploykit::BufferView b{data.data(), "f", 4, other_shape, other_strides};
   EXPECT_THROW(compare(a, b, 0.0, 0.0), std::invalid_argument);

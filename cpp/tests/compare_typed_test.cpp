@@ -1,9 +1,9 @@
 // compare() over every contract dtype: float16 in float16 ULPs, integers and bool exactly,
 // and the buffer-protocol dtype dispatch the Python extension uses.
-#include <gtest/gtest.h>
-
 #include <cmath>
 #include <limits>
+
+#include <gtest/gtest.h>
 
 #include "deploykit/compare.hpp"
 

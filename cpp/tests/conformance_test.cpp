@@ -1,8 +1,8 @@
 // The language-neutral conformance fixtures (testdata/conformance/verdicts.json): every
 // npy file, manifest and input-check call must get exactly its verdict.
-#include <gtest/gtest.h>
-
 #include <fstream>
+
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "deploykit/checks.hpp"
@@ -68,7 +68,8 @@ json spec_json(const TensorSpec& s) {
 
 json expected_specs(const json& list) {
   json out = json::array();
-  for (const json& s : list) out.push_back({{"name", s.at("name")}, {"dtype", s.at("dtype")}, {"shape", s.at("shape")}});
+  for (const json& s : list)
+    out.push_back({{"name", s.at("name")}, {"dtype", s.at("dtype")}, {"shape", s.at("shape")}});
   return out;
 }
 
@@ -92,8 +93,10 @@ TEST(Conformance, ManifestVerdicts) {
         EXPECT_EQ(e.dims.size(), dims.size());
         for (const auto& [name, range] : dims.items()) {
           EXPECT_EQ(e.range_of(name).min, range.value("min", std::int64_t{0})) << name;
-          if (range.contains("max")) EXPECT_EQ(e.range_of(name).max, range.at("max").get<std::int64_t>()) << name;
-          else EXPECT_FALSE(e.range_of(name).max.has_value()) << name;
+          if (range.contains("max"))
+            EXPECT_EQ(e.range_of(name).max, range.at("max").get<std::int64_t>()) << name;
+          else
+            EXPECT_FALSE(e.range_of(name).max.has_value()) << name;
         }
       }
       continue;
@@ -125,7 +128,8 @@ TEST(Conformance, CallVerdicts) {
       ASSERT_NE(artifact, nullptr) << "the fixture's manifest lists no " << format << " artifact";
     }
     TensorMap inputs;
-    for (const auto& [name, file] : v.at("inputs").items()) inputs.emplace(name, read_npy(kDir / file.get<std::string>()));
+    for (const auto& [name, file] : v.at("inputs").items())
+      inputs.emplace(name, read_npy(kDir / file.get<std::string>()));
     if (v.at("valid").get<bool>()) {
       EXPECT_NO_THROW(check_inputs(model, inputs, artifact));
       continue;

@@ -1,9 +1,9 @@
-#include <gtest/gtest.h>
+#include "deploykit/manifest.hpp"
 
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "deploykit/errors.hpp"
-#include "deploykit/manifest.hpp"
 #include "test_util.hpp"
 
 namespace deploykit {
@@ -114,8 +114,8 @@ TEST(Manifest, OtherSchemaVersionsAreVersionErrors) {
       Manifest::parse(d.dump(), "/models", "models/manifest.json");
       FAIL() << v;
     } catch (const VersionError& e) {
-      EXPECT_EQ(std::string(e.what()), "models/manifest.json: schema_version " + v.dump() +
-                                           " is not supported (this client reads 2)");
+      EXPECT_EQ(std::string(e.what()),
+                "models/manifest.json: schema_version " + v.dump() + " is not supported (this client reads 2)");
     }
   }
   d.erase("schema_version");
@@ -162,8 +162,11 @@ TEST(Manifest, RejectsMalformedSpecsNamingModelAndTensor) {
     edit(model0(d));
     return d.dump();
   };
-  expect_error(with([](json& m) { m["inputs"][0]["dtype"] = "float64"; }), "model m input tokens: unknown dtype 'float64'");
-  expect_error(with([](json& m) { m["inputs"][1]["shape"] = json::array({1, 1, 1, 1, 1, 1, 1, 1, 1}); }),
+  expect_error(with([](json& m) { m["inputs"][0]["dtype"] = "float64"; }),
+               "model m input tokens: unknown dtype 'float64'");
+  expect_error(with([](json& m) {
+                 m["inputs"][1]["shape"] = json::array({1, 1, 1, 1, 1, 1, 1, 1, 1});
+               }),
                "model m input mask: rank 9 is over 8");
   expect_error(with([](json& m) { m["outputs"][1]["shape"][1] = -1; }), "model m output embedding: dim -1");
   expect_error(with([](json& m) { m["outputs"][1]["shape"][1] = 2.5; }), "model m output embedding: dim 2.5");
@@ -184,7 +187,9 @@ TEST(Manifest, RejectsMalformedSpecsNamingModelAndTensor) {
                "int64 -> float32 is not an allowed boundary cast");
   expect_error(with([](json& m) { m["artifacts"][1]["boundary_dtypes"]["logits"] = "float16"; }),
                "float32 -> float16 is not an allowed boundary cast");
-  expect_error(with([](json& m) { m["artifacts"][0]["tolerance"]["outputs"]["probs"] = {{"atol", 0}, {"rtol", 0}}; }),
+  expect_error(with([](json& m) {
+                 m["artifacts"][0]["tolerance"]["outputs"]["probs"] = {{"atol", 0}, {"rtol", 0}};
+               }),
                "unknown output 'probs'");
 }
 

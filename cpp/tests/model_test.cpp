@@ -1,18 +1,19 @@
 // deploykit::Model against the golden vectors of the test export named by
 // DEPLOYKIT_TEST_MANIFEST (`make test-fixtures`; the Makefile exports it).
 // Every torch model in that manifest is run, in each format.
-#include <gtest/gtest.h>
+#include "deploykit/model.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
-#include <nlohmann/json.hpp>
 #include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "deploykit/compare.hpp"
 #include "deploykit/errors.hpp"
-#include "deploykit/model.hpp"
 #include "deploykit/npy.hpp"
 #include "deploykit/sha256.hpp"
 #include "test_util.hpp"
@@ -68,7 +69,8 @@ TensorMap row_range(const TensorMap& m, std::int64_t start, std::int64_t rows) {
 }
 
 // Every output equals its expected tensor within the artifact's tolerance for it.
-void expect_matches(const TensorMap& expected, const TensorMap& got, const Artifact& artifact, const std::string& what) {
+void expect_matches(const TensorMap& expected, const TensorMap& got, const Artifact& artifact,
+                    const std::string& what) {
   ASSERT_EQ(got.size(), expected.size()) << what;
   for (const auto& [name, want] : expected) {
     const auto it = got.find(name);
@@ -109,8 +111,8 @@ TEST_P(ModelFormat, MatchesEveryGoldenSetPerOutputAtBatch1And7AndWhole) {
       ASSERT_EQ(expected.size(), entry->outputs.size()) << entry->id << "/" << set.name;
       for (const std::int64_t rows : {std::int64_t{1}, std::int64_t{7}, set.rows}) {
         if (rows > set.rows) continue;
-        const std::string what = entry->id + "/" + std::string(format_name(GetParam())) + "/" + set.name + " batch " +
-                                 std::to_string(rows);
+        const std::string what =
+            entry->id + "/" + std::string(format_name(GetParam())) + "/" + set.name + " batch " + std::to_string(rows);
         expect_matches(first_rows(expected, rows), model.predict(first_rows(inputs, rows)), artifact, what);
       }
     }
@@ -119,8 +121,8 @@ TEST_P(ModelFormat, MatchesEveryGoldenSetPerOutputAtBatch1And7AndWhole) {
 
 TEST_P(ModelFormat, SpecialSetHoldsNonFiniteValuesThatPropagateLikeTheReference) {
   for (const ModelEntry* entry : models_with(GetParam())) {
-    const bool float_input = std::any_of(entry->inputs.begin(), entry->inputs.end(),
-                                         [](const TensorSpec& s) { return is_float(s.dtype); });
+    const bool float_input =
+        std::any_of(entry->inputs.begin(), entry->inputs.end(), [](const TensorSpec& s) { return is_float(s.dtype); });
     if (!float_input) continue;  // only models with a float input have a special set
     const GoldenSet& set = golden_set(*entry, "special");
     const TensorMap inputs = read_all(set.inputs);
@@ -228,7 +230,8 @@ TEST_P(ModelFormat, RefusesBadInputsBeforeTheRuntime) {
       t = good;
       t.at(spec.name) = Tensor(spec.dtype, wrong);
       EXPECT_EQ(input_error(model, t), "input " + spec.name + ": dim " + std::to_string(k) + " is " +
-                                           std::to_string(wrong[k]) + ", expected " + std::to_string(spec.shape[k].size));
+                                           std::to_string(wrong[k]) + ", expected " +
+                                           std::to_string(spec.shape[k].size));
     }
     t = good;
     t.at(spec.name) = first_rows(first, 0);
@@ -268,7 +271,8 @@ TEST_P(ModelFormat, DirectCallRunsTheBareRuntimeAndChecksTheInput) {
   EXPECT_THROW((void)model.direct_call(TensorMap{}), InputError);
 }
 
-INSTANTIATE_TEST_SUITE_P(Torch, ModelFormat, ::testing::ValuesIn(supported_formats().begin(), supported_formats().end()),
+INSTANTIATE_TEST_SUITE_P(Torch, ModelFormat,
+                         ::testing::ValuesIn(supported_formats().begin(), supported_formats().end()),
                          [](const auto& info) {
                            std::string name(format_name(info.param));
                            std::erase(name, '-');
@@ -298,17 +302,16 @@ class CorruptArtifact : public ::testing::Test {
       }
       return out;
     };
-    const nlohmann::json doc = {
-        {"schema_version", 2},
-        {"models",
-         {{{"id", "m"},
-           {"inputs", specs(entry_->inputs)},
-           {"outputs", specs(entry_->outputs)},
-           {"artifacts",
-            {{{"format", "torchscript-script"},
-              {"path", path},
-              {"sha256", sha.value_or(sha256_file(file))},
-              {"tolerance", {{"atol", 0}, {"rtol", 0}}}}}}}}}};
+    const nlohmann::json doc = {{"schema_version", 2},
+                                {"models",
+                                 {{{"id", "m"},
+                                   {"inputs", specs(entry_->inputs)},
+                                   {"outputs", specs(entry_->outputs)},
+                                   {"artifacts",
+                                    {{{"format", "torchscript-script"},
+                                      {"path", path},
+                                      {"sha256", sha.value_or(sha256_file(file))},
+                                      {"tolerance", {{"atol", 0}, {"rtol", 0}}}}}}}}}};
     return Manifest::parse(doc.dump(), dir_.path());
   }
 

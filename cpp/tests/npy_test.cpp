@@ -1,12 +1,13 @@
-#include <gtest/gtest.h>
+#include "deploykit/npy.hpp"
 
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <span>
 
+#include <gtest/gtest.h>
+
 #include "deploykit/errors.hpp"
-#include "deploykit/npy.hpp"
 #include "test_util.hpp"
 
 namespace deploykit {
@@ -63,7 +64,8 @@ TEST(Npy, EveryDtypeRoundTripsAtRanks0To8) {
       std::vector<std::int64_t> shape(rank, 1);
       if (rank > 0) shape.front() = 3;
       Tensor t(d, shape);
-      for (std::size_t i = 0; i < t.data.size(); ++i) t.data[i] = static_cast<std::byte>(d == DType::kBool ? i % 2 : i * 7);
+      for (std::size_t i = 0; i < t.data.size(); ++i)
+        t.data[i] = static_cast<std::byte>(d == DType::kBool ? i % 2 : i * 7);
       const Tensor back = parse_npy(encode_npy(t), "mem");
       EXPECT_EQ(back, t) << dtype_name(d) << " rank " << rank;
     }
@@ -89,8 +91,10 @@ TEST(Npy, EncodedHeaderIsNumpyCompatible) {
     const std::vector<std::byte> e = encode_npy(t);
     return std::string(reinterpret_cast<const char*>(e.data()) + 10, 60);
   };
-  EXPECT_EQ(header_of(Tensor(DType::kBool, {3})).rfind("{'descr': '|b1', 'fortran_order': False, 'shape': (3,), }", 0), 0u);
-  EXPECT_EQ(header_of(Tensor(DType::kUInt8, {})).rfind("{'descr': '|u1', 'fortran_order': False, 'shape': (), }", 0), 0u);
+  EXPECT_EQ(header_of(Tensor(DType::kBool, {3})).rfind("{'descr': '|b1', 'fortran_order': False, 'shape': (3,), }", 0),
+            0u);
+  EXPECT_EQ(header_of(Tensor(DType::kUInt8, {})).rfind("{'descr': '|u1', 'fortran_order': False, 'shape': (), }", 0),
+            0u);
   EXPECT_EQ(header_of(Tensor(DType::kFloat16, {2})).rfind("{'descr': '<f2'", 0), 0u);
 }
 
@@ -147,8 +151,7 @@ TEST(Npy, RejectsAHeaderThatLies) {
 }
 
 TEST(Npy, RejectsOverflowingShape) {
-  expect_rejected(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 4), }", 0),
-                  "too large");
+  expect_rejected(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 4), }", 0), "too large");
   expect_rejected(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999, 4), }", 0),
                   "too large");
 }
@@ -167,7 +170,8 @@ TEST(Npy, RejectsBadMagicVersionAndTruncatedHeader) {
 
 TEST(Npy, RejectsMalformedHeaders) {
   expect_rejected(npy("{'descr': '<f4', 'shape': (2, 3), }", 24), "lacks");
-  expect_rejected(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), 'x': 1}", 24), "unexpected header key");
+  expect_rejected(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), 'x': 1}", 24),
+                  "unexpected header key");
   expect_rejected(npy("{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2, 3)}", 24), "duplicate");
   expect_rejected(npy("{'descr': '<f4', 'fortran_order': Fals, 'shape': (2, 3)}", 24), "True or False");
   expect_rejected(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, -3)}", 24), "negative dimension");
@@ -176,9 +180,7 @@ TEST(Npy, RejectsMalformedHeaders) {
   expect_rejected(npy("['descr', '<f4']", 24), "expected '{'");
 }
 
-TEST(Npy, MissingFileIsAnInputError) {
-  EXPECT_THROW(read_npy("/nonexistent/deploykit/x.npy"), InputError);
-}
+TEST(Npy, MissingFileIsAnInputError) { EXPECT_THROW(read_npy("/nonexistent/deploykit/x.npy"), InputError); }
 
 TEST(Npy, EncodeRejectsInconsistentTensors) {
   Tensor t(DType::kFloat32, {2, 3});

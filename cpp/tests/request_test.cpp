@@ -1,14 +1,15 @@
 // Resolving a call's files (request.hpp), the per-output check lines and --jobs files.
-#include <gtest/gtest.h>
+#include "deploykit/request.hpp"
 
 #include <limits>
-#include <nlohmann/json.hpp>
 #include <sstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "deploykit/errors.hpp"
 #include "deploykit/jobs.hpp"
 #include "deploykit/npy.hpp"
-#include "deploykit/request.hpp"
 #include "test_util.hpp"
 
 namespace deploykit::cli {
@@ -36,7 +37,9 @@ using Paths = std::map<std::string, std::filesystem::path>;
 
 TEST(Request, BareFileIsTheSoleInput) {
   EXPECT_EQ(resolve_inputs(model({"input"}, {"output"}), Files{{{"", "x.npy"}}, {}}), (Paths{{"input", "x.npy"}}));
-  EXPECT_EQ(error_of([] { resolve_inputs(model({"tokens", "mask"}, {"y"}), Files{{{"", "x.npy"}}, {}}); }),
+  EXPECT_EQ(error_of([] {
+              resolve_inputs(model({"tokens", "mask"}, {"y"}), Files{{{"", "x.npy"}}, {}});
+            }),
             "input x.npy: a bare file needs a model with one input, m has 2 (tokens, mask); use NAME=FILE");
 }
 
@@ -44,11 +47,17 @@ TEST(Request, NamedInputsMustBeKnownCompleteAndUnique) {
   const ModelEntry m = model({"tokens", "mask"}, {"y"});
   EXPECT_EQ(resolve_inputs(m, Files{{{"mask", "m.npy"}, {"tokens", "t.npy"}}, {}}),
             (Paths{{"tokens", "t.npy"}, {"mask", "m.npy"}}));
-  EXPECT_EQ(error_of([&] { resolve_inputs(m, Files{{{"tokens", "t.npy"}}, {}}); }),
+  EXPECT_EQ(error_of([&] {
+              resolve_inputs(m, Files{{{"tokens", "t.npy"}}, {}});
+            }),
             "input mask: missing (model inputs: tokens, mask)");
-  EXPECT_EQ(error_of([&] { resolve_inputs(m, Files{{{"tokens", "t.npy"}, {"x", "x.npy"}}, {}}); }),
+  EXPECT_EQ(error_of([&] {
+              resolve_inputs(m, Files{{{"tokens", "t.npy"}, {"x", "x.npy"}}, {}});
+            }),
             "input x: unknown input \"x\" (model inputs: tokens, mask)");
-  EXPECT_EQ(error_of([&] { resolve_inputs(m, Files{{{"tokens", "t.npy"}, {"tokens", "u.npy"}}, {}}); }),
+  EXPECT_EQ(error_of([&] {
+              resolve_inputs(m, Files{{{"tokens", "t.npy"}, {"tokens", "u.npy"}}, {}});
+            }),
             "input tokens: given more than once");
 }
 
@@ -63,14 +72,20 @@ TEST(Request, OutputsMayBeASubset) {
   const ModelEntry m = model({"x"}, {"logits", "embedding"});
   EXPECT_TRUE(resolve_outputs(m, Files{}, "output").empty());
   EXPECT_EQ(resolve_outputs(m, Files{{{"embedding", "e.npy"}}, {}}, "check"), (Paths{{"embedding", "e.npy"}}));
-  EXPECT_EQ(error_of([&] { resolve_outputs(m, Files{{{"", "e.npy"}}, {}}, "output"); }),
+  EXPECT_EQ(error_of([&] {
+              resolve_outputs(m, Files{{{"", "e.npy"}}, {}}, "output");
+            }),
             "output e.npy: a bare file needs a model with one output, m has 2 (logits, embedding); use NAME=FILE");
-  EXPECT_EQ(error_of([&] { resolve_outputs(m, Files{{{"probs", "p.npy"}}, {}}, "check"); }),
+  EXPECT_EQ(error_of([&] {
+              resolve_outputs(m, Files{{{"probs", "p.npy"}}, {}}, "check");
+            }),
             "check probs: unknown check \"probs\" (model outputs: logits, embedding)");
 }
 
 TEST(Request, ReadTensorsReportsTheMissingFile) {
-  EXPECT_NE(error_of([] { read_tensors(Paths{{"x", "/nonexistent/deploykit/x.npy"}}); }).find("/nonexistent/deploykit/x.npy"),
+  EXPECT_NE(error_of([] {
+              read_tensors(Paths{{"x", "/nonexistent/deploykit/x.npy"}});
+            }).find("/nonexistent/deploykit/x.npy"),
             std::string::npos);
 }
 
@@ -136,10 +151,12 @@ TEST(Jobs, RejectsMalformedLinesNamingTheLine) {
   EXPECT_EQ(error("{\"inputs\": {\"x\": \"x.npy\"}}"), "jobs j.jsonl line 1: missing 'model'");
   EXPECT_EQ(error("{\"model\": \"m\"}"), "jobs j.jsonl line 1: missing 'inputs'");
   EXPECT_EQ(error("{\"model\": \"m\", \"inputs\": {}}"), "jobs j.jsonl line 1: 'inputs' is empty");
-  EXPECT_EQ(error("{\"model\": \"m\", \"inputs\": {\"x\": 3}}"), "jobs j.jsonl line 1: 'inputs.x' must be a non-empty string");
+  EXPECT_EQ(error("{\"model\": \"m\", \"inputs\": {\"x\": 3}}"),
+            "jobs j.jsonl line 1: 'inputs.x' must be a non-empty string");
   EXPECT_EQ(error("{\"model\": \"m\", \"inputs\": {\"x\": \"a\"}, \"check\": [\"e.npy\"]}"),
             "jobs j.jsonl line 1: 'check' must be an object {name: path}");
-  EXPECT_EQ(error("{\"id\": 5, \"model\": \"m\", \"inputs\": {\"x\": \"a\"}}"), "jobs j.jsonl line 1: 'id' must be a string");
+  EXPECT_EQ(error("{\"id\": 5, \"model\": \"m\", \"inputs\": {\"x\": \"a\"}}"),
+            "jobs j.jsonl line 1: 'id' must be a string");
 }
 
 TEST(Jobs, ResultLinesAreJsonInTheContractsOrder) {
@@ -149,7 +166,8 @@ TEST(Jobs, ResultLinesAreJsonInTheContractsOrder) {
   EXPECT_EQ(job_line(job, {2, "input x: missing", 0.5, std::nullopt}),
             R"({"id":"cnn/aoti/golden","index":3,"exit":2,"error":"input x: missing","seconds":0.5})");
   job.id.reset();
-  EXPECT_EQ(job_line(job, {0, std::nullopt, 0.25, std::nullopt}), R"({"id":null,"index":3,"exit":0,"error":null,"seconds":0.25})");
+  EXPECT_EQ(job_line(job, {0, std::nullopt, 0.25, std::nullopt}),
+            R"({"id":null,"index":3,"exit":0,"error":null,"seconds":0.25})");
 }
 
 TEST(Jobs, ParsesRepeatAndWarmup) {

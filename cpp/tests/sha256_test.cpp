@@ -1,7 +1,8 @@
+#include "deploykit/sha256.hpp"
+
 #include <gtest/gtest.h>
 
 #include "deploykit/errors.hpp"
-#include "deploykit/sha256.hpp"
 #include "test_util.hpp"
 
 namespace deploykit {

@@ -1,8 +1,6 @@
 // Helpers shared by the GoogleTest suites.
 #pragma once
 
-#include <gtest/gtest.h>
-
 #include <cstddef>
 #include <filesystem>
 #include <fstream>
@@ -10,6 +8,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 namespace deploykit::testing {
 

@@ -10,10 +10,6 @@
 // AOTIModelPackageLoader::run for .pt2, on pre-built arguments), the same code
 // and the same alternating rounds (cli::interleave, the order flipping every
 // round) as the CLI's --timing "direct_latency_us".
-#include <ATen/Parallel.h>
-#include <c10/util/Exception.h>
-#include <torch/version.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -22,6 +18,10 @@
 #include <random>
 #include <string>
 #include <vector>
+
+#include <ATen/Parallel.h>
+#include <c10/util/Exception.h>
+#include <torch/version.h>
 
 #include "deploykit/cli.hpp"
 #include "deploykit/manifest.hpp"
@@ -95,9 +95,10 @@ int main(int argc, char** argv) {
     const auto manifest = deploykit::Manifest::read(argv[1]);
     std::printf("LibTorch %s, %d intra-op threads; %d rounds x %d calls at batch 1, alternating client/bare\n\n",
                 TORCH_VERSION, at::get_num_threads(), rounds, calls);
-    std::printf("| model | format | first load ms | load ms | sha256 ms | b1 p50 us | b1 p99 us | bare b1 p50 us | "
-                "bare b1 p99 us | b1 p50 ratio | b1024 rows/s | bare b1024 rows/s | b1024 p50 ratio |\n"
-                "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    std::printf(
+        "| model | format | first load ms | load ms | sha256 ms | b1 p50 us | b1 p99 us | bare b1 p50 us | "
+        "bare b1 p99 us | b1 p50 ratio | b1024 rows/s | bare b1024 rows/s | b1024 p50 ratio |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (const auto& entry : manifest.models()) {
       for (Format format : deploykit::supported_formats()) {
         const auto* artifact = entry.find_artifact(deploykit::format_name(format));

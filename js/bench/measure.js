@@ -22,7 +22,10 @@ import { startServer } from '../src/server/server.js';
 /* global document -- firstPrediction's page.waitForFunction callback runs in the page */
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin');
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { repeat: { type: 'string', default: '200' } } });
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { repeat: { type: 'string', default: '200' } },
+});
 const manifest = path.resolve(positionals[0] || 'models/manifest.json');
 const repeat = Number(values.repeat);
 const doc = await readManifest(manifest);
@@ -37,7 +40,9 @@ function batchFile(rows, features) {
     s ^= s << 5;
     return ((s >>> 0) + 0.5) / 4294967296;
   };
-  const data = new Float32Array(rows * features).map(() => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform()));
+  const data = new Float32Array(rows * features).map(
+    () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform()),
+  );
   const file = path.join(work, `x_${rows}x${features}.npy`);
   fs.writeFileSync(file, writeNpy(new Tensor('float32', [rows, features], data)));
   return file;
@@ -45,8 +50,26 @@ function batchFile(rows, features) {
 
 function timed(launcher, model, backend, input, n, k) {
   const t = path.join(work, 'timing.json');
-  const r = spawnSync(path.join(BIN, launcher), ['--manifest', manifest, '--model', model, '--input', input,
-    '--backend', backend, '--repeat', String(n), '--warmup', String(k), '--timing', t], { encoding: 'utf8' });
+  const r = spawnSync(
+    path.join(BIN, launcher),
+    [
+      '--manifest',
+      manifest,
+      '--model',
+      model,
+      '--input',
+      input,
+      '--backend',
+      backend,
+      '--repeat',
+      String(n),
+      '--warmup',
+      String(k),
+      '--timing',
+      t,
+    ],
+    { encoding: 'utf8' },
+  );
   if (r.status !== 0) throw new Error(`${launcher} ${model} ${backend}: exit ${r.status}: ${r.stderr.trim()}`);
   return JSON.parse(fs.readFileSync(t, 'utf8'));
 }
@@ -60,7 +83,13 @@ async function firstPrediction(models, backends) {
       for (const backend of backends) {
         const page = await browser.context.newPage();
         await page.goto(`${server.url}app/?model=${model}&backend=${backend}`);
-        await page.waitForFunction(() => document.getElementById('first-ms').dataset.ms || document.getElementById('status').dataset.state === 'error', null, { timeout: 120_000 });
+        await page.waitForFunction(
+          () =>
+            document.getElementById('first-ms').dataset.ms ||
+            document.getElementById('status').dataset.state === 'error',
+          null,
+          { timeout: 120_000 },
+        );
         out[`${model}/${backend}`] = Number(await page.locator('#first-ms').getAttribute('data-ms'));
         await page.close();
       }
@@ -72,10 +101,25 @@ async function firstPrediction(models, backends) {
   return out;
 }
 
-const runtimes = [['deploykit-node', 'cpu'], ['deploykit-node', 'wasm'], ['deploykit-browser', 'wasm'], ['deploykit-browser', 'cpu'], ['deploykit-browser', 'webgl']];
+const runtimes = [
+  ['deploykit-node', 'cpu'],
+  ['deploykit-node', 'wasm'],
+  ['deploykit-browser', 'wasm'],
+  ['deploykit-browser', 'cpu'],
+  ['deploykit-browser', 'webgl'],
+];
 // The batch sweep needs one float32 (batch, N) input; other signatures are left to verify/bench.
-const models = runnableModels(doc).filter((m) => m.inputs.length === 1 && m.inputs[0].dtype === 'float32' && m.inputs[0].shape.length === 2 && typeof m.inputs[0].shape[1] === 'number');
-const first = await firstPrediction(models.map((m) => m.id), ['wasm', 'cpu', 'webgl']);
+const models = runnableModels(doc).filter(
+  (m) =>
+    m.inputs.length === 1 &&
+    m.inputs[0].dtype === 'float32' &&
+    m.inputs[0].shape.length === 2 &&
+    typeof m.inputs[0].shape[1] === 'number',
+);
+const first = await firstPrediction(
+  models.map((m) => m.id),
+  ['wasm', 'cpu', 'webgl'],
+);
 const rows = [];
 for (const model of models) {
   const features = model.inputs[0].shape[1];
@@ -85,11 +129,15 @@ for (const model of models) {
     const one = timed(launcher, model.id, backend, x1, repeat, Math.max(1, repeat / 10));
     const big = timed(launcher, model.id, backend, xb, 5, 1);
     const where = launcher === 'deploykit-node' ? 'Node' : 'Chromium';
-    rows.push(`| ${model.id} | ${where} | ${backend} | ${where === 'Chromium' ? first[`${model.id}/${backend}`].toFixed(0) : '–'} | ${one.load_ms.toFixed(1)} | ${one.latency_us.p50.toFixed(0)} | ${one.latency_us.p90.toFixed(0)} | ${(1024 / (big.latency_us.p50 / 1e6)).toFixed(0)} |`);
+    rows.push(
+      `| ${model.id} | ${where} | ${backend} | ${where === 'Chromium' ? first[`${model.id}/${backend}`].toFixed(0) : '–'} | ${one.load_ms.toFixed(1)} | ${one.latency_us.p50.toFixed(0)} | ${one.latency_us.p90.toFixed(0)} | ${(1024 / (big.latency_us.p50 / 1e6)).toFixed(0)} |`,
+    );
     process.stderr.write(`measured ${model.id} ${where} ${backend}\n`);
   }
 }
-console.log('| model | runtime | backend | page start → first prediction (ms) | load (ms) | batch-1 p50 (µs) | batch-1 p90 (µs) | batch-1024 rows/s (p50) |');
+console.log(
+  '| model | runtime | backend | page start → first prediction (ms) | load (ms) | batch-1 p50 (µs) | batch-1 p90 (µs) | batch-1024 rows/s (p50) |',
+);
 console.log('|---|---|---|---|---|---|---|---|');
 console.log(rows.join('\n'));
 fs.rmSync(work, { recursive: true, force: true });

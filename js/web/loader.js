@@ -18,8 +18,10 @@ let initialised = false;
 /** Configures TF.js once; throws a clear error when its bundles did not load. */
 export function initTf() {
   if (initialised) return;
-  if (!tf || typeof tf.loadGraphModel !== 'function') throw new LoadError('load', 'TF.js did not load (/vendor/tf.es2017.min.js); run make setup-js');
-  if (!tf.wasm || typeof tf.wasm.setWasmPaths !== 'function') throw new LoadError('load', 'the TF.js wasm backend did not load (/vendor/tf-backend-wasm.es2017.min.js)');
+  if (!tf || typeof tf.loadGraphModel !== 'function')
+    throw new LoadError('load', 'TF.js did not load (/vendor/tf.es2017.min.js); run make setup-js');
+  if (!tf.wasm || typeof tf.wasm.setWasmPaths !== 'function')
+    throw new LoadError('load', 'the TF.js wasm backend did not load (/vendor/tf-backend-wasm.es2017.min.js)');
   // The wasm binaries come from this server (node_modules via /vendor/), never a CDN. Threads
   // are off so the browser runs the same single-threaded SIMD kernels as Node (same numbers).
   tf.wasm.setWasmPaths('/vendor/');
@@ -143,7 +145,11 @@ export class BrowserModel {
     if (!this.graph) throw new Error(`model ${this.id} is disposed`);
     checkInputs(this.model, inputs, this.artifact);
     const { run, dispose } = bareCall(tf, this.loaded, inputs);
-    return { run, dispose, description: `tf.GraphModel.execute(prebuilt tensors) + await data() + dispose() on the ${this.backend} backend (in Chromium)` };
+    return {
+      run,
+      dispose,
+      description: `tf.GraphModel.execute(prebuilt tensors) + await data() + dispose() on the ${this.backend} backend (in Chromium)`,
+    };
   }
 
   dispose() {
@@ -165,10 +171,14 @@ export async function loadModel(doc, modelId, backend, manifestUrl = '/models/ma
   const manifestBase = new URL(manifestUrl, location.href);
   let unsafeOps;
   try {
-    unsafeOps = await readDenyList(doc, async (rel) => {
-      const res = await fetch(new URL(encodePath(rel), manifestBase)).catch(() => null);
-      return res && res.ok ? new Uint8Array(await res.arrayBuffer()) : null;
-    }, sha256hex);
+    unsafeOps = await readDenyList(
+      doc,
+      async (rel) => {
+        const res = await fetch(new URL(encodePath(rel), manifestBase)).catch(() => null);
+        return res && res.ok ? new Uint8Array(await res.arrayBuffer()) : null;
+      },
+      sha256hex,
+    );
   } catch (e) {
     throw new LoadError(e.kind ?? 'integrity', e.message);
   }

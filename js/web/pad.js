@@ -129,7 +129,11 @@ export function startPad({ $, model, onError }) {
       const row = Object.assign(document.createElement('div'), { className: `out-row${digit === top ? ' top' : ''}` });
       const bar = Object.assign(document.createElement('div'), { className: 'bar' });
       bar.style.width = `${p * 100}%`;
-      row.append(Object.assign(document.createElement('span'), { textContent: String(digit) }), bar, Object.assign(document.createElement('span'), { textContent: `${(p * 100).toFixed(1)} %` }));
+      row.append(
+        Object.assign(document.createElement('span'), { textContent: String(digit) }),
+        bar,
+        Object.assign(document.createElement('span'), { textContent: `${(p * 100).toFixed(1)} %` }),
+      );
       box.append(row);
     });
     $('pad-class').textContent = `${top} (${(probs[top] * 100).toFixed(1)} %, ${backend})`;

@@ -32,7 +32,14 @@ let nextHandle = 1;
 
 /** @returns {Failure} */
 function failure(e) {
-  const kind = e instanceof ManifestError ? 'manifest' : e instanceof LoadError ? e.kind : e?.name === 'InputError' ? 'input' : 'runtime';
+  const kind =
+    e instanceof ManifestError
+      ? 'manifest'
+      : e instanceof LoadError
+        ? e.kind
+        : e?.name === 'InputError'
+          ? 'input'
+          : 'runtime';
   return { ok: false, kind, exit: e?.exit, message: String(e?.message || e) };
 }
 
@@ -60,7 +67,10 @@ function loaded(handle) {
   return model;
 }
 
-const decode = (inputs) => Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, Tensor.fromBytes(v.dtype, v.shape, fromBase64(v.b64))]));
+const decode = (inputs) =>
+  Object.fromEntries(
+    Object.entries(inputs).map(([k, v]) => [k, Tensor.fromBytes(v.dtype, v.shape, fromBase64(v.b64))]),
+  );
 
 /**
  * Runs one call; `firstMs` is its duration here, in the page.
@@ -73,7 +83,9 @@ export async function run({ handle, inputs }) {
     const start = performance.now();
     const y = await model.predictTensors(x);
     const firstMs = performance.now() - start;
-    const outputs = Object.fromEntries(Object.entries(y).map(([k, t]) => [k, { dtype: t.dtype, shape: t.shape, b64: toBase64(t.bytes()) }]));
+    const outputs = Object.fromEntries(
+      Object.entries(y).map(([k, t]) => [k, { dtype: t.dtype, shape: t.shape, b64: toBase64(t.bytes()) }]),
+    );
     return { ok: true, outputs, firstMs, backend: globalThis.tf.getBackend() };
   } catch (e) {
     return failure(e);

@@ -16,7 +16,16 @@ const $select = (id) => /** @type {HTMLSelectElement} */ ($(id));
 const MANY = 16; // above this width the input is a seed/scale control plus a few sliders
 const SLIDERS_WHEN_MANY = 8;
 
-const state = { doc: null, model: null, padModel: null, features: null, busy: false, pending: false, firstShown: false, loading: 0 };
+const state = {
+  doc: null,
+  model: null,
+  padModel: null,
+  features: null,
+  busy: false,
+  pending: false,
+  firstShown: false,
+  loading: 0,
+};
 
 /** `name dtype (shape)` for each spec. */
 const signature = (specs) => specs.map((s) => `${s.name} ${s.dtype} (${s.shape.join(', ')})`).join(', ');
@@ -24,7 +33,12 @@ const signature = (specs) => specs.map((s) => `${s.name} ${s.dtype} (${s.shape.j
 /** The width N of a model whose one input is float32 (batch, N): sliders can drive it. */
 function sliderWidth(model) {
   const [spec] = model.inputs;
-  const ok = model.inputs.length === 1 && model.outputs.length === 1 && spec.dtype === 'float32' && spec.shape.length === 2 && typeof spec.shape[1] === 'number';
+  const ok =
+    model.inputs.length === 1 &&
+    model.outputs.length === 1 &&
+    spec.dtype === 'float32' &&
+    spec.shape.length === 2 &&
+    typeof spec.shape[1] === 'number';
   return ok ? spec.shape[1] : null;
 }
 
@@ -70,7 +84,14 @@ function slider(id, label, value, min, max, step, onInput) {
   const name = document.createElement('label');
   name.htmlFor = id;
   name.textContent = label;
-  const input = Object.assign(document.createElement('input'), { type: 'range', id, min, max, step, value: String(value) });
+  const input = Object.assign(document.createElement('input'), {
+    type: 'range',
+    id,
+    min,
+    max,
+    step,
+    value: String(value),
+  });
   const out = document.createElement('output');
   out.textContent = Number(value).toFixed(2);
   input.addEventListener('input', () => {
@@ -87,21 +108,31 @@ function buildFeatureControls(width, model) {
   box.replaceChildren();
   if (width === null) {
     $('width').textContent = '';
-    $('input-help').textContent = `${model.id} takes ${signature(model.inputs)}: no sliders for that; run the parity panel` +
+    $('input-help').textContent =
+      `${model.id} takes ${signature(model.inputs)}: no sliders for that; run the parity panel` +
       (model.id === PAD_MODEL ? ' or draw a digit on the pad below.' : '.');
     return null;
   }
   $('width').textContent = `(${width} features)`;
   const clamp = (v) => Math.max(-3, Math.min(3, Math.round(v * 100) / 100));
   if (width <= MANY) {
-    $('input-help').textContent = 'Each slider is one feature. The toy task: the label is 1 when the features sum to more than 0.';
+    $('input-help').textContent =
+      'Each slider is one feature. The toy task: the label is 1 when the features sum to more than 0.';
     const init = seededNormals(1, width);
-    for (let i = 0; i < width; i++) box.append(slider(`f${i}`, `x[${i}]`, clamp(init[i]), -3, 3, 0.01, schedulePredict));
+    for (let i = 0; i < width; i++)
+      box.append(slider(`f${i}`, `x[${i}]`, clamp(init[i]), -3, 3, 0.01, schedulePredict));
     return () => Float32Array.from({ length: width }, (_, i) => Number($input(`f${i}`).value));
   }
-  $('input-help').textContent = `${width} features are too many for sliders: features 0–${SLIDERS_WHEN_MANY - 1} have their own sliders; ` +
+  $('input-help').textContent =
+    `${width} features are too many for sliders: features 0–${SLIDERS_WHEN_MANY - 1} have their own sliders; ` +
     `the other ${width - SLIDERS_WHEN_MANY} are scale × N(0, 1) draws from the seed (same seed, same vector).`;
-  const seed = Object.assign(document.createElement('input'), { type: 'number', id: 'seed', value: '1', min: '0', step: '1' });
+  const seed = Object.assign(document.createElement('input'), {
+    type: 'number',
+    id: 'seed',
+    value: '1',
+    min: '0',
+    step: '1',
+  });
   const seedRow = document.createElement('div');
   seedRow.className = 'feature';
   const seedLabel = Object.assign(document.createElement('label'), { htmlFor: 'seed', textContent: 'seed' });
@@ -109,7 +140,8 @@ function buildFeatureControls(width, model) {
   seed.addEventListener('input', schedulePredict);
   box.append(seedRow, slider('scale', 'scale', 1, 0, 3, 0.01, schedulePredict));
   const init = seededNormals(1, width);
-  for (let i = 0; i < SLIDERS_WHEN_MANY; i++) box.append(slider(`f${i}`, `x[${i}]`, clamp(init[i]), -3, 3, 0.01, schedulePredict));
+  for (let i = 0; i < SLIDERS_WHEN_MANY; i++)
+    box.append(slider(`f${i}`, `x[${i}]`, clamp(init[i]), -3, 3, 0.01, schedulePredict));
   return () => {
     const scale = Number($input('scale').value);
     const base = seededNormals(Number.parseInt($input('seed').value, 10) || 0, width);
@@ -128,7 +160,10 @@ function renderPrediction(values, features) {
     const p = values[0];
     const big = Object.assign(document.createElement('div'), { className: 'big', textContent: p.toFixed(4) });
     const sum = features.reduce((s, v) => s + v, 0);
-    const note = Object.assign(document.createElement('p'), { className: 'muted', textContent: `model output (probability that the label is 1); sum of the features = ${sum.toFixed(2)}` });
+    const note = Object.assign(document.createElement('p'), {
+      className: 'muted',
+      textContent: `model output (probability that the label is 1); sum of the features = ${sum.toFixed(2)}`,
+    });
     const bar = Object.assign(document.createElement('div'), { className: 'bar' });
     bar.style.width = `${Math.max(0, Math.min(1, p)) * 100}%`;
     box.append(big, bar, note);
@@ -141,10 +176,19 @@ function renderPrediction(values, features) {
     const bar = Object.assign(document.createElement('div'), { className: 'bar' });
     bar.style.width = `${(Math.abs(v) / scale) * 100}%`;
     if (v < 0) bar.style.background = '#c9ced9';
-    row.append(Object.assign(document.createElement('span'), { textContent: `out[${i}]` }), bar, Object.assign(document.createElement('span'), { textContent: v.toFixed(4) }));
+    row.append(
+      Object.assign(document.createElement('span'), { textContent: `out[${i}]` }),
+      bar,
+      Object.assign(document.createElement('span'), { textContent: v.toFixed(4) }),
+    );
     box.append(row);
   });
-  box.append(Object.assign(document.createElement('p'), { className: 'muted', textContent: `logits; the largest is out[${top}]` }));
+  box.append(
+    Object.assign(document.createElement('p'), {
+      className: 'muted',
+      textContent: `logits; the largest is out[${top}]`,
+    }),
+  );
 }
 
 let readFeatures = () => null;
@@ -256,7 +300,8 @@ async function runParity() {
   body.replaceChildren();
   if (!model) return showError('Load a model first.');
   table.dataset.state = 'running';
-  const fetchAll = async (files) => Object.fromEntries(await Promise.all(Object.entries(files).map(async ([k, rel]) => [k, await fetchNpy(rel)])));
+  const fetchAll = async (files) =>
+    Object.fromEntries(await Promise.all(Object.entries(files).map(async ([k, rel]) => [k, await fetchNpy(rel)])));
   try {
     for (const set of model.model.golden || []) {
       const [x, want] = await Promise.all([fetchAll(set.inputs), fetchAll(set.expected)]);
@@ -264,14 +309,31 @@ async function runParity() {
       const y = await model.predictTensors(x);
       const ms = performance.now() - start;
       /** @type {[string, ReturnType<typeof compareTensors>][]} */
-      const results = Object.entries(want).map(([name, ref]) => [name, compareTensors(y[name], ref, toleranceFor(model.artifact, name))]);
+      const results = Object.entries(want).map(([name, ref]) => [
+        name,
+        compareTensors(y[name], ref, toleranceFor(model.artifact, name)),
+      ]);
       const pass = results.every(([, r]) => r.pass);
       const maxAbs = Math.max(...results.map(([, r]) => r.maxAbs));
       const rows = x[model.model.inputs[0].name].shape[0] ?? 1;
       const row = document.createElement('tr');
-      Object.assign(row.dataset, { set: set.name, pass: String(pass), maxAbs: String(maxAbs), backend: model.backend, model: model.id, outputs: String(results.length) });
-      const tol = results.map(([name]) => { const t = toleranceFor(model.artifact, name); return `${name}: atol ${t.atol} rtol ${t.rtol}`; }).join('; ');
-      const verdict = results.map(([name, r]) => `${name} ${r.pass ? 'pass' : `FAIL (${r.mismatches} of ${r.count})`}`).join('; ');
+      Object.assign(row.dataset, {
+        set: set.name,
+        pass: String(pass),
+        maxAbs: String(maxAbs),
+        backend: model.backend,
+        model: model.id,
+        outputs: String(results.length),
+      });
+      const tol = results
+        .map(([name]) => {
+          const t = toleranceFor(model.artifact, name);
+          return `${name}: atol ${t.atol} rtol ${t.rtol}`;
+        })
+        .join('; ');
+      const verdict = results
+        .map(([name, r]) => `${name} ${r.pass ? 'pass' : `FAIL (${r.mismatches} of ${r.count})`}`)
+        .join('; ');
       const cells = [set.name, String(rows), model.backend, formatSci(maxAbs), tol, verdict, fmtMs(ms)];
       for (const c of cells) row.append(Object.assign(document.createElement('td'), { textContent: c }));
       row.children[5].className = pass ? 'pass' : 'fail';
@@ -288,9 +350,13 @@ async function runParity() {
 export async function startUi() {
   state.doc = await fetchManifest();
   const models = runnableModels(state.doc);
-  if (models.length === 0) throw new Error('The manifest lists no model with a tfjs-graph artifact (only Keras models are converted for TF.js).');
+  if (models.length === 0)
+    throw new Error(
+      'The manifest lists no model with a tfjs-graph artifact (only Keras models are converted for TF.js).',
+    );
   const params = new URLSearchParams(location.search);
-  for (const m of models) $('model').append(new Option(`${m.id}: ${signature(m.inputs)} → ${signature(m.outputs)}`, m.id));
+  for (const m of models)
+    $('model').append(new Option(`${m.id}: ${signature(m.inputs)} → ${signature(m.outputs)}`, m.id));
   for (const b of BACKENDS) $('backend').append(new Option(b, b));
   const wantModel = params.get('model');
   if (wantModel) $select('model').value = wantModel;
@@ -299,7 +365,11 @@ export async function startUi() {
   $('model').addEventListener('change', reload);
   $('backend').addEventListener('change', reload);
   $('parity-run').addEventListener('click', runParity);
-  startPad({ $, model: () => state.padModel ?? (state.model?.id === PAD_MODEL ? state.model : null), onError: showError });
+  startPad({
+    $,
+    model: () => state.padModel ?? (state.model?.id === PAD_MODEL ? state.model : null),
+    onError: showError,
+  });
   $('app').hidden = false;
   if (wantModel && $select('model').value !== wantModel) {
     showError(`Model '${wantModel}' has no tfjs-graph artifact in this manifest.`);

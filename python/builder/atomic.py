@@ -6,6 +6,7 @@ every artifact and the manifest are written, swaps it into place. On Linux the s
 or nothing; elsewhere it falls back to two renames. A run killed half-way leaves only its staging
 folder, which the next run removes.
 """
+
 from __future__ import annotations
 
 import contextlib

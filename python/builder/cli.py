@@ -1,5 +1,6 @@
 """Command line: `python -m builder <command>`. Errors are one line on stderr with exit code 2
 (usage, bad arguments) or 1 (the work failed); `--verbose` shows tracebacks."""
+
 from __future__ import annotations
 
 import argparse
@@ -60,22 +61,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--out", type=Path, default=Path("models"), help="output folder (default: models)")
     export.add_argument(
-        "--models", type=_names(list(MODEL_IDS), "model"), nargs="+", metavar="ID",
+        "--models",
+        type=_names(list(MODEL_IDS), "model"),
+        nargs="+",
+        metavar="ID",
         help=f"models to export (default: all of {', '.join(MODEL_IDS)})",
     )
     export.add_argument(
-        "--formats", type=_names(FORMATS, "format"), nargs="+", metavar="FORMAT",
+        "--formats",
+        type=_names(FORMATS, "format"),
+        nargs="+",
+        metavar="FORMAT",
         help=f"formats to export where the model's framework can (default: all of {', '.join(FORMATS)}); "
         "tflite and tfjs-graph are converted from saved-model, which is then exported too",
     )
     _add_training_args(export)
     export.add_argument(
-        "--serving", action="store_true",
+        "--serving",
+        action="store_true",
         help="also write a Triton model repository and a TF Serving base path under OUT/serving/",
     )
     cache = export.add_mutually_exclusive_group()
     cache.add_argument(
-        "--cache-dir", type=Path, metavar="DIR",
+        "--cache-dir",
+        type=Path,
+        metavar="DIR",
         help="reuse AOTInductor packages compiled before from the same program and toolchain, and keep new ones "
         f"(default: ${artifact_cache.ENV}, else ~/.cache/deploykit; every artifact is still checked)",
     )
@@ -89,8 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
             "and write the loss curve to REPORT_DIR/<model>_loss.png. The same modes work in export."
         ),
     )
-    train.add_argument("--model", required=True, choices=list(MODEL_IDS), metavar="ID", help=f"one of {', '.join(MODEL_IDS)}")
-    train.add_argument("--report-dir", type=Path, default=Path("models/report"), help="where the plot goes (default: models/report)")
+    train.add_argument(
+        "--model", required=True, choices=list(MODEL_IDS), metavar="ID", help=f"one of {', '.join(MODEL_IDS)}"
+    )
+    train.add_argument(
+        "--report-dir", type=Path, default=Path("models/report"), help="where the plot goes (default: models/report)"
+    )
     _add_training_args(train)
 
     verify = sub.add_parser(
@@ -105,7 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     _add_matrix_args(verify)
-    verify.add_argument("--keep-outputs", type=Path, metavar="DIR", help="save every runtime's outputs as DIR/<model>/<format>/<runtime>/<input set>.npy")
+    verify.add_argument(
+        "--keep-outputs",
+        type=Path,
+        metavar="DIR",
+        help="save every runtime's outputs as DIR/<model>/<format>/<runtime>/<input set>.npy",
+    )
     verify.add_argument("--require-all", action="store_true", help="an unavailable runtime fails the run")
     verify.add_argument("-v", "--verbose", action="store_true", help="show framework logs and tracebacks")
 
@@ -122,7 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_matrix_args(bench)
     bench.add_argument("--repeat", type=int, default=200, help="timed batch-1 calls per runtime (default: 200)")
     bench.add_argument("--warmup", type=int, default=20, help="untimed calls first (default: 20)")
-    bench.add_argument("--training-steps", type=int, default=50, help="timed steps per training repeat (default: 50; 0 skips training)")
+    bench.add_argument(
+        "--training-steps", type=int, default=50, help="timed steps per training repeat (default: 50; 0 skips training)"
+    )
     bench.add_argument("--training-repeats", type=int, default=5, help="training repeats, median reported (default: 5)")
     bench.add_argument("-v", "--verbose", action="store_true", help="show framework logs and tracebacks")
     conformance = sub.add_parser(
@@ -134,16 +155,25 @@ def build_parser() -> argparse.ArgumentParser:
             "The folder is replaced. The committed copy lives in testdata/conformance (docs/contract.md)."
         ),
     )
-    conformance.add_argument("--out", type=Path, default=Path("testdata/conformance"), help="default: testdata/conformance")
+    conformance.add_argument(
+        "--out", type=Path, default=Path("testdata/conformance"), help="default: testdata/conformance"
+    )
     return parser
 
 
 def _add_matrix_args(parser: argparse.ArgumentParser) -> None:
     """The selection flags shared by verify and bench: which export, models and runtimes."""
-    parser.add_argument("--manifest", type=Path, default=Path("models/manifest.json"), help="default: models/manifest.json")
-    parser.add_argument("--models", type=_names(list(MODEL_IDS), "model"), nargs="+", metavar="ID", help="default: all in the manifest")
     parser.add_argument(
-        "--runtimes", type=_names(_runtime_names(), "runtime"), nargs="+", metavar="NAME",
+        "--manifest", type=Path, default=Path("models/manifest.json"), help="default: models/manifest.json"
+    )
+    parser.add_argument(
+        "--models", type=_names(list(MODEL_IDS), "model"), nargs="+", metavar="ID", help="default: all in the manifest"
+    )
+    parser.add_argument(
+        "--runtimes",
+        type=_names(_runtime_names(), "runtime"),
+        nargs="+",
+        metavar="NAME",
         help=f"default: all of {', '.join(_runtime_names())}",
     )
     parser.add_argument("--report-dir", type=Path, help="default: report/ beside the manifest")
@@ -160,15 +190,21 @@ def _add_training_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, help="training epochs (default: each model's own)")
     modes = parser.add_argument_group("training modes (each applies to the models named)")
     modes.add_argument(
-        "--amp", action="store_true",
+        "--amp",
+        action="store_true",
         help="mlp_torch: mixed precision (torch.autocast: float16 + GradScaler on CUDA, bfloat16 on CPU)",
     )
     modes.add_argument(
-        "--trainer", choices=TRAINERS, default="fit",
+        "--trainer",
+        choices=TRAINERS,
+        default="fit",
         help="mlp_keras: Keras fit (default), a tf.data + GradientTape loop, or that loop compiled with XLA",
     )
     modes.add_argument(
-        "--nproc", type=int, default=1, metavar="N",
+        "--nproc",
+        type=int,
+        default=1,
+        metavar="N",
         help="data-parallel replicas: mlp_torch DistributedDataParallel processes (gloo), mlp_keras "
         "MirroredStrategy over N logical CPUs, mlp_jax shard_map over N devices (default: 1)",
     )
@@ -283,7 +319,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     metric = getattr(spec, "METRIC", "held-out accuracy")  # what each epoch's held-out number is
 
     def show(epoch: int, row: dict) -> None:
-        print(f"{args.model} epoch {epoch}/{epochs}: loss {row['loss']:.4f}, {metric} {row['accuracy']:.3f}", flush=True)
+        print(
+            f"{args.model} epoch {epoch}/{epochs}: loss {row['loss']:.4f}, {metric} {row['accuracy']:.3f}", flush=True
+        )
 
     try:
         with quiet.native_stderr_silenced():
@@ -336,7 +374,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     try:
         manifest_io.read(args.manifest)
         if args.repeat < 1 or args.warmup < 0 or args.training_steps < 0 or args.training_repeats < 1:
-            raise ValueError("--repeat and --training-repeats must be at least 1; --warmup and --training-steps at least 0")
+            raise ValueError(
+                "--repeat and --training-repeats must be at least 1; --warmup and --training-steps at least 0"
+            )
     except ValueError as e:
         print(f"error: bench: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -354,7 +394,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if args.training_steps:
             from builder.bench import training
 
-            result["training"] = training.run(steps=args.training_steps, repeats=args.training_repeats, progress=progress)
+            result["training"] = training.run(
+                steps=args.training_steps, repeats=args.training_repeats, progress=progress
+            )
     result["command"] = (
         f"python -m builder bench --manifest {args.manifest} --repeat {args.repeat} --warmup {args.warmup} "
         f"--training-steps {args.training_steps} --training-repeats {args.training_repeats}"
@@ -376,7 +418,13 @@ def cmd_conformance(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"conformance": cmd_conformance, "export": cmd_export, "train": cmd_train, "verify": cmd_verify, "bench": cmd_bench}
+COMMANDS = {
+    "conformance": cmd_conformance,
+    "export": cmd_export,
+    "train": cmd_train,
+    "verify": cmd_verify,
+    "bench": cmd_bench,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,6 +3,7 @@
 float32 goes through the native comparator (the C++ client's own code); float16 is compared in
 float32 with its ULP distance counted in float16; integer and bool tensors must be equal.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -56,7 +57,10 @@ def compare(reference: np.ndarray, candidate: np.ndarray, atol: float, rtol: flo
         raise ValueError(f"dtype {candidate.dtype} differs from the reference's {reference.dtype}")
     if reference.dtype.type in FLOATS:
         native = _native.compare(
-            np.ascontiguousarray(reference, np.float32).reshape(-1), np.ascontiguousarray(candidate, np.float32).reshape(-1), float(atol), float(rtol)
+            np.ascontiguousarray(reference, np.float32).reshape(-1),
+            np.ascontiguousarray(candidate, np.float32).reshape(-1),
+            float(atol),
+            float(rtol),
         ).as_dict()
         if reference.dtype == np.float16:
             native["max_ulp"] = _float16_ulps(reference, candidate)
@@ -65,8 +69,16 @@ def compare(reference: np.ndarray, candidate: np.ndarray, atol: float, rtol: flo
     worst = int(diff.argmax()) if diff.size else 0
     mismatches = int(np.count_nonzero(diff))
     max_abs = float(diff.max()) if diff.size else 0.0
-    return Result(passed=mismatches == 0, count=int(diff.size), mismatches=mismatches, max_abs=max_abs, max_rel=0.0 if not mismatches else float("inf"),
-                  max_ulp=int(max_abs), min_passing_atol=max_abs, worst_index=worst)
+    return Result(
+        passed=mismatches == 0,
+        count=int(diff.size),
+        mismatches=mismatches,
+        max_abs=max_abs,
+        max_rel=0.0 if not mismatches else float("inf"),
+        max_ulp=int(max_abs),
+        min_passing_atol=max_abs,
+        worst_index=worst,
+    )
 
 
 def tolerance_for(tolerance: dict, output: str) -> tuple[float, float]:

@@ -1,4 +1,5 @@
 """The export's configuration."""
+
 from __future__ import annotations
 
 import dataclasses

@@ -5,6 +5,7 @@ invalid `.npy` files, valid and invalid manifests, input checks against tensor s
 verdict every client must reach, in `verdicts.json`. Each client's own test suite reads it.
 The files are committed; never edit them by hand (docs/contract.md, "Conformance fixtures").
 """
+
 from __future__ import annotations
 
 import copy
@@ -21,9 +22,13 @@ SHAPES = {0: (), 1: (3,), 2: (2, 3), 3: (2, 0, 3), 4: (1, 2, 1, 3), 5: (2, 1, 2,
 FAKE_SHA = "0" * 64
 
 
-def _header(descr: str, fortran: bool, shape: tuple, version: tuple[int, int] = (1, 0), raw: str | None = None) -> bytes:
+def _header(
+    descr: str, fortran: bool, shape: tuple, version: tuple[int, int] = (1, 0), raw: str | None = None
+) -> bytes:
     """An npy header, padded so the data starts at a multiple of 64 bytes (as NumPy writes it)."""
-    text = raw if raw is not None else f"{{'descr': '{descr}', 'fortran_order': {fortran}, 'shape': {tuple(shape)!r}, }}"
+    text = (
+        raw if raw is not None else f"{{'descr': '{descr}', 'fortran_order': {fortran}, 'shape': {tuple(shape)!r}, }}"
+    )
     len_bytes = 2 if version == (1, 0) else 4
     prefix = 6 + 2 + len_bytes
     pad = (-(prefix + len(text) + 1)) % 64
@@ -69,8 +74,15 @@ def _npy_fixtures(root: Path) -> list[dict]:
         else:
             descr = DTYPES[str(a.dtype) if a.dtype != bool else "bool"]
             path.write_bytes(_header(descr, False, a.shape, **header) + (a.tobytes() if data is None else data))
-        out.append({"file": path.relative_to(root).as_posix(), "valid": True, "dtype": "bool" if a.dtype == bool else str(a.dtype),
-                    "shape": list(a.shape), "data_sha256": _data_sha(a)})
+        out.append(
+            {
+                "file": path.relative_to(root).as_posix(),
+                "valid": True,
+                "dtype": "bool" if a.dtype == bool else str(a.dtype),
+                "shape": list(a.shape),
+                "data_sha256": _data_sha(a),
+            }
+        )
 
     for dtype in DTYPES:
         for rank, shape in SHAPES.items():
@@ -82,7 +94,15 @@ def _npy_fixtures(root: Path) -> list[dict]:
     a = _values("uint8", (2, 2), rng)
     path = valid / "uint8_little_descr.npy"
     path.write_bytes(_header("<u1", False, a.shape) + a.tobytes())
-    out.append({"file": path.relative_to(root).as_posix(), "valid": True, "dtype": "uint8", "shape": [2, 2], "data_sha256": _data_sha(a)})
+    out.append(
+        {
+            "file": path.relative_to(root).as_posix(),
+            "valid": True,
+            "dtype": "uint8",
+            "shape": [2, 2],
+            "data_sha256": _data_sha(a),
+        }
+    )
 
     def bad(name: str, content: bytes, why: str) -> None:
         path = invalid / name
@@ -90,9 +110,13 @@ def _npy_fixtures(root: Path) -> list[dict]:
         out.append({"file": path.relative_to(root).as_posix(), "valid": False, "why": why})
 
     f4 = np.arange(6, dtype="<f4").reshape(2, 3)
-    for descr, why in (("<f8", "float64 is not a contract dtype"), ("<u2", "uint16 is not a contract dtype"),
-                       ("<c8", "complex64 is not a contract dtype"), ("|i1", "int8 is not a contract dtype"),
-                       ("<U3", "unicode strings are not tensors")):
+    for descr, why in (
+        ("<f8", "float64 is not a contract dtype"),
+        ("<u2", "uint16 is not a contract dtype"),
+        ("<c8", "complex64 is not a contract dtype"),
+        ("|i1", "int8 is not a contract dtype"),
+        ("<U3", "unicode strings are not tensors"),
+    ):
         itemsize = np.dtype(descr).itemsize
         bad(f"dtype_{np.dtype(descr).name}.npy", _header(descr, False, (2, 3)) + b"\0" * (6 * itemsize), why)
     bad("object.npy", _header("|O", False, (2,)) + b"\0" * 16, "object arrays are not tensors")
@@ -100,46 +124,88 @@ def _npy_fixtures(root: Path) -> list[dict]:
     bad("big_endian_i8.npy", _header(">i8", False, (3,)) + np.arange(3, dtype=">i8").tobytes(), "big-endian >i8")
     bad("fortran.npy", _header("<f4", True, (2, 3)) + f4.tobytes(order="F"), "Fortran order")
     bad("truncated.npy", _header("<f4", False, (2, 3)) + f4.tobytes()[:-5], "data shorter than the shape says")
-    bad("too_long.npy", _header("<i4", False, (2, 3)) + np.arange(7, dtype="<i4").tobytes(), "data longer than the shape says")
+    bad(
+        "too_long.npy",
+        _header("<i4", False, (2, 3)) + np.arange(7, dtype="<i4").tobytes(),
+        "data longer than the shape says",
+    )
     bad("header_truncated.npy", _header("<f4", False, (2, 3))[:30], "header cut off")
     bad("garbage.npy", b"this is not an npy file at all, just text\n", "no npy magic")
     bad("empty.npy", b"", "empty file")
     bad("bad_version.npy", _header("<f4", False, (2, 3), version=(9, 0)) + f4.tobytes(), "unknown format version 9.0")
     bad("header_not_dict.npy", _header("", False, (), raw="[1, 2, 3]") + b"", "header is not a dict")
-    bad("header_missing_shape.npy", _header("", False, (), raw="{'descr': '<f4', 'fortran_order': False, }") + f4.tobytes(), "header has no shape")
-    bad("negative_dim.npy", _header("", False, (), raw="{'descr': '<f4', 'fortran_order': False, 'shape': (-1, 3), }"), "negative dim")
-    bad("structured.npy", _header("", False, (), raw="{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,), }") + b"\0" * 8, "structured dtype")
+    bad(
+        "header_missing_shape.npy",
+        _header("", False, (), raw="{'descr': '<f4', 'fortran_order': False, }") + f4.tobytes(),
+        "header has no shape",
+    )
+    bad(
+        "negative_dim.npy",
+        _header("", False, (), raw="{'descr': '<f4', 'fortran_order': False, 'shape': (-1, 3), }"),
+        "negative dim",
+    )
+    bad(
+        "structured.npy",
+        _header("", False, (), raw="{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,), }") + b"\0" * 8,
+        "structured dtype",
+    )
     bad("bool_byte_2.npy", _header("|b1", False, (3,)) + b"\x01\x02\x00", "bool byte 2")
     bad("rank_9.npy", _header("<f4", False, (1,) * 9) + b"\0" * 4, "rank 9 is over the contract's 8")
     return out
 
 
-def _model(model_id: str, inputs: list[dict], outputs: list[dict], dims: dict | None = None, artifacts: list[dict] | None = None) -> dict:
-    m = {"id": model_id, "source": "torch", "parameters": 1, "inputs": inputs, "outputs": outputs,
-         "training": {"epochs": 1, "final_loss": 0.1, "accuracy": 0.9, "seconds": 0.1},
-         "golden": [], "artifacts": artifacts if artifacts is not None else [_artifact("onnx", inputs, outputs)]}
+def _model(
+    model_id: str,
+    inputs: list[dict],
+    outputs: list[dict],
+    dims: dict | None = None,
+    artifacts: list[dict] | None = None,
+) -> dict:
+    m = {
+        "id": model_id,
+        "source": "torch",
+        "parameters": 1,
+        "inputs": inputs,
+        "outputs": outputs,
+        "training": {"epochs": 1, "final_loss": 0.1, "accuracy": 0.9, "seconds": 0.1},
+        "golden": [],
+        "artifacts": artifacts if artifacts is not None else [_artifact("onnx", inputs, outputs)],
+    }
     if dims is not None:
         m["dims"] = dims
     return m
 
 
 def _artifact(fmt: str, inputs: list[dict], outputs: list[dict], **extra) -> dict:
-    a = {"format": fmt, "path": f"m/{fmt}", "via": ["torch", fmt], "sha256": FAKE_SHA, "bytes": 1,
-         "tolerance": {"atol": 1e-5, "rtol": 1e-4}}
+    a = {
+        "format": fmt,
+        "path": f"m/{fmt}",
+        "via": ["torch", fmt],
+        "sha256": FAKE_SHA,
+        "bytes": 1,
+        "tolerance": {"atol": 1e-5, "rtol": 1e-4},
+    }
     if fmt not in ("torchscript-script", "torchscript-trace", "aoti"):
         a["input_keys"] = {t["name"]: t["name"] for t in inputs}
         a["output_keys"] = {t["name"]: f"out_{t['name']}" for t in outputs}
     if fmt in ("saved-model", "tflite", "tfjs-graph"):
         a["signature"] = "serving_default"
     if fmt in ("saved-model", "tfjs-graph"):
-        a["files"] = [{"path": "model.json" if fmt == "tfjs-graph" else "saved_model.pb", "sha256": FAKE_SHA, "bytes": 1}]
+        a["files"] = [
+            {"path": "model.json" if fmt == "tfjs-graph" else "saved_model.pb", "sha256": FAKE_SHA, "bytes": 1}
+        ]
     if fmt == "tfjs-graph":
         a["entry"] = "model.json"
     return a | extra
 
 
 def _doc(models: list[dict], version=2) -> dict:
-    doc = {"schema_version": version, "created": "2026-11-30T00:00:00Z", "producer": {"builder": "conformance", "python": "3.11"}, "models": models}
+    doc = {
+        "schema_version": version,
+        "created": "2026-11-30T00:00:00Z",
+        "producer": {"builder": "conformance", "python": "3.11"},
+        "models": models,
+    }
     if version is None:
         del doc["schema_version"]
     return doc
@@ -150,20 +216,43 @@ def _t(name: str, dtype: str, shape: list) -> dict:
 
 
 def _manifests() -> tuple[dict[str, dict], dict[str, tuple[object, int, str]]]:
-    one = _model("mlp", [_t("input", "float32", ["batch", 10])], [_t("output", "float32", ["batch", 1])], {"batch": {"min": 1}})
+    one = _model(
+        "mlp", [_t("input", "float32", ["batch", 10])], [_t("output", "float32", ["batch", 1])], {"batch": {"min": 1}}
+    )
     two_in = [_t("tokens", "int64", ["batch", "seq"]) | {"range": [0, 95]}, _t("mask", "bool", ["batch", "seq"])]
     two_out = [_t("logits", "float32", ["batch", "seq", 5]), _t("embedding", "float16", ["batch", 4])]
-    two = _model("m", two_in, two_out, {"batch": {"min": 1}, "seq": {"min": 1, "max": 64}}, [
-        _artifact("onnx", two_in, two_out, tolerance={"atol": 1e-5, "rtol": 1e-4, "outputs": {"embedding": {"atol": 1e-3, "rtol": 1e-3}}}),
-        _artifact("tfjs-graph", two_in, two_out, boundary_dtypes={"tokens": "int32", "mask": "int32"}),
-        _artifact("torchscript-trace", two_in, two_out),
-    ])
-    every_in = [_t(f"x_{d}", d, [2] * r) for r, d in enumerate(DTYPES)] + [_t("scalar", "uint8", []), _t("rank8", "float32", [1] * 7 + ["n"])]
-    every = _model("every", every_in, [_t("y", "float32", ["n"]), _t("z", "int32", [0, 3])], {"n": {"min": 0, "max": 8}})
+    two = _model(
+        "m",
+        two_in,
+        two_out,
+        {"batch": {"min": 1}, "seq": {"min": 1, "max": 64}},
+        [
+            _artifact(
+                "onnx",
+                two_in,
+                two_out,
+                tolerance={"atol": 1e-5, "rtol": 1e-4, "outputs": {"embedding": {"atol": 1e-3, "rtol": 1e-3}}},
+            ),
+            _artifact("tfjs-graph", two_in, two_out, boundary_dtypes={"tokens": "int32", "mask": "int32"}),
+            _artifact("torchscript-trace", two_in, two_out),
+        ],
+    )
+    every_in = [_t(f"x_{d}", d, [2] * r) for r, d in enumerate(DTYPES)] + [
+        _t("scalar", "uint8", []),
+        _t("rank8", "float32", [1] * 7 + ["n"]),
+    ]
+    every = _model(
+        "every", every_in, [_t("y", "float32", ["n"]), _t("z", "int32", [0, 3])], {"n": {"min": 0, "max": 8}}
+    )
     extra = copy.deepcopy(one) | {"future_field": {"anything": [1, 2]}}
     extra["inputs"][0]["future"] = True
-    valid = {"one_input": _doc([one]), "two_inputs": _doc([two]), "every_dtype": _doc([every]),
-             "unknown_fields": _doc([extra]) | {"future_top_level": 1}, "two_models": _doc([one, two])}
+    valid = {
+        "one_input": _doc([one]),
+        "two_inputs": _doc([two]),
+        "every_dtype": _doc([every]),
+        "unknown_fields": _doc([extra]) | {"future_top_level": 1},
+        "two_models": _doc([one, two]),
+    }
 
     def broken(mutate, base=two) -> dict:
         m = copy.deepcopy(base)
@@ -175,26 +264,62 @@ def _manifests() -> tuple[dict[str, dict], dict[str, tuple[object, int, str]]]:
         "version_3": (_doc([one], version=3), 3, "schema_version 3"),
         "version_missing": (_doc([one], version=None), 3, "no schema_version"),
         "version_string": (_doc([one], version="2"), 3, "schema_version is a string"),
-        "not_json": ("{\"schema_version\": 2, \"models\": [", 2, "not JSON"),
+        "not_json": ('{"schema_version": 2, "models": [', 2, "not JSON"),
         "models_not_list": (_doc([one]) | {"models": {"id": "mlp"}}, 2, "models is not a list"),
         "dtype_float64": (broken(lambda m: m["inputs"][0].update(dtype="float64")), 2, "dtype float64"),
         "rank_9": (broken(lambda m: m["inputs"][0].update(shape=["batch"] + [1] * 8)), 2, "rank 9"),
-        "negative_dim": (broken(lambda m: m["outputs"][1].update(shape=["batch", -1])), 2, "negative dim (version 1 style)"),
+        "negative_dim": (
+            broken(lambda m: m["outputs"][1].update(shape=["batch", -1])),
+            2,
+            "negative dim (version 1 style)",
+        ),
         "fractional_dim": (broken(lambda m: m["outputs"][1].update(shape=["batch", 2.5])), 2, "fractional dim"),
-        "bad_dim_name": (broken(lambda m: m["inputs"][1].update(shape=["batch", "seq len"])), 2, "dim name with a space"),
+        "bad_dim_name": (
+            broken(lambda m: m["inputs"][1].update(shape=["batch", "seq len"])),
+            2,
+            "dim name with a space",
+        ),
         "bad_tensor_name": (broken(lambda m: m["inputs"][1].update(name="mask-1")), 2, "tensor name with a dash"),
         "duplicate_input": (broken(lambda m: m["inputs"][1].update(name="tokens")), 2, "two inputs named tokens"),
         "dims_min_over_max": (broken(lambda m: m["dims"]["seq"].update(min=9, max=4)), 2, "dims seq min > max"),
         "dims_unused_name": (broken(lambda m: m["dims"].update(width={"min": 1})), 2, "dims names a dim no shape uses"),
-        "keys_missing_input": (broken(lambda m: m["artifacts"][0]["input_keys"].pop("mask")), 2, "onnx input_keys lack mask"),
-        "keys_unknown_output": (broken(lambda m: m["artifacts"][0]["output_keys"].update(probs="p")), 2, "output_keys name an unknown tensor"),
-        "boundary_unknown": (broken(lambda m: m["artifacts"][1]["boundary_dtypes"].update(ids="int32")), 2, "boundary cast for an unknown tensor"),
-        "boundary_not_allowed": (broken(lambda m: m["artifacts"][1]["boundary_dtypes"].update(tokens="float32")), 2, "int64 -> float32 is not an allowed cast"),
-        "boundary_same_dtype": (broken(lambda m: m["artifacts"][1]["boundary_dtypes"].update(tokens="int64")), 2, "int64 -> int64 is not an allowed cast"),
-        "tolerance_unknown_output": (broken(lambda m: m["artifacts"][0]["tolerance"]["outputs"].update(probs={"atol": 1, "rtol": 1})), 2, "a per-output tolerance for an unknown output"),
+        "keys_missing_input": (
+            broken(lambda m: m["artifacts"][0]["input_keys"].pop("mask")),
+            2,
+            "onnx input_keys lack mask",
+        ),
+        "keys_unknown_output": (
+            broken(lambda m: m["artifacts"][0]["output_keys"].update(probs="p")),
+            2,
+            "output_keys name an unknown tensor",
+        ),
+        "boundary_unknown": (
+            broken(lambda m: m["artifacts"][1]["boundary_dtypes"].update(ids="int32")),
+            2,
+            "boundary cast for an unknown tensor",
+        ),
+        "boundary_not_allowed": (
+            broken(lambda m: m["artifacts"][1]["boundary_dtypes"].update(tokens="float32")),
+            2,
+            "int64 -> float32 is not an allowed cast",
+        ),
+        "boundary_same_dtype": (
+            broken(lambda m: m["artifacts"][1]["boundary_dtypes"].update(tokens="int64")),
+            2,
+            "int64 -> int64 is not an allowed cast",
+        ),
+        "tolerance_unknown_output": (
+            broken(lambda m: m["artifacts"][0]["tolerance"]["outputs"].update(probs={"atol": 1, "rtol": 1})),
+            2,
+            "a per-output tolerance for an unknown output",
+        ),
         "no_inputs": (broken(lambda m: m.update(inputs=[])), 2, "a model without inputs"),
         "no_outputs": (broken(lambda m: m.update(outputs=[])), 2, "a model without outputs"),
-        "path_escapes": (broken(lambda m: m["artifacts"][0].update(path="../outside/model.onnx")), 2, "artifact path leaves the export"),
+        "path_escapes": (
+            broken(lambda m: m["artifacts"][0].update(path="../outside/model.onnx")),
+            2,
+            "artifact path leaves the export",
+        ),
     }
     return valid, invalid
 
@@ -265,8 +390,16 @@ def write(out: Path) -> Path:
         path = out / "manifests" / "valid" / f"{name}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(doc, indent=2) + "\n")
-        manifests.append({"file": path.relative_to(out).as_posix(), "valid": True,
-                          "models": [{k: m[k] for k in ("id", "inputs", "outputs") if k in m} | {"dims": m.get("dims", {})} for m in doc["models"]]})
+        manifests.append(
+            {
+                "file": path.relative_to(out).as_posix(),
+                "valid": True,
+                "models": [
+                    {k: m[k] for k in ("id", "inputs", "outputs") if k in m} | {"dims": m.get("dims", {})}
+                    for m in doc["models"]
+                ],
+            }
+        )
     for name, (doc, code, why) in invalid.items():
         path = out / "manifests" / "invalid" / f"{name}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -278,6 +411,6 @@ def write(out: Path) -> Path:
     (out / "README.md").write_text(
         "# Conformance fixtures\n\nWritten by `python -m builder conformance --out testdata/conformance` "
         "(python/builder/conformance.py); never edit by hand. `verdicts.json` gives the verdict every client must "
-        "reach for each file: see docs/contract.md, \"Conformance fixtures\".\n"
+        'reach for each file: see docs/contract.md, "Conformance fixtures".\n'
     )
     return verdicts

@@ -3,6 +3,7 @@
 Task (from the seed document): x ~ N(0, 1) in R^10, y = 1 if sum(x) > 0 else 0.
 It is linearly separable, so every model must reach a high held-out accuracy.
 """
+
 from __future__ import annotations
 
 import dataclasses

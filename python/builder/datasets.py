@@ -1,6 +1,7 @@
 """Real data that every machine has offline: scikit-learn's bundled digits and the Python
 standard library's own source text. Nothing is downloaded.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -45,8 +46,13 @@ class Corpus:
     sha256: tuple[str, ...]
 
     def manifest_entry(self) -> dict:
-        return {"source": "the Python standard library of the exporting interpreter",
-                "files": [{"path": f, "sha256": h, "chars": len(t)} for f, t, h in zip(self.files, self.texts, self.sha256, strict=True)]}
+        return {
+            "source": "the Python standard library of the exporting interpreter",
+            "files": [
+                {"path": f, "sha256": h, "chars": len(t)}
+                for f, t, h in zip(self.files, self.texts, self.sha256, strict=True)
+            ],
+        }
 
 
 def stdlib_corpus(files: tuple[str, ...]) -> Corpus:

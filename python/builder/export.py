@@ -3,6 +3,7 @@
 Everything is written into a staging folder that replaces the output folder only at the end
 (builder.atomic), so a failed or killed export leaves the previous export intact.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -78,7 +79,9 @@ def run(cfg: ExportConfig, reporter: Reporter | None = None) -> tuple[Path, list
             model_entries.append(_export_model(model_id, cfg, staging, reporter, rows, pending))
             _finish_pending(pending, wait=False)
         _finish_pending(pending, wait=True)
-        order = {(m, f): i for i, (m, f) in enumerate((e["id"], a["format"]) for e in model_entries for a in e["artifacts"])}
+        order = {
+            (m, f): i for i, (m, f) in enumerate((e["id"], a["format"]) for e in model_entries for a in e["artifacts"])
+        }
         rows.sort(key=lambda r: order[(r.model, r.format)])
         doc = manifest.build(
             model_entries,
@@ -101,7 +104,9 @@ def _finish_pending(pending: list[_Pending], wait: bool) -> None:
             try:
                 seconds = item.exported.pending.result()
             except Exception as e:
-                raise ExportError(f"{item.model_id}/{item.exported.format}: export failed: {type(e).__name__}: {e}") from e
+                raise ExportError(
+                    f"{item.model_id}/{item.exported.format}: export failed: {type(e).__name__}: {e}"
+                ) from e
             pending.remove(item)
             item.finish(seconds)
 
@@ -135,14 +140,23 @@ def _export_model(
 
         export_seconds = time.perf_counter() - start
 
-        def finish(worker_seconds: float, exported=exported, via=via, tolerance=tolerance, index=index, export_seconds=export_seconds) -> None:
+        def finish(
+            worker_seconds: float,
+            exported=exported,
+            via=via,
+            tolerance=tolerance,
+            index=index,
+            export_seconds=export_seconds,
+        ) -> None:
             check_start = time.perf_counter()
             check = check_artifact(model_id, exported, specs, sets[0], tolerance)
             artifacts[index].update(manifest.artifact_entry(root, exported, via, tolerance, check))
             if exported.cache is not None and exported.key is not None:
                 exported.cache.store(exported.key, exported.path)
             seconds = export_seconds + worker_seconds + time.perf_counter() - check_start
-            row = ArtifactRow(model_id, exported.format, artifacts[index]["bytes"], check["max_abs"], seconds, exported.from_cache)
+            row = ArtifactRow(
+                model_id, exported.format, artifacts[index]["bytes"], check["max_abs"], seconds, exported.from_cache
+            )
             rows.append(row)
             reporter.artifact(row)
 
@@ -166,21 +180,38 @@ class GoldenSet:
 def golden_sets(trained: Trained, cfg: ExportConfig) -> list[GoldenSet]:
     """The model's input sets, generated from its specs (seeded independently of the training data)
     with the eager reference's outputs: `golden`, and `special` when an input is a float."""
-    sizes = {d.name: trained.golden_sizes.get(d.name, d.max if d.max is not None else max(d.min, 4)) for d in trained.dims}
+    sizes = {
+        d.name: trained.golden_sizes.get(d.name, d.max if d.max is not None else max(d.min, 4)) for d in trained.dims
+    }
     wanted = [("golden", {**sizes, "batch": cfg.golden_rows}, "golden", f"{cfg.golden_rows} seeded rows")]
     if any(t.dtype in tensors.FLOAT_DTYPES for t in trained.inputs):
         if trained.special == "finite":
-            wanted.append(("special", {**sizes, "batch": tensors.SPECIAL_ROWS}, "finite-special",
-                           f"+-0, +-1e-30, +-1e30 and denormal rows, no NaN or Inf: {trained.special_note}"))
+            wanted.append(
+                (
+                    "special",
+                    {**sizes, "batch": tensors.SPECIAL_ROWS},
+                    "finite-special",
+                    f"+-0, +-1e-30, +-1e30 and denormal rows, no NaN or Inf: {trained.special_note}",
+                )
+            )
         else:
-            wanted.append(("special", {**sizes, "batch": tensors.SPECIAL_ROWS}, "special", "NaN, +-Inf, +-0, +-1e30 and denormal rows"))
+            wanted.append(
+                (
+                    "special",
+                    {**sizes, "batch": tensors.SPECIAL_ROWS},
+                    "special",
+                    "NaN, +-Inf, +-0, +-1e30 and denormal rows",
+                )
+            )
     sets = []
     for index, (name, set_sizes, values, description) in enumerate(wanted):
         inputs = tensors.generate(trained.inputs, set_sizes, np.random.default_rng([cfg.seed, 0x60_1D, index]), values)
         with np.errstate(all="ignore"):  # the reference may overflow on purpose on special values
             expected = {k: np.ascontiguousarray(v) for k, v in trained.predict(inputs).items()}
         tensors.check_arrays(trained.outputs, expected, "reference output")
-        sets.append(GoldenSet(name, inputs, expected, description, {"values": "finite"} if values == "finite-special" else {}))
+        sets.append(
+            GoldenSet(name, inputs, expected, description, {"values": "finite"} if values == "finite-special" else {})
+        )
     return sets
 
 
@@ -190,12 +221,17 @@ def write_golden(root: Path, folder: Path, sets: list[GoldenSet]) -> list[dict]:
     for s in sets:
         (folder / s.name / "expected").mkdir(parents=True)
         paths = {}
-        for kind, arrays, sub in (("inputs", s.inputs, folder / s.name), ("expected", s.expected, folder / s.name / "expected")):
+        for kind, arrays, sub in (
+            ("inputs", s.inputs, folder / s.name),
+            ("expected", s.expected, folder / s.name / "expected"),
+        ):
             paths[kind] = {}
             for name, array in arrays.items():
                 np.save(sub / f"{name}.npy", array)
                 paths[kind][name] = (sub / f"{name}.npy").relative_to(root).as_posix()
-        entries.append({"name": s.name, "rows": tensors.batch_of(s.inputs), "description": s.description, **s.extra, **paths})
+        entries.append(
+            {"name": s.name, "rows": tensors.batch_of(s.inputs), "description": s.description, **s.extra, **paths}
+        )
     return entries
 
 

@@ -8,6 +8,7 @@ non-regular files are refused. The shell equivalent, run inside the folder:
 
     find . -type f -printf '%P\\n' | LC_ALL=C sort | xargs -d '\\n' sha256sum | sha256sum
 """
+
 from __future__ import annotations
 
 import hashlib

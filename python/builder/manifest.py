@@ -1,4 +1,5 @@
 """The manifest (`models/manifest.json`): build, validate against the JSON Schema, write, read."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -29,7 +30,11 @@ class VersionError(ValueError):
 def validate(doc: dict) -> None:
     """Raises VersionError for another schema_version, jsonschema.ValidationError (with the failing
     path) if `doc` breaks the schema, and ValueError for the contract's rules a schema cannot say."""
-    if not isinstance(doc, dict) or type(doc.get("schema_version")) is not int or doc["schema_version"] != SCHEMA_VERSION:
+    if (
+        not isinstance(doc, dict)
+        or type(doc.get("schema_version")) is not int
+        or doc["schema_version"] != SCHEMA_VERSION
+    ):
         version = doc.get("schema_version") if isinstance(doc, dict) else None
         raise VersionError(f"schema_version {version!r} is not supported (this builder reads {SCHEMA_VERSION})")
     schema = json.loads(schema_text())
@@ -90,7 +95,11 @@ def artifact_entry(root: Path, exported: Exported, via: tuple[str, ...], toleran
     }
     if exported.path.is_dir():
         entry["files"] = [
-            {"path": rel, "sha256": hashing.file_sha256(exported.path / rel), "bytes": (exported.path / rel).stat().st_size}
+            {
+                "path": rel,
+                "sha256": hashing.file_sha256(exported.path / rel),
+                "bytes": (exported.path / rel).stat().st_size,
+            }
             for rel in hashing.folder_files(exported.path)
         ]
     return entry | exported.fields | {"tolerance": dict(tolerance), "check": check}

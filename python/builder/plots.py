@@ -1,4 +1,5 @@
 """Training plots: the per-epoch loss and held-out accuracy of one run, as a PNG."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,8 +28,12 @@ def loss_curve(model_id: str, history: list[dict], training: dict, path: Path) -
     ax_acc.set_ylabel(metric, color="tab:green")
     if metric == "held-out accuracy":
         ax_acc.set_ylim(min(0.5, min(row["accuracy"] for row in history)), 1.0)
-    modes = ", ".join(f"{k}={training[k]}" for k in ("amp", "trainer", "nproc") if training.get(k) not in (None, 1, "fit"))
-    ax_loss.set_title(f"{model_id}: {headline(training)} in {training['seconds']:.1f} s" + (f" ({modes})" if modes else ""))
+    modes = ", ".join(
+        f"{k}={training[k]}" for k in ("amp", "trainer", "nproc") if training.get(k) not in (None, 1, "fit")
+    )
+    ax_loss.set_title(
+        f"{model_id}: {headline(training)} in {training['seconds']:.1f} s" + (f" ({modes})" if modes else "")
+    )
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)

@@ -2,6 +2,7 @@
 C++ logs, written before absl logging is initialised, so TF_CPP_MIN_LOG_LEVEL misses them; TFLite's
 delegate banner). Exceptions still propagate and are reported after the file descriptor is
 restored; `--verbose` skips the silencing."""
+
 from __future__ import annotations
 
 import contextlib

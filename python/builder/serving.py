@@ -29,6 +29,7 @@ artifact was not exported): both are the same network, and two Triton models per
 double what a client has to choose from. `aoti`, `tflite` and `tfjs-graph` have no Triton or TF
 Serving backend here and are not served.
 """
+
 from __future__ import annotations
 
 import errno
@@ -115,7 +116,9 @@ def write(root: Path, model_entries: list[dict]) -> dict:
             if artifact is None:
                 continue
             try:
-                served.append(_write_triton_model(root, triton_root, model, artifact, kind, platform, backend, filename))
+                served.append(
+                    _write_triton_model(root, triton_root, model, artifact, kind, platform, backend, filename)
+                )
             except _Unservable as e:
                 skipped.append({"model": model["id"], "format": artifact["format"], "reason": str(e)})
         if "saved-model" in artifacts:
@@ -132,8 +135,15 @@ def write(root: Path, model_entries: list[dict]) -> dict:
     }
 
 
-def triton_config(name: str, platform: str, backend: str, inputs: list[tuple[str, int, list[int]]],
-                  outputs: list[tuple[str, int, list[int]]], max_batch_size: int, parameters: dict[str, str] | None = None) -> mc.ModelConfig:
+def triton_config(
+    name: str,
+    platform: str,
+    backend: str,
+    inputs: list[tuple[str, int, list[int]]],
+    outputs: list[tuple[str, int, list[int]]],
+    max_batch_size: int,
+    parameters: dict[str, str] | None = None,
+) -> mc.ModelConfig:
     """A Triton ModelConfig; `inputs`/`outputs` are (name, data type, dims without the batch dim)."""
     config = mc.ModelConfig(name=name, platform=platform, backend=backend, max_batch_size=max_batch_size)
     for tensor_name, data_type, dims in inputs:
@@ -153,8 +163,9 @@ def config_text(config: mc.ModelConfig) -> str:
     return HEADER + text_format.MessageToString(config)
 
 
-def _write_triton_model(root: Path, triton_root: Path, model: dict, artifact: dict, kind: str,
-                        platform: str, backend: str, filename: str) -> dict:
+def _write_triton_model(
+    root: Path, triton_root: Path, model: dict, artifact: dict, kind: str, platform: str, backend: str, filename: str
+) -> dict:
     name = f"{model['id']}_{kind}"
     fmt = artifact["format"]
     max_batch_size, batched = _batching(model)
@@ -169,10 +180,13 @@ def _write_triton_model(root: Path, triton_root: Path, model: dict, artifact: di
     if kind == "savedmodel" and signature != DEFAULT_SIGNATURE:
         parameters["TF_SIGNATURE_DEF"] = signature
     config = triton_config(
-        name, platform, backend,
+        name,
+        platform,
+        backend,
         [(in_names[t["name"]], _data_type(t), _dims(t, batched)) for t in model["inputs"]],
         [(out_names[t["name"]], _data_type(t), _dims(t, batched)) for t in model["outputs"]],
-        max_batch_size, parameters,
+        max_batch_size,
+        parameters,
     )
     model_dir = triton_root / name
     _link_or_copy(root / artifact["path"], model_dir / VERSION / filename)
@@ -242,7 +256,9 @@ def _data_type(tensor: dict) -> int:
     try:
         return _DATA_TYPES[tensor["dtype"]]
     except KeyError:
-        raise _Unservable(f"tensor {tensor['name']!r} has dtype {tensor['dtype']!r}, which has no Triton type here") from None
+        raise _Unservable(
+            f"tensor {tensor['name']!r} has dtype {tensor['dtype']!r}, which has no Triton type here"
+        ) from None
 
 
 def _link_or_copy(src: Path, dest: Path) -> None:

@@ -4,6 +4,7 @@ A model declares its inputs and outputs as ordered lists of `TensorSpec`; a stri
 a named dynamic dimension, bounded by a `Dim` in the model's `dims`. Every exporter, loader,
 golden generator and runner works from these specs, never from an assumed `(batch, width)`.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -13,7 +14,14 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 # dtype -> the .npy descr the contract allows (docs/contract.md).
-DTYPES: dict[str, str] = {"float32": "<f4", "float16": "<f2", "int32": "<i4", "int64": "<i8", "uint8": "|u1", "bool": "|b1"}
+DTYPES: dict[str, str] = {
+    "float32": "<f4",
+    "float16": "<f2",
+    "int32": "<i4",
+    "int64": "<i8",
+    "uint8": "|u1",
+    "bool": "|b1",
+}
 FLOAT_DTYPES = ("float32", "float16")
 MAX_RANK = 8
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -93,7 +101,9 @@ def _float_values(spec: TensorSpec, shape: tuple[int, ...], rng: np.random.Gener
     return x.astype(spec.dtype)
 
 
-def generate(specs: Sequence[TensorSpec], sizes: Mapping[str, int], rng: np.random.Generator, values: str = "golden") -> Arrays:
+def generate(
+    specs: Sequence[TensorSpec], sizes: Mapping[str, int], rng: np.random.Generator, values: str = "golden"
+) -> Arrays:
     """Seeded inputs for `specs` at the given dim sizes.
 
     `values="golden"`: floats N(0, 1) with a zero row and four rows of magnitude ~100, or uniform
@@ -125,7 +135,9 @@ def generate(specs: Sequence[TensorSpec], sizes: Mapping[str, int], rng: np.rand
 SPECIAL_ROWS = 10
 
 
-def special_values(spec: TensorSpec, shape: tuple[int, ...], rng: np.random.Generator, finite: bool = False) -> np.ndarray:
+def special_values(
+    spec: TensorSpec, shape: tuple[int, ...], rng: np.random.Generator, finite: bool = False
+) -> np.ndarray:
     """(10, ...) rows: NaN, +Inf, -Inf, +0, -0, 1e30, -1e30, a denormal, then normal rows with a
     single NaN and a single Inf. Every runtime must reproduce the reference's NaN/Inf pattern.
 

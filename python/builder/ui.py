@@ -1,4 +1,5 @@
 """Terminal output of the export: progress while training and exporting, the closing table."""
+
 from __future__ import annotations
 
 from rich.console import Console
@@ -50,7 +51,9 @@ class RichReporter:
 
     def epoch(self, model_id: str, epoch: int, metrics: dict) -> None:
         self.progress.update(
-            self._tasks[model_id], completed=epoch, status=f"loss {metrics['loss']:.4f} held-out {metrics['accuracy']:.3f}"
+            self._tasks[model_id],
+            completed=epoch,
+            status=f"loss {metrics['loss']:.4f} held-out {metrics['accuracy']:.3f}",
         )
 
     def trained(self, trained: Trained) -> None:
@@ -69,15 +72,26 @@ class RichReporter:
             f"max abs diff {row.max_abs:.2e}, {row.seconds:.1f} s" + (" (from the cache)" if row.cached else "")
         )
 
-
     def background(self, model_id: str, fmt: str) -> None:
         self.console.print(f"  compiling {model_id}/{fmt} in a worker process; the export goes on meanwhile")
 
 
 def summary_table(rows: list[ArtifactRow]) -> Table:
     table = Table(title="deploykit export")
-    for name, justify in (("model", "left"), ("format", "left"), ("size", "right"), ("max abs diff", "right"), ("time", "right")):
+    for name, justify in (
+        ("model", "left"),
+        ("format", "left"),
+        ("size", "right"),
+        ("max abs diff", "right"),
+        ("time", "right"),
+    ):
         table.add_column(name, justify=justify)
     for r in rows:
-        table.add_row(r.model, r.format, human_bytes(r.bytes), f"{r.max_abs:.2e}", f"{r.seconds:.1f} s" + (" cached" if r.cached else ""))
+        table.add_row(
+            r.model,
+            r.format,
+            human_bytes(r.bytes),
+            f"{r.max_abs:.2e}",
+            f"{r.seconds:.1f} s" + (" cached" if r.cached else ""),
+        )
     return table

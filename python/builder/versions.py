@@ -1,4 +1,5 @@
 """Versions of the Python runtimes and converters, for the manifest's `producer` block."""
+
 from __future__ import annotations
 
 import importlib.metadata
@@ -7,8 +8,20 @@ import platform
 from builder import __version__
 
 PRODUCER_PACKAGES = (
-    "torch", "tensorflow", "keras", "jax", "jaxlib", "flax", "optax", "onnx", "onnxruntime",
-    "onnxscript", "jax2onnx", "tf2onnx", "tensorflowjs", "numpy",
+    "torch",
+    "tensorflow",
+    "keras",
+    "jax",
+    "jaxlib",
+    "flax",
+    "optax",
+    "onnx",
+    "onnxruntime",
+    "onnxscript",
+    "jax2onnx",
+    "tf2onnx",
+    "tensorflowjs",
+    "numpy",
 )
 
 

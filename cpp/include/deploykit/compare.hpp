@@ -51,9 +51,7 @@ struct CompareResult {
 // Compares two equally long float32 sequences in a single pass.
 // Throws std::invalid_argument if the sizes differ or atol/rtol are not
 // finite and >= 0.
-CompareResult compare(std::span<const float> reference,
-                      std::span<const float> candidate, double atol,
-                      double rtol);
+CompareResult compare(std::span<const float> reference, std::span<const float> candidate, double atol, double rtol);
 
 // Compares two equally long element buffers of one dtype (see the semantics above).
 // Throws std::invalid_argument if the byte sizes differ, are not a whole number of
@@ -86,8 +84,7 @@ struct BufferView {
 // Views `buffer` as contiguous float32 without copying. Throws dtype_error
 // unless the elements are native-endian float32, and std::invalid_argument
 // unless the buffer is C-contiguous. `name` prefixes the error message.
-std::span<const float> as_float32_span(const BufferView& buffer,
-                                       std::string_view name);
+std::span<const float> as_float32_span(const BufferView& buffer, std::string_view name);
 
 // The contract dtype of a buffer (native-endian float32, float16, int32, int64, uint8,
 // bool). Throws dtype_error for anything else; `name` prefixes the message.
@@ -96,7 +93,6 @@ DType dtype_of(const BufferView& buffer, std::string_view name);
 // compare() over two buffers of one contract dtype that must have identical shapes (not
 // just sizes); throws dtype_error for another dtype or differing dtypes,
 // std::invalid_argument for a buffer that is not C-contiguous or a shape mismatch.
-CompareResult compare(const BufferView& reference, const BufferView& candidate,
-                      double atol, double rtol);
+CompareResult compare(const BufferView& reference, const BufferView& candidate, double atol, double rtol);
 
 }  // namespace deploykit

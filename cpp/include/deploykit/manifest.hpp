@@ -54,9 +54,9 @@ struct Artifact {
   std::int64_t bytes = -1;     // -1 when the manifest does not say
   Tolerance tolerance;         // every float output unless overridden below
   std::map<std::string, Tolerance, std::less<>> output_tolerance;
-  std::map<std::string, std::string, std::less<>> input_keys;   // model name -> artifact key
+  std::map<std::string, std::string, std::less<>> input_keys;  // model name -> artifact key
   std::map<std::string, std::string, std::less<>> output_keys;
-  std::map<std::string, DType, std::less<>> boundary_dtypes;    // tensor name -> runtime dtype
+  std::map<std::string, DType, std::less<>> boundary_dtypes;  // tensor name -> runtime dtype
   std::vector<std::string> via;
 
   // The tolerance of one output (its override, else the artifact's).
@@ -66,13 +66,13 @@ struct Artifact {
 struct GoldenSet {
   std::string name;
   std::int64_t rows = 0;
-  std::map<std::string, std::filesystem::path, std::less<>> inputs;    // resolved paths
+  std::map<std::string, std::filesystem::path, std::less<>> inputs;  // resolved paths
   std::map<std::string, std::filesystem::path, std::less<>> expected;
 };
 
 struct ModelEntry {
   std::string id;
-  std::vector<TensorSpec> inputs;   // the model's positional order
+  std::vector<TensorSpec> inputs;  // the model's positional order
   std::vector<TensorSpec> outputs;
   std::map<std::string, DimRange, std::less<>> dims;
   std::vector<GoldenSet> golden;
@@ -95,8 +95,7 @@ class Manifest {
   static Manifest read(const std::filesystem::path& path);
   // Parses manifest text; relative paths resolve against `dir`; `origin` names the text
   // in errors. Throws InputError or VersionError.
-  static Manifest parse(std::string_view text, const std::filesystem::path& dir,
-                        std::string_view origin = "(text)");
+  static Manifest parse(std::string_view text, const std::filesystem::path& dir, std::string_view origin = "(text)");
 
   const std::filesystem::path& dir() const noexcept { return dir_; }
   const std::vector<ModelEntry>& models() const noexcept { return models_; }

@@ -29,7 +29,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-
 #include <vector>
 
 #include "deploykit/manifest.hpp"

@@ -20,7 +20,7 @@ std::string sha256_file(const std::filesystem::path& path);
 // Refuses (ModelError) unless `path` is a regular file, not a symlink, whose
 // size is `expected_bytes` (when >= 0) and whose sha256 is `expected_hex`
 // (compared case-insensitively). `what` names the artifact in the message.
-void verify_file(const std::filesystem::path& path, std::string_view expected_hex,
-                 std::int64_t expected_bytes, std::string_view what);
+void verify_file(const std::filesystem::path& path, std::string_view expected_hex, std::int64_t expected_bytes,
+                 std::string_view what);
 
 }  // namespace deploykit

@@ -33,7 +33,12 @@ export async function launchChromium({ onRequest } = {}) {
   const profile = await fs.mkdtemp(path.join(os.tmpdir(), 'deploykit-chromium-'));
   let context;
   try {
-    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1280, height: 900 } });
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: CHROMIUM_ARGS,
+      viewport: { width: 1280, height: 900 },
+    });
   } catch (e) {
     await fs.rm(profile, { recursive: true, force: true });
     throw new Error(`Chromium failed to start: ${String(e.message).split('\n')[0]}`, { cause: e });

@@ -82,7 +82,8 @@ export function fileSpec(flag, values, dir) {
   for (const v of values || []) {
     const eq = v.indexOf('=');
     if (eq < 0) {
-      if (spec.bare !== null) throw new UsageError(`--${flag} FILE without a name may be given once (use NAME=FILE for several tensors)`);
+      if (spec.bare !== null)
+        throw new UsageError(`--${flag} FILE without a name may be given once (use NAME=FILE for several tensors)`);
       spec.bare = v;
       continue;
     }
@@ -111,12 +112,16 @@ export function resolveFiles(side, spec, names) {
   const what = side === 'input' ? 'input' : 'output';
   if (spec.dir !== null) return Object.fromEntries(names.map((n) => [n, path.join(spec.dir, `${n}.npy`)]));
   if (spec.bare !== null) {
-    if (names.length !== 1) throw new UsageError(`--${side} ${spec.bare}: a file without a name needs a one-${what} model; this one has ${names.length} ${what}s (${names.join(', ')}): use NAME=FILE`);
+    if (names.length !== 1)
+      throw new UsageError(
+        `--${side} ${spec.bare}: a file without a name needs a one-${what} model; this one has ${names.length} ${what}s (${names.join(', ')}): use NAME=FILE`,
+      );
     return { [names[0]]: spec.bare };
   }
   if (side !== 'input') {
     for (const name of Object.keys(spec.named)) {
-      if (!names.includes(name)) throw new UsageError(`--${side} ${name}: unknown output "${name}" (model outputs: ${names.join(', ')})`);
+      if (!names.includes(name))
+        throw new UsageError(`--${side} ${name}: unknown output "${name}" (model outputs: ${names.join(', ')})`);
     }
   }
   return { ...spec.named };
@@ -157,11 +162,25 @@ export function parseCli(argv, backends) {
   if (help || version) return { help, version, verbose, backend: values.backend };
   if (!values.manifest) throw new UsageError('--manifest is required');
   const backend = values.backend ?? backends.default;
-  if (!backends.names.includes(backend)) throw new UsageError(`--backend must be one of ${backends.names.join(', ')}, got '${backend}'`);
+  if (!backends.names.includes(backend))
+    throw new UsageError(`--backend must be one of ${backends.names.join(', ')}, got '${backend}'`);
   const common = { help, version, verbose, backend, manifest: values.manifest };
   if (values.jobs !== undefined) {
-    const single = ['model', 'format', 'input', 'input-dir', 'output', 'output-dir', 'check', 'check-dir', 'repeat', 'warmup', 'timing'].filter((k) => values[k] !== undefined);
-    if (single.length) throw new UsageError(`--jobs takes its models and files from the jobs file; --${single[0]} does not go with it`);
+    const single = [
+      'model',
+      'format',
+      'input',
+      'input-dir',
+      'output',
+      'output-dir',
+      'check',
+      'check-dir',
+      'repeat',
+      'warmup',
+      'timing',
+    ].filter((k) => values[k] !== undefined);
+    if (single.length)
+      throw new UsageError(`--jobs takes its models and files from the jobs file; --${single[0]} does not go with it`);
     return { ...common, jobs: values.jobs };
   }
   if (!values.model) throw new UsageError('--model is required');
@@ -178,7 +197,17 @@ export function parseCli(argv, backends) {
   };
   const warmup = count('warmup', 0, 0);
   const repeat = count('repeat', 1, values.timing ? 1 : 0);
-  return { ...common, model: values.model, format: values.format, inputs, outputs, checks, warmup, repeat, timing: values.timing };
+  return {
+    ...common,
+    model: values.model,
+    format: values.format,
+    inputs,
+    outputs,
+    checks,
+    warmup,
+    repeat,
+    timing: values.timing,
+  };
 }
 
 /**
@@ -202,9 +231,12 @@ export function parseJobs(text, file) {
     } catch (e) {
       throw new UsageError(`${where}: not valid JSON: ${e.message}`);
     }
-    if (job === null || typeof job !== 'object' || Array.isArray(job)) throw new UsageError(`${where}: a job is a JSON object`);
-    if (typeof job.model !== 'string' || job.model === '') throw new UsageError(`${where}: "model" must be a non-empty string`);
-    if (job.format !== undefined && typeof job.format !== 'string') throw new UsageError(`${where}: "format" must be a string`);
+    if (job === null || typeof job !== 'object' || Array.isArray(job))
+      throw new UsageError(`${where}: a job is a JSON object`);
+    if (typeof job.model !== 'string' || job.model === '')
+      throw new UsageError(`${where}: "model" must be a non-empty string`);
+    if (job.format !== undefined && typeof job.format !== 'string')
+      throw new UsageError(`${where}: "format" must be a string`);
     const side = (key, required) => {
       const v = job[key];
       if (v === undefined || v === null) {
@@ -212,22 +244,31 @@ export function parseJobs(text, file) {
         return null;
       }
       if (typeof v === 'string' && v !== '') return { named: {}, bare: abs(v), dir: null };
-      if (typeof v !== 'object' || Array.isArray(v) || Object.keys(v).length === 0) throw new UsageError(`${where}: "${key}" must be an object {name: file} or one file`);
-      for (const [k, f] of Object.entries(v)) if (typeof f !== 'string' || f === '') throw new UsageError(`${where}: "${key}".${k} must be a file path`);
+      if (typeof v !== 'object' || Array.isArray(v) || Object.keys(v).length === 0)
+        throw new UsageError(`${where}: "${key}" must be an object {name: file} or one file`);
+      for (const [k, f] of Object.entries(v))
+        if (typeof f !== 'string' || f === '') throw new UsageError(`${where}: "${key}".${k} must be a file path`);
       return { named: Object.fromEntries(Object.entries(v).map(([k, f]) => [k, abs(f)])), bare: null, dir: null };
     };
     // A timed job: "repeat" N >= 1, and "warmup" K >= 0 only with it (absent or null: not given).
     const count = (key, min) => {
       const v = job[key];
       if (v === undefined || v === null) return undefined;
-      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw new UsageError(`${where}: "${key}" must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min)
+        throw new UsageError(`${where}: "${key}" must be an integer >= ${min}, got ${JSON.stringify(v)}`);
       return v;
     };
     const repeat = count('repeat', 1);
     const warmup = count('warmup', 0);
-    if (warmup !== undefined && repeat === undefined) throw new UsageError(`${where}: "warmup" needs "repeat" (a timed job)`);
+    if (warmup !== undefined && repeat === undefined)
+      throw new UsageError(`${where}: "warmup" needs "repeat" (a timed job)`);
     jobs.push({
-      id: job.id ?? null, model: job.model, format: job.format, inputs: side('inputs', true), outputs: side('outputs', false), checks: side('check', false),
+      id: job.id ?? null,
+      model: job.model,
+      format: job.format,
+      inputs: side('inputs', true),
+      outputs: side('outputs', false),
+      checks: side('check', false),
       ...(repeat !== undefined && { repeat, warmup: warmup ?? 0 }),
     });
   });

@@ -23,7 +23,11 @@ const PAGE_TIMEOUT_MS = 240_000;
 function chromiumVersion() {
   let out;
   try {
-    out = execFileSync(CHROMIUM, ['--version'], { encoding: 'utf8', timeout: 30_000, stdio: ['ignore', 'pipe', 'ignore'] });
+    out = execFileSync(CHROMIUM, ['--version'], {
+      encoding: 'utf8',
+      timeout: 30_000,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
   } catch {
     return `Chromium not found at ${CHROMIUM}`;
   }
@@ -35,7 +39,8 @@ function chromiumVersion() {
 function pageError(result) {
   if (result.kind === 'manifest') return new ManifestError(result.message, result.exit ?? 2);
   if (result.kind === 'input') return new InputError(result.message);
-  if (['missing', 'integrity', 'unsafe', 'unsupported', 'load'].includes(result.kind)) return new LoadError(result.kind, result.message);
+  if (['missing', 'integrity', 'unsafe', 'unsupported', 'load'].includes(result.kind))
+    return new LoadError(result.kind, result.message);
   return new Error(result.message);
 }
 
@@ -76,11 +81,22 @@ function pageSession({ manifest, backend, verbose }) {
     if (!result.ok) throw pageError(result);
     return result;
   };
-  const wire = (inputs) => Object.fromEntries(Object.entries(inputs).map(([k, t]) => [k, { dtype: t.dtype, shape: t.shape, b64: Buffer.from(t.bytes()).toString('base64') }]));
+  const wire = (inputs) =>
+    Object.fromEntries(
+      Object.entries(inputs).map(([k, t]) => [
+        k,
+        { dtype: t.dtype, shape: t.shape, b64: Buffer.from(t.bytes()).toString('base64') },
+      ]),
+    );
   return {
     load: async (model) => {
-      const loaded = await call((job) => globalThis.deploykit.load(job), { modelId: model.id, backend, manifestUrl: `/models/${encodeURIComponent(path.basename(manifest))}` });
-      if (loaded.backend !== backend) throw new LoadError('load', `asked for the ${backend} backend, the page ran ${loaded.backend}`);
+      const loaded = await call((job) => globalThis.deploykit.load(job), {
+        modelId: model.id,
+        backend,
+        manifestUrl: `/models/${encodeURIComponent(path.basename(manifest))}`,
+      });
+      if (loaded.backend !== backend)
+        throw new LoadError('load', `asked for the ${backend} backend, the page ran ${loaded.backend}`);
       const job = (inputs, extra) => ({ handle: loaded.handle, inputs: wire(inputs), ...extra });
       const runner = {
         loadMs: loaded.loadMs,
@@ -88,7 +104,12 @@ function pageSession({ manifest, backend, verbose }) {
         predict: async (inputs) => {
           const r = await call((j) => globalThis.deploykit.run(j), job(inputs));
           runner.lastMs = r.firstMs;
-          return Object.fromEntries(Object.entries(r.outputs).map(([k, v]) => [k, Tensor.fromBytes(v.dtype, v.shape, Buffer.from(v.b64, 'base64'))]));
+          return Object.fromEntries(
+            Object.entries(r.outputs).map(([k, v]) => [
+              k,
+              Tensor.fromBytes(v.dtype, v.shape, Buffer.from(v.b64, 'base64')),
+            ]),
+          );
         },
         // Timed in the page: predictTensors interleaved with the bare TF.js call there.
         time: async (inputs, { warmup, repeat, direct }) => {

@@ -102,8 +102,12 @@ async function runJob(job, { doc, loadOnce, timing }) {
     if (report) {
       const first = model.inputs[0].name;
       timed = {
-        load_ms: runner.loadMs, first_ms: firstMs, batch: inputs[first].shape.length ? inputs[first].shape[0] : 1,
-        latency_us: latencySummary(t.timesUs.length ? t.timesUs : [firstMs * 1e3]), backend: timing.backend, runtime: timing.runtime,
+        load_ms: runner.loadMs,
+        first_ms: firstMs,
+        batch: inputs[first].shape.length ? inputs[first].shape[0] : 1,
+        latency_us: latencySummary(t.timesUs.length ? t.timesUs : [firstMs * 1e3]),
+        backend: timing.backend,
+        runtime: timing.runtime,
       };
       if (t.directUs?.length) Object.assign(timed, { direct_latency_us: latencySummary(t.directUs), direct: t.direct });
     }
@@ -128,7 +132,8 @@ async function runJob(job, { doc, loadOnce, timing }) {
 /** Maps an error to its exit code and one line (without the `error: ` prefix). */
 function describe(e, runtime) {
   const line = String(e?.message ?? e).split('\n')[0];
-  if (e instanceof UsageError || e instanceof ManifestError || e?.name === 'InputError') return { exit: e.exit ?? EXIT.usage, error: line };
+  if (e instanceof UsageError || e instanceof ManifestError || e?.name === 'InputError')
+    return { exit: e.exit ?? EXIT.usage, error: line };
   if (e?.name === 'LoadError') return { exit: EXIT.load, error: line };
   return { exit: EXIT.load, error: `${runtime}: ${line}` };
 }
@@ -143,7 +148,11 @@ function loader(session) {
       return cache.get(key);
     },
     dispose: async () => {
-      for (const p of cache.values()) await p.then((r) => r.dispose(), () => {});
+      for (const p of cache.values())
+        await p.then(
+          (r) => r.dispose(),
+          () => {},
+        );
     },
   };
 }
@@ -154,7 +163,11 @@ function loader(session) {
  * @param {Engine} engine
  * @param {{stdout: (s: string) => void, stderr: (s: string) => void}} [io]
  */
-export async function main(argv, engine, io = { stdout: (s) => process.stdout.write(s + '\n'), stderr: (s) => process.stderr.write(s + '\n') }) {
+export async function main(
+  argv,
+  engine,
+  io = { stdout: (s) => process.stdout.write(s + '\n'), stderr: (s) => process.stderr.write(s + '\n') },
+) {
   if (argv.length === 0) {
     io.stderr(usage(engine.prog, engine.backends));
     return EXIT.usage;
@@ -186,8 +199,24 @@ export async function main(argv, engine, io = { stdout: (s) => process.stdout.wr
     session = engine.session({ manifest: path.resolve(opts.manifest), doc, backend: opts.backend, verbose });
     cache = loader(session);
     if (jobs) return await runJobs(jobs, { doc, cache, io, verbose, backend: opts.backend, runtime: engine.runtime });
-    const job = { id: null, model: opts.model, format: opts.format, inputs: opts.inputs, outputs: opts.outputs, checks: opts.checks };
-    const timing = opts.repeat > 0 || opts.timing ? { warmup: opts.warmup, repeat: opts.repeat, file: opts.timing, backend: opts.backend, runtime: engine.runtime } : null;
+    const job = {
+      id: null,
+      model: opts.model,
+      format: opts.format,
+      inputs: opts.inputs,
+      outputs: opts.outputs,
+      checks: opts.checks,
+    };
+    const timing =
+      opts.repeat > 0 || opts.timing
+        ? {
+            warmup: opts.warmup,
+            repeat: opts.repeat,
+            file: opts.timing,
+            backend: opts.backend,
+            runtime: engine.runtime,
+          }
+        : null;
     const { exit, lines } = await runJob(job, { doc, loadOnce: cache.loadOnce, timing });
     for (const l of lines) io.stdout(l);
     return exit;
@@ -212,16 +241,30 @@ async function runJobs(jobs, { doc, cache, io, verbose, backend, runtime }) {
     const start = performance.now();
     let result;
     try {
-      const timing = job.repeat === undefined ? null : { warmup: job.warmup, repeat: job.repeat, report: true, backend, runtime };
+      const timing =
+        job.repeat === undefined ? null : { warmup: job.warmup, repeat: job.repeat, report: true, backend, runtime };
       const { exit, lines, timing: timed } = await runJob(job, { doc, loadOnce: cache.loadOnce, timing });
       // stdout carries only the JSON lines; the check lines go to stderr.
       for (const l of lines) io.stderr(`${job.id ?? index}: ${l}`);
-      result = { exit, error: exit === EXIT.ok ? null : lines.filter((l) => / FAIL /.test(l)).join('; '), ...(exit === EXIT.ok && timed && { timing: timed }) };
+      result = {
+        exit,
+        error: exit === EXIT.ok ? null : lines.filter((l) => / FAIL /.test(l)).join('; '),
+        ...(exit === EXIT.ok && timed && { timing: timed }),
+      };
     } catch (e) {
       if (verbose) io.stderr(e?.stack || String(e));
       result = describe(e, runtime);
     }
-    io.stdout(JSON.stringify({ id: job.id, index, exit: result.exit, error: result.error, seconds: (performance.now() - start) / 1e3, ...(result.timing && { timing: result.timing }) }));
+    io.stdout(
+      JSON.stringify({
+        id: job.id,
+        index,
+        exit: result.exit,
+        error: result.error,
+        seconds: (performance.now() - start) / 1e3,
+        ...(result.timing && { timing: result.timing }),
+      }),
+    );
     if (first === EXIT.ok && result.exit !== EXIT.ok) first = result.exit;
   }
   return first;

@@ -23,13 +23,23 @@ try {
 }
 const dir = path.dirname(manifest);
 const abs = (files) => Object.fromEntries(Object.entries(files).map(([k, rel]) => [k, path.join(dir, rel)]));
-const jobs = runnableModels(doc).flatMap((m) => m.golden.map((set) => ({ id: `${m.id}/tfjs-graph/${set.name}`, model: m.id, format: 'tfjs-graph', inputs: abs(set.inputs), check: abs(set.expected) })));
+const jobs = runnableModels(doc).flatMap((m) =>
+  m.golden.map((set) => ({
+    id: `${m.id}/tfjs-graph/${set.name}`,
+    model: m.id,
+    format: 'tfjs-graph',
+    inputs: abs(set.inputs),
+    check: abs(set.expected),
+  })),
+);
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'deploykit-demo-js-'));
 const jobsFile = path.join(work, 'jobs.jsonl');
 fs.writeFileSync(jobsFile, jobs.map((j) => JSON.stringify(j)).join('\n') + '\n');
 let failed = 0;
 for (const backend of ['cpu', 'wasm']) {
-  const run = spawnSync(LAUNCHER, ['--manifest', manifest, '--jobs', jobsFile, '--backend', backend], { encoding: 'utf8' });
+  const run = spawnSync(LAUNCHER, ['--manifest', manifest, '--jobs', jobsFile, '--backend', backend], {
+    encoding: 'utf8',
+  });
   for (const line of run.stdout.split('\n').filter(Boolean)) {
     const r = JSON.parse(line);
     console.log(`${r.id} [node ${backend}]: ${r.exit === 0 ? 'pass' : `exit ${r.exit}: ${r.error}`}`);

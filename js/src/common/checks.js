@@ -40,9 +40,14 @@ export function checkInputs(model, inputs, artifact) {
   const where = {};
   for (const spec of model.inputs) {
     const t = inputs[spec.name];
-    if (!t || typeof t.dtype !== 'string' || !Array.isArray(t.shape)) fail(spec.name, 'is not a tensor (dtype and shape)');
+    if (!t || typeof t.dtype !== 'string' || !Array.isArray(t.shape))
+      fail(spec.name, 'is not a tensor (dtype and shape)');
     if (t.dtype !== spec.dtype) fail(spec.name, `expected ${spec.dtype}, got ${t.dtype}`);
-    if (t.shape.length !== spec.shape.length) fail(spec.name, `expected rank ${spec.shape.length} (${spec.shape.join(', ')}), got rank ${t.shape.length} (${t.shape.join(', ')})`);
+    if (t.shape.length !== spec.shape.length)
+      fail(
+        spec.name,
+        `expected rank ${spec.shape.length} (${spec.shape.join(', ')}), got rank ${t.shape.length} (${t.shape.join(', ')})`,
+      );
     spec.shape.forEach((want, k) => {
       const got = t.shape[k];
       if (typeof want === 'number') {
@@ -50,8 +55,10 @@ export function checkInputs(model, inputs, artifact) {
         return;
       }
       const { min = 0, max = Infinity } = model.dims?.[want] ?? {};
-      if (got < min || got > max) fail(spec.name, `dim ${k} (${want}) is ${got}, outside [${min}, ${max === Infinity ? 'inf' : max}]`);
-      if (Object.hasOwn(sizes, want) && sizes[want] !== got) fail(spec.name, `dim ${k} (${want}) is ${got}, but input ${where[want]} has ${sizes[want]}`);
+      if (got < min || got > max)
+        fail(spec.name, `dim ${k} (${want}) is ${got}, outside [${min}, ${max === Infinity ? 'inf' : max}]`);
+      if (Object.hasOwn(sizes, want) && sizes[want] !== got)
+        fail(spec.name, `dim ${k} (${want}) is ${got}, but input ${where[want]} has ${sizes[want]}`);
       sizes[want] = got;
       where[want] ??= spec.name;
     });
@@ -81,8 +88,10 @@ export function toBoundary(name, tensor, to) {
     });
     return new Tensor('int32', tensor.shape, out);
   }
-  if ((from === 'uint8' || from === 'bool') && to === 'int32') return new Tensor('int32', tensor.shape, Int32Array.from(tensor.data));
-  if (from === 'float16' && to === 'float32') return new Tensor('float32', tensor.shape, Float32Array.from(tensor.data, f16value));
+  if ((from === 'uint8' || from === 'bool') && to === 'int32')
+    return new Tensor('int32', tensor.shape, Int32Array.from(tensor.data));
+  if (from === 'float16' && to === 'float32')
+    return new Tensor('float32', tensor.shape, Float32Array.from(tensor.data, f16value));
   throw new InputError(`input ${name}: no boundary cast ${from} -> ${to}`);
 }
 
@@ -99,7 +108,12 @@ export function fromBoundary(name, tensor, dtype) {
   const bad = (i, v) => {
     throw new LoadError('load', `output ${name}: value ${v} at index ${i} does not fit ${dtype}`);
   };
-  if (dtype === 'int64' && from === 'int32') return new Tensor('int64', tensor.shape, BigInt64Array.from(tensor.data, (v) => BigInt(v)));
+  if (dtype === 'int64' && from === 'int32')
+    return new Tensor(
+      'int64',
+      tensor.shape,
+      BigInt64Array.from(tensor.data, (v) => BigInt(v)),
+    );
   if (dtype === 'uint8' && from === 'int32') {
     tensor.data.forEach((v, i) => (v < 0 || v > 255) && bad(i, v));
     return new Tensor('uint8', tensor.shape, Uint8Array.from(tensor.data));
@@ -108,7 +122,8 @@ export function fromBoundary(name, tensor, dtype) {
     tensor.data.forEach((v, i) => v !== 0 && v !== 1 && bad(i, v));
     return new Tensor('bool', tensor.shape, Uint8Array.from(tensor.data));
   }
-  if (dtype === 'float16' && from === 'float32') return new Tensor('float16', tensor.shape, Uint16Array.from(tensor.data, f16bits));
+  if (dtype === 'float16' && from === 'float32')
+    return new Tensor('float16', tensor.shape, Uint16Array.from(tensor.data, f16bits));
   throw new LoadError('load', `output ${name}: the runtime returned ${from}, the spec says ${dtype}`);
 }
 
@@ -124,7 +139,10 @@ export function tfjsDtypes(model, artifact) {
     for (const spec of model[side]) {
       const dtype = artifact.boundary_dtypes?.[spec.name] ?? spec.dtype;
       if (!TFJS_DTYPES.has(dtype)) {
-        throw new LoadError('unsupported', `${model.id}/${artifact.format}: ${side.slice(0, -1)} ${spec.name} is ${spec.dtype}, which TF.js cannot hold, and the artifact records no boundary cast for it`);
+        throw new LoadError(
+          'unsupported',
+          `${model.id}/${artifact.format}: ${side.slice(0, -1)} ${spec.name} is ${spec.dtype}, which TF.js cannot hold, and the artifact records no boundary cast for it`,
+        );
       }
       plan[side][spec.name] = dtype;
     }

@@ -3,7 +3,6 @@
 // reference, in float64); NaN must be NaN at the same positions; +Inf/-Inf must match exactly.
 // Integers and bool: exact equality. A shape or dtype difference fails the output.
 
-
 /**
  * Float comparison over plain arrays of numbers.
  * @param {ArrayLike<number>} actual
@@ -44,7 +43,14 @@ export function compare(actual, expected, { atol, rtol }) {
       if (firstBad < 0) firstBad = i;
     }
   }
-  return { pass: mismatches === 0, maxAbs, maxRel, mismatches, worst: firstBad >= 0 ? firstBad : worst, count: expected.length };
+  return {
+    pass: mismatches === 0,
+    maxAbs,
+    maxRel,
+    mismatches,
+    worst: firstBad >= 0 ? firstBad : worst,
+    count: expected.length,
+  };
 }
 
 /** Exact comparison (integers, bool); maxAbs is the largest integer difference. */
@@ -56,7 +62,10 @@ function compareExact(actual, expected) {
     if (actual[i] === expected[i]) continue;
     mismatches++;
     if (firstBad < 0) firstBad = i;
-    const diff = typeof expected[i] === 'bigint' ? Number(actual[i] > expected[i] ? actual[i] - expected[i] : expected[i] - actual[i]) : Math.abs(actual[i] - expected[i]);
+    const diff =
+      typeof expected[i] === 'bigint'
+        ? Number(actual[i] > expected[i] ? actual[i] - expected[i] : expected[i] - actual[i])
+        : Math.abs(actual[i] - expected[i]);
     maxAbs = Math.max(maxAbs, diff);
   }
   return { pass: mismatches === 0, maxAbs, maxRel: 0, mismatches, worst: firstBad, count: expected.length };
@@ -70,14 +79,21 @@ function compareExact(actual, expected) {
  * @returns {ReturnType<typeof compare> & {why?: string}}
  */
 export function compareTensors(actual, expected, tolerance) {
-  const sameShape = actual.shape.length === expected.shape.length && actual.shape.every((d, i) => d === expected.shape[i]);
+  const sameShape =
+    actual.shape.length === expected.shape.length && actual.shape.every((d, i) => d === expected.shape[i]);
   if (actual.dtype !== expected.dtype || !sameShape) {
     return {
-      pass: false, maxAbs: NaN, maxRel: NaN, mismatches: expected.size, worst: -1, count: expected.size,
+      pass: false,
+      maxAbs: NaN,
+      maxRel: NaN,
+      mismatches: expected.size,
+      worst: -1,
+      count: expected.size,
       why: `got ${actual.dtype} (${actual.shape.join(', ')}), reference is ${expected.dtype} (${expected.shape.join(', ')})`,
     };
   }
-  if (actual.dtype === 'float32' || actual.dtype === 'float16') return compare(actual.toNumbers(), expected.toNumbers(), tolerance);
+  if (actual.dtype === 'float32' || actual.dtype === 'float16')
+    return compare(actual.toNumbers(), expected.toNumbers(), tolerance);
   return compareExact(actual.data, expected.data);
 }
 
@@ -101,6 +117,7 @@ export function formatSci(x) {
 /** A float as Python's repr writes it (1e-05, 0.0001, 0.0), so every client's line reads alike. */
 export function pyFloat(x) {
   if (!Number.isFinite(x)) return Number.isNaN(x) ? 'nan' : x > 0 ? 'inf' : '-inf';
-  if (x !== 0 && (Math.abs(x) < 1e-4 || Math.abs(x) >= 1e16)) return x.toExponential().replace(/e([+-])(\d)$/, 'e$10$2');
+  if (x !== 0 && (Math.abs(x) < 1e-4 || Math.abs(x) >= 1e16))
+    return x.toExponential().replace(/e([+-])(\d)$/, 'e$10$2');
   return Number.isInteger(x) ? x.toFixed(1) : String(x);
 }

@@ -28,24 +28,42 @@ export { nanSafeRelu } from './rewrite.js';
  * @param {Map<string, string>} [args.unsafeOps] the manifest's deny-list (op -> why)
  * @returns {Promise<Loaded>}
  */
-export async function loadVerifiedGraph({ tf, model, artifact, readFile, sha256hex, folderSha256, unsafeOps = new Map() }) {
+export async function loadVerifiedGraph({
+  tf,
+  model,
+  artifact,
+  readFile,
+  sha256hex,
+  folderSha256,
+  unsafeOps = new Map(),
+}) {
   const label = `${model.id}/${artifact.format}`;
   const verified = new Map();
   for (const file of artifact.files) {
-    if (typeof file.path !== 'string' || file.path.startsWith('/') || file.path.split('/').some((p) => p === '..' || p === '' || p === '.')) {
+    if (
+      typeof file.path !== 'string' ||
+      file.path.startsWith('/') ||
+      file.path.split('/').some((p) => p === '..' || p === '' || p === '.')
+    ) {
       throw new LoadError('integrity', `${label}: manifest lists an unsafe path ${JSON.stringify(file.path)}`);
     }
     const bytes = await readFile(file.path);
     const digest = await sha256hex(bytes);
     if (digest !== file.sha256) {
-      throw new LoadError('integrity', `${label}: sha256 mismatch for ${file.path} (manifest ${short(file.sha256)}, file ${short(digest)})`);
+      throw new LoadError(
+        'integrity',
+        `${label}: sha256 mismatch for ${file.path} (manifest ${short(file.sha256)}, file ${short(digest)})`,
+      );
     }
     verified.set(file.path, bytes);
   }
   const listed = artifact.files.map((f) => ({ path: f.path, sha256: f.sha256 }));
   const folder = folderSha256 ? await folderSha256(listed) : await folderHash(listed, sha256hex);
   if (folder !== artifact.sha256) {
-    throw new LoadError('integrity', `${label}: folder sha256 mismatch (manifest ${short(artifact.sha256)}, folder ${short(folder)})`);
+    throw new LoadError(
+      'integrity',
+      `${label}: folder sha256 mismatch (manifest ${short(artifact.sha256)}, folder ${short(folder)})`,
+    );
   }
 
   const entry = artifact.entry || 'model.json';
@@ -63,7 +81,8 @@ export async function loadVerifiedGraph({ tf, model, artifact, readFile, sha256h
     weightSpecs.push(...group.weights);
     for (const p of group.paths) {
       const bytes = verified.get(dir + p);
-      if (!bytes) throw new LoadError('integrity', `${label}: weight shard ${p} is not among the artifact's verified files`);
+      if (!bytes)
+        throw new LoadError('integrity', `${label}: weight shard ${p} is not among the artifact's verified files`);
       shards.push(bytes);
     }
   }
@@ -77,7 +96,10 @@ export async function loadVerifiedGraph({ tf, model, artifact, readFile, sha256h
 
   const denied = graphOps(modelJson.modelTopology).filter((op) => unsafeOps.has(op));
   if (denied.length) {
-    throw new LoadError('unsafe', `${label}: refusing op ${denied.map((op) => `${op} (${unsafeOps.get(op)})`).join(', ')}: on the manifest's deny-list`);
+    throw new LoadError(
+      'unsafe',
+      `${label}: refusing op ${denied.map((op) => `${op} (${unsafeOps.get(op)})`).join(', ')}: on the manifest's deny-list`,
+    );
   }
 
   let names;
@@ -119,7 +141,10 @@ export async function loadVerifiedGraph({ tf, model, artifact, readFile, sha256h
   } catch (e) {
     graph.dispose();
     const ops = graphOps(modelJson.modelTopology).join(', ');
-    throw new LoadError('unsupported', `${label}: TF.js cannot run this graph on the '${tf.getBackend()}' backend: ${firstLine(e.message)} (graph ops: ${ops})`);
+    throw new LoadError(
+      'unsupported',
+      `${label}: TF.js cannot run this graph on the '${tf.getBackend()}' backend: ${firstLine(e.message)} (graph ops: ${ops})`,
+    );
   }
   return loaded;
 }
@@ -149,7 +174,12 @@ function zeroInputs(model, dtypes) {
  * @param {Record<string, Tensor>} inputs
  */
 export function boundaryInputs({ model, artifact }, inputs) {
-  return Object.fromEntries(model.inputs.map((s) => [s.name, toBoundary(s.name, inputs[s.name], artifact.boundary_dtypes?.[s.name] ?? s.dtype)]));
+  return Object.fromEntries(
+    model.inputs.map((s) => [
+      s.name,
+      toBoundary(s.name, inputs[s.name], artifact.boundary_dtypes?.[s.name] ?? s.dtype),
+    ]),
+  );
 }
 
 /** Casts the runtime's outputs back to the spec dtypes. */
@@ -222,27 +252,29 @@ export function bareCall(tf, loaded, inputs, { sync = false } = {}) {
   return {
     run: sync
       ? () => {
-        const ys = [graph.execute(x, outNames)].flat();
-        try {
-          for (const y of ys) y.dataSync();
-        } finally {
-          tf.dispose(ys);
+          const ys = [graph.execute(x, outNames)].flat();
+          try {
+            for (const y of ys) y.dataSync();
+          } finally {
+            tf.dispose(ys);
+          }
         }
-      }
       : async () => {
-        const ys = [graph.execute(x, outNames)].flat();
-        try {
-          for (const y of ys) await y.data();
-        } finally {
-          tf.dispose(ys);
-        }
-      },
+          const ys = [graph.execute(x, outNames)].flat();
+          try {
+            for (const y of ys) await y.data();
+          } finally {
+            tf.dispose(ys);
+          }
+        },
     dispose: () => tf.dispose(Object.values(x)),
   };
 }
 
 function firstLine(text) {
-  return String(text).split('\n')[0].replace(/\. File an issue at \S+.*$/, '');
+  return String(text)
+    .split('\n')[0]
+    .replace(/\. File an issue at \S+.*$/, '');
 }
 
 function short(hex) {

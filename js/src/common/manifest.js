@@ -29,8 +29,14 @@ const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v)
 
 /** A relative path with `/` separators that stays inside the manifest's folder. */
 export function safeRelPath(p) {
-  return typeof p === 'string' && p !== '' && !p.startsWith('/') && !p.includes('\\') && !/^[A-Za-z]:/.test(p) &&
-    !p.split('/').some((part) => part === '..' || part === '.' || part === '');
+  return (
+    typeof p === 'string' &&
+    p !== '' &&
+    !p.startsWith('/') &&
+    !p.includes('\\') &&
+    !/^[A-Za-z]:/.test(p) &&
+    !p.split('/').some((part) => part === '..' || part === '.' || part === '')
+  );
 }
 
 function checkSpecs(model, side, fail) {
@@ -40,10 +46,12 @@ function checkSpecs(model, side, fail) {
   specs.forEach((spec, i) => {
     if (!isObject(spec)) fail(`${side}[${i}] is not an object`);
     const what = `${side.slice(0, -1)} ${JSON.stringify(spec.name)}`;
-    if (typeof spec.name !== 'string' || !NAME.test(spec.name)) fail(`${side}[${i}] has a bad name ${JSON.stringify(spec.name)}`);
+    if (typeof spec.name !== 'string' || !NAME.test(spec.name))
+      fail(`${side}[${i}] has a bad name ${JSON.stringify(spec.name)}`);
     if (seen.has(spec.name)) fail(`${what} is listed twice`);
     seen.add(spec.name);
-    if (!Object.hasOwn(DTYPES, spec.dtype)) fail(`${what} has dtype ${JSON.stringify(spec.dtype)} (expected one of ${Object.keys(DTYPES).join(', ')})`);
+    if (!Object.hasOwn(DTYPES, spec.dtype))
+      fail(`${what} has dtype ${JSON.stringify(spec.dtype)} (expected one of ${Object.keys(DTYPES).join(', ')})`);
     if (!Array.isArray(spec.shape)) fail(`${what} has no shape list`);
     if (spec.shape.length > MAX_RANK) fail(`${what} has rank ${spec.shape.length}, over ${MAX_RANK}`);
     spec.shape.forEach((d, k) => {
@@ -53,7 +61,10 @@ function checkSpecs(model, side, fail) {
         fail(`${what} dim ${k} is ${JSON.stringify(d)} (a non-negative integer or a dim name)`);
       }
     });
-    if (spec.range !== undefined && (!Array.isArray(spec.range) || spec.range.length !== 2 || !spec.range.every(Number.isFinite))) {
+    if (
+      spec.range !== undefined &&
+      (!Array.isArray(spec.range) || spec.range.length !== 2 || !spec.range.every(Number.isFinite))
+    ) {
       fail(`${what} has a bad range ${JSON.stringify(spec.range)}`);
     }
   });
@@ -62,22 +73,27 @@ function checkSpecs(model, side, fail) {
 function checkDims(model, fail) {
   if (model.dims === undefined) return;
   if (!isObject(model.dims)) fail("'dims' is not an object");
-  const used = new Set([...model.inputs, ...model.outputs].flatMap((s) => s.shape.filter((d) => typeof d === 'string')));
+  const used = new Set(
+    [...model.inputs, ...model.outputs].flatMap((s) => s.shape.filter((d) => typeof d === 'string')),
+  );
   for (const [name, range] of Object.entries(model.dims)) {
     if (!NAME.test(name)) fail(`dims has a bad name ${JSON.stringify(name)}`);
     if (!used.has(name)) fail(`dims names '${name}', which no shape uses`);
     if (!isObject(range)) fail(`dims.${name} is not an object`);
     for (const key of ['min', 'max']) {
-      if (range[key] !== undefined && (!Number.isSafeInteger(range[key]) || range[key] < 0)) fail(`dims.${name}.${key} is ${JSON.stringify(range[key])} (a non-negative integer)`);
+      if (range[key] !== undefined && (!Number.isSafeInteger(range[key]) || range[key] < 0))
+        fail(`dims.${name}.${key} is ${JSON.stringify(range[key])} (a non-negative integer)`);
     }
-    if (range.min !== undefined && range.max !== undefined && range.min > range.max) fail(`dims.${name}: min ${range.min} > max ${range.max}`);
+    if (range.min !== undefined && range.max !== undefined && range.min > range.max)
+      fail(`dims.${name}: min ${range.min} > max ${range.max}`);
   }
 }
 
 function checkArtifact(model, artifact, i, fail) {
   if (!isObject(artifact) || typeof artifact.format !== 'string') fail(`artifacts[${i}] has no format`);
   const label = `artifact ${artifact.format}`;
-  if (!safeRelPath(artifact.path)) fail(`${label} path ${JSON.stringify(artifact.path)} is not a relative path inside the export`);
+  if (!safeRelPath(artifact.path))
+    fail(`${label} path ${JSON.stringify(artifact.path)} is not a relative path inside the export`);
   const specs = { input: model.inputs, output: model.outputs };
   for (const side of ['input', 'output']) {
     const keys = artifact[`${side}_keys`];
@@ -96,26 +112,30 @@ function checkArtifact(model, artifact, i, fail) {
     for (const [name, to] of Object.entries(artifact.boundary_dtypes)) {
       const spec = [...model.inputs, ...model.outputs].find((s) => s.name === name);
       if (!spec) fail(`${label} boundary_dtypes names tensor '${name}', which the model does not have`);
-      if (!(BOUNDARY_CASTS[spec.dtype] || []).includes(to)) fail(`${label} boundary cast of tensor '${name}' ${spec.dtype} -> ${to} is not allowed`);
+      if (!(BOUNDARY_CASTS[spec.dtype] || []).includes(to))
+        fail(`${label} boundary cast of tensor '${name}' ${spec.dtype} -> ${to} is not allowed`);
     }
   }
   const tol = artifact.tolerance;
   if (tol !== undefined) {
     const num = (t, where) => {
-      if (!isObject(t) || !Number.isFinite(t.atol) || !Number.isFinite(t.rtol) || t.atol < 0 || t.rtol < 0) fail(`${label} ${where} needs non-negative atol and rtol`);
+      if (!isObject(t) || !Number.isFinite(t.atol) || !Number.isFinite(t.rtol) || t.atol < 0 || t.rtol < 0)
+        fail(`${label} ${where} needs non-negative atol and rtol`);
     };
     num(tol, 'tolerance');
     if (tol.outputs !== undefined) {
       if (!isObject(tol.outputs)) fail(`${label} tolerance.outputs is not an object`);
       for (const [name, t] of Object.entries(tol.outputs)) {
-        if (!model.outputs.some((s) => s.name === name)) fail(`${label} tolerance names output '${name}', which the model does not have`);
+        if (!model.outputs.some((s) => s.name === name))
+          fail(`${label} tolerance names output '${name}', which the model does not have`);
         num(t, `tolerance of output '${name}'`);
       }
     }
   }
   if (artifact.files !== undefined) {
     if (!Array.isArray(artifact.files)) fail(`${label} files is not a list`);
-    for (const f of artifact.files) if (!isObject(f) || !safeRelPath(f.path)) fail(`${label} lists an unsafe file path ${JSON.stringify(f?.path)}`);
+    for (const f of artifact.files)
+      if (!isObject(f) || !safeRelPath(f.path)) fail(`${label} lists an unsafe file path ${JSON.stringify(f?.path)}`);
   }
 }
 
@@ -126,7 +146,8 @@ function checkGolden(model, fail) {
     if (!isObject(set) || typeof set.name !== 'string') fail('a golden set has no name');
     for (const side of ['inputs', 'expected']) {
       if (!isObject(set[side])) fail(`golden set '${set.name}' has no ${side} map`);
-      for (const p of Object.values(set[side])) if (!safeRelPath(p)) fail(`golden set '${set.name}' has an unsafe path ${JSON.stringify(p)}`);
+      for (const p of Object.values(set[side]))
+        if (!safeRelPath(p)) fail(`golden set '${set.name}' has an unsafe path ${JSON.stringify(p)}`);
     }
   }
 }
@@ -172,19 +193,25 @@ export function validateManifest(doc, label = 'manifest') {
  */
 export function resolveArtifact(doc, modelId, format) {
   const model = doc.models.find((m) => m.id === modelId);
-  if (!model) throw new ManifestError(`model ${modelId}: unknown model (manifest has: ${doc.models.map((m) => m.id).join(', ')})`);
+  if (!model)
+    throw new ManifestError(
+      `model ${modelId}: unknown model (manifest has: ${doc.models.map((m) => m.id).join(', ')})`,
+    );
   const wanted = format ?? FORMAT;
   if (wanted !== FORMAT) throw new ManifestError(`format ${wanted}: not supported by this client (it runs ${FORMAT})`);
   const artifacts = model.artifacts.filter((a) => a.format === wanted);
   if (artifacts.length === 0) {
-    throw new ManifestError(`model ${modelId}: no ${wanted} artifact (it has: ${model.artifacts.map((a) => a.format).join(', ')})`);
+    throw new ManifestError(
+      `model ${modelId}: no ${wanted} artifact (it has: ${model.artifacts.map((a) => a.format).join(', ')})`,
+    );
   }
   if (artifacts.length > 1) throw new ManifestError(`model ${modelId}: lists ${artifacts.length} ${wanted} artifacts`);
   const artifact = artifacts[0];
   for (const key of ['sha256', 'tolerance']) {
     if (artifact[key] == null) throw new ManifestError(`${modelId}/${wanted} artifact has no '${key}'`);
   }
-  if (!Array.isArray(artifact.files) || artifact.files.length === 0) throw new ManifestError(`${modelId}/${wanted} artifact lists no files`);
+  if (!Array.isArray(artifact.files) || artifact.files.length === 0)
+    throw new ManifestError(`${modelId}/${wanted} artifact lists no files`);
   return { model, artifact };
 }
 
@@ -219,7 +246,10 @@ export function signatureNames(model, artifact, signature) {
   const pick = (side, name) => {
     const key = artifact[`${side}_keys`][name];
     const entry = signature[`${side}s`][key];
-    if (!entry || !entry.name) throw new Error(`signature has no ${side} '${key}' for ${side} ${name} (has: ${Object.keys(signature[`${side}s`]).join(', ')})`);
+    if (!entry || !entry.name)
+      throw new Error(
+        `signature has no ${side} '${key}' for ${side} ${name} (has: ${Object.keys(signature[`${side}s`]).join(', ')})`,
+      );
     return entry.name;
   };
   return {
@@ -261,11 +291,13 @@ export async function readDenyList(doc, readFile, sha256hex) {
   const entry = doc.safety?.unsafe_ops;
   if (!entry) return new Map();
   const fail = (why) => Object.assign(new Error(`deny-list ${entry.path}: ${why}`), { kind: 'integrity' });
-  if (!safeRelPath(entry.path) || typeof entry.sha256 !== 'string') throw fail('safety.unsafe_ops needs a relative path and a sha256');
+  if (!safeRelPath(entry.path) || typeof entry.sha256 !== 'string')
+    throw fail('safety.unsafe_ops needs a relative path and a sha256');
   const bytes = await readFile(entry.path);
   if (!bytes) throw fail('is missing beside the manifest');
   const digest = await sha256hex(bytes);
-  if (digest !== entry.sha256) throw fail(`sha256 mismatch (manifest ${entry.sha256.slice(0, 12)}…, file ${digest.slice(0, 12)}…)`);
+  if (digest !== entry.sha256)
+    throw fail(`sha256 mismatch (manifest ${entry.sha256.slice(0, 12)}…, file ${digest.slice(0, 12)}…)`);
   let list;
   try {
     list = JSON.parse(new TextDecoder().decode(bytes));

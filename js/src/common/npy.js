@@ -14,7 +14,11 @@ const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // "\x93NUMPY"
 if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new Error('npy.js needs a little-endian host');
 
 /** descr -> dtype: the table's descrs plus '<u1' and '<b1' (same meaning). */
-const BY_DESCR = { ...Object.fromEntries(Object.entries(DTYPES).map(([dtype, { descr }]) => [descr, dtype])), '<u1': 'uint8', '<b1': 'bool' };
+const BY_DESCR = {
+  ...Object.fromEntries(Object.entries(DTYPES).map(([dtype, { descr }]) => [descr, dtype])),
+  '<u1': 'uint8',
+  '<b1': 'bool',
+};
 
 /** A malformed or unsupported .npy file (the CLI maps it to exit code 2). */
 export class NpyError extends Error {
@@ -33,7 +37,8 @@ export class NpyError extends Error {
  */
 function parseHeader(text) {
   const body = text.trim();
-  if (!body.startsWith('{') || !body.endsWith('}')) throw new NpyError(`header is not a dict: ${JSON.stringify(body.slice(0, 80))}`);
+  if (!body.startsWith('{') || !body.endsWith('}'))
+    throw new NpyError(`header is not a dict: ${JSON.stringify(body.slice(0, 80))}`);
   const entry = /\s*'(\w+)'\s*:\s*('(?:[^'\\]|\\.)*'|True|False|\([^()]*\)|\[[^\]]*\]|[^,]+)\s*(?:,|$)/y;
   const inner = body.slice(1, -1);
   const fields = {};
@@ -50,10 +55,15 @@ function parseHeader(text) {
   }
   const extra = Object.keys(fields).filter((k) => !['descr', 'fortran_order', 'shape'].includes(k));
   if (extra.length) throw new NpyError(`header has unknown key '${extra[0]}'`);
-  if (!fields.descr.startsWith("'")) throw new NpyError(`dtype ${fields.descr.slice(0, 40)} is not one of the contract's (structured or object dtype)`);
-  if (fields.fortran_order !== 'True' && fields.fortran_order !== 'False') throw new NpyError(`fortran_order is not a bool: ${fields.fortran_order}`);
+  if (!fields.descr.startsWith("'"))
+    throw new NpyError(`dtype ${fields.descr.slice(0, 40)} is not one of the contract's (structured or object dtype)`);
+  if (fields.fortran_order !== 'True' && fields.fortran_order !== 'False')
+    throw new NpyError(`fortran_order is not a bool: ${fields.fortran_order}`);
   if (!fields.shape.startsWith('(')) throw new NpyError(`shape is not a tuple: ${fields.shape}`);
-  const dims = fields.shape.slice(1, -1).split(',').map((s) => s.trim());
+  const dims = fields.shape
+    .slice(1, -1)
+    .split(',')
+    .map((s) => s.trim());
   if (dims.length > 1 && dims[dims.length - 1] === '') dims.pop();
   if (dims.length === 1 && dims[0] === '') dims.pop();
   const shape = dims.map((d) => {
@@ -104,14 +114,19 @@ export function readNpy(bytes) {
   if (major < 3 && headerBytes.some((b) => b > 0x7f)) throw new NpyError('header is not ASCII');
   const header = parseHeader(text);
   const dtype = BY_DESCR[header.descr];
-  if (!dtype) throw new NpyError(`dtype ${describeDescr(header.descr)} is not one of the contract's (<f4, <f2, <i4, <i8, |u1, |b1)`);
+  if (!dtype)
+    throw new NpyError(
+      `dtype ${describeDescr(header.descr)} is not one of the contract's (<f4, <f2, <i4, <i8, |u1, |b1)`,
+    );
   if (header.fortran_order) throw new NpyError('fortran_order is True (C order required)');
   if (header.shape.length > MAX_RANK) throw new NpyError(`rank ${header.shape.length} is over ${MAX_RANK}`);
   const dataStart = offset + headerLen;
   const expected = elementCount(header.shape) * DTYPES[dtype].bytes;
   const actual = bytes.length - dataStart;
   if (actual !== expected) {
-    throw new NpyError(`header shape (${header.shape.join(', ')}) of ${dtype} needs ${expected} data bytes, file has ${actual}`);
+    throw new NpyError(
+      `header shape (${header.shape.join(', ')}) of ${dtype} needs ${expected} data bytes, file has ${actual}`,
+    );
   }
   const data = bytes.subarray(dataStart);
   if (dtype === 'bool') {

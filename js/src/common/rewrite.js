@@ -30,14 +30,28 @@ export function nanSafeRelu(topology) {
   const T = { type: 'DT_FLOAT' };
   const relu = (name, input) => {
     nodes.push({ name: `${name}/deploykit_zeros`, op: 'ZerosLike', input: [input], attr: { T } });
-    nodes.push({ name: `${name}/deploykit_negative`, op: 'Less', input: [input, `${name}/deploykit_zeros`], attr: { T } });
-    nodes.push({ name, op: 'SelectV2', input: [`${name}/deploykit_negative`, `${name}/deploykit_zeros`, input], attr: { T } });
+    nodes.push({
+      name: `${name}/deploykit_negative`,
+      op: 'Less',
+      input: [input, `${name}/deploykit_zeros`],
+      attr: { T },
+    });
+    nodes.push({
+      name,
+      op: 'SelectV2',
+      input: [`${name}/deploykit_negative`, `${name}/deploykit_zeros`, input],
+      attr: { T },
+    });
   };
   for (const node of topology.node || []) {
     const fused = FUSED_OPS.has(node.op) ? (node.attr?.fused_ops?.list?.s || []).map(unb64) : [];
     if (fused.length && fused[fused.length - 1] === 'Relu') {
       const linear = `${node.name}/deploykit_linear`;
-      nodes.push({ ...node, name: linear, attr: { ...node.attr, fused_ops: { list: { s: fused.slice(0, -1).map(b64) } } } });
+      nodes.push({
+        ...node,
+        name: linear,
+        attr: { ...node.attr, fused_ops: { list: { s: fused.slice(0, -1).map(b64) } } },
+      });
       relu(node.name, linear);
     } else if (node.op === 'Relu') {
       relu(node.name, node.input[0]);

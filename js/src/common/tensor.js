@@ -49,7 +49,8 @@ export class Tensor {
     else if (data instanceof info.Array) values = data;
     else if (dtype === 'int64') values = BigInt64Array.from(data, (v) => BigInt(v));
     else values = info.Array.from(data, dtype === 'float16' ? f16bits : Number);
-    if (values.length !== count) throw new RangeError(`shape (${shape.join(', ')}) holds ${count} values, got ${values.length}`);
+    if (values.length !== count)
+      throw new RangeError(`shape (${shape.join(', ')}) holds ${count} values, got ${values.length}`);
     if (dtype === 'bool' && values.some((v) => v !== 0 && v !== 1)) throw new RangeError('bool values must be 0 or 1');
     this.dtype = /** @type {DType} */ (dtype);
     this.shape = [...shape];
@@ -77,7 +78,10 @@ export class Tensor {
     const info = DTYPES[dtype];
     if (!info) throw new TypeError(`unknown dtype '${dtype}'`);
     const count = elementCount(shape);
-    if (bytes.length !== count * info.bytes) throw new RangeError(`shape (${shape.join(', ')}) of ${dtype} needs ${count * info.bytes} bytes, got ${bytes.length}`);
+    if (bytes.length !== count * info.bytes)
+      throw new RangeError(
+        `shape (${shape.join(', ')}) of ${dtype} needs ${count * info.bytes} bytes, got ${bytes.length}`,
+      );
     const data = new info.Array(count);
     new Uint8Array(data.buffer).set(bytes);
     return new Tensor(dtype, shape, data);

@@ -73,7 +73,9 @@ export class Model {
    */
   async predictTensors(inputs) {
     this.#alive();
-    const checked = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, v instanceof Tensor ? v : new Tensor(v.dtype, v.shape, v.data)]));
+    const checked = Object.fromEntries(
+      Object.entries(inputs).map(([k, v]) => [k, v instanceof Tensor ? v : new Tensor(v.dtype, v.shape, v.data)]),
+    );
     checkInputs(this.spec, checked, this.artifact);
     // Node runs only the cpu and wasm backends, whose reads are synchronous.
     const out = await runGraph(tf, this.loaded, boundaryInputs(this.loaded, checked), { sync: true });
@@ -107,7 +109,12 @@ export class Model {
       x[names.inputs[s.name]] = t;
     }
     try {
-      const ys = [this.graph.execute(x, model.outputs.map((s) => names.outputs[s.name]))].flat();
+      const ys = [
+        this.graph.execute(
+          x,
+          model.outputs.map((s) => names.outputs[s.name]),
+        ),
+      ].flat();
       return Object.fromEntries(model.outputs.map((s, i) => [s.name, ys[i]]));
     } finally {
       tf.dispose(casts);
@@ -122,15 +129,23 @@ export class Model {
    */
   async predictFlat(data, rows) {
     const [inSpec] = this.spec.inputs;
-    if (this.spec.inputs.length !== 1 || this.spec.outputs.length !== 1) throw new TypeError(`predictFlat needs a one-input, one-output model; ${this.id} has ${this.spec.inputs.length} and ${this.spec.outputs.length}`);
+    if (this.spec.inputs.length !== 1 || this.spec.outputs.length !== 1)
+      throw new TypeError(
+        `predictFlat needs a one-input, one-output model; ${this.id} has ${this.spec.inputs.length} and ${this.spec.outputs.length}`,
+      );
     const rest = inSpec.shape.slice(1);
-    if (!rest.every((d) => typeof d === 'number')) throw new TypeError(`predictFlat needs fixed dims after the first; ${this.id}'s input is (${inSpec.shape.join(', ')})`);
+    if (!rest.every((d) => typeof d === 'number'))
+      throw new TypeError(
+        `predictFlat needs fixed dims after the first; ${this.id}'s input is (${inSpec.shape.join(', ')})`,
+      );
     const perRow = rest.reduce((a, b) => a * b, 1);
     let shape = [rows, ...rest];
     if (data.length !== rows * perRow) {
       // Let the contract's checks name the wrong dim where the values still make whole rows.
       if (rest.length !== 1 || !Number.isInteger(rows) || rows < 1 || data.length % rows) {
-        throw new InputError(`input ${inSpec.name}: ${data.length} values do not make ${rows} rows of (${rest.join(', ')})`);
+        throw new InputError(
+          `input ${inSpec.name}: ${data.length} values do not make ${rows} rows of (${rest.join(', ')})`,
+        );
       }
       shape = [rows, data.length / rows];
     }
@@ -143,7 +158,8 @@ export class Model {
    * @returns {Promise<number[][]>} rows of the one output
    */
   async predictRows(batch) {
-    if (!Array.isArray(batch) || batch.length === 0) throw new RangeError('predictRows expects a non-empty array of rows');
+    if (!Array.isArray(batch) || batch.length === 0)
+      throw new RangeError('predictRows expects a non-empty array of rows');
     const width = batch[0]?.length ?? 0;
     const flat = new Float32Array(batch.length * width);
     batch.forEach((row, i) => {
@@ -167,7 +183,11 @@ export class Model {
     this.#alive();
     checkInputs(this.spec, inputs, this.artifact);
     const { run, dispose } = bareCall(tf, this.loaded, inputs, { sync: true });
-    return { run, dispose, description: `tf.GraphModel.execute(prebuilt tensors) + dataSync() + dispose() on the ${this.backend} backend` };
+    return {
+      run,
+      dispose,
+      description: `tf.GraphModel.execute(prebuilt tensors) + dataSync() + dispose() on the ${this.backend} backend`,
+    };
   }
 
   /** Frees the weights. */
@@ -193,10 +213,15 @@ export async function load(manifestPath, modelId, { backend = 'cpu', format = FO
   const root = path.resolve(path.dirname(manifestPath), artifact.path);
   const stat = await fs.lstat(root).catch(() => null);
   if (!stat) throw new LoadError('missing', `${modelId}/${FORMAT}: artifact folder ${root} does not exist`);
-  if (stat.isSymbolicLink() || !stat.isDirectory()) throw new LoadError('integrity', `${modelId}/${FORMAT}: ${root} is not a plain folder`);
+  if (stat.isSymbolicLink() || !stat.isDirectory())
+    throw new LoadError('integrity', `${modelId}/${FORMAT}: ${root} is not a plain folder`);
   let unsafeOps;
   try {
-    unsafeOps = await readDenyList(doc, (rel) => fs.readFile(path.resolve(path.dirname(manifestPath), rel)).catch(() => null), async (b) => sha256hex(b));
+    unsafeOps = await readDenyList(
+      doc,
+      (rel) => fs.readFile(path.resolve(path.dirname(manifestPath), rel)).catch(() => null),
+      async (b) => sha256hex(b),
+    );
   } catch (e) {
     throw new LoadError(e.kind ?? 'integrity', e.message);
   }

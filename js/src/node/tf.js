@@ -9,7 +9,8 @@ import path from 'node:path';
 const require = createRequire(import.meta.url);
 
 /** Folder holding tfjs-backend-wasm's .wasm files (ends with a separator). */
-export const WASM_DIR = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm')) + path.sep;
+export const WASM_DIR =
+  path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm')) + path.sep;
 
 export const BACKENDS = ['cpu', 'wasm'];
 
@@ -25,7 +26,8 @@ let current = null;
  * @param {string} name 'cpu' or 'wasm' (another: RangeError)
  */
 export async function useBackend(name) {
-  if (!BACKENDS.includes(name)) throw new RangeError(`unknown backend '${name}' (expected one of ${BACKENDS.join(', ')})`);
+  if (!BACKENDS.includes(name))
+    throw new RangeError(`unknown backend '${name}' (expected one of ${BACKENDS.join(', ')})`);
   if (current === name && tf.getBackend() === name) return;
   const ok = await tf.setBackend(name);
   if (!ok) throw new Error(`TF.js could not initialise the '${name}' backend`);

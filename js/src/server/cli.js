@@ -8,7 +8,13 @@ import { startServer } from './server.js';
 const USAGE = 'usage: node src/server/cli.js [--models DIR] [--port N]   (serves on 127.0.0.1 only)';
 let values;
 try {
-  ({ values } = parseArgs({ options: { models: { type: 'string', default: 'models' }, port: { type: 'string', default: '8080' }, help: { type: 'boolean', default: false } } }));
+  ({ values } = parseArgs({
+    options: {
+      models: { type: 'string', default: 'models' },
+      port: { type: 'string', default: '8080' },
+      help: { type: 'boolean', default: false },
+    },
+  }));
 } catch (e) {
   console.error(`error: usage: ${e.message}\n${USAGE}`);
   process.exit(2);

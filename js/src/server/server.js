@@ -47,7 +47,8 @@ const HEADERS = {
   'cross-origin-resource-policy': 'same-origin',
   // Same-origin only for everything (the browser itself blocks any request to another host).
   // 'unsafe-eval': TF.js's bundle evaluates a string once at start-up (a global-object probe).
-  'content-security-policy': "default-src 'self'; script-src 'self' 'unsafe-eval' 'wasm-unsafe-eval' blob:; worker-src 'self' blob:; connect-src 'self'; img-src 'self' data: blob:; style-src 'self'",
+  'content-security-policy':
+    "default-src 'self'; script-src 'self' 'unsafe-eval' 'wasm-unsafe-eval' blob:; worker-src 'self' blob:; connect-src 'self'; img-src 'self' data: blob:; style-src 'self'",
 };
 
 /**
@@ -112,13 +113,18 @@ export async function startServer({ modelsDir, port = 0, onRequest }) {
     if (match && match[1] === 'vendor') {
       file = Object.hasOwn(VENDOR, match[2]) ? VENDOR[match[2]] : null;
     } else if (match) {
-      const rel = match[1] === 'app' && (match[2] === '' || match[2].endsWith('/')) ? match[2] + 'index.html' : match[2];
+      const rel =
+        match[1] === 'app' && (match[2] === '' || match[2].endsWith('/')) ? match[2] + 'index.html' : match[2];
       file = resolveInside(roots[match[1]], rel);
     }
     let stat = null;
     if (file) stat = fs.statSync(file, { throwIfNoEntry: false });
     if (!stat || !stat.isFile()) return send(404, 'not found\n');
-    res.writeHead(200, { ...HEADERS, 'content-type': TYPES[path.extname(file)] || 'application/octet-stream', 'content-length': stat.size });
+    res.writeHead(200, {
+      ...HEADERS,
+      'content-type': TYPES[path.extname(file)] || 'application/octet-stream',
+      'content-length': stat.size,
+    });
     onRequest?.({ method: req.method, url: req.url, status: 200 });
     if (req.method === 'HEAD') return res.end();
     fs.createReadStream(file).pipe(res);
@@ -132,9 +138,10 @@ export async function startServer({ modelsDir, port = 0, onRequest }) {
   return {
     url: `http://127.0.0.1:${actual}/`,
     port: actual,
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections?.();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections?.();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -35,22 +35,43 @@ describe('demo page in headless Chromium', { timeout: 240_000 }, () => {
   async function select(id, backend) {
     await page.selectOption('#model', id);
     await page.selectOption('#backend', backend);
-    await page.waitForFunction(([want]) => {
-      const s = document.getElementById('status');
-      return s.textContent === want && s.dataset.state === 'ready';
-    }, [`${id} on ${backend}: ready`], { timeout: 60_000 });
+    await page.waitForFunction(
+      ([want]) => {
+        const s = document.getElementById('status');
+        return s.textContent === want && s.dataset.state === 'ready';
+      },
+      [`${id} on ${backend}: ready`],
+      { timeout: 60_000 },
+    );
   }
-  const prediction = async () => page.locator('#prediction').evaluate((el) => ({ values: JSON.parse(el.dataset.values), features: JSON.parse(el.dataset.features || '[]') }));
+  const prediction = async () =>
+    page
+      .locator('#prediction')
+      .evaluate((el) => ({ values: JSON.parse(el.dataset.values), features: JSON.parse(el.dataset.features || '[]') }));
 
   before(async () => {
     fs.mkdirSync(OUTPUT_DIR, { recursive: true });
     server = await startServer({ modelsDir: path.dirname(manifest) });
-    const shard = (dir) => path.join(dir, fs.readdirSync(dir).find((f) => f.endsWith('.bin')));
+    const shard = (dir) =>
+      path.join(
+        dir,
+        fs.readdirSync(dir).find((f) => f.endsWith('.bin')),
+      );
     broken = doctoredExport([
       { id: 'tampered', from: 'mlp_keras', mutate: (dir) => flipByte(shard(dir), 2) },
       { id: 'missing_files', from: 'mlp_keras', mutate: (dir) => fs.rmSync(shard(dir)) },
-      { id: 'unsupported_op', from: 'mlp_keras', mutate: (dir) => replaceOp(path.join(dir, 'model.json'), 'Sigmoid', 'XlaCallModule'), rehash: true },
-      { id: 'deny_listed', from: 'mlp_keras', mutate: (dir) => replaceOp(path.join(dir, 'model.json'), 'Sigmoid', 'ReadFile'), rehash: true },
+      {
+        id: 'unsupported_op',
+        from: 'mlp_keras',
+        mutate: (dir) => replaceOp(path.join(dir, 'model.json'), 'Sigmoid', 'XlaCallModule'),
+        rehash: true,
+      },
+      {
+        id: 'deny_listed',
+        from: 'mlp_keras',
+        mutate: (dir) => replaceOp(path.join(dir, 'model.json'), 'Sigmoid', 'ReadFile'),
+        rehash: true,
+      },
     ]);
     brokenServer = await startServer({ modelsDir: broken.dir });
     origins.push(server.url.slice(0, -1), brokenServer.url.slice(0, -1));
@@ -62,7 +83,9 @@ describe('demo page in headless Chromium', { timeout: 240_000 }, () => {
     await page.waitForFunction(() => document.getElementById('backend')?.dataset.available, null, { timeout: 60_000 });
     available = JSON.parse(await page.locator('#backend').getAttribute('data-available'));
     const first = await page.locator('#first-ms').getAttribute('data-ms');
-    process.stderr.write(`# chromium backends: ${available.join(', ')}; first prediction ${Number(first).toFixed(0)} ms after navigation start (${Date.now() - start} ms wall incl. goto)\n`);
+    process.stderr.write(
+      `# chromium backends: ${available.join(', ')}; first prediction ${Number(first).toFixed(0)} ms after navigation start (${Date.now() - start} ms wall incl. goto)\n`,
+    );
   });
 
   after(async () => {
@@ -98,11 +121,19 @@ describe('demo page in headless Chromium', { timeout: 240_000 }, () => {
       for (const backend of ['wasm', 'cpu', 'webgl'].filter((b) => available.includes(b))) {
         await select(id, backend);
         await page.click('#parity-run');
-        await page.waitForFunction(() => ['done', 'error'].includes(document.getElementById('parity').dataset.state), null, { timeout: 60_000 });
+        await page.waitForFunction(
+          () => ['done', 'error'].includes(document.getElementById('parity').dataset.state),
+          null,
+          { timeout: 60_000 },
+        );
         const rows = await page.locator('#parity tbody tr').evaluateAll((trs) => trs.map((tr) => ({ ...tr.dataset })));
         const sets = models.find((m) => m.id === id).golden.map((g) => g.name);
         assert.ok(sets.includes('golden') && sets.includes('special'), `${id}: golden and special sets`);
-        assert.deepEqual(rows.map((r) => r.set), sets, `${id}/${backend}: every set ran`);
+        assert.deepEqual(
+          rows.map((r) => r.set),
+          sets,
+          `${id}/${backend}: every set ran`,
+        );
         for (const r of rows) {
           assert.equal(r.model, id);
           assert.equal(r.backend, backend);
@@ -121,7 +152,10 @@ describe('demo page in headless Chromium', { timeout: 240_000 }, () => {
       await select('mlp_keras', backend);
       const before = await prediction();
       await page.locator('#f0').fill('2.75');
-      await page.waitForFunction((old) => document.getElementById('prediction').dataset.values !== old, JSON.stringify(before.values));
+      await page.waitForFunction(
+        (old) => document.getElementById('prediction').dataset.values !== old,
+        JSON.stringify(before.values),
+      );
       const afterMove = await prediction();
       assert.equal(afterMove.features[0], 2.75);
       assert.notDeepEqual(afterMove.values, before.values);
@@ -142,7 +176,10 @@ describe('demo page in headless Chromium', { timeout: 240_000 }, () => {
     const before = await prediction();
     assert.equal(before.features.length, 256);
     await page.locator('#seed').fill('7');
-    await page.waitForFunction((old) => document.getElementById('prediction').dataset.values !== old, JSON.stringify(before.values));
+    await page.waitForFunction(
+      (old) => document.getElementById('prediction').dataset.values !== old,
+      JSON.stringify(before.values),
+    );
     await page.locator('#f3').fill('-2.5');
     await page.waitForFunction(() => JSON.parse(document.getElementById('prediction').dataset.features)[3] === -2.5);
     const now = await prediction();
@@ -166,7 +203,13 @@ describe('demo page in headless Chromium', { timeout: 240_000 }, () => {
     await page.mouse.down();
     for (const p of points.slice(1)) await page.mouse.move(...at(p), { steps: 4 });
     await page.mouse.up();
-    await page.waitForFunction(() => JSON.parse(document.getElementById('pad-probs').dataset.probs).length === 10 && document.getElementById('pad-class').dataset.digit !== undefined, null, { timeout: 60_000 });
+    await page.waitForFunction(
+      () =>
+        JSON.parse(document.getElementById('pad-probs').dataset.probs).length === 10 &&
+        document.getElementById('pad-class').dataset.digit !== undefined,
+      null,
+      { timeout: 60_000 },
+    );
     await page.waitForTimeout(300); // the classification after pointerup
     const probs = JSON.parse(await page.locator('#pad-probs').getAttribute('data-probs'));
     const digit = Number(await page.locator('#pad-class').getAttribute('data-digit'));
@@ -185,7 +228,13 @@ describe('demo page in headless Chromium', { timeout: 240_000 }, () => {
     const node = await load(manifestFile, 'cnn_keras', { backend: 'wasm' });
     try {
       const spec = node.spec.inputs[0];
-      const out = await node.predictTensors({ [spec.name]: new Tensor('float32', spec.shape.map((d) => (typeof d === 'number' ? d : 1)), grid) });
+      const out = await node.predictTensors({
+        [spec.name]: new Tensor(
+          'float32',
+          spec.shape.map((d) => (typeof d === 'number' ? d : 1)),
+          grid,
+        ),
+      });
       const logits = Array.from(out[node.spec.outputs[0].name].data);
       const m = Math.max(...logits);
       const e = logits.map((v) => Math.exp(v - m));
@@ -201,13 +250,22 @@ describe('demo page in headless Chromium', { timeout: 240_000 }, () => {
     origins.push(cnnServer.url.slice(0, -1));
     try {
       await page.goto(`${cnnServer.url}app/?backend=wasm`);
-      await page.waitForFunction(() => document.getElementById('pad-status')?.dataset.state === 'ready', null, { timeout: 60_000 });
+      await page.waitForFunction(() => document.getElementById('pad-status')?.dataset.state === 'ready', null, {
+        timeout: 60_000,
+      });
       // An "L" in the top-left corner of the pad.
-      const { probs, grid } = await drawStroke([[0.1, 0.05], [0.1, 0.35], [0.3, 0.35]]);
+      const { probs, grid } = await drawStroke([
+        [0.1, 0.05],
+        [0.1, 0.35],
+        [0.3, 0.35],
+      ]);
       const mass = grid.reduce((a, b) => a + b, 0);
       const cx = grid.reduce((s, v, i) => s + v * (i % 8), 0) / mass;
       const cy = grid.reduce((s, v, i) => s + v * Math.floor(i / 8), 0) / mass;
-      assert.ok(Math.abs(cx - 3.5) < 1.5 && Math.abs(cy - 3.5) < 1.5, `ink centred on the grid: centroid (${cx}, ${cy})`);
+      assert.ok(
+        Math.abs(cx - 3.5) < 1.5 && Math.abs(cy - 3.5) < 1.5,
+        `ink centred on the grid: centroid (${cx}, ${cy})`,
+      );
       assert.ok(grid.filter((v) => v > 0.2).length >= 6, 'the stroke spans the grid');
       assert.ok(compare(probs, await nodeProbs(fx.manifest, grid), { atol: 1e-5, rtol: 1e-4 }).pass);
       await page.screenshot({ path: path.join(OUTPUT_DIR, 'digit-pad-stand-in.png'), fullPage: true });
@@ -222,16 +280,28 @@ describe('demo page in headless Chromium', { timeout: 240_000 }, () => {
 
   it('digit pad with the exported cnn_keras: a mouse-drawn "1" gives 10 probabilities and a class, equal to Node', async (t) => {
     await page.goto(`${server.url}app/?model=mlp_keras&backend=wasm`);
-    await page.waitForFunction(() => ['ready', 'missing', 'error'].includes(document.getElementById('pad-status')?.dataset.state), null, { timeout: 60_000 });
+    await page.waitForFunction(
+      () => ['ready', 'missing', 'error'].includes(document.getElementById('pad-status')?.dataset.state),
+      null,
+      { timeout: 60_000 },
+    );
     const status = page.locator('#pad-status');
     if (!hasCnn) {
       assert.equal(await status.getAttribute('data-state'), 'missing');
       assert.match(await status.innerText(), /cnn_keras is not in this export/);
-      assert.notEqual(process.env.DEPLOYKIT_REQUIRE_CNN, '1', 'DEPLOYKIT_REQUIRE_CNN=1: the test export must hold cnn_keras with a tfjs-graph artifact');
+      assert.notEqual(
+        process.env.DEPLOYKIT_REQUIRE_CNN,
+        '1',
+        'DEPLOYKIT_REQUIRE_CNN=1: the test export must hold cnn_keras with a tfjs-graph artifact',
+      );
       return t.skip('cnn_keras is not in the test export yet (the pad says so)');
     }
     assert.equal(await status.getAttribute('data-state'), 'ready', await status.innerText());
-    const { probs, digit } = await drawStroke([[0.5, 0.15], [0.52, 0.5], [0.54, 0.85]]);
+    const { probs, digit } = await drawStroke([
+      [0.5, 0.15],
+      [0.52, 0.5],
+      [0.54, 0.85],
+    ]);
     process.stderr.write(`# digit pad: a drawn "1" -> ${digit} (p = ${probs[digit].toFixed(3)})\n`);
     const grid = JSON.parse(await page.locator('#pad-preview').getAttribute('data-grid'));
     assert.ok(compare(probs, await nodeProbs(manifest, grid), { atol: 1e-4, rtol: 1e-3 }).pass);
@@ -248,7 +318,9 @@ describe('demo page in headless Chromium', { timeout: 240_000 }, () => {
   for (const [id, message] of failures) {
     it(`${id}: the page shows a clear error`, async () => {
       await page.goto(`${brokenServer.url}app/?model=${id}&backend=cpu`);
-      await page.waitForFunction(() => document.getElementById('status')?.dataset.state === 'error', null, { timeout: 60_000 });
+      await page.waitForFunction(() => document.getElementById('status')?.dataset.state === 'error', null, {
+        timeout: 60_000,
+      });
       const text = await page.locator('#error').innerText();
       assert.ok(await page.locator('#error').isVisible());
       assert.match(text, new RegExp(`Could not load ${id} on the cpu backend`));

@@ -19,7 +19,11 @@ const setDir = (id, set = 'golden') => path.join(root, id, 'golden', set);
 
 describe('deploykit-browser CLI', { concurrency: 2, timeout: 240_000 }, () => {
   const work = tmpDir();
-  const shard = (dir) => path.join(dir, fs.readdirSync(dir).find((f) => f.endsWith('.bin')));
+  const shard = (dir) =>
+    path.join(
+      dir,
+      fs.readdirSync(dir).find((f) => f.endsWith('.bin')),
+    );
   const broken = doctoredExport([{ id: 'flipped', from: 'mlp_keras', mutate: (dir) => flipByte(shard(dir), 1) }]);
   const synthetic = syntheticExport();
   after(() => [work, broken.dir, synthetic.dir].forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
@@ -27,8 +31,27 @@ describe('deploykit-browser CLI', { concurrency: 2, timeout: 240_000 }, () => {
   it('runs the golden set on wasm: a line per output, output .npy, timing measured in the page', async () => {
     const out = path.join(work, 'out');
     const timing = path.join(work, 'timing.json');
-    const r = await runCli(['--manifest', manifest, '--model', 'wide_keras', '--input-dir', setDir('wide_keras'), '--output-dir', out,
-      '--check-dir', path.join(setDir('wide_keras'), 'expected'), '--repeat', '3', '--warmup', '1', '--timing', timing], LAUNCHER);
+    const r = await runCli(
+      [
+        '--manifest',
+        manifest,
+        '--model',
+        'wide_keras',
+        '--input-dir',
+        setDir('wide_keras'),
+        '--output-dir',
+        out,
+        '--check-dir',
+        path.join(setDir('wide_keras'), 'expected'),
+        '--repeat',
+        '3',
+        '--warmup',
+        '1',
+        '--timing',
+        timing,
+      ],
+      LAUNCHER,
+    );
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout.trim(), /^check output: pass max_abs=\S+ mismatches=0\/640$/);
     assert.deepEqual(readNpy(new Uint8Array(fs.readFileSync(path.join(out, 'output.npy')))).shape, [64, 10]);
@@ -41,15 +64,34 @@ describe('deploykit-browser CLI', { concurrency: 2, timeout: 240_000 }, () => {
   it('--jobs: every tfjs-graph model and golden set on cpu in one page session, one JSON line each', async () => {
     const jobs = [];
     for (const m of tfjsModels(manifest)) {
-      for (const set of m.golden) jobs.push({ id: `${m.id}/tfjs-graph/${set.name}`, model: m.id, format: 'tfjs-graph', inputs: set.inputs, check: set.expected });
+      for (const set of m.golden)
+        jobs.push({
+          id: `${m.id}/tfjs-graph/${set.name}`,
+          model: m.id,
+          format: 'tfjs-graph',
+          inputs: set.inputs,
+          check: set.expected,
+        });
     }
     const abs = (files) => Object.fromEntries(Object.entries(files).map(([k, rel]) => [k, path.join(root, rel)]));
     jobs.push({ id: 'bad', model: 'mlp_keras', inputs: { image: 'mlp_keras/golden/golden/input.npy' } });
     const file = path.join(work, 'jobs.jsonl');
-    fs.writeFileSync(file, jobs.map((j) => JSON.stringify({ ...j, inputs: abs(j.inputs), ...(j.check && { check: abs(j.check) }) })).join('\n'));
+    fs.writeFileSync(
+      file,
+      jobs
+        .map((j) => JSON.stringify({ ...j, inputs: abs(j.inputs), ...(j.check && { check: abs(j.check) }) }))
+        .join('\n'),
+    );
     const r = await runCli(['--manifest', manifest, '--jobs', file, '--backend', 'cpu'], LAUNCHER);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
-    assert.deepEqual(lines.map((l) => [l.id, l.exit]), jobs.map((j) => [j.id, j.id === 'bad' ? 2 : 0]), r.stderr);
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      lines.map((l) => [l.id, l.exit]),
+      jobs.map((j) => [j.id, j.id === 'bad' ? 2 : 0]),
+      r.stderr,
+    );
     assert.match(lines.at(-1).error, /^input image: unknown input "image"/);
     assert.equal(r.code, 2);
   });
@@ -58,25 +100,46 @@ describe('deploykit-browser CLI', { concurrency: 2, timeout: 240_000 }, () => {
     // A Chromium that counts its launches (Chromium's own child processes do not come back here).
     const launches = path.join(work, 'launches.txt');
     const wrapper = path.join(work, 'chromium-counting');
-    fs.writeFileSync(wrapper, `#!/bin/sh\necho launch >> '${launches}'\nexec '${process.env.DEPLOYKIT_CHROMIUM || '/usr/bin/chromium'}' "$@"\n`, { mode: 0o755 });
+    fs.writeFileSync(
+      wrapper,
+      `#!/bin/sh\necho launch >> '${launches}'\nexec '${process.env.DEPLOYKIT_CHROMIUM || '/usr/bin/chromium'}' "$@"\n`,
+      { mode: 0o755 },
+    );
     const abs = (files) => Object.fromEntries(Object.entries(files).map(([k, rel]) => [k, path.join(root, rel)]));
     const models = tfjsModels(manifest);
     assert.ok(models.length >= 2, 'several tfjs-graph models');
     const jobs = [];
     for (const [i, m] of models.entries()) {
       const set = m.golden[0];
-      jobs.push({ id: `${m.id}/timed`, model: m.id, format: 'tfjs-graph', inputs: abs(set.inputs), check: abs(set.expected), repeat: 4 + i, ...(i % 2 && { warmup: 1 }) });
+      jobs.push({
+        id: `${m.id}/timed`,
+        model: m.id,
+        format: 'tfjs-graph',
+        inputs: abs(set.inputs),
+        check: abs(set.expected),
+        repeat: 4 + i,
+        ...(i % 2 && { warmup: 1 }),
+      });
     }
     const [first] = models;
     jobs.push({ id: `${first.id}/untimed`, model: first.id, inputs: abs(first.golden[0].inputs) });
     jobs.push({ id: `${first.id}/again`, model: first.id, inputs: abs(first.golden[0].inputs), repeat: 2, warmup: 0 });
     const file = path.join(work, 'timed.jsonl');
     fs.writeFileSync(file, jobs.map((j) => JSON.stringify(j)).join('\n'));
-    const r = await runCli(['--manifest', manifest, '--jobs', file], LAUNCHER, { ...process.env, DEPLOYKIT_CHROMIUM: wrapper });
+    const r = await runCli(['--manifest', manifest, '--jobs', file], LAUNCHER, {
+      ...process.env,
+      DEPLOYKIT_CHROMIUM: wrapper,
+    });
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.equal(fs.readFileSync(launches, 'utf8'), 'launch\n', 'one Chromium for the whole file');
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
-    assert.deepEqual(lines.map((l) => [l.id, l.exit]), jobs.map((j) => [j.id, 0]));
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      lines.map((l) => [l.id, l.exit]),
+      jobs.map((j) => [j.id, 0]),
+    );
     assert.ok(!('timing' in lines.at(-2)), 'an untimed job has no timing key');
     for (const [i, l] of lines.entries()) {
       if (!jobs[i].repeat) continue;
@@ -89,18 +152,29 @@ describe('deploykit-browser CLI', { concurrency: 2, timeout: 240_000 }, () => {
       assert.ok(t.load_ms > 0 && t.first_ms > 0, l.id);
       for (const key of ['latency_us', 'direct_latency_us']) {
         const { p50, p90, p99, mean } = t[key];
-        for (const v of [p50, p90, p99, mean]) assert.ok(typeof v === 'number' && v > 0, `${l.id} ${key}: ${JSON.stringify(t[key])}`);
+        for (const v of [p50, p90, p99, mean])
+          assert.ok(typeof v === 'number' && v > 0, `${l.id} ${key}: ${JSON.stringify(t[key])}`);
         assert.ok(p50 <= p90 && p90 <= p99, `${l.id} ${key}: ${JSON.stringify(t[key])}`);
       }
       assert.match(t.direct, /execute.*wasm.*Chromium/);
     }
-    assert.equal(lines[0].timing.load_ms, lines.at(-1).timing.load_ms, 'one load per (model, format): the same load_ms');
+    assert.equal(
+      lines[0].timing.load_ms,
+      lines.at(-1).timing.load_ms,
+      'one load per (model, format): the same load_ms',
+    );
   });
 
   it('--jobs: a malformed timed line is exit 2 before any browser starts', async () => {
     const file = path.join(work, 'bad-timed.jsonl');
-    fs.writeFileSync(file, `${JSON.stringify({ model: 'mlp_keras', inputs: path.join(setDir('mlp_keras'), 'input.npy'), repeat: 2 })}\n${JSON.stringify({ model: 'mlp_keras', inputs: path.join(setDir('mlp_keras'), 'input.npy'), repeat: 0 })}\n`);
-    const r = await runCli(['--manifest', manifest, '--jobs', file], LAUNCHER, { ...process.env, DEPLOYKIT_CHROMIUM: path.join(work, 'no-chromium') });
+    fs.writeFileSync(
+      file,
+      `${JSON.stringify({ model: 'mlp_keras', inputs: path.join(setDir('mlp_keras'), 'input.npy'), repeat: 2 })}\n${JSON.stringify({ model: 'mlp_keras', inputs: path.join(setDir('mlp_keras'), 'input.npy'), repeat: 0 })}\n`,
+    );
+    const r = await runCli(['--manifest', manifest, '--jobs', file], LAUNCHER, {
+      ...process.env,
+      DEPLOYKIT_CHROMIUM: path.join(work, 'no-chromium'),
+    });
     assert.equal(r.code, 2, r.stderr);
     assert.equal(r.stdout, '');
     assert.match(r.stderr.trim(), /^error: \S+bad-timed\.jsonl:2: "repeat" must be an integer >= 1, got 0$/);
@@ -114,7 +188,10 @@ describe('deploykit-browser CLI', { concurrency: 2, timeout: 240_000 }, () => {
     fs.writeFileSync(path.join(dir, 'tokens.npy'), writeNpy(new Tensor('int64', [2, 3], [1n, 2n, 3n, 4n, 5n, 6n])));
     fs.writeFileSync(path.join(dir, 'mask.npy'), writeNpy(new Tensor('float32', [2, 3], [1, 0, 1, 1, 1, 0])));
     const out = path.join(work, 'pair-out');
-    const r = await runCli(['--manifest', synthetic.manifest, '--model', 'pair', '--input-dir', dir, '--output-dir', out], LAUNCHER);
+    const r = await runCli(
+      ['--manifest', synthetic.manifest, '--model', 'pair', '--input-dir', dir, '--output-dir', out],
+      LAUNCHER,
+    );
     assert.equal(r.code, 0, r.stderr);
     const total = readNpy(new Uint8Array(fs.readFileSync(path.join(out, 'total.npy'))));
     assert.deepEqual([total.dtype, Array.from(total.data)], ['int64', [6n, 15n]]);
@@ -123,7 +200,10 @@ describe('deploykit-browser CLI', { concurrency: 2, timeout: 240_000 }, () => {
   });
 
   it('a tampered weight shard: exit 3 with one error line', async () => {
-    const r = await runCli(['--manifest', broken.manifest, '--model', 'flipped', '--input-dir', setDir('mlp_keras')], LAUNCHER);
+    const r = await runCli(
+      ['--manifest', broken.manifest, '--model', 'flipped', '--input-dir', setDir('mlp_keras')],
+      LAUNCHER,
+    );
     assert.equal(r.code, 3, r.stderr);
     assert.match(r.stderr.trim(), /^error: flipped\/tfjs-graph: sha256 mismatch for \S+\.bin/);
     assert.equal(r.stderr.trim().split('\n').length, 1);
@@ -132,13 +212,21 @@ describe('deploykit-browser CLI', { concurrency: 2, timeout: 240_000 }, () => {
   it('bad input and usage errors: exit 2 before any browser starts', async () => {
     // With no Chromium to start, any attempt to launch one would end in exit 3.
     const noBrowser = { ...process.env, DEPLOYKIT_CHROMIUM: path.join(work, 'no-chromium') };
-    const bad = await runCli(['--manifest', manifest, '--model', 'mlp_keras', '--input', path.join(setDir('wide_keras'), 'input.npy')], LAUNCHER, noBrowser);
+    const bad = await runCli(
+      ['--manifest', manifest, '--model', 'mlp_keras', '--input', path.join(setDir('wide_keras'), 'input.npy')],
+      LAUNCHER,
+      noBrowser,
+    );
     assert.equal(bad.code, 2, bad.stderr);
     assert.match(bad.stderr, /^error: input input: dim 1 is 256, expected 10$/m);
     const none = await runCli([], LAUNCHER, noBrowser);
     assert.equal(none.code, 2);
     assert.match(none.stderr, /--backend wasm\|cpu\|webgl/);
-    const good = await runCli(['--manifest', manifest, '--model', 'mlp_keras', '--input-dir', setDir('mlp_keras')], LAUNCHER, noBrowser);
+    const good = await runCli(
+      ['--manifest', manifest, '--model', 'mlp_keras', '--input-dir', setDir('mlp_keras')],
+      LAUNCHER,
+      noBrowser,
+    );
     assert.equal(good.code, 3, 'a valid run does try to start the browser');
     assert.match(good.stderr, /Chromium not found/);
   });

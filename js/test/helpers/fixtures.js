@@ -16,10 +16,17 @@ export const OUTPUT_DIR = path.join(REPO, 'build', 'js-test-output');
 /** The shared test manifest; a missing one FAILS the suite (it is not a reason to skip). */
 export function testManifest() {
   const file = process.env.DEPLOYKIT_TEST_MANIFEST;
-  if (!file) throw new Error('DEPLOYKIT_TEST_MANIFEST is not set: run the suite with `make test-js` (it builds build/test-models)');
-  if (!fs.existsSync(file)) throw new Error(`DEPLOYKIT_TEST_MANIFEST=${file} does not exist: run \`make test-fixtures\``);
+  if (!file)
+    throw new Error(
+      'DEPLOYKIT_TEST_MANIFEST is not set: run the suite with `make test-js` (it builds build/test-models)',
+    );
+  if (!fs.existsSync(file))
+    throw new Error(`DEPLOYKIT_TEST_MANIFEST=${file} does not exist: run \`make test-fixtures\``);
   const version = readJson(file).schema_version;
-  if (version !== 2) throw new Error(`DEPLOYKIT_TEST_MANIFEST=${file} has schema_version ${version}; this client reads 2: rebuild it with \`make test-fixtures\``);
+  if (version !== 2)
+    throw new Error(
+      `DEPLOYKIT_TEST_MANIFEST=${file} has schema_version ${version}; this client reads 2: rebuild it with \`make test-fixtures\``,
+    );
   return file;
 }
 
@@ -56,11 +63,17 @@ export const sha256 = (bytes) => crypto.createHash('sha256').update(bytes).diges
 /** Recomputes an artifact's per-file and folder hashes from what is on disk under `root`. */
 export function rehash(artifact, root) {
   const dir = path.join(root, artifact.path);
-  artifact.files = fs.readdirSync(dir).sort().map((name) => {
-    const bytes = fs.readFileSync(path.join(dir, name));
-    return { path: name, sha256: sha256(bytes), bytes: bytes.length };
-  });
-  const lines = [...artifact.files].sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path))).map((f) => `${f.sha256}  ${f.path}\n`).join('');
+  artifact.files = fs
+    .readdirSync(dir)
+    .sort()
+    .map((name) => {
+      const bytes = fs.readFileSync(path.join(dir, name));
+      return { path: name, sha256: sha256(bytes), bytes: bytes.length };
+    });
+  const lines = [...artifact.files]
+    .sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)))
+    .map((f) => `${f.sha256}  ${f.path}\n`)
+    .join('');
   artifact.sha256 = sha256(Buffer.from(lines));
 }
 
@@ -139,7 +152,9 @@ export function replaceOp(modelJsonFile, from, to) {
  * @returns {Buffer}
  */
 export function npyBytes({ descr = '<f4', fortran = false, shape = [2, 3], data, version = 1, header }) {
-  let text = header ?? `{'descr': '${descr}', 'fortran_order': ${fortran ? 'True' : 'False'}, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
+  let text =
+    header ??
+    `{'descr': '${descr}', 'fortran_order': ${fortran ? 'True' : 'False'}, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
   const pre = version === 1 ? 10 : 12; // 2.0 and 3.0 have a 4-byte header length
   text += ' '.repeat((64 - ((pre + text.length + 1) % 64)) % 64) + '\n';
   const head = Buffer.alloc(pre);

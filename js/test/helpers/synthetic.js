@@ -20,13 +20,26 @@ function topology() {
     node: [
       { name: 'tokens', op: 'Placeholder', attr: { dtype: dt('DT_INT32'), shape: { shape: shapeOf([-1, -1]) } } },
       { name: 'mask', op: 'Placeholder', attr: { dtype: dt('DT_FLOAT'), shape: { shape: shapeOf([-1, -1]) } } },
-      { name: 'scale', op: 'Const', attr: { dtype: dt('DT_FLOAT'), value: { tensor: { dtype: 'DT_FLOAT', tensorShape: {} } } } },
-      { name: 'axis', op: 'Const', attr: { dtype: dt('DT_INT32'), value: { tensor: { dtype: 'DT_INT32', tensorShape: {} } } } },
+      {
+        name: 'scale',
+        op: 'Const',
+        attr: { dtype: dt('DT_FLOAT'), value: { tensor: { dtype: 'DT_FLOAT', tensorShape: {} } } },
+      },
+      {
+        name: 'axis',
+        op: 'Const',
+        attr: { dtype: dt('DT_INT32'), value: { tensor: { dtype: 'DT_INT32', tensorShape: {} } } },
+      },
       { name: 'as_float', op: 'Cast', input: ['tokens'], attr: { SrcT: dt('DT_INT32'), DstT: dt('DT_FLOAT') } },
       { name: 'masked', op: 'Mul', input: ['as_float', 'mask'], attr: { T: dt('DT_FLOAT') } },
       { name: 'scaled', op: 'Mul', input: ['masked', 'scale'], attr: { T: dt('DT_FLOAT') } },
       { name: 'Identity', op: 'Identity', input: ['scaled'], attr: { T: dt('DT_FLOAT') } },
-      { name: 'sum', op: 'Sum', input: ['tokens', 'axis'], attr: { T: dt('DT_INT32'), Tidx: dt('DT_INT32'), keep_dims: { b: false } } },
+      {
+        name: 'sum',
+        op: 'Sum',
+        input: ['tokens', 'axis'],
+        attr: { T: dt('DT_INT32'), Tidx: dt('DT_INT32'), keep_dims: { b: false } },
+      },
       { name: 'Identity_1', op: 'Identity', input: ['sum'], attr: { T: dt('DT_INT32') } },
     ],
     library: {},
@@ -52,17 +65,19 @@ export function syntheticModel(id = 'pair') {
     ],
     dims: { batch: { min: 1 }, seq: { min: 1, max: 16 } },
     golden: [],
-    artifacts: [{
-      format: 'tfjs-graph',
-      path: `${id}/tfjs`,
-      via: ['tensorflow', 'saved-model', 'tfjs-graph'],
-      entry: 'model.json',
-      signature: 'serving_default',
-      input_keys: { tokens: 'tokens', mask: 'mask' },
-      output_keys: { weighted: 'output_0', total: 'output_1' },
-      boundary_dtypes: { tokens: 'int32', total: 'int32' },
-      tolerance: { atol: 1e-6, rtol: 1e-6, outputs: { weighted: { atol: 1e-5, rtol: 1e-5 } } },
-    }],
+    artifacts: [
+      {
+        format: 'tfjs-graph',
+        path: `${id}/tfjs`,
+        via: ['tensorflow', 'saved-model', 'tfjs-graph'],
+        entry: 'model.json',
+        signature: 'serving_default',
+        input_keys: { tokens: 'tokens', mask: 'mask' },
+        output_keys: { weighted: 'output_0', total: 'output_1' },
+        boundary_dtypes: { tokens: 'int32', total: 'int32' },
+        tolerance: { atol: 1e-6, rtol: 1e-6, outputs: { weighted: { atol: 1e-5, rtol: 1e-5 } } },
+      },
+    ],
   };
 }
 
@@ -75,17 +90,30 @@ export function syntheticExport({ mutate } = {}) {
   const weights = Buffer.alloc(8);
   weights.writeFloatLE(0.5, 0);
   weights.writeInt32LE(1, 4);
-  return writeExport(syntheticModel(), {
-    format: 'graph-model',
-    generatedBy: 'deploykit test',
-    convertedBy: 'hand-written',
-    modelTopology: topology(),
-    weightsManifest: [{ paths: ['group1-shard1of1.bin'], weights: [{ name: 'scale', shape: [], dtype: 'float32' }, { name: 'axis', shape: [], dtype: 'int32' }] }],
-    signature: {
-      inputs: { tokens: sig('tokens:0', 'DT_INT32', 2), mask: sig('mask:0', 'DT_FLOAT', 2) },
-      outputs: { output_0: sig('Identity:0', 'DT_FLOAT', 2), output_1: sig('Identity_1:0', 'DT_INT32', 1) },
+  return writeExport(
+    syntheticModel(),
+    {
+      format: 'graph-model',
+      generatedBy: 'deploykit test',
+      convertedBy: 'hand-written',
+      modelTopology: topology(),
+      weightsManifest: [
+        {
+          paths: ['group1-shard1of1.bin'],
+          weights: [
+            { name: 'scale', shape: [], dtype: 'float32' },
+            { name: 'axis', shape: [], dtype: 'int32' },
+          ],
+        },
+      ],
+      signature: {
+        inputs: { tokens: sig('tokens:0', 'DT_INT32', 2), mask: sig('mask:0', 'DT_FLOAT', 2) },
+        outputs: { output_0: sig('Identity:0', 'DT_FLOAT', 2), output_1: sig('Identity_1:0', 'DT_INT32', 1) },
+      },
     },
-  }, weights, mutate);
+    weights,
+    mutate,
+  );
 }
 
 /** The weight of the cnn_keras stand-in: W[i][j], i the 8x8 cell, j the class. */
@@ -101,35 +129,68 @@ export function syntheticCnnExport() {
     outputs: [{ name: 'logits', dtype: 'float32', shape: ['batch', 10] }],
     dims: { batch: { min: 1 } },
     golden: [],
-    artifacts: [{
-      format: 'tfjs-graph', path: 'cnn_keras/tfjs', via: ['tensorflow', 'saved-model', 'tfjs-graph'], entry: 'model.json', signature: 'serving_default',
-      input_keys: { image: 'image' }, output_keys: { logits: 'logits' }, tolerance: { atol: 1e-5, rtol: 1e-4 },
-    }],
+    artifacts: [
+      {
+        format: 'tfjs-graph',
+        path: 'cnn_keras/tfjs',
+        via: ['tensorflow', 'saved-model', 'tfjs-graph'],
+        entry: 'model.json',
+        signature: 'serving_default',
+        input_keys: { image: 'image' },
+        output_keys: { logits: 'logits' },
+        tolerance: { atol: 1e-5, rtol: 1e-4 },
+      },
+    ],
   };
   const node = (name, op, input, attr) => ({ name, op, input, attr });
   const weights = Buffer.alloc(8 + 64 * 10 * 4);
   weights.writeInt32LE(-1, 0);
   weights.writeInt32LE(64, 4);
   for (let i = 0; i < 64; i++) for (let j = 0; j < 10; j++) weights.writeFloatLE(cnnWeight(i, j), 8 + (i * 10 + j) * 4);
-  return writeExport(model, {
-    format: 'graph-model',
-    generatedBy: 'deploykit test',
-    convertedBy: 'hand-written',
-    modelTopology: {
-      node: [
-        node('image', 'Placeholder', undefined, { dtype: dt('DT_FLOAT'), shape: { shape: shapeOf([-1, 8, 8, 1]) } }),
-        node('flat_shape', 'Const', undefined, { dtype: dt('DT_INT32'), value: { tensor: { dtype: 'DT_INT32', tensorShape: shapeOf([2]) } } }),
-        node('w', 'Const', undefined, { dtype: dt('DT_FLOAT'), value: { tensor: { dtype: 'DT_FLOAT', tensorShape: shapeOf([64, 10]) } } }),
-        node('flat', 'Reshape', ['image', 'flat_shape'], { T: dt('DT_FLOAT'), Tshape: dt('DT_INT32') }),
-        node('mm', 'MatMul', ['flat', 'w'], { T: dt('DT_FLOAT'), transpose_a: { b: false }, transpose_b: { b: false } }),
-        node('Identity', 'Identity', ['mm'], { T: dt('DT_FLOAT') }),
+  return writeExport(
+    model,
+    {
+      format: 'graph-model',
+      generatedBy: 'deploykit test',
+      convertedBy: 'hand-written',
+      modelTopology: {
+        node: [
+          node('image', 'Placeholder', undefined, { dtype: dt('DT_FLOAT'), shape: { shape: shapeOf([-1, 8, 8, 1]) } }),
+          node('flat_shape', 'Const', undefined, {
+            dtype: dt('DT_INT32'),
+            value: { tensor: { dtype: 'DT_INT32', tensorShape: shapeOf([2]) } },
+          }),
+          node('w', 'Const', undefined, {
+            dtype: dt('DT_FLOAT'),
+            value: { tensor: { dtype: 'DT_FLOAT', tensorShape: shapeOf([64, 10]) } },
+          }),
+          node('flat', 'Reshape', ['image', 'flat_shape'], { T: dt('DT_FLOAT'), Tshape: dt('DT_INT32') }),
+          node('mm', 'MatMul', ['flat', 'w'], {
+            T: dt('DT_FLOAT'),
+            transpose_a: { b: false },
+            transpose_b: { b: false },
+          }),
+          node('Identity', 'Identity', ['mm'], { T: dt('DT_FLOAT') }),
+        ],
+        library: {},
+        versions: { producer: 1 },
+      },
+      weightsManifest: [
+        {
+          paths: ['group1-shard1of1.bin'],
+          weights: [
+            { name: 'flat_shape', shape: [2], dtype: 'int32' },
+            { name: 'w', shape: [64, 10], dtype: 'float32' },
+          ],
+        },
       ],
-      library: {},
-      versions: { producer: 1 },
+      signature: {
+        inputs: { image: sig('image:0', 'DT_FLOAT', 4) },
+        outputs: { logits: sig('Identity:0', 'DT_FLOAT', 2) },
+      },
     },
-    weightsManifest: [{ paths: ['group1-shard1of1.bin'], weights: [{ name: 'flat_shape', shape: [2], dtype: 'int32' }, { name: 'w', shape: [64, 10], dtype: 'float32' }] }],
-    signature: { inputs: { image: sig('image:0', 'DT_FLOAT', 4) }, outputs: { logits: sig('Identity:0', 'DT_FLOAT', 2) } },
-  }, weights);
+    weights,
+  );
 }
 
 function writeExport(model, modelJson, weights, mutate) {

@@ -28,7 +28,11 @@ describe('compare (the contract semantics)', () => {
 
   it('integer and bool tensors compare exactly, whatever the tolerance', () => {
     const loose = { atol: 10, rtol: 10 };
-    const r = compareTensors(new Tensor('int64', [3], [1n, 2n, 2n ** 40n]), new Tensor('int64', [3], [1n, 3n, 2n ** 40n + 5n]), loose);
+    const r = compareTensors(
+      new Tensor('int64', [3], [1n, 2n, 2n ** 40n]),
+      new Tensor('int64', [3], [1n, 3n, 2n ** 40n + 5n]),
+      loose,
+    );
     assert.deepEqual([r.pass, r.mismatches, r.maxAbs, r.count], [false, 2, 5, 3]);
     assert.equal(compareTensors(new Tensor('int32', [2], [4, 5]), new Tensor('int32', [2], [4, 5]), loose).pass, true);
     assert.equal(compareTensors(new Tensor('bool', [2], [1, 0]), new Tensor('bool', [2], [1, 1]), loose).mismatches, 1);
@@ -45,7 +49,10 @@ describe('compare (the contract semantics)', () => {
   it('a shape or dtype difference fails the output and says so', () => {
     const r = compareTensors(new Tensor('float32', [2, 3]), new Tensor('float32', [3, 2]), tol);
     assert.equal(r.pass, false);
-    assert.match(checkLine('logits', r), /^check logits: FAIL max_abs=nan mismatches=6\/6 \(got float32 \(2, 3\), reference is float32 \(3, 2\)\)$/);
+    assert.match(
+      checkLine('logits', r),
+      /^check logits: FAIL max_abs=nan mismatches=6\/6 \(got float32 \(2, 3\), reference is float32 \(3, 2\)\)$/,
+    );
     assert.equal(compareTensors(new Tensor('int32', [2]), new Tensor('int64', [2]), tol).pass, false);
   });
 
@@ -61,7 +68,10 @@ describe('compare (the contract semantics)', () => {
 
   it('prints the contract summary line', () => {
     assert.equal(checkLine('output', compare([1], [1], tol)), 'check output: pass max_abs=0.00e+00 mismatches=0/1');
-    assert.equal(checkLine('output', compare([1, 2], [1, 2.5], tol)), 'check output: FAIL max_abs=5.00e-01 mismatches=1/2');
+    assert.equal(
+      checkLine('output', compare([1, 2], [1, 2.5], tol)),
+      'check output: FAIL max_abs=5.00e-01 mismatches=1/2',
+    );
   });
 });
 
@@ -69,16 +79,46 @@ describe('interleave (the --timing loops)', () => {
   it('alternates blocks, flipping the order every round, after alternating warm-ups', async () => {
     const { interleave } = await import('../../src/cli/common.js');
     let order = '';
-    const t = await interleave(() => { order += 'a'; }, async () => { order += 'b'; }, 5, 2, 2);
+    const t = await interleave(
+      () => {
+        order += 'a';
+      },
+      async () => {
+        order += 'b';
+      },
+      5,
+      2,
+      2,
+    );
     assert.equal(order, 'abab' + 'aaabbb' + 'bbaa');
     assert.equal(t.a.length, 5);
     assert.equal(t.b.length, 5);
     assert.ok([...t.a, ...t.b].every((us) => Number.isFinite(us) && us >= 0));
     order = '';
-    assert.equal((await interleave(() => { order += 'a'; }, null, 3, 1)).b.length, 0);
+    assert.equal(
+      (
+        await interleave(
+          () => {
+            order += 'a';
+          },
+          null,
+          3,
+          1,
+        )
+      ).b.length,
+      0,
+    );
     assert.equal(order, 'aaaa');
     order = '';
-    await interleave(() => { order += 'a'; }, () => { order += 'b'; }, 3);
+    await interleave(
+      () => {
+        order += 'a';
+      },
+      () => {
+        order += 'b';
+      },
+      3,
+    );
     assert.equal(order, 'abbaab', 'more rounds than calls: blocks of one');
   });
 });

@@ -41,7 +41,10 @@ describe('conformance: npy', () => {
       });
     } else {
       it(`rejects ${v.file} (${v.why})`, () => {
-        assert.throws(() => npyFile(v.file), (e) => e instanceof NpyError && e.message.length > 0);
+        assert.throws(
+          () => npyFile(v.file),
+          (e) => e instanceof NpyError && e.message.length > 0,
+        );
       });
     }
   }
@@ -53,7 +56,12 @@ describe('conformance: manifests', () => {
     if (v.valid) {
       it(`accepts ${v.file} with the listed specs`, async () => {
         const doc = await readManifest(file);
-        const got = doc.models.map((m) => ({ id: m.id, inputs: m.inputs, outputs: m.outputs, ...(m.dims && { dims: m.dims }) }));
+        const got = doc.models.map((m) => ({
+          id: m.id,
+          inputs: m.inputs,
+          outputs: m.outputs,
+          ...(m.dims && { dims: m.dims }),
+        }));
         assert.deepEqual(got, v.models);
       });
     } else {
@@ -87,7 +95,10 @@ describe('conformance: input checks', () => {
       if (c.valid) {
         checkInputs(model, inputs, artifact);
       } else {
-        assert.throws(() => checkInputs(model, inputs, artifact), (e) => e instanceof InputError && e.exit === c.exit && /^input \w+: /.test(e.message));
+        assert.throws(
+          () => checkInputs(model, inputs, artifact),
+          (e) => e instanceof InputError && e.exit === c.exit && /^input \w+: /.test(e.message),
+        );
       }
     });
   }

@@ -50,9 +50,20 @@ describe('npy round trip', () => {
 
 describe('float16', () => {
   it('decodes and encodes like numpy (round to nearest even, subnormals, Inf, NaN)', () => {
-    assert.deepEqual([0x3c00, 0xc100, 0x7bff, 0x0001, 0x7c00, 0xfc00, 0x8000].map(f16value), [1, -2.5, 65504, 2 ** -24, Infinity, -Infinity, -0]);
+    assert.deepEqual([0x3c00, 0xc100, 0x7bff, 0x0001, 0x7c00, 0xfc00, 0x8000].map(f16value), [
+      1,
+      -2.5,
+      65504,
+      2 ** -24,
+      Infinity,
+      -Infinity,
+      -0,
+    ]);
     assert.ok(Number.isNaN(f16value(0x7e00)));
-    assert.deepEqual([1, -2.5, 65504, 65520, 1e6, 2 ** -24, 2 ** -26, 1 + 2 ** -11, 1 + 3 * 2 ** -11].map(f16bits), [0x3c00, 0xc100, 0x7bff, 0x7c00, 0x7c00, 0x0001, 0x0000, 0x3c00, 0x3c02]);
+    assert.deepEqual(
+      [1, -2.5, 65504, 65520, 1e6, 2 ** -24, 2 ** -26, 1 + 2 ** -11, 1 + 3 * 2 ** -11].map(f16bits),
+      [0x3c00, 0xc100, 0x7bff, 0x7c00, 0x7c00, 0x0001, 0x0000, 0x3c00, 0x3c02],
+    );
     assert.equal(f16bits(NaN) & 0x7c00, 0x7c00);
     assert.ok(f16bits(NaN) & 0x3ff, 'NaN stays NaN');
   });
@@ -63,7 +74,7 @@ describe('npy refusals', () => {
   const bad = {
     float64: [npyBytes({ descr: '<f8', data: Buffer.alloc(48) }), /dtype <f8 is not one of the contract's/],
     'big-endian float32': [npyBytes({ descr: '>f4' }), /big-endian >f4/],
-    'int8': [npyBytes({ descr: '|i1', data: Buffer.alloc(6) }), /\|i1/],
+    int8: [npyBytes({ descr: '|i1', data: Buffer.alloc(6) }), /\|i1/],
     'Fortran order': [npyBytes({ fortran: true }), /fortran_order/],
     'rank 9': [npyBytes({ shape: [1, 1, 1, 1, 1, 1, 1, 1, 1], data: Buffer.alloc(4) }), /rank 9 is over 8/],
     'truncated data': [npyBytes({ data: Buffer.alloc(20) }), /needs 24 data bytes, file has 20/],
@@ -75,12 +86,21 @@ describe('npy refusals', () => {
     'truncated header': [npyBytes({}).subarray(0, 30), /truncated header/],
     'header not a dict': [npyBytes({ header: "['descr', '<f4']" }), /not a dict/],
     'header missing shape': [npyBytes({ header: "{'descr': '<f4', 'fortran_order': False, }" }), /no 'shape'/],
-    'header with unknown key': [npyBytes({ header: "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), 'x': True, }" }), /unknown key/],
-    'negative dimension': [npyBytes({ header: "{'descr': '<f4', 'fortran_order': False, 'shape': (-2, 3), }" }), /negative/],
+    'header with unknown key': [
+      npyBytes({ header: "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), 'x': True, }" }),
+      /unknown key/,
+    ],
+    'negative dimension': [
+      npyBytes({ header: "{'descr': '<f4', 'fortran_order': False, 'shape': (-2, 3), }" }),
+      /negative/,
+    ],
   };
   for (const [name, [bytes, message]] of Object.entries(bad)) {
     it(`rejects ${name}`, () => {
-      assert.throws(() => readNpy(new Uint8Array(bytes)), (e) => e instanceof NpyError && message.test(e.message));
+      assert.throws(
+        () => readNpy(new Uint8Array(bytes)),
+        (e) => e instanceof NpyError && message.test(e.message),
+      );
     });
   }
 });

@@ -13,7 +13,10 @@ describe('wasm backend and NaN', () => {
   it('raw kernels: fused MatMul+Relu, fused Conv2D+Relu and Relu drop NaN (TF.js 4.22.0)', async () => {
     await useBackend('wasm');
     const x = tf.tensor2d([[NaN, 1]]);
-    const eye = tf.tensor2d([[1, 0], [0, 1]]);
+    const eye = tf.tensor2d([
+      [1, 0],
+      [0, 1],
+    ]);
     const fused = tf.fused.matMul({ a: x, b: eye, activation: 'relu' });
     // [NaN, 1] x I = [NaN + 0, NaN * 0 + 1] = [NaN, NaN] in IEEE arithmetic (and in TensorFlow).
     assert.deepEqual(Array.from(fused.dataSync()), [0, 0]);
@@ -24,7 +27,14 @@ describe('wasm backend and NaN', () => {
     assert.deepEqual(Array.from(relu.dataSync()), new Array(8).fill(0));
     // The same clamp in the fused convolution (cnn_keras's layers on wasm).
     const image = tf.tensor4d([NaN, 1, 2, 3], [1, 2, 2, 1]);
-    const conv = tf.fused.conv2d({ x: image, filter: tf.ones([1, 1, 1, 1]), strides: 1, pad: 'same', activation: 'relu', bias: tf.zeros([1]) });
+    const conv = tf.fused.conv2d({
+      x: image,
+      filter: tf.ones([1, 1, 1, 1]),
+      strides: 1,
+      pad: 'same',
+      activation: 'relu',
+      bias: tf.zeros([1]),
+    });
     assert.deepEqual(Array.from(conv.dataSync()), [0, 1, 2, 3]);
     tf.dispose([x, eye, fused, relu, image, conv]);
     await useBackend('cpu');
@@ -38,10 +48,20 @@ describe('wasm backend and NaN', () => {
     const topology = {
       node: [
         { name: 'x', op: 'Placeholder' },
-        { name: 'd/Relu', op: '_FusedMatMul', input: ['x', 'w', 'b'], attr: { fused_ops: { list: { s: [b64('BiasAdd'), b64('Relu')] } }, num_args: { i: '1' } } },
+        {
+          name: 'd/Relu',
+          op: '_FusedMatMul',
+          input: ['x', 'w', 'b'],
+          attr: { fused_ops: { list: { s: [b64('BiasAdd'), b64('Relu')] } }, num_args: { i: '1' } },
+        },
         { name: 'r', op: 'Relu', input: ['d/Relu'] },
         { name: 'y', op: 'Identity', input: ['r'] },
-        { name: 'c/Relu', op: '_FusedConv2D', input: ['img', 'k', 'b'], attr: { fused_ops: { list: { s: [b64('BiasAdd'), b64('Relu')] } }, num_args: { i: '1' } } },
+        {
+          name: 'c/Relu',
+          op: '_FusedConv2D',
+          input: ['img', 'k', 'b'],
+          attr: { fused_ops: { list: { s: [b64('BiasAdd'), b64('Relu')] } }, num_args: { i: '1' } },
+        },
       ],
     };
     const out = nanSafeRelu(topology);

@@ -6,6 +6,7 @@ exporter wrote); then each MatMul, Gemm and Conv node counts 2 x multiply-adds. 
 as its two MatMuls (scores and weighted values), so a transformer's count grows with the sequence.
 Element-wise ops, normalisation and softmax are left out: they are a few percent of these models.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,7 +23,9 @@ def onnx_flops_per_row(onnx_path: Path, inputs: dict[str, np.ndarray], input_key
 
     model = onnx.load(str(onnx_path))
     graph = model.graph
-    wanted = {name for node in graph.node if node.op_type in COUNTED for name in list(node.input) + list(node.output) if name}
+    wanted = {
+        name for node in graph.node if node.op_type in COUNTED for name in list(node.input) + list(node.output) if name
+    }
     known = {o.name for o in graph.output} | {i.name for i in graph.initializer} | {i.name for i in graph.input}
     for name in sorted(wanted - known):
         graph.output.append(onnx.helper.make_empty_tensor_value_info(name))
@@ -32,7 +35,9 @@ def onnx_flops_per_row(onnx_path: Path, inputs: dict[str, np.ndarray], input_key
     feeds = {input_keys[n]: np.ascontiguousarray(a[:1]) for n, a in inputs.items()}
     names = [o.name for o in session.get_outputs()]
     shapes = {n: v.shape for n, v in zip(names, session.run(names, feeds), strict=True)}
-    shapes |= {i.name: tuple(i.dims) for i in graph.initializer} | {input_keys[n]: a[:1].shape for n, a in inputs.items()}
+    shapes |= {i.name: tuple(i.dims) for i in graph.initializer} | {
+        input_keys[n]: a[:1].shape for n, a in inputs.items()
+    }
     by_op: dict[str, int] = {}
     for node in graph.node:
         if node.op_type not in COUNTED:

@@ -4,6 +4,7 @@ In-process runtimes are timed here; client CLIs time themselves through docs/con
 `--jobs` (their own clock, excluding process start; one process per client), so the comparison
 is fair.
 """
+
 from __future__ import annotations
 
 import time
@@ -27,7 +28,9 @@ def flops_per_row(manifest: Path, model: dict, golden: dict[str, np.ndarray]) ->
     if onnx is None:
         return 2 * model["parameters"], "2 x parameters"
     counted = onnx_flops_per_row(manifest.parent / onnx["path"], golden, onnx["input_keys"])
-    return counted["flops"], "MatMul/Gemm/Conv of the ONNX graph: " + ", ".join(f"{op} {n:,}" for op, n in counted["by_op"].items())
+    return counted["flops"], "MatMul/Gemm/Conv of the ONNX graph: " + ", ".join(
+        f"{op} {n:,}" for op, n in counted["by_op"].items()
+    )
 
 
 def unit(model: dict, golden: dict[str, np.ndarray]) -> tuple[str, int]:
@@ -48,8 +51,12 @@ def batch_of_rows(arrays: dict[str, np.ndarray], rows: int) -> dict[str, np.ndar
 
 def _percentiles(seconds: list[float]) -> dict:
     us = np.array(seconds) * 1e6
-    return {"p50": float(np.percentile(us, 50)), "p90": float(np.percentile(us, 90)),
-            "p99": float(np.percentile(us, 99)), "mean": float(us.mean())}
+    return {
+        "p50": float(np.percentile(us, 50)),
+        "p90": float(np.percentile(us, 90)),
+        "p99": float(np.percentile(us, 99)),
+        "mean": float(us.mean()),
+    }
 
 
 def _time_python(predict: Callable, x: np.ndarray, repeat: int, warmup: int) -> list[float]:
@@ -79,14 +86,28 @@ def _cli_jobs(model: dict, artifact: dict, x1, xb, repeat: int, warmup: int) -> 
     """The two timed jobs of a cell: batch 1 (latency, and the bare runtime call beside it) and
     the throughput batch (fewer calls: each is ~1,000x the work)."""
     key = (model["id"], artifact["format"])
-    return [Job((*key, "b1"), model, artifact["format"], x1, outputs=False, repeat=repeat, warmup=warmup),
-            Job((*key, f"b{THROUGHPUT_BATCH}"), model, artifact["format"], xb, outputs=False,
-                repeat=max(3, repeat // 20), warmup=max(1, warmup // 10))]
+    return [
+        Job((*key, "b1"), model, artifact["format"], x1, outputs=False, repeat=repeat, warmup=warmup),
+        Job(
+            (*key, f"b{THROUGHPUT_BATCH}"),
+            model,
+            artifact["format"],
+            xb,
+            outputs=False,
+            repeat=max(3, repeat // 20),
+            warmup=max(1, warmup // 10),
+        ),
+    ]
 
 
 def _cli_row(one: dict, big: dict) -> dict:
     """A cell's figures from its two timed jobs' `timing` objects (docs/contract.md)."""
-    row = {"load_ms": one["load_ms"], "first_ms": one["first_ms"], "latency_us": one["latency_us"], "batch_latency_us": big["latency_us"]}
+    row = {
+        "load_ms": one["load_ms"],
+        "first_ms": one["first_ms"],
+        "latency_us": one["latency_us"],
+        "batch_latency_us": big["latency_us"],
+    }
     if "direct_latency_us" in one:  # the same batch through the bare runtime call, in the same process
         row |= {"direct_latency_us": one["direct_latency_us"], "direct": one.get("direct", "")}
     return row
@@ -125,14 +146,22 @@ def run(manifest: Path, models=None, runtimes=None, repeat: int = 200, warmup: i
             for runner in runners:
                 if artifact["format"] not in runner.formats:
                     continue
-                row = {"model": model["id"], "format": artifact["format"], "runtime": runner.name, "status": "ok", "reason": reasons[runner.name]}
+                row = {
+                    "model": model["id"],
+                    "format": artifact["format"],
+                    "runtime": runner.name,
+                    "status": "ok",
+                    "reason": reasons[runner.name],
+                }
                 rows.append(row)
                 if row["reason"]:
                     row["status"] = "unavailable"
                 elif why := unsupported(runner, artifact):
                     row |= {"status": "unsupported", "reason": why}
                 elif isinstance(runner, CliRunner):
-                    cli_cells.setdefault(runner.name, []).append((row, _cli_jobs(model, artifact, x1, xb, repeat, warmup), per_model))
+                    cli_cells.setdefault(runner.name, []).append(
+                        (row, _cli_jobs(model, artifact, x1, xb, repeat, warmup), per_model)
+                    )
                 else:
                     progress(f"{model['id']}/{artifact['format']} on {runner.name}")
                     try:

@@ -1,4 +1,5 @@
 """The machine a benchmark ran on, and its measured float32 GEMM peak."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """bench.json, bench.md and a self-contained bench.html (plots as inline PNG) from one bench run."""
+
 from __future__ import annotations
 
 import base64
@@ -25,10 +26,17 @@ def _fmt(x, spec: str = ".3g") -> str:
 def overheads(rows: list[dict]) -> list[dict]:
     """Batch-1 p50 of each client's predict over its bare runtime call in the same process."""
     return [
-        {"model": r["model"], "format": r["format"], "client": r["runtime"], "baseline": r.get("direct", "bare runtime call"),
-         "client_us": r["latency_us"]["p50"], "direct_us": r["direct_latency_us"]["p50"],
-         "ratio": r["latency_us"]["p50"] / r["direct_latency_us"]["p50"]}
-        for r in rows if r["status"] == "ok" and r.get("direct_latency_us")
+        {
+            "model": r["model"],
+            "format": r["format"],
+            "client": r["runtime"],
+            "baseline": r.get("direct", "bare runtime call"),
+            "client_us": r["latency_us"]["p50"],
+            "direct_us": r["direct_latency_us"]["p50"],
+            "ratio": r["latency_us"]["p50"] / r["direct_latency_us"]["p50"],
+        }
+        for r in rows
+        if r["status"] == "ok" and r.get("direct_latency_us")
     ]
 
 
@@ -54,11 +62,16 @@ def markdown(result: dict) -> str:
     m, g = result["machine"], result["gemm"]
     peak = g["peak_gflops"]
     lines = [
-        "# deploykit bench", "",
+        "# deploykit bench",
+        "",
         f"{m['cpu']}, {m['cores']} cores. float32 GEMM peak ({g['n']}x{g['n']}): "
-        + ", ".join(f"{k} {v:.1f} GFLOP/s" for k, v in g["gflops"].items()) + ".", "",
-        "## Inference", "",
-        "batch-1 latency in microseconds; throughput at batch 1024; % of the GEMM peak.", "",
+        + ", ".join(f"{k} {v:.1f} GFLOP/s" for k, v in g["gflops"].items())
+        + ".",
+        "",
+        "## Inference",
+        "",
+        "batch-1 latency in microseconds; throughput at batch 1024; % of the GEMM peak.",
+        "",
         "| model | format | runtime | load ms | first ms | p50 us | p90 us | p99 us | throughput (batch 1024) | GFLOP/s | % peak |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -72,19 +85,38 @@ def markdown(result: dict) -> str:
             f"{lat['p90']:.1f} | {lat['p99']:.1f} | {_throughput(r)} | {r['gflops']:.2f} | {100 * r['gflops'] / peak:.1f} |"
         )
     over = overheads(result["inference"])
-    lines += ["", "## Client overhead (batch-1 p50: the client's predict / the bare runtime call, same process, interleaved)", ""]
+    lines += [
+        "",
+        "## Client overhead (batch-1 p50: the client's predict / the bare runtime call, same process, interleaved)",
+        "",
+    ]
     if over:
-        lines += ["| model | format | client | predict us | bare us | ratio | bare call |", "|---|---|---|---|---|---|---|"]
-        lines += [f"| {o['model']} | {o['format']} | {o['client']} | {o['client_us']:.1f} | {o['direct_us']:.1f} | {o['ratio']:.2f}x | {o['baseline']} |" for o in over]
+        lines += [
+            "| model | format | client | predict us | bare us | ratio | bare call |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {o['model']} | {o['format']} | {o['client']} | {o['client_us']:.1f} | {o['direct_us']:.1f} | {o['ratio']:.2f}x | {o['baseline']} |"
+            for o in over
+        ]
     else:
         lines += ["- no client reported a bare-call timing here"]
     scale = versus_python(result["inference"])
     if scale:
-        lines += ["", "## Clients against the same artifact run from Python (batch-1 p50 ratio; below 1: the client is faster)", ""]
+        lines += [
+            "",
+            "## Clients against the same artifact run from Python (batch-1 p50 ratio; below 1: the client is faster)",
+            "",
+        ]
         lines += [f"- {o['model']}/{o['format']}: {o['client']} / {o['baseline']} = {o['ratio']:.2f}x" for o in scale]
     if result.get("training"):
-        lines += ["", "## Training steps/s (median over repeats, min-max)", "",
-                  "| framework | model | mode | batch | steps/s | min-max | vs eager | compile s |", "|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## Training steps/s (median over repeats, min-max)",
+            "",
+            "| framework | model | mode | batch | steps/s | min-max | vs eager | compile s |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         for t in result["training"]:
             lines.append(
                 f"| {t['framework']} | {t['model']} | {t['mode']} | {t['batch']} | {t['steps_per_s_median']:.1f} | "
@@ -121,11 +153,17 @@ def html_page(result: dict) -> str:
         images.append(_bars(names, [r["rows_per_s"] for r in ok], "rows/s at batch 1024", "Throughput"))
     if result.get("training"):
         compiled = [t for t in result["training"] if not t["eager"]]
-        images.append(_bars([f"{t['framework']} {t['model']} {t['mode']}" for t in compiled],
-                            [t["speedup_vs_eager"] for t in compiled], "speed-up over the eager mode (x)", "Training: compiled vs eager"))
+        images.append(
+            _bars(
+                [f"{t['framework']} {t['model']} {t['mode']}" for t in compiled],
+                [t["speedup_vs_eager"] for t in compiled],
+                "speed-up over the eager mode (x)",
+                "Training: compiled vs eager",
+            )
+        )
     body = "".join(f'<p><img alt="plot" src="data:image/png;base64,{img}"></p>' for img in images)
     return (
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>deploykit bench</title>"
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>deploykit bench</title>'
         "<style>body{font-family:sans-serif;margin:2em;max-width:1100px}pre{background:#f6f6f6;padding:1em;overflow-x:auto}</style>"
         f"</head><body><h1>deploykit bench</h1>{body}<pre>{html.escape(markdown(result))}</pre></body></html>\n"
     )

@@ -45,6 +45,7 @@ layers start from zeros), no determinism or thread settings are touched. The one
 `torch.compiler.reset()` around the torch.compile mode (see `_torch_step`): other compiled
 functions in the process recompile on their next call, correctly.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -156,7 +157,9 @@ def _tf_step(bench: Bench, mode: str) -> Iterator[tuple[Step, dict]]:
     # Zeros initialisers draw nothing from Keras's global seed generator; the weights are set below.
     last = None if bench.classify else "sigmoid"
     activations = ["relu"] * (len(bench.layers) - 2) + [last]
-    layers = [keras.layers.Dense(n, a, kernel_initializer="zeros") for n, a in zip(bench.layers[1:], activations, strict=True)]
+    layers = [
+        keras.layers.Dense(n, a, kernel_initializer="zeros") for n, a in zip(bench.layers[1:], activations, strict=True)
+    ]
     model = keras.Sequential([keras.Input(shape=(bench.layers[0],)), *layers])
     model.set_weights([a for pair in bench.init for a in pair])
     optimizer = keras.optimizers.Adam(learning_rate=LEARNING_RATE)
@@ -174,10 +177,13 @@ def _tf_step(bench: Bench, mode: str) -> Iterator[tuple[Step, dict]]:
     def step():
         return fn(*next(batches))
 
-    yield step, {
-        "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
-        "inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
-    }
+    yield (
+        step,
+        {
+            "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+            "inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
+        },
+    )
 
 
 @contextlib.contextmanager
@@ -312,7 +318,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     start = time.perf_counter()
-    rows = run(args.models, args.steps, args.warmup, args.repeats, args.frameworks, functools.partial(print, flush=True))
+    rows = run(
+        args.models, args.steps, args.warmup, args.repeats, args.frameworks, functools.partial(print, flush=True)
+    )
     print(format_table(rows))
     print(f"wall time {time.perf_counter() - start:.1f} s")
 

@@ -9,6 +9,7 @@ is one row plus one function, and adding a conversion is one edge plus one funct
 The plan for a model is the closure of the requested formats over their prerequisites; every
 artifact records the route it took (`via`, e.g. `["tensorflow", "saved-model", "tflite"]`).
 """
+
 from __future__ import annotations
 
 import dataclasses

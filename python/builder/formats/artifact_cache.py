@@ -16,6 +16,7 @@ cache safely. The cache keeps its newest entries up to `MAX_BYTES`.
 Where it lives: `--cache-dir DIR`, else `$DEPLOYKIT_CACHE_DIR`, else `$XDG_CACHE_HOME/deploykit`
 (`~/.cache/deploykit`); `--no-cache` (or `DEPLOYKIT_CACHE_DIR=off`) turns it off.
 """
+
 from __future__ import annotations
 
 import hashlib

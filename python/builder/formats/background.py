@@ -11,6 +11,7 @@ The worker is a fresh interpreter (`spawn`: forking a process that has started t
 JAX threads is unsafe), started on the first submit and stopped when the export ends; an error
 in it comes back as the artifact's export error.
 """
+
 from __future__ import annotations
 
 import contextlib

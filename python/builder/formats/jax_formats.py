@@ -8,6 +8,7 @@ jax 0.10 serializes with calling-convention version 10 by default, but TF 2.19's
 accepts at most version 9 ("supports up to serialization version 9"), so we pin version 9, the
 oldest jax 0.10 still writes and the newest the pinned TF (and TF Java 1.1 / TF 2.18) can read.
 """
+
 from __future__ import annotations
 
 import jax
@@ -30,7 +31,9 @@ def export_onnx(ctx: ExportContext) -> Exported:
     path = ctx.path("onnx")
     proto = jax2onnx.to_onnx(
         lambda *inputs: fn.apply(fn.params, *inputs),
-        inputs=[jax.ShapeDtypeStruct(_shape(s), s.dtype) if s.dtype != "float32" else _shape(s) for s in trained.inputs],
+        inputs=[
+            jax.ShapeDtypeStruct(_shape(s), s.dtype) if s.dtype != "float32" else _shape(s) for s in trained.inputs
+        ],
         model_name="deploykit",
         input_names=[s.name for s in trained.inputs],
         output_names=[s.name for s in trained.outputs],
@@ -38,7 +41,11 @@ def export_onnx(ctx: ExportContext) -> Exported:
     path.write_bytes(proto.SerializeToString())
     keys = {s.name: s.name for s in trained.inputs}, {s.name: s.name for s in trained.outputs}
     onnx_checks.check_dims(path, trained, *keys)
-    return Exported("onnx", path, {"converter": f"jax2onnx {package_version('jax2onnx')}", "input_keys": keys[0], "output_keys": keys[1]})
+    return Exported(
+        "onnx",
+        path,
+        {"converter": f"jax2onnx {package_version('jax2onnx')}", "input_keys": keys[0], "output_keys": keys[1]},
+    )
 
 
 def export_saved_model(ctx: ExportContext) -> Exported:

@@ -4,6 +4,7 @@ The serving signature is a `tf.function` whose inputs are named after the model'
 whose output dict is keyed by its output names, so every client finds them by name. The keys written to the manifest are read back
 from the saved SavedModel, never assumed.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -29,7 +30,10 @@ TFJS_BOUNDARY = {"int64": "int32", "uint8": "int32", "float16": "float32"}
 
 def input_specs(trained: Trained) -> list[tf.TensorSpec]:
     """One tf.TensorSpec per model input, named after it (the name becomes the signature's key)."""
-    return [tf.TensorSpec([d if isinstance(d, int) else None for d in s.shape], s.dtype, name=s.name) for s in trained.inputs]
+    return [
+        tf.TensorSpec([d if isinstance(d, int) else None for d in s.shape], s.dtype, name=s.name)
+        for s in trained.inputs
+    ]
 
 
 def as_outputs(trained: Trained, result) -> dict:
@@ -46,6 +50,7 @@ def as_outputs(trained: Trained, result) -> dict:
 def serving_function(forward: Callable, trained: Trained) -> tf.types.experimental.ConcreteFunction:
     """The serving signature: inputs keyed by the model's input names, a dict of its output names.
     `forward(*inputs)` takes the inputs in the model's order."""
+
     # autograph=False: the forward is plain tensor code (Keras, or jax2tf's wrapper); converting
     # jax2tf's Python with AutoGraph fails noisily and costs ~30 s.
     @tf.function(input_signature=input_specs(trained), autograph=False)
@@ -68,7 +73,9 @@ def signature_keys(saved_model_dir: Path, trained: Trained) -> tuple[dict, dict]
     inputs, outputs = set(kwargs), set(fn.structured_outputs)
     want_in, want_out = {s.name for s in trained.inputs}, {s.name for s in trained.outputs}
     if inputs != want_in or outputs != want_out:
-        raise ValueError(f"{SIGNATURE} has {sorted(inputs)} -> {sorted(outputs)}, expected {sorted(want_in)} -> {sorted(want_out)}")
+        raise ValueError(
+            f"{SIGNATURE} has {sorted(inputs)} -> {sorted(outputs)}, expected {sorted(want_in)} -> {sorted(want_out)}"
+        )
     return {n: n for n in sorted(want_in)}, {n: n for n in sorted(want_out)}
 
 
@@ -97,7 +104,11 @@ def export_tflite(ctx: ExportContext) -> Exported:
     converter = tf.lite.TFLiteConverter.from_saved_model(str(saved.path), signature_keys=[SIGNATURE])
     path.write_bytes(converter.convert())
     # The TFLite signature keeps the SavedModel signature's keys.
-    return Exported("tflite", path, {"signature": SIGNATURE, "input_keys": saved.fields["input_keys"], "output_keys": saved.fields["output_keys"]})
+    return Exported(
+        "tflite",
+        path,
+        {"signature": SIGNATURE, "input_keys": saved.fields["input_keys"], "output_keys": saved.fields["output_keys"]},
+    )
 
 
 def export_tfjs(ctx: ExportContext) -> Exported:
@@ -115,7 +126,12 @@ def export_tfjs(ctx: ExportContext) -> Exported:
         )
     trained = ctx.trained
     boundary = {s.name: TFJS_BOUNDARY[s.dtype] for s in trained.inputs + trained.outputs if s.dtype in TFJS_BOUNDARY}
-    fields = {"entry": "model.json", "signature": SIGNATURE, "input_keys": saved.fields["input_keys"], "output_keys": saved.fields["output_keys"]}
+    fields = {
+        "entry": "model.json",
+        "signature": SIGNATURE,
+        "input_keys": saved.fields["input_keys"],
+        "output_keys": saved.fields["output_keys"],
+    }
     return Exported("tfjs-graph", path, fields | ({"boundary_dtypes": boundary} if boundary else {}))
 
 
@@ -143,7 +159,11 @@ def export_onnx(ctx: ExportContext) -> Exported:
     path.write_bytes(proto.SerializeToString())
     keys = {s.name: s.name for s in trained.inputs}, {n: n for n in names}
     onnx_checks.check_dims(path, trained, *keys)
-    return Exported("onnx", path, {"converter": f"tf2onnx {package_version('tf2onnx')}", "input_keys": keys[0], "output_keys": keys[1]})
+    return Exported(
+        "onnx",
+        path,
+        {"converter": f"tf2onnx {package_version('tf2onnx')}", "input_keys": keys[0], "output_keys": keys[1]},
+    )
 
 
 def _rename_onnx_io(proto, renames: dict[str, str]) -> None:

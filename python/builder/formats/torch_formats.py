@@ -1,4 +1,5 @@
 """PyTorch exports: TorchScript (scripted, traced), AOTInductor `.pt2`, and ONNX (dynamo exporter)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -34,14 +35,24 @@ def example_sizes(trained: Trained) -> dict[str, int]:
 def example_inputs(trained: Trained) -> tuple[torch.Tensor, ...]:
     """Zeros of each input's spec at the example sizes, in the model's positional order."""
     sizes = example_sizes(trained)
-    dtypes = {"float32": torch.float32, "float16": torch.float16, "int32": torch.int32, "int64": torch.int64, "uint8": torch.uint8, "bool": torch.bool}
+    dtypes = {
+        "float32": torch.float32,
+        "float16": torch.float16,
+        "int32": torch.int32,
+        "int64": torch.int64,
+        "uint8": torch.uint8,
+        "bool": torch.bool,
+    }
     return tuple(torch.zeros(spec.concrete(sizes), dtype=dtypes[spec.dtype]) for spec in trained.inputs)
 
 
 def dynamic_shapes(trained: Trained) -> tuple[dict, ...]:
     """torch.export dims for every named dim, one Dim object per name so inputs that share a name
     share the size. Positional, not by argument name (nn.Sequential names its argument `input`)."""
-    dims = {d.name: torch.export.Dim(d.name, min=max(d.min, 1), max=d.max if d.max is not None else 1 << 20) for d in trained.dims}
+    dims = {
+        d.name: torch.export.Dim(d.name, min=max(d.min, 1), max=d.max if d.max is not None else 1 << 20)
+        for d in trained.dims
+    }
     return tuple({axis: dims[d] for axis, d in enumerate(spec.shape) if isinstance(d, str)} for spec in trained.inputs)
 
 
@@ -91,11 +102,15 @@ def export_aoti(ctx: ExportContext) -> Exported:
     path = ctx.path("aoti")
     program_path = path.with_name("program.pt2.tmp")
     with _export_noise_silenced():
-        program = torch.export.export(ctx.trained.module, example_inputs(ctx.trained), dynamic_shapes=dynamic_shapes(ctx.trained))
+        program = torch.export.export(
+            ctx.trained.module, example_inputs(ctx.trained), dynamic_shapes=dynamic_shapes(ctx.trained)
+        )
         torch.export.save(program, str(program_path))
     fields = {"device": "cpu"}
     if ctx.cache_root is None:
-        return Exported("aoti", path, fields, pending=background.submit(background.compile_aoti, str(program_path), str(path)))
+        return Exported(
+            "aoti", path, fields, pending=background.submit(background.compile_aoti, str(program_path), str(path))
+        )
     cache = ArtifactCache(ctx.cache_root, "aoti", ".pt2")
     key = cache.key([program_path], aoti_toolchain())
     if cache.fetch(key, path):
@@ -112,7 +127,9 @@ def aoti_toolchain() -> tuple[str, ...]:
 
     compiler = cpp_builder.get_cpp_compiler()
     try:
-        version = subprocess.run([compiler, "--version"], capture_output=True, text=True, timeout=30).stdout.splitlines()[0]
+        version = subprocess.run(
+            [compiler, "--version"], capture_output=True, text=True, timeout=30
+        ).stdout.splitlines()[0]
     except (OSError, IndexError, subprocess.SubprocessError):
         version = "unknown"
     settings = sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith(("TORCHINDUCTOR_", "TORCH_COMPILE_")))

@@ -5,6 +5,7 @@ array}`; `artifact` is the artifact's manifest entry (signature keys etc.) and `
 (its tensor specs). The export uses these to check every artifact right after writing it; `verify`
 reuses them as its in-process runners. `load()` adds the artifact's boundary casts.
 """
+
 from __future__ import annotations
 
 import json
@@ -68,7 +69,9 @@ def load_aoti(path: Path, artifact: dict, model: dict) -> Predict:
 
     def predict(arrays: Arrays) -> Arrays:
         with torch.inference_mode():
-            return outputs_from(model, _numpy(runner(*(torch.from_numpy(np.ascontiguousarray(arrays[n])) for n in order))))
+            return outputs_from(
+                model, _numpy(runner(*(torch.from_numpy(np.ascontiguousarray(arrays[n])) for n in order)))
+            )
 
     return predict
 
@@ -81,7 +84,9 @@ def load_onnx(path: Path, artifact: dict, model: dict) -> Predict:
     out_names = _names(model, "outputs")
 
     def predict(arrays: Arrays) -> Arrays:
-        results = session.run([out_keys[n] for n in out_names], {in_keys[n]: np.ascontiguousarray(a) for n, a in arrays.items()})
+        results = session.run(
+            [out_keys[n] for n in out_names], {in_keys[n]: np.ascontiguousarray(a) for n, a in arrays.items()}
+        )
         return dict(zip(out_names, results, strict=True))
 
     return predict
@@ -208,6 +213,8 @@ def load(path: Path, artifact: dict, model: dict) -> Predict:
 
     def call(arrays: Arrays) -> Arrays:
         outputs = predict({n: cast_in(n, a) for n, a in arrays.items()})
-        return {n: np.ascontiguousarray(a.astype(specs[n]["dtype"]) if n in boundary else a) for n, a in outputs.items()}
+        return {
+            n: np.ascontiguousarray(a.astype(specs[n]["dtype"]) if n in boundary else a) for n, a in outputs.items()
+        }
 
     return call

@@ -5,6 +5,7 @@
 Both are checked to give identical statistics before the times are printed. The NumPy version is
 written for speed (float64 in place, one argmax, masked max, integer-view ULPs), not for clarity.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -1,4 +1,5 @@
 """The input sets every runtime is run on, with the reference outputs they are compared against."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -33,7 +34,12 @@ def input_sets(root: Path, model: dict) -> list[InputSet]:
         sets.append(InputSet(entry["name"], inputs, expected, entry.get("description", entry["name"])))
         if entry["name"] == "golden":
             sets += [
-                InputSet(f"batch{b}", tensors.take(inputs, b), tensors.take(expected, b), f"the first {b} golden rows as one batch")
+                InputSet(
+                    f"batch{b}",
+                    tensors.take(inputs, b),
+                    tensors.take(expected, b),
+                    f"the first {b} golden rows as one batch",
+                )
                 for b in BATCH_SIZES
             ]
     return sets

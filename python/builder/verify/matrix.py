@@ -1,4 +1,5 @@
 """Runs the parity matrix: every selected runtime over every artifact it loads, per input set."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -100,27 +101,52 @@ def run(
         all_sets.update({s.name: s for s in sets})
         for artifact in model["artifacts"]:
             integrity = _integrity(manifest_path.parent, artifact)
-            pending += [(model, artifact, runner, sets, integrity) for runner in selected_runners if artifact["format"] in runner.formats]
+            pending += [
+                (model, artifact, runner, sets, integrity)
+                for runner in selected_runners
+                if artifact["format"] in runner.formats
+            ]
     # Client CLIs run their whole share of the matrix in one process (--jobs).
     prefetched: dict[str, dict] = {}
     for runner in selected_runners:
         if not isinstance(runner, CliRunner) or reasons[runner.name]:
             continue
-        work = [(m, a, sets) for m, a, r, sets, integrity in pending if r is runner and not integrity and not unsupported(r, a)]
+        work = [
+            (m, a, sets)
+            for m, a, r, sets, integrity in pending
+            if r is runner and not integrity and not unsupported(r, a)
+        ]
         if work:
             progress(f"{runner.name}: {sum(len(w[2]) for w in work)} jobs in one process")
             prefetched[runner.name] = runner.run_jobs(manifest_path, work)
     for model, artifact, runner, sets, integrity in pending:
         progress(f"{model['id']}/{artifact['format']} on {runner.name}")
-        cells += _run_cell(manifest_path, model, artifact, runner, sets, reasons[runner.name] or None, integrity, keep_outputs,
-                           prefetched.get(runner.name))
-    summary = {status: sum(c["status"] == status for c in cells) for status in ("pass", "fail", "error", "unavailable", "unsupported")}
+        cells += _run_cell(
+            manifest_path,
+            model,
+            artifact,
+            runner,
+            sets,
+            reasons[runner.name] or None,
+            integrity,
+            keep_outputs,
+            prefetched.get(runner.name),
+        )
+    summary = {
+        status: sum(c["status"] == status for c in cells)
+        for status in ("pass", "fail", "error", "unavailable", "unsupported")
+    }
     return {
         "schema_version": 2,
         "created": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
         "manifest": str(manifest_path),
         "runtimes": {
-            r.name: {"available": reasons[r.name] is None, "reason": reasons[r.name], "version": r.version() if reasons[r.name] is None else None, "formats": list(r.formats)}
+            r.name: {
+                "available": reasons[r.name] is None,
+                "reason": reasons[r.name],
+                "version": r.version() if reasons[r.name] is None else None,
+                "formats": list(r.formats),
+            }
             for r in selected_runners
         },
         "input_sets": {name: {"rows": s.rows, "description": s.description} for name, s in all_sets.items()},
@@ -136,10 +162,16 @@ def _integrity(root: Path, artifact: dict) -> str | None:
     if not path.exists():
         return f"{artifact['path']} is missing"
     actual = hashing.artifact_sha256(path)
-    return None if actual == artifact["sha256"] else f"sha256 mismatch: manifest {artifact['sha256'][:12]}, file {actual[:12]}"
+    return (
+        None
+        if actual == artifact["sha256"]
+        else f"sha256 mismatch: manifest {artifact['sha256'][:12]}, file {actual[:12]}"
+    )
 
 
-def _run_cell(manifest_path, model, artifact, runner, sets, unavailable, integrity, keep_outputs, prefetched=None) -> list[dict]:
+def _run_cell(
+    manifest_path, model, artifact, runner, sets, unavailable, integrity, keep_outputs, prefetched=None
+) -> list[dict]:
     if unavailable:
         return [_cell(model, artifact, runner, s.name, "unavailable", unavailable) for s in sets]
     if why := unsupported(runner, artifact):
@@ -147,6 +179,7 @@ def _run_cell(manifest_path, model, artifact, runner, sets, unavailable, integri
     if integrity:
         return [_cell(model, artifact, runner, s.name, "fail", integrity) for s in sets]
     if prefetched is not None:  # a client's --jobs run already produced every set's outputs (or its error)
+
         def outputs_of(s: InputSet) -> dict:
             result = prefetched[(model["id"], artifact["format"], s.name)]
             if isinstance(result, Exception):
@@ -173,12 +206,18 @@ def _run_cell(manifest_path, model, artifact, runner, sets, unavailable, integri
             cells.append(cell)
             continue
         passed = all(r.passed for r in results.values())
-        cell.update(status="pass" if passed else "fail", stats=_worst_stats(results), histogram=histogram(s.expected, got),
-                    outputs={name: _stats(r) | {"passed": r.passed} for name, r in results.items()})
+        cell.update(
+            status="pass" if passed else "fail",
+            stats=_worst_stats(results),
+            histogram=histogram(s.expected, got),
+            outputs={name: _stats(r) | {"passed": r.passed} for name, r in results.items()},
+        )
         if not passed:
             cell["reason"] = "; ".join(
-                f"{name}: {r.mismatches} of {r.count} values outside tolerance" + ("" if r.nan_match and r.inf_match else " (NaN/Inf pattern differs)")
-                for name, r in results.items() if not r.passed
+                f"{name}: {r.mismatches} of {r.count} values outside tolerance"
+                + ("" if r.nan_match and r.inf_match else " (NaN/Inf pattern differs)")
+                for name, r in results.items()
+                if not r.passed
             )
         if keep_outputs:
             for name, array in got.items():

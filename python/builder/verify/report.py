@@ -1,4 +1,5 @@
 """The parity report files: parity.json (everything), parity.md (the matrix), parity.html."""
+
 from __future__ import annotations
 
 import json
@@ -58,12 +59,20 @@ def markdown(report: dict) -> str:
     lines += ["", totals]
     problems = [c for c in report["cells"] if c["status"] in ("fail", "error")]
     if problems:
-        lines += ["", "Failures:"] + [f"- {c['artifact']} on {c['runtime']} ({c['input_set']}): {c['reason']}" for c in problems]
+        lines += ["", "Failures:"] + [
+            f"- {c['artifact']} on {c['runtime']} ({c['input_set']}): {c['reason']}" for c in problems
+        ]
     unsupported = {(c["runtime"], c["reason"]): None for c in report["cells"] if c["status"] == "unsupported"}
     if unsupported:
         lines += ["", "Unsupported (documented incompatibilities, not failures):"]
         for runtime, reason in unsupported:
-            names = sorted({c["artifact"] for c in report["cells"] if c["status"] == "unsupported" and c["runtime"] == runtime and c["reason"] == reason})
+            names = sorted(
+                {
+                    c["artifact"]
+                    for c in report["cells"]
+                    if c["status"] == "unsupported" and c["runtime"] == runtime and c["reason"] == reason
+                }
+            )
             lines.append(f"- {runtime} on {', '.join(names)}: {reason}")
     unavailable = {name: r["reason"] for name, r in report["runtimes"].items() if not r["available"]}
     if unavailable:

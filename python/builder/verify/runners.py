@@ -4,6 +4,7 @@ In-process runners call Python runtimes; CLI runners drive a client through the 
 line of docs/contract.md (`--manifest --model --format --input --output`, exit codes 0/1/2/3), reading
 only its output `.npy`, never its human output. A runner that cannot run here says why.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -30,8 +31,10 @@ TORCH_FORMATS = ("torchscript-script", "torchscript-trace", "aoti")
 JAVA_UNSUPPORTED = (
     (
         "XlaCallModule",
-        ("TF Java 1.1.0 is TensorFlow 2.18, which cannot deserialize the StableHLO (bytecode v1.15) that "
-        "jax 0.10 writes into XlaCallModule; the client refuses it with exit 3 (see java/README.md)"),
+        (
+            "TF Java 1.1.0 is TensorFlow 2.18, which cannot deserialize the StableHLO (bytecode v1.15) that "
+            "jax 0.10 writes into XlaCallModule; the client refuses it with exit 3 (see java/README.md)"
+        ),
     ),
 )
 
@@ -115,13 +118,17 @@ class CliRunner:
             return None
         return out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout.strip() else None
 
-    def run_jobs(self, manifest: Path, work: list[tuple[dict, dict, list]]) -> dict[tuple[str, str, str], dict | Exception]:
+    def run_jobs(
+        self, manifest: Path, work: list[tuple[dict, dict, list]]
+    ) -> dict[tuple[str, str, str], dict | Exception]:
         """Runs every (model, artifact, input set) of `work` in ONE client process through the
         contract's `--jobs` (one JVM, Node or Chromium start for the whole matrix); returns each
         job's outputs, or the RunnerError it ended with, keyed by (model id, format, set name)."""
         jobs = [Job((m["id"], a["format"], s.name), m, a["format"], s.inputs) for m, a, sets in work for s in sets]
-        return {job.key: result if isinstance(result, Exception) else result["outputs"]
-                for job, result in zip(jobs, self.run(manifest, jobs), strict=True)}
+        return {
+            job.key: result if isinstance(result, Exception) else result["outputs"]
+            for job, result in zip(jobs, self.run(manifest, jobs), strict=True)
+        }
 
     def run(self, manifest: Path, jobs: list[Job]) -> list[dict | RunnerError]:
         """Runs `jobs` in one client process; per job its result line (with `outputs`, the arrays
@@ -131,8 +138,17 @@ class CliRunner:
             for index, job in enumerate(jobs):
                 folder = Path(tmp) / str(index)
                 (folder / "out").mkdir(parents=True)
-                line = {"id": "/".join(job.key), "model": job.model["id"], "format": job.format, "inputs": save_arrays(folder, job.inputs)}
-                outputs.append({t["name"]: str(folder / "out" / f"{t['name']}.npy") for t in job.model["outputs"]} if job.outputs else {})
+                line = {
+                    "id": "/".join(job.key),
+                    "model": job.model["id"],
+                    "format": job.format,
+                    "inputs": save_arrays(folder, job.inputs),
+                }
+                outputs.append(
+                    {t["name"]: str(folder / "out" / f"{t['name']}.npy") for t in job.model["outputs"]}
+                    if job.outputs
+                    else {}
+                )
                 if outputs[-1]:
                     line["outputs"] = outputs[-1]
                 if job.repeat:
@@ -159,9 +175,15 @@ class CliRunner:
             for index, wanted in enumerate(outputs):
                 entry = reported.get(index)
                 if entry is None:
-                    results.append(RunnerError(f"{self.launcher} --jobs exited {proc.returncode} without a result for this job: {last}"))
+                    results.append(
+                        RunnerError(
+                            f"{self.launcher} --jobs exited {proc.returncode} without a result for this job: {last}"
+                        )
+                    )
                 elif entry.get("exit") != 0:
-                    results.append(RunnerError(f"{self.launcher} exited {entry.get('exit')}: error: {entry.get('error')}"))
+                    results.append(
+                        RunnerError(f"{self.launcher} exited {entry.get('exit')}: error: {entry.get('error')}")
+                    )
                 elif jobs[index].repeat and not isinstance(entry.get("timing"), dict):
                     results.append(RunnerError(f"{self.launcher} ran a timed job without reporting its timing"))
                 else:
@@ -205,7 +227,9 @@ RUNNERS: dict[str, Runner] = {
         PythonRunner("tflite", ("tflite",), "tensorflow"),
         NativeRunner(),
         CliRunner("cpp", TORCH_FORMATS, "bin/deploykit-cpp", needs="make setup-cpp"),
-        CliRunner("java", ("saved-model",), "bin/deploykit-java", needs="make setup-java", unsupported_ops=JAVA_UNSUPPORTED),
+        CliRunner(
+            "java", ("saved-model",), "bin/deploykit-java", needs="make setup-java", unsupported_ops=JAVA_UNSUPPORTED
+        ),
         CliRunner("go", ("saved-model",), "bin/deploykit-go", needs="make setup-go"),
         CliRunner("node-cpu", ("tfjs-graph",), "bin/deploykit-node", ("--backend", "cpu"), needs="make setup-js"),
         CliRunner("node-wasm", ("tfjs-graph",), "bin/deploykit-node", ("--backend", "wasm"), needs="make setup-js"),

@@ -14,12 +14,13 @@ import java.util.Random;
 
 /**
  * {@code make bench-java}: batch-1 latency (p50/p99), batch-1024 throughput and native memory
- * growth (VmRSS after 100k batch-1 predictions vs after 1k) of the TF Java client, in-process.
- * Not a test: numbers depend on the machine. Run with a fixed, pre-touched heap (the Makefile
- * passes {@code -Xms128m -Xmx128m -XX:+AlwaysPreTouch}) so RSS growth is native memory and not
- * the Java heap filling up.
+ * growth (VmRSS after 100k batch-1 predictions vs after 1k) of the TF Java client, in-process. Not
+ * a test: numbers depend on the machine. Run with a fixed, pre-touched heap (the Makefile passes
+ * {@code -Xms128m -Xmx128m -XX:+AlwaysPreTouch}) so RSS growth is native memory and not the Java
+ * heap filling up.
  *
- * <p>Usage: {@code Bench MANIFEST [MODEL...]} (default: every model TF Java runs: mlp_keras, wide_keras); inputs follow each model's v2 tensor specs.
+ * <p>Usage: {@code Bench MANIFEST [MODEL...]} (default: every model TF Java runs: mlp_keras,
+ * wide_keras); inputs follow each model's v2 tensor specs.
  */
 public final class Bench {
   private static final int LATENCY_WARMUP = 500;
@@ -35,9 +36,17 @@ public final class Bench {
       System.exit(2);
     }
     Path manifest = Path.of(args[0]);
-    List<String> models = args.length > 1 ? List.of(args).subList(1, args.length) : List.of("mlp_keras", "wide_keras");
-    System.out.printf(Locale.ROOT, "TF Java %s (TensorFlow %s), %d cores, java %s%n", Versions.tensorflowJava(), Versions.tensorflow(),
-        Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"));
+    List<String> models =
+        args.length > 1
+            ? List.of(args).subList(1, args.length)
+            : List.of("mlp_keras", "wide_keras");
+    System.out.printf(
+        Locale.ROOT,
+        "TF Java %s (TensorFlow %s), %d cores, java %s%n",
+        Versions.tensorflowJava(),
+        Versions.tensorflow(),
+        Runtime.getRuntime().availableProcessors(),
+        System.getProperty("java.version"));
     for (String id : models) {
       bench(manifest, id);
     }
@@ -71,9 +80,20 @@ public final class Bench {
         batch[i] = System.nanoTime() - s;
       }
       double batchP50Us = Timing.latencyUs(batch).get("p50");
-      System.out.printf(Locale.ROOT,
-          "%-11s load %.1f ms | batch 1: p50 %.1f us, p99 %.1f us, mean %.1f us (%d runs) | batch %d: p50 %.2f ms = %.0f rows/s (%d runs)%n",
-          id, loadMs, us.get("p50"), us.get("p99"), us.get("mean"), LATENCY_RUNS, BATCH, batchP50Us / 1e3, BATCH / (batchP50Us / 1e6), BATCH_RUNS);
+      System.out.printf(
+          Locale.ROOT,
+          "%-11s load %.1f ms | batch 1: p50 %.1f us, p99 %.1f us, mean %.1f us (%d runs) | batch"
+              + " %d: p50 %.2f ms = %.0f rows/s (%d runs)%n",
+          id,
+          loadMs,
+          us.get("p50"),
+          us.get("p99"),
+          us.get("mean"),
+          LATENCY_RUNS,
+          BATCH,
+          batchP50Us / 1e3,
+          BATCH / (batchP50Us / 1e6),
+          BATCH_RUNS);
     }
   }
 
@@ -93,8 +113,13 @@ public final class Bench {
         }
       }
       long after100k = vmRssKb();
-      System.out.printf(Locale.ROOT, "%-11s VmRSS %s | after 100k vs 1k: %+.2f%% (%+d kB)%n", id, String.join(", ", lines),
-          100.0 * (after100k - after1k) / after1k, after100k - after1k);
+      System.out.printf(
+          Locale.ROOT,
+          "%-11s VmRSS %s | after 100k vs 1k: %+.2f%% (%+d kB)%n",
+          id,
+          String.join(", ", lines),
+          100.0 * (after100k - after1k) / after1k,
+          after100k - after1k);
     }
   }
 
@@ -109,7 +134,8 @@ public final class Bench {
 
   /**
    * Inputs of {@code batch} rows for the model's specs: the first dim of every input is the batch,
-   * other dynamic dims take their smallest non-empty size; floats are Gaussian, integers and bools 0.
+   * other dynamic dims take their smallest non-empty size; floats are Gaussian, integers and bools
+   * 0.
    */
   private static Map<String, Tensor> random(Manifest.ModelEntry entry, int batch, long seed) {
     Random r = new Random(seed);

@@ -4,9 +4,9 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /**
- * The contract's boundary casts between a tensor's spec dtype and the dtype an artifact's
- * runtime takes: {@code int64 -> int32} (refusing values that do not fit), {@code bool -> int32},
- * {@code uint8 -> int32}, {@code float16 -> float32}, and the same casts back for outputs.
+ * The contract's boundary casts between a tensor's spec dtype and the dtype an artifact's runtime
+ * takes: {@code int64 -> int32} (refusing values that do not fit), {@code bool -> int32}, {@code
+ * uint8 -> int32}, {@code float16 -> float32}, and the same casts back for outputs.
  */
 final class BoundaryCast {
   private BoundaryCast() {}
@@ -19,7 +19,8 @@ final class BoundaryCast {
       for (int i = 0; i < n; i++) {
         long v = b.getLong(i * 8);
         if (v < Integer.MIN_VALUE || v > Integer.MAX_VALUE) {
-          throw DeploykitException.badInput("input " + name, "value " + v + " at index " + i + " does not fit int32");
+          throw DeploykitException.badInput(
+              "input " + name, "value " + v + " at index " + i + " does not fit int32");
         }
       }
     }
@@ -48,13 +49,16 @@ final class BoundaryCast {
       for (int i = 0; i < n; i++) {
         out.putInt((int) t.getLong(i));
       }
-    } else if ((to == DType.INT64 || to == DType.UINT8 || to == DType.BOOL) && from == DType.INT32) {
+    } else if ((to == DType.INT64 || to == DType.UINT8 || to == DType.BOOL)
+        && from == DType.INT32) {
       for (int i = 0; i < n; i++) {
         long v = t.getLong(i);
         if (to == DType.INT64) {
           out.putLong(v);
-        } else if ((to == DType.UINT8 && (v < 0 || v > 255)) || (to == DType.BOOL && v != 0 && v != 1)) {
-          throw DeploykitException.badInput(name, "value " + v + " at index " + i + " does not fit " + to);
+        } else if ((to == DType.UINT8 && (v < 0 || v > 255))
+            || (to == DType.BOOL && v != 0 && v != 1)) {
+          throw DeploykitException.badInput(
+              name, "value " + v + " at index " + i + " does not fit " + to);
         } else {
           out.put((byte) v);
         }

@@ -16,16 +16,19 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * The common client command line of docs/contract.md. {@link #run} is the whole program (tests call it
- * in-process); {@link #main} only exits with its code. Exit codes: 0 ok, 1 {@code --check}
+ * The common client command line of docs/contract.md. {@link #run} is the whole program (tests call
+ * it in-process); {@link #main} only exits with its code. Exit codes: 0 ok, 1 {@code --check}
  * mismatch, 2 usage or bad input, 3 the model failed to load or its integrity or safety check.
  */
 @Command(
     name = "deploykit-java",
     sortOptions = false,
     description = "Runs a deploykit saved-model artifact with TensorFlow Java.",
-    footer = {"", "Exit codes: 0 ok, 1 --check mismatch, 2 usage or bad input, 3 the model failed to load",
-        "or failed its integrity or safety check."})
+    footer = {
+      "",
+      "Exit codes: 0 ok, 1 --check mismatch, 2 usage or bad input, 3 the model failed to load",
+      "or failed its integrity or safety check."
+    })
 public final class Cli {
   @Option(names = "--manifest", required = true, paramLabel = "M", description = "manifest.json")
   Path manifest;
@@ -33,46 +36,88 @@ public final class Cli {
   @Option(names = "--model", paramLabel = "ID", description = "model id in the manifest")
   String model;
 
-  @Option(names = "--format", paramLabel = "F", description = "artifact format (default and only: saved-model)")
+  @Option(
+      names = "--format",
+      paramLabel = "F",
+      description = "artifact format (default and only: saved-model)")
   String format;
 
-  @Option(names = "--input", paramLabel = "NAME=FILE", description = "an input .npy, repeatable; a bare FILE for a one-input model")
+  @Option(
+      names = "--input",
+      paramLabel = "NAME=FILE",
+      description = "an input .npy, repeatable; a bare FILE for a one-input model")
   List<String> inputs = new ArrayList<>();
 
-  @Option(names = "--input-dir", paramLabel = "DIR", description = "reads DIR/<name>.npy for every model input")
+  @Option(
+      names = "--input-dir",
+      paramLabel = "DIR",
+      description = "reads DIR/<name>.npy for every model input")
   Path inputDir;
 
-  @Option(names = "--output", paramLabel = "NAME=FILE", description = "where to write an output, repeatable; a bare FILE for a one-output model")
+  @Option(
+      names = "--output",
+      paramLabel = "NAME=FILE",
+      description = "where to write an output, repeatable; a bare FILE for a one-output model")
   List<String> outputs = new ArrayList<>();
 
-  @Option(names = "--output-dir", paramLabel = "DIR", description = "writes DIR/<name>.npy for every output")
+  @Option(
+      names = "--output-dir",
+      paramLabel = "DIR",
+      description = "writes DIR/<name>.npy for every output")
   Path outputDir;
 
-  @Option(names = "--check", paramLabel = "NAME=FILE", description = "compare an output with the artifact's tolerance, repeatable; exit 1 on mismatch")
+  @Option(
+      names = "--check",
+      paramLabel = "NAME=FILE",
+      description =
+          "compare an output with the artifact's tolerance, repeatable; exit 1 on mismatch")
   List<String> checks = new ArrayList<>();
 
-  @Option(names = "--check-dir", paramLabel = "DIR", description = "checks every output against DIR/<name>.npy")
+  @Option(
+      names = "--check-dir",
+      paramLabel = "DIR",
+      description = "checks every output against DIR/<name>.npy")
   Path checkDir;
 
-  @Option(names = "--jobs", paramLabel = "jobs.jsonl", description = "run every job of a JSON-lines file in this one process")
+  @Option(
+      names = "--jobs",
+      paramLabel = "jobs.jsonl",
+      description = "run every job of a JSON-lines file in this one process")
   Path jobs;
 
-  @Option(names = "--repeat", paramLabel = "N", description = "timed runs of the call (default 1 with --timing)")
+  @Option(
+      names = "--repeat",
+      paramLabel = "N",
+      description = "timed runs of the call (default 1 with --timing)")
   Integer repeat;
 
-  @Option(names = "--warmup", paramLabel = "K", defaultValue = "0", description = "untimed runs before the timed ones")
+  @Option(
+      names = "--warmup",
+      paramLabel = "K",
+      defaultValue = "0",
+      description = "untimed runs before the timed ones")
   int warmup;
 
-  @Option(names = "--timing", paramLabel = "timing.json", description = "write load_ms, first_ms, batch, latency_us, direct_latency_us")
+  @Option(
+      names = "--timing",
+      paramLabel = "timing.json",
+      description = "write load_ms, first_ms, batch, latency_us, direct_latency_us")
   Path timing;
 
-  @Option(names = "--allow-unsafe-ops", description = "run even if the signature reaches ops on the manifest's deny-list")
+  @Option(
+      names = "--allow-unsafe-ops",
+      description = "run even if the signature reaches ops on the manifest's deny-list")
   boolean allowUnsafeOps;
 
-  @Option(names = "--verbose", description = "TensorFlow's logs (via the launcher) and stack traces on errors")
+  @Option(
+      names = "--verbose",
+      description = "TensorFlow's logs (via the launcher) and stack traces on errors")
   boolean verbose;
 
-  @Option(names = {"-h", "--help"}, usageHelp = true, description = "show this help and exit")
+  @Option(
+      names = {"-h", "--help"},
+      usageHelp = true,
+      description = "show this help and exit")
   boolean help;
 
   @Option(names = "--version", versionHelp = true, description = "print versions and exit")
@@ -82,8 +127,8 @@ public final class Cli {
    * The launcher hands the real stderr over on the file descriptor named by this variable and
    * points descriptor 2 at /dev/null, because TensorFlow, XLA and MLIR write logs and parse
    * diagnostics to descriptor 2 directly, where no log level reaches them (the Python builder
-   * silences the same way). Without --verbose the client's one {@code error:} line is then the
-   * only thing on stderr.
+   * silences the same way). Without --verbose the client's one {@code error:} line is then the only
+   * thing on stderr.
    */
   static final String STDERR_FD_ENV = "DEPLOYKIT_STDERR_FD";
 
@@ -92,7 +137,9 @@ public final class Cli {
     String fd = System.getenv(STDERR_FD_ENV);
     if (fd != null && fd.matches("[0-9]+")) {
       try {
-        err = new PrintStream(new FileOutputStream("/dev/fd/" + fd, true), true, StandardCharsets.UTF_8);
+        err =
+            new PrintStream(
+                new FileOutputStream("/dev/fd/" + fd, true), true, StandardCharsets.UTF_8);
         System.setErr(err);
       } catch (IOException e) {
         // keep System.err
@@ -124,7 +171,14 @@ public final class Cli {
       return 0;
     }
     if (cmd.isVersionHelpRequested()) {
-      out.println("deploykit-java " + Versions.client() + " (TF Java " + Versions.tensorflowJava() + ", TensorFlow " + Versions.tensorflow() + ")");
+      out.println(
+          "deploykit-java "
+              + Versions.client()
+              + " (TF Java "
+              + Versions.tensorflowJava()
+              + ", TensorFlow "
+              + Versions.tensorflow()
+              + ")");
       return 0;
     }
     try {
@@ -147,19 +201,32 @@ public final class Cli {
       return new Failure(d.exitCode(), d.getMessage());
     }
     if (e instanceof IOException) {
-      return new Failure(DeploykitException.BAD_INPUT, "io: " + DeploykitException.oneLine(e.toString()));
+      return new Failure(
+          DeploykitException.BAD_INPUT, "io: " + DeploykitException.oneLine(e.toString()));
     }
     if (DeploykitException.isTensorFlowError(e)) {
-      return new Failure(DeploykitException.LOAD_FAILED, "run " + model + ": " + DeploykitException.oneLine(e.getMessage()));
+      return new Failure(
+          DeploykitException.LOAD_FAILED,
+          "run " + model + ": " + DeploykitException.oneLine(e.getMessage()));
     }
     // A bug or a broken native library: still one line, the trace only with --verbose.
-    return new Failure(DeploykitException.LOAD_FAILED, "internal: " + DeploykitException.oneLine(e.toString()));
+    return new Failure(
+        DeploykitException.LOAD_FAILED, "internal: " + DeploykitException.oneLine(e.toString()));
   }
 
   private int runJobs(PrintStream out, PrintStream err) {
-    if (model != null || format != null || !inputs.isEmpty() || inputDir != null || !outputs.isEmpty() || outputDir != null
-        || !checks.isEmpty() || checkDir != null || timing != null || repeat != null) {
-      throw DeploykitException.badInput("usage", "--jobs takes only --manifest, --allow-unsafe-ops and --verbose");
+    if (model != null
+        || format != null
+        || !inputs.isEmpty()
+        || inputDir != null
+        || !outputs.isEmpty()
+        || outputDir != null
+        || !checks.isEmpty()
+        || checkDir != null
+        || timing != null
+        || repeat != null) {
+      throw DeploykitException.badInput(
+          "usage", "--jobs takes only --manifest, --allow-unsafe-ops and --verbose");
     }
     Manifest m = Manifest.read(manifest);
     List<Job> list = Jobs.read(jobs);
@@ -171,16 +238,24 @@ public final class Cli {
       throw DeploykitException.badInput("usage", "give --model (or --jobs)");
     }
     if ((repeat != null && repeat < 1) || warmup < 0) {
-      throw DeploykitException.badInput("usage", "--repeat must be at least 1 and --warmup at least 0");
+      throw DeploykitException.badInput(
+          "usage", "--repeat must be at least 1 and --warmup at least 0");
     }
     if (inputs.isEmpty() && inputDir == null) {
-      throw DeploykitException.badInput("usage", "give --input NAME=FILE, --input FILE or --input-dir DIR");
+      throw DeploykitException.badInput(
+          "usage", "give --input NAME=FILE, --input FILE or --input-dir DIR");
     }
     Manifest m = Manifest.read(manifest);
     Manifest.ModelEntry entry = m.model(model);
-    Job job = new Job(null, model, format, TensorArgs.resolve("input", inputs, inputDir, entry.inputNames()),
-        TensorArgs.resolve("output", outputs, outputDir, entry.outputNames()),
-        TensorArgs.resolve("check", checks, checkDir, entry.outputNames()), null);
+    Job job =
+        new Job(
+            null,
+            model,
+            format,
+            TensorArgs.resolve("input", inputs, inputDir, entry.inputNames()),
+            TensorArgs.resolve("output", outputs, outputDir, entry.outputNames()),
+            TensorArgs.resolve("check", checks, checkDir, entry.outputNames()),
+            null);
     Job.Prepared p = job.prepare(m);
 
     // TensorFlow's native library (about 680 MB) loads once per process; load_ms is the model's
@@ -192,10 +267,21 @@ public final class Cli {
     try (Model net = Model.load(m, model, new Model.Options(allowUnsafeOps))) {
       double loadMs = (System.nanoTime() - t0) / 1e6;
       if (verbose) {
-        err.printf(Locale.ROOT, "load %s: TensorFlow init %.1f ms, model load %.1f ms %s%n", model, runtimeInitMs, loadMs, net.loadPhases());
+        err.printf(
+            Locale.ROOT,
+            "load %s: TensorFlow init %.1f ms, model load %.1f ms %s%n",
+            model,
+            runtimeInitMs,
+            loadMs,
+            net.loadPhases());
       }
       if (!net.allowedUnsafeOps().isEmpty()) {
-        err.println("warning: " + model + " reaches denied op(s) " + String.join(", ", net.allowedUnsafeOps()) + "; running because of --allow-unsafe-ops");
+        err.println(
+            "warning: "
+                + model
+                + " reaches denied op(s) "
+                + String.join(", ", net.allowedUnsafeOps())
+                + "; running because of --allow-unsafe-ops");
       }
       Map<String, Tensor> x = p.inputs();
       long t1 = System.nanoTime();
@@ -203,8 +289,13 @@ public final class Cli {
       double firstMs = (System.nanoTime() - t1) / 1e6;
       if (timing != null) {
         // The same inputs through the bare session call, timed interleaved with predict.
-        Map<String, Object> doc = Timing.measure(net, entry, x, warmup, repeat == null ? 1 : repeat, runtimeInitMs, loadMs, firstMs);
-        Files.writeString(timing, new GsonBuilder().setPrettyPrinting().create().toJson(doc) + "\n", StandardCharsets.UTF_8);
+        Map<String, Object> doc =
+            Timing.measure(
+                net, entry, x, warmup, repeat == null ? 1 : repeat, runtimeInitMs, loadMs, firstMs);
+        Files.writeString(
+            timing,
+            new GsonBuilder().setPrettyPrinting().create().toJson(doc) + "\n",
+            StandardCharsets.UTF_8);
       } else if (repeat != null) {
         Timing.interleaved(warmup, repeat, () -> net.predict(x));
       }
@@ -213,7 +304,9 @@ public final class Cli {
     }
   }
 
-  /** A double as Python's repr prints it (1e-05, 0.0001), so the line matches the manifest's text. */
+  /**
+   * A double as Python's repr prints it (1e-05, 0.0001), so the line matches the manifest's text.
+   */
   static String num(double v) {
     String s = Double.toString(v); // shortest round-trip digits, e.g. 1.0E-5 or 1.0E-4 -> "1.0E-4"
     int e = s.indexOf('E');
@@ -228,6 +321,9 @@ public final class Cli {
     if (exponent >= -4 && exponent < 16) {
       return new java.math.BigDecimal(s).stripTrailingZeros().toPlainString();
     }
-    return mantissa + "e" + (exponent < 0 ? "-" : "+") + String.format(Locale.ROOT, "%02d", Math.abs(exponent));
+    return mantissa
+        + "e"
+        + (exponent < 0 ? "-" : "+")
+        + String.format(Locale.ROOT, "%02d", Math.abs(exponent));
   }
 }

@@ -1,25 +1,40 @@
 package dev.deploykit;
 
 /**
- * The contract's comparison of one output with its reference: floats fail where
- * {@code |a-b| > atol} and {@code |a-b| > rtol*|b|} (b = reference, in float64), NaN must be NaN
- * at the same places and +-Inf must match exactly; ULPs are counted in the tensor's own format.
- * Integer and bool outputs compare exactly. A shape or dtype difference fails the output.
+ * The contract's comparison of one output with its reference: floats fail where {@code |a-b| >
+ * atol} and {@code |a-b| > rtol*|b|} (b = reference, in float64), NaN must be NaN at the same
+ * places and +-Inf must match exactly; ULPs are counted in the tensor's own format. Integer and
+ * bool outputs compare exactly. A shape or dtype difference fails the output.
  */
 public final class Compare {
   private Compare() {}
 
   /**
-   * The outcome of one comparison. {@code maxAbs} is over the finite pairs (integer difference
-   * for integer dtypes); {@code worstIndex} is the flat index of the largest difference or the
-   * first NaN/Inf mismatch, -1 when none; {@code mismatch} describes a shape or dtype difference.
+   * The outcome of one comparison. {@code maxAbs} is over the finite pairs (integer difference for
+   * integer dtypes); {@code worstIndex} is the flat index of the largest difference or the first
+   * NaN/Inf mismatch, -1 when none; {@code mismatch} describes a shape or dtype difference.
    */
-  public record Result(boolean passed, long count, long mismatches, double maxAbs, double maxRel, long maxUlp, long worstIndex,
+  public record Result(
+      boolean passed,
+      long count,
+      long mismatches,
+      double maxAbs,
+      double maxRel,
+      long maxUlp,
+      long worstIndex,
       String mismatch) {}
 
   public static Result compare(Tensor expected, Tensor got, double atol, double rtol) {
-    if (expected.dtype() != got.dtype() || !java.util.Arrays.equals(expected.shape(), got.shape())) {
-      return new Result(false, got.size(), got.size(), Double.NaN, Double.NaN, -1, -1,
+    if (expected.dtype() != got.dtype()
+        || !java.util.Arrays.equals(expected.shape(), got.shape())) {
+      return new Result(
+          false,
+          got.size(),
+          got.size(),
+          Double.NaN,
+          Double.NaN,
+          -1,
+          -1,
           "got " + got + ", expected " + expected);
     }
     long n = expected.size();
@@ -41,7 +56,8 @@ public final class Compare {
         }
         if (a != b) {
           mismatches++;
-          maxRel = Math.max(maxRel, b == 0 ? Double.POSITIVE_INFINITY : diff / Math.abs((double) b));
+          maxRel =
+              Math.max(maxRel, b == 0 ? Double.POSITIVE_INFINITY : diff / Math.abs((double) b));
         }
         continue;
       }
@@ -70,14 +86,24 @@ public final class Compare {
         mismatches++;
       }
     }
-    return new Result(mismatches == 0, n, mismatches, maxAbs, maxRel, maxUlp, firstBad >= 0 ? firstBad : worst, null);
+    return new Result(
+        mismatches == 0,
+        n,
+        mismatches,
+        maxAbs,
+        maxRel,
+        maxUlp,
+        firstBad >= 0 ? firstBad : worst,
+        null);
   }
 
   /** Distance in units in the last place of the tensor's own format. */
   private static long ulps(DType dtype, Tensor expected, Tensor got, long i) {
     int at = Math.toIntExact(i * dtype.bytes());
     if (dtype == DType.FLOAT16) {
-      return Math.abs((long) Half.ordinal(expected.buffer().getShort(at)) - Half.ordinal(got.buffer().getShort(at)));
+      return Math.abs(
+          (long) Half.ordinal(expected.buffer().getShort(at))
+              - Half.ordinal(got.buffer().getShort(at)));
     }
     return Math.abs(ordinal(expected.buffer().getFloat(at)) - ordinal(got.buffer().getFloat(at)));
   }

@@ -50,7 +50,10 @@ public enum DType {
     return Arrays.stream(values()).filter(d -> d.id.equals(id)).findFirst();
   }
 
-  /** The dtype of an {@code .npy} descr; {@code <u1} and {@code <b1} are accepted beside NumPy's {@code |}. */
+  /**
+   * The dtype of an {@code .npy} descr; {@code <u1} and {@code <b1} are accepted beside NumPy's
+   * {@code |}.
+   */
   public static Optional<DType> fromDescr(String descr) {
     String d = descr.equals("<u1") ? "|u1" : descr.equals("<b1") ? "|b1" : descr;
     return Arrays.stream(values()).filter(t -> t.descr.equals(d)).findFirst();

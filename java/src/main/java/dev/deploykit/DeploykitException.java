@@ -2,8 +2,8 @@ package dev.deploykit;
 
 /**
  * A failure with the exit code of the common client command line (docs/contract.md): 2 for usage or
- * bad input, 3 when the model fails to load or fails its integrity or safety check. The message
- * is one line, {@code <what>: <why>}.
+ * bad input, 3 when the model fails to load or fails its integrity or safety check. The message is
+ * one line, {@code <what>: <why>}.
  */
 public class DeploykitException extends RuntimeException {
   private static final long serialVersionUID = 1L;

@@ -15,8 +15,8 @@ import java.util.List;
 import java.util.stream.Stream;
 
 /**
- * The manifest's sha256 rules (docs/contract.md). A file: sha256 of its bytes. A folder: sha256 of the
- * lines {@code <sha256hex>  <relpath>\n} of its regular files, sorted by relative path as UTF-8
+ * The manifest's sha256 rules (docs/contract.md). A file: sha256 of its bytes. A folder: sha256 of
+ * the lines {@code <sha256hex> <relpath>\n} of its regular files, sorted by relative path as UTF-8
  * bytes. Symbolic links are refused: a link could point the loader outside the checked tree.
  */
 public final class Hashing {
@@ -27,7 +27,9 @@ public final class Hashing {
     if (Files.isSymbolicLink(path)) {
       throw new IOException(path + " is a symbolic link");
     }
-    return Files.isDirectory(path, LinkOption.NOFOLLOW_LINKS) ? folderSha256(path) : fileSha256(path);
+    return Files.isDirectory(path, LinkOption.NOFOLLOW_LINKS)
+        ? folderSha256(path)
+        : fileSha256(path);
   }
 
   public static String fileSha256(Path file) throws IOException {
@@ -53,7 +55,10 @@ public final class Hashing {
         }
       }
     }
-    files.sort((a, b) -> Arrays.compareUnsigned(a.getBytes(StandardCharsets.UTF_8), b.getBytes(StandardCharsets.UTF_8)));
+    files.sort(
+        (a, b) ->
+            Arrays.compareUnsigned(
+                a.getBytes(StandardCharsets.UTF_8), b.getBytes(StandardCharsets.UTF_8)));
     MessageDigest digest = sha256();
     for (String rel : files) {
       String line = fileSha256(root.resolve(rel)) + "  " + rel + "\n";

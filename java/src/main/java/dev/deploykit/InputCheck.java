@@ -6,38 +6,53 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The contract's input checks, in its order, before any runtime call: every input given once
- * and no unknown name; dtype; rank; fixed dims; dynamic dims inside their range and consistent
- * across inputs; boundary casts that fit. A failure is exit 2, {@code input <name>: <why>}.
+ * The contract's input checks, in its order, before any runtime call: every input given once and no
+ * unknown name; dtype; rank; fixed dims; dynamic dims inside their range and consistent across
+ * inputs; boundary casts that fit. A failure is exit 2, {@code input <name>: <why>}.
  */
 public final class InputCheck {
   private InputCheck() {}
 
-  /** Checks {@code inputs} against the model's specs and the artifact's boundary casts (none if null). */
-  public static void check(Manifest.ModelEntry model, Manifest.Artifact artifact, Map<String, Tensor> inputs) {
+  /**
+   * Checks {@code inputs} against the model's specs and the artifact's boundary casts (none if
+   * null).
+   */
+  public static void check(
+      Manifest.ModelEntry model, Manifest.Artifact artifact, Map<String, Tensor> inputs) {
     List<String> names = model.inputNames();
     for (String given : inputs.keySet()) {
       if (!names.contains(given)) {
-        throw DeploykitException.badInput("input " + given,
+        throw DeploykitException.badInput(
+            "input " + given,
             "unknown input \"" + given + "\" (model inputs: " + String.join(", ", names) + ")");
       }
     }
     for (String name : names) {
       if (!inputs.containsKey(name)) {
-        throw DeploykitException.badInput("input " + name, "missing (model inputs: " + String.join(", ", names) + ")");
+        throw DeploykitException.badInput(
+            "input " + name, "missing (model inputs: " + String.join(", ", names) + ")");
       }
     }
     for (TensorSpec spec : model.inputs()) {
       Tensor t = inputs.get(spec.name());
       if (t.dtype() != spec.dtype()) {
-        throw DeploykitException.badInput("input " + spec.name(), "expected " + spec.dtype() + ", got " + t.dtype());
+        throw DeploykitException.badInput(
+            "input " + spec.name(), "expected " + spec.dtype() + ", got " + t.dtype());
       }
     }
     for (TensorSpec spec : model.inputs()) {
       Tensor t = inputs.get(spec.name());
       if (t.rank() != spec.rank()) {
-        throw DeploykitException.badInput("input " + spec.name(), "rank is " + t.rank() + " " + Tensor.shapeString(t.shape())
-            + ", expected " + spec.rank() + " " + spec.shape());
+        throw DeploykitException.badInput(
+            "input " + spec.name(),
+            "rank is "
+                + t.rank()
+                + " "
+                + Tensor.shapeString(t.shape())
+                + ", expected "
+                + spec.rank()
+                + " "
+                + spec.shape());
       }
     }
     for (TensorSpec spec : model.inputs()) {
@@ -45,7 +60,8 @@ public final class InputCheck {
       for (int i = 0; i < spec.rank(); i++) {
         TensorSpec.Dim d = spec.shape().get(i);
         if (!d.dynamic() && t.dim(i) != d.size()) {
-          throw DeploykitException.badInput("input " + spec.name(), "dim " + i + " is " + t.dim(i) + ", expected " + d.size());
+          throw DeploykitException.badInput(
+              "input " + spec.name(), "dim " + i + " is " + t.dim(i) + ", expected " + d.size());
         }
       }
     }
@@ -60,14 +76,25 @@ public final class InputCheck {
         }
         TensorSpec.DimRange range = model.range(d.name());
         if (!range.contains(t.dim(i))) {
-          throw DeploykitException.badInput("input " + spec.name(),
+          throw DeploykitException.badInput(
+              "input " + spec.name(),
               "dim " + i + " (" + d.name() + ") is " + t.dim(i) + ", outside " + range);
         }
         Long before = seen.putIfAbsent(d.name(), t.dim(i));
         seenIn.putIfAbsent(d.name(), spec.name());
         if (before != null && before != t.dim(i)) {
-          throw DeploykitException.badInput("input " + spec.name(), "dim " + i + " (" + d.name() + ") is " + t.dim(i)
-              + ", but input " + seenIn.get(d.name()) + " has " + before);
+          throw DeploykitException.badInput(
+              "input " + spec.name(),
+              "dim "
+                  + i
+                  + " ("
+                  + d.name()
+                  + ") is "
+                  + t.dim(i)
+                  + ", but input "
+                  + seenIn.get(d.name())
+                  + " has "
+                  + before);
         }
       }
     }
@@ -82,7 +109,8 @@ public final class InputCheck {
   }
 
   /** The inputs cast to the artifact's boundary dtypes (after {@link #check}); others as given. */
-  public static Map<String, Tensor> toBoundary(Manifest.ModelEntry model, Manifest.Artifact artifact, Map<String, Tensor> inputs) {
+  public static Map<String, Tensor> toBoundary(
+      Manifest.ModelEntry model, Manifest.Artifact artifact, Map<String, Tensor> inputs) {
     if (artifact.boundaryDtypes().isEmpty()) {
       return inputs;
     }
@@ -90,7 +118,8 @@ public final class InputCheck {
     for (TensorSpec spec : model.inputs()) {
       DType to = artifact.boundaryDtypes().get(spec.name());
       Tensor t = inputs.get(spec.name());
-      out.put(spec.name(), to == null || to == t.dtype() ? t : BoundaryCast.cast(spec.name(), t, to));
+      out.put(
+          spec.name(), to == null || to == t.dtype() ? t : BoundaryCast.cast(spec.name(), t, to));
     }
     return out;
   }

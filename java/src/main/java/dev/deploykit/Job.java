@@ -10,25 +10,41 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * One run of a model: input files by name, where to write outputs, which reference files to
- * check them against, and for a timed {@code --jobs} line its {@code repeat}/{@code warmup}
- * ({@code timed}, null when untimed). A single command line is one job; {@code --jobs} runs many
- * in one process.
+ * One run of a model: input files by name, where to write outputs, which reference files to check
+ * them against, and for a timed {@code --jobs} line its {@code repeat}/{@code warmup} ({@code
+ * timed}, null when untimed). A single command line is one job; {@code --jobs} runs many in one
+ * process.
  */
-record Job(String id, String model, String format, Map<String, Path> inputs, Map<String, Path> outputs, Map<String, Path> checks,
+record Job(
+    String id,
+    String model,
+    String format,
+    Map<String, Path> inputs,
+    Map<String, Path> outputs,
+    Map<String, Path> checks,
     Timed timed) {
 
-  /** A timed job: {@code warmup} untimed calls, then {@code repeat} timed calls, as {@code --repeat/--warmup/--timing}. */
+  /**
+   * A timed job: {@code warmup} untimed calls, then {@code repeat} timed calls, as {@code
+   * --repeat/--warmup/--timing}.
+   */
   record Timed(int repeat, int warmup) {}
 
   /** What a job needs before any model loads: its artifact and checked inputs (exit-2 errors). */
-  record Prepared(Manifest.ModelEntry entry, Manifest.Artifact artifact, Map<String, Tensor> inputs, Map<String, Tensor> expected) {}
+  record Prepared(
+      Manifest.ModelEntry entry,
+      Manifest.Artifact artifact,
+      Map<String, Tensor> inputs,
+      Map<String, Tensor> expected) {}
 
-  /** Resolves the model and artifact, reads the input and check files, and runs the input checks. */
+  /**
+   * Resolves the model and artifact, reads the input and check files, and runs the input checks.
+   */
   Prepared prepare(Manifest manifest) {
     Manifest.ModelEntry entry = manifest.model(model);
     if (format != null && !format.equals(Model.FORMAT)) {
-      throw DeploykitException.badInput("format " + format, "the Java client runs only " + Model.FORMAT + " artifacts");
+      throw DeploykitException.badInput(
+          "format " + format, "the Java client runs only " + Model.FORMAT + " artifacts");
     }
     Manifest.Artifact artifact = Model.artifactOf(entry);
     TensorArgs.requireKnown("output", outputs, entry.outputNames());
@@ -48,17 +64,33 @@ record Job(String id, String model, String format, Map<String, Path> inputs, Map
     }
   }
 
-  /** One summary line per checked output; the lines of failed outputs come back (empty: all passed). */
+  /**
+   * One summary line per checked output; the lines of failed outputs come back (empty: all passed).
+   */
   static List<String> check(PrintStream out, Prepared p, Map<String, Tensor> y) {
     List<String> failed = new ArrayList<>();
     for (Map.Entry<String, Tensor> e : p.expected().entrySet()) {
       Manifest.Tol tol = p.artifact().toleranceFor(e.getKey());
       Compare.Result r = Compare.compare(e.getValue(), y.get(e.getKey()), tol.atol(), tol.rtol());
-      String line = "check " + e.getKey() + ": " + (r.passed() ? "pass" : "FAIL") + " max_abs=" + num3(r.maxAbs())
-          + " mismatches=" + r.mismatches() + "/" + r.count()
-          + (r.mismatch() != null ? " (" + r.mismatch() + ")"
-              : String.format(Locale.ROOT, " (atol %s rtol %s%s)", Cli.num(tol.atol()), Cli.num(tol.rtol()),
-                  r.passed() ? "" : ", worst index " + r.worstIndex()));
+      String line =
+          "check "
+              + e.getKey()
+              + ": "
+              + (r.passed() ? "pass" : "FAIL")
+              + " max_abs="
+              + num3(r.maxAbs())
+              + " mismatches="
+              + r.mismatches()
+              + "/"
+              + r.count()
+              + (r.mismatch() != null
+                  ? " (" + r.mismatch() + ")"
+                  : String.format(
+                      Locale.ROOT,
+                      " (atol %s rtol %s%s)",
+                      Cli.num(tol.atol()),
+                      Cli.num(tol.rtol()),
+                      r.passed() ? "" : ", worst index " + r.worstIndex()));
       if (out != null) {
         out.println(line);
       }
@@ -69,7 +101,10 @@ record Job(String id, String model, String format, Map<String, Path> inputs, Map
     return failed;
   }
 
-  /** Three significant digits without trailing zeros, as Python's {@code %.3g} prints them (0.01, 1.19e-07). */
+  /**
+   * Three significant digits without trailing zeros, as Python's {@code %.3g} prints them (0.01,
+   * 1.19e-07).
+   */
   static String num3(double v) {
     if (v == 0 || Double.isNaN(v) || Double.isInfinite(v)) {
       return v == 0 ? "0" : Double.isNaN(v) ? "nan" : v > 0 ? "inf" : "-inf";

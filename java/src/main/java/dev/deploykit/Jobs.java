@@ -28,8 +28,10 @@ import java.util.Set;
  * the first non-zero job exit code.
  */
 final class Jobs {
-  private static final Set<String> KEYS = Set.of("id", "model", "format", "inputs", "outputs", "check", "repeat", "warmup");
-  private static final Gson GSON = new GsonBuilder().serializeNulls().disableHtmlEscaping().create();
+  private static final Set<String> KEYS =
+      Set.of("id", "model", "format", "inputs", "outputs", "check", "repeat", "warmup");
+  private static final Gson GSON =
+      new GsonBuilder().serializeNulls().disableHtmlEscaping().create();
 
   private Jobs() {}
 
@@ -57,7 +59,8 @@ final class Jobs {
         }
         jobs.add(job(e.getAsJsonObject(), base, where));
       } catch (JsonParseException e) {
-        throw DeploykitException.badInput(where, "not JSON: " + DeploykitException.oneLine(e.getMessage()));
+        throw DeploykitException.badInput(
+            where, "not JSON: " + DeploykitException.oneLine(e.getMessage()));
       }
     }
     return jobs;
@@ -66,7 +69,11 @@ final class Jobs {
   private static Job job(JsonObject o, Path base, String where) {
     for (String key : o.keySet()) {
       if (!KEYS.contains(key)) {
-        throw DeploykitException.badInput(where, "unknown key \"" + key + "\" (keys: id, model, format, inputs, outputs, check, repeat, warmup)");
+        throw DeploykitException.badInput(
+            where,
+            "unknown key \""
+                + key
+                + "\" (keys: id, model, format, inputs, outputs, check, repeat, warmup)");
       }
     }
     String model = string(o, "model", where);
@@ -81,8 +88,13 @@ final class Jobs {
     if (warmup != null && repeat == null) {
       throw DeploykitException.badInput(where, "\"warmup\" without \"repeat\"");
     }
-    return new Job(string(o, "id", where), model, string(o, "format", where), files(o, "inputs", base, where),
-        files(o, "outputs", base, where), files(o, "check", base, where),
+    return new Job(
+        string(o, "id", where),
+        model,
+        string(o, "format", where),
+        files(o, "inputs", base, where),
+        files(o, "outputs", base, where),
+        files(o, "check", base, where),
         repeat == null ? null : new Job.Timed(repeat, warmup == null ? 0 : warmup));
   }
 
@@ -96,7 +108,9 @@ final class Jobs {
       return null;
     }
     String wanted = "\"" + key + "\" is not an integer >= " + min + " (got " + e + ")";
-    if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isNumber() || !e.getAsString().matches("-?[0-9]+")) {
+    if (!e.isJsonPrimitive()
+        || !e.getAsJsonPrimitive().isNumber()
+        || !e.getAsString().matches("-?[0-9]+")) {
       throw DeploykitException.badInput(where, wanted);
     }
     BigInteger n = new BigInteger(e.getAsString());
@@ -104,7 +118,8 @@ final class Jobs {
       throw DeploykitException.badInput(where, wanted);
     }
     if (n.compareTo(BigInteger.valueOf(Integer.MAX_VALUE)) > 0) {
-      throw DeploykitException.badInput(where, "\"" + key + "\" is too large (got " + e + ", at most " + Integer.MAX_VALUE + ")");
+      throw DeploykitException.badInput(
+          where, "\"" + key + "\" is too large (got " + e + ", at most " + Integer.MAX_VALUE + ")");
     }
     return n.intValue();
   }
@@ -121,7 +136,8 @@ final class Jobs {
     }
     for (Map.Entry<String, JsonElement> f : e.getAsJsonObject().entrySet()) {
       if (!f.getValue().isJsonPrimitive() || !f.getValue().getAsJsonPrimitive().isString()) {
-        throw DeploykitException.badInput(where, "\"" + key + "\"." + f.getKey() + " is not a path string");
+        throw DeploykitException.badInput(
+            where, "\"" + key + "\"." + f.getKey() + " is not a path string");
       }
       out.put(f.getKey(), base.resolve(f.getValue().getAsString()));
     }
@@ -139,7 +155,10 @@ final class Jobs {
     return e.getAsString();
   }
 
-  /** A loaded (model, format) and the time this process spent loading it (its jobs' {@code load_ms}). */
+  /**
+   * A loaded (model, format) and the time this process spent loading it (its jobs' {@code
+   * load_ms}).
+   */
   private record Loaded(Model model, double loadMs) {}
 
   /**
@@ -147,8 +166,15 @@ final class Jobs {
    * in the single command, TensorFlow's native library start is timed once, before the first load,
    * as {@code runtime_init_ms}, and kept out of every {@code load_ms}.
    */
-  static int run(Manifest manifest, List<Job> jobs, Model.Options options, PrintStream out, PrintStream err, boolean verbose) {
-    Map<String, Object> loaded = new LinkedHashMap<>(); // a Loaded, or the DeploykitException its load threw
+  static int run(
+      Manifest manifest,
+      List<Job> jobs,
+      Model.Options options,
+      PrintStream out,
+      PrintStream err,
+      boolean verbose) {
+    Map<String, Object> loaded =
+        new LinkedHashMap<>(); // a Loaded, or the DeploykitException its load threw
     double runtimeInitMs = Double.NaN;
     int exit = 0;
     try {
@@ -165,7 +191,9 @@ final class Jobs {
             Versions.tensorflow();
             runtimeInitMs = (System.nanoTime() - init) / 1e6;
           }
-          Object m = loaded.computeIfAbsent(job.model() + "\n" + Model.FORMAT, k -> load(manifest, job.model(), options));
+          Object m =
+              loaded.computeIfAbsent(
+                  job.model() + "\n" + Model.FORMAT, k -> load(manifest, job.model(), options));
           if (m instanceof DeploykitException e) {
             throw e;
           }
@@ -178,8 +206,16 @@ final class Jobs {
           code = failed.isEmpty() ? 0 : 1;
           error = failed.isEmpty() ? null : failed.get(0);
           if (code == 0 && job.timed() != null) {
-            timing = Timing.measure(l.model(), p.entry(), p.inputs(), job.timed().warmup(), job.timed().repeat(), runtimeInitMs,
-                l.loadMs(), firstMs);
+            timing =
+                Timing.measure(
+                    l.model(),
+                    p.entry(),
+                    p.inputs(),
+                    job.timed().warmup(),
+                    job.timed().repeat(),
+                    runtimeInitMs,
+                    l.loadMs(),
+                    firstMs);
           }
         } catch (RuntimeException | IOException | LinkageError e) {
           Cli.Failure f = Cli.classify(e, job.model());
@@ -204,7 +240,10 @@ final class Jobs {
         exit = exit == 0 ? code : exit;
       }
     } finally {
-      loaded.values().stream().filter(Loaded.class::isInstance).map(Loaded.class::cast).forEach(l -> l.model().close());
+      loaded.values().stream()
+          .filter(Loaded.class::isInstance)
+          .map(Loaded.class::cast)
+          .forEach(l -> l.model().close());
     }
     return exit;
   }

@@ -28,8 +28,12 @@ public record Manifest(Path path, List<ModelEntry> models, Optional<FileRef> uns
   /** An absolute and relative tolerance. */
   public record Tol(double atol, double rtol) {}
 
-  /** A named golden set: a file per input and a file per output (paths relative to the manifest's folder). */
-  public record Golden(String name, long rows, Map<String, String> inputs, Map<String, String> expected) {}
+  /**
+   * A named golden set: a file per input and a file per output (paths relative to the manifest's
+   * folder).
+   */
+  public record Golden(
+      String name, long rows, Map<String, String> inputs, Map<String, String> expected) {}
 
   /** One exported artifact of a model. */
   public record Artifact(
@@ -96,8 +100,15 @@ public record Manifest(Path path, List<ModelEntry> models, Optional<FileRef> uns
     return models.stream()
         .filter(m -> m.id().equals(id))
         .findFirst()
-        .orElseThrow(() -> DeploykitException.badInput("model " + id,
-            "not in " + path + " (models: " + models.stream().map(ModelEntry::id).collect(Collectors.joining(", ")) + ")"));
+        .orElseThrow(
+            () ->
+                DeploykitException.badInput(
+                    "model " + id,
+                    "not in "
+                        + path
+                        + " (models: "
+                        + models.stream().map(ModelEntry::id).collect(Collectors.joining(", "))
+                        + ")"));
   }
 
   /** Reads and validates a manifest. */
@@ -114,7 +125,8 @@ public record Manifest(Path path, List<ModelEntry> models, Optional<FileRef> uns
     try {
       root = JsonParser.parseString(text);
     } catch (JsonParseException e) {
-      throw DeploykitException.badInput("manifest " + path, "not JSON: " + DeploykitException.oneLine(e.getMessage()));
+      throw DeploykitException.badInput(
+          "manifest " + path, "not JSON: " + DeploykitException.oneLine(e.getMessage()));
     }
     if (!root.isJsonObject()) {
       throw DeploykitException.badInput("manifest " + path, "not a JSON object");
@@ -129,12 +141,23 @@ public record Manifest(Path path, List<ModelEntry> models, Optional<FileRef> uns
   }
 
   private static void checkVersion(Path path, JsonElement v) {
-    boolean ok = v != null && v.isJsonPrimitive() && v.getAsJsonPrimitive().isNumber()
-        && v.getAsJsonPrimitive().getAsBigDecimal().compareTo(java.math.BigDecimal.valueOf(SCHEMA_VERSION)) == 0;
+    boolean ok =
+        v != null
+            && v.isJsonPrimitive()
+            && v.getAsJsonPrimitive().isNumber()
+            && v.getAsJsonPrimitive()
+                    .getAsBigDecimal()
+                    .compareTo(java.math.BigDecimal.valueOf(SCHEMA_VERSION))
+                == 0;
     if (!ok) {
       String shown = v == null ? "(missing)" : v.toString();
-      throw DeploykitException.loadFailed(path.toString(),
-          "schema_version " + shown + " is not supported (this client reads " + SCHEMA_VERSION + ")");
+      throw DeploykitException.loadFailed(
+          path.toString(),
+          "schema_version "
+              + shown
+              + " is not supported (this client reads "
+              + SCHEMA_VERSION
+              + ")");
     }
   }
 }

@@ -18,11 +18,21 @@ import java.util.regex.Pattern;
 /** Builds a {@link Manifest} from its JSON, checking every rule of the contract's tensor specs. */
 final class ManifestParser {
   static final Pattern NAME = Pattern.compile("^[A-Za-z_][A-Za-z0-9_]*$");
+
   /** Formats whose runtimes address tensors by key: they need input_keys and output_keys. */
   static final Set<String> KEYED_FORMATS = Set.of("onnx", "saved-model", "tflite", "tfjs-graph");
+
   /** The allowed boundary casts, spec dtype to runtime dtype. */
   static final Map<DType, DType> BOUNDARY_CASTS =
-      Map.of(DType.INT64, DType.INT32, DType.BOOL, DType.INT32, DType.UINT8, DType.INT32, DType.FLOAT16, DType.FLOAT32);
+      Map.of(
+          DType.INT64,
+          DType.INT32,
+          DType.BOOL,
+          DType.INT32,
+          DType.UINT8,
+          DType.INT32,
+          DType.FLOAT16,
+          DType.FLOAT32);
 
   /** A validation failure; its message names the model and tensor. */
   static final class Invalid extends RuntimeException {
@@ -49,8 +59,11 @@ final class ManifestParser {
     JsonObject safety = doc.has("safety") ? object(doc.get("safety"), "safety") : null;
     if (safety != null && safety.has("unsafe_ops")) {
       JsonObject ref = object(safety.get("unsafe_ops"), "safety.unsafe_ops");
-      unsafeOps = Optional.of(new Manifest.FileRef(relativePath(string(ref, "path", "safety.unsafe_ops"), "safety.unsafe_ops"),
-          string(ref, "sha256", "safety.unsafe_ops")));
+      unsafeOps =
+          Optional.of(
+              new Manifest.FileRef(
+                  relativePath(string(ref, "path", "safety.unsafe_ops"), "safety.unsafe_ops"),
+                  string(ref, "sha256", "safety.unsafe_ops")));
     }
     return new Manifest(path, List.copyOf(models), unsafeOps);
   }
@@ -79,9 +92,18 @@ final class ManifestParser {
         }
         JsonObject r = object(e.getValue(), dw);
         long min = r.has("min") ? integer(r.get("min"), dw + ": min") : 0;
-        long max = r.has("max") && !r.get("max").isJsonNull() ? integer(r.get("max"), dw + ": max") : Long.MAX_VALUE;
+        long max =
+            r.has("max") && !r.get("max").isJsonNull()
+                ? integer(r.get("max"), dw + ": max")
+                : Long.MAX_VALUE;
         if (min < 0 || min > max) {
-          throw new Invalid(dw + ": min " + min + " and max " + (max == Long.MAX_VALUE ? "(none)" : max) + " do not make a range");
+          throw new Invalid(
+              dw
+                  + ": min "
+                  + min
+                  + " and max "
+                  + (max == Long.MAX_VALUE ? "(none)" : max)
+                  + " do not make a range");
         }
         dims.put(e.getKey(), new TensorSpec.DimRange(min, max));
       }
@@ -96,7 +118,8 @@ final class ManifestParser {
     for (JsonElement a : array(m, "artifacts", where)) {
       artifacts.add(artifact(object(a, where + ": artifact"), where, inputs, outputs));
     }
-    return new Manifest.ModelEntry(id, inputs, outputs, Map.copyOf(dims), List.copyOf(golden), List.copyOf(artifacts));
+    return new Manifest.ModelEntry(
+        id, inputs, outputs, Map.copyOf(dims), List.copyOf(golden), List.copyOf(artifacts));
   }
 
   private static List<TensorSpec> specs(JsonObject m, String key, String where) {
@@ -114,8 +137,15 @@ final class ManifestParser {
         throw new Invalid(tw + ": two " + key + " have this name");
       }
       String dt = string(s, "dtype", tw);
-      DType dtype = DType.fromId(dt).orElseThrow(() -> new Invalid(tw + ": dtype " + dt
-          + " is not one of float32, float16, int32, int64, uint8, bool"));
+      DType dtype =
+          DType.fromId(dt)
+              .orElseThrow(
+                  () ->
+                      new Invalid(
+                          tw
+                              + ": dtype "
+                              + dt
+                              + " is not one of float32, float16, int32, int64, uint8, bool"));
       JsonArray shape = array(s, "shape", tw);
       if (shape.size() > Tensor.MAX_RANK) {
         throw new Invalid(tw + ": rank " + shape.size() + " is over " + Tensor.MAX_RANK);
@@ -124,7 +154,8 @@ final class ManifestParser {
       for (JsonElement d : shape) {
         if (d.isJsonPrimitive() && d.getAsJsonPrimitive().isString()) {
           if (!NAME.matcher(d.getAsString()).matches()) {
-            throw new Invalid(tw + ": dim name \"" + d.getAsString() + "\" does not match " + NAME.pattern());
+            throw new Invalid(
+                tw + ": dim name \"" + d.getAsString() + "\" does not match " + NAME.pattern());
           }
           dims.add(TensorSpec.Dim.named(d.getAsString()));
         } else {
@@ -151,26 +182,35 @@ final class ManifestParser {
     return List.copyOf(out);
   }
 
-  private static Manifest.Golden golden(JsonObject g, String where, List<TensorSpec> inputs, List<TensorSpec> outputs) {
+  private static Manifest.Golden golden(
+      JsonObject g, String where, List<TensorSpec> inputs, List<TensorSpec> outputs) {
     String name = string(g, "name", where + ": golden set");
     String gw = where + ": golden set " + name;
     long rows = g.has("rows") ? integer(g.get("rows"), gw + ": rows") : -1;
-    return new Manifest.Golden(name, rows, pathMap(g, "inputs", gw, inputs, "input"), pathMap(g, "expected", gw, outputs, "output"));
+    return new Manifest.Golden(
+        name,
+        rows,
+        pathMap(g, "inputs", gw, inputs, "input"),
+        pathMap(g, "expected", gw, outputs, "output"));
   }
 
-  private static Map<String, String> pathMap(JsonObject o, String key, String where, List<TensorSpec> specs, String role) {
+  private static Map<String, String> pathMap(
+      JsonObject o, String key, String where, List<TensorSpec> specs, String role) {
     Map<String, String> out = new LinkedHashMap<>();
     if (!o.has(key)) {
       return out;
     }
     for (Map.Entry<String, JsonElement> e : object(o.get(key), where + ": " + key).entrySet()) {
       known(specs, e.getKey(), where + ": " + key, role);
-      out.put(e.getKey(), relativePath(stringValue(e.getValue(), where + ": " + key + "." + e.getKey()), where));
+      out.put(
+          e.getKey(),
+          relativePath(stringValue(e.getValue(), where + ": " + key + "." + e.getKey()), where));
     }
     return Map.copyOf(out);
   }
 
-  private static Manifest.Artifact artifact(JsonObject a, String where, List<TensorSpec> inputs, List<TensorSpec> outputs) {
+  private static Manifest.Artifact artifact(
+      JsonObject a, String where, List<TensorSpec> inputs, List<TensorSpec> outputs) {
     String format = string(a, "format", where + ": artifact");
     String aw = where + ": artifact " + format;
     String path = relativePath(string(a, "path", aw), aw);
@@ -178,15 +218,20 @@ final class ManifestParser {
     Map<String, String> outputKeys = keys(a, "output_keys", aw, format, outputs, "output");
     Map<String, DType> boundary = new LinkedHashMap<>();
     if (a.has("boundary_dtypes")) {
-      for (Map.Entry<String, JsonElement> e : object(a.get("boundary_dtypes"), aw + ": boundary_dtypes").entrySet()) {
+      for (Map.Entry<String, JsonElement> e :
+          object(a.get("boundary_dtypes"), aw + ": boundary_dtypes").entrySet()) {
         String bw = aw + ": boundary_dtypes." + e.getKey();
-        TensorSpec spec = inputs.stream().filter(s -> s.name().equals(e.getKey())).findFirst()
-            .or(() -> outputs.stream().filter(s -> s.name().equals(e.getKey())).findFirst())
-            .orElseThrow(() -> new Invalid(bw + ": the model has no tensor " + e.getKey()));
+        TensorSpec spec =
+            inputs.stream()
+                .filter(s -> s.name().equals(e.getKey()))
+                .findFirst()
+                .or(() -> outputs.stream().filter(s -> s.name().equals(e.getKey())).findFirst())
+                .orElseThrow(() -> new Invalid(bw + ": the model has no tensor " + e.getKey()));
         String dt = stringValue(e.getValue(), bw);
         DType to = DType.fromId(dt).orElseThrow(() -> new Invalid(bw + ": unknown dtype " + dt));
         if (BOUNDARY_CASTS.get(spec.dtype()) != to) {
-          throw new Invalid(bw + ": " + spec.dtype() + " -> " + to + " is not an allowed boundary cast");
+          throw new Invalid(
+              bw + ": " + spec.dtype() + " -> " + to + " is not an allowed boundary cast");
         }
         boundary.put(e.getKey(), to);
       }
@@ -195,17 +240,33 @@ final class ManifestParser {
     Manifest.Tol base = tol(tol, aw + ": tolerance");
     Map<String, Manifest.Tol> perOutput = new LinkedHashMap<>();
     if (tol.has("outputs")) {
-      for (Map.Entry<String, JsonElement> e : object(tol.get("outputs"), aw + ": tolerance.outputs").entrySet()) {
+      for (Map.Entry<String, JsonElement> e :
+          object(tol.get("outputs"), aw + ": tolerance.outputs").entrySet()) {
         known(outputs, e.getKey(), aw + ": tolerance.outputs", "output");
-        perOutput.put(e.getKey(), tol(object(e.getValue(), aw + ": tolerance.outputs." + e.getKey()), aw + ": tolerance.outputs." + e.getKey()));
+        perOutput.put(
+            e.getKey(),
+            tol(
+                object(e.getValue(), aw + ": tolerance.outputs." + e.getKey()),
+                aw + ": tolerance.outputs." + e.getKey()));
       }
     }
-    return new Manifest.Artifact(format, path, string(a, "sha256", aw), strings(a, "via", aw),
-        a.has("signature") ? Optional.of(string(a, "signature", aw)) : Optional.empty(), strings(a, "tags", aw),
-        inputKeys, outputKeys, Map.copyOf(boundary), base, Map.copyOf(perOutput), strings(a, "contains_ops", aw));
+    return new Manifest.Artifact(
+        format,
+        path,
+        string(a, "sha256", aw),
+        strings(a, "via", aw),
+        a.has("signature") ? Optional.of(string(a, "signature", aw)) : Optional.empty(),
+        strings(a, "tags", aw),
+        inputKeys,
+        outputKeys,
+        Map.copyOf(boundary),
+        base,
+        Map.copyOf(perOutput),
+        strings(a, "contains_ops", aw));
   }
 
-  private static Map<String, String> keys(JsonObject a, String key, String where, String format, List<TensorSpec> specs, String role) {
+  private static Map<String, String> keys(
+      JsonObject a, String key, String where, String format, List<TensorSpec> specs, String role) {
     if (!a.has(key)) {
       if (KEYED_FORMATS.contains(format)) {
         throw new Invalid(where + ": has no " + key + " (required for " + format + ")");
@@ -226,7 +287,8 @@ final class ManifestParser {
   }
 
   private static Manifest.Tol tol(JsonObject o, String where) {
-    return new Manifest.Tol(number(o.get("atol"), where + ": atol"), number(o.get("rtol"), where + ": rtol"));
+    return new Manifest.Tol(
+        number(o.get("atol"), where + ": atol"), number(o.get("rtol"), where + ": rtol"));
   }
 
   private static void known(List<TensorSpec> specs, String name, String where, String role) {
@@ -235,9 +297,14 @@ final class ManifestParser {
     }
   }
 
-  /** A path relative to the manifest's folder: not absolute, no {@code ..}, {@code /} separators. */
+  /**
+   * A path relative to the manifest's folder: not absolute, no {@code ..}, {@code /} separators.
+   */
   private static String relativePath(String p, String where) {
-    if (p.isEmpty() || p.startsWith("/") || p.contains("\\") || p.matches("^[A-Za-z]:.*")
+    if (p.isEmpty()
+        || p.startsWith("/")
+        || p.contains("\\")
+        || p.matches("^[A-Za-z]:.*")
         || List.of(p.split("/")).contains("..")) {
       throw new Invalid(where + ": path \"" + p + "\" is not relative inside the export");
     }

@@ -23,11 +23,11 @@ import org.tensorflow.types.family.TType;
 /**
  * A deploykit {@code saved-model} artifact loaded with TensorFlow Java.
  *
- * <p>{@link #load} resolves the artifact from the manifest, verifies its sha256, checks the ops
- * the serving signature can reach against the manifest's deny-list, loads the bundle with the
- * manifest's tags and resolves every input and output key of the signature (never op names) to
- * its graph tensor, once. It then runs one call on zero inputs, so a model the runtime cannot
- * execute (e.g. an {@code XlaCallModule} newer than this TensorFlow) fails at load with exit 3.
+ * <p>{@link #load} resolves the artifact from the manifest, verifies its sha256, checks the ops the
+ * serving signature can reach against the manifest's deny-list, loads the bundle with the
+ * manifest's tags and resolves every input and output key of the signature (never op names) to its
+ * graph tensor, once. It then runs one call on zero inputs, so a model the runtime cannot execute
+ * (e.g. an {@code XlaCallModule} newer than this TensorFlow) fails at load with exit 3.
  *
  * <p>{@link #predict(Map)} checks the inputs against the model's specs, casts them to the
  * artifact's boundary dtypes and makes one {@code session.runner()} call feeding every input and
@@ -47,29 +47,50 @@ public final class Model implements AutoCloseable {
   private final List<String> allowedUnsafeOps;
   private final SavedModelBundle bundle;
   private final Session session;
+
   /** Graph tensors of the inputs and outputs in the model's order, resolved once at load. */
   private final List<Output<?>> inputTensors;
+
   private final List<Output<?>> outputTensors;
   private final List<TensorPool> pools;
   private final Map<String, Double> loadPhases;
+
   /** Read-held by every call, write-held by {@link #close}, which so waits for them. */
   private final StampedLock lock = new StampedLock();
+
   private volatile boolean closed;
 
-  private Model(Manifest.ModelEntry entry, Manifest.Artifact artifact, List<String> allowedUnsafeOps, SavedModelBundle bundle,
-      Signature signature, Map<String, Double> loadPhases) {
+  private Model(
+      Manifest.ModelEntry entry,
+      Manifest.Artifact artifact,
+      List<String> allowedUnsafeOps,
+      SavedModelBundle bundle,
+      Signature signature,
+      Map<String, Double> loadPhases) {
     this.entry = entry;
     this.artifact = artifact;
     this.allowedUnsafeOps = allowedUnsafeOps;
     this.bundle = bundle;
     this.session = bundle.session();
     this.loadPhases = loadPhases;
-    this.inputTensors = entry.inputs().stream()
-        .<Output<?>>map(s -> bundle.graph().outputOrThrow(signature.getInputs().get(artifact.inputKeys().get(s.name())).name))
-        .toList();
-    this.outputTensors = entry.outputs().stream()
-        .<Output<?>>map(s -> bundle.graph().outputOrThrow(signature.getOutputs().get(artifact.outputKeys().get(s.name())).name))
-        .toList();
+    this.inputTensors =
+        entry.inputs().stream()
+            .<Output<?>>map(
+                s ->
+                    bundle
+                        .graph()
+                        .outputOrThrow(
+                            signature.getInputs().get(artifact.inputKeys().get(s.name())).name))
+            .toList();
+    this.outputTensors =
+        entry.outputs().stream()
+            .<Output<?>>map(
+                s ->
+                    bundle
+                        .graph()
+                        .outputOrThrow(
+                            signature.getOutputs().get(artifact.outputKeys().get(s.name())).name))
+            .toList();
     this.pools = entry.inputs().stream().map(s -> new TensorPool()).toList();
   }
 
@@ -91,25 +112,52 @@ public final class Model implements AutoCloseable {
     SavedModels.verifySha256(what, dir, artifact.sha256());
     phases.mark("sha256");
 
-    Manifest.FileRef denyRef = manifest.unsafeOps().orElseThrow(() -> DeploykitException.loadFailed(
-        what, "the manifest names no safety.unsafe_ops deny-list; refusing to run an unchecked SavedModel"));
-    OpSafety.DenyList denyList = OpSafety.DenyList.load(manifest.resolve(denyRef.path()), denyRef.sha256());
+    Manifest.FileRef denyRef =
+        manifest
+            .unsafeOps()
+            .orElseThrow(
+                () ->
+                    DeploykitException.loadFailed(
+                        what,
+                        "the manifest names no safety.unsafe_ops deny-list; refusing to run an"
+                            + " unchecked SavedModel"));
+    OpSafety.DenyList denyList =
+        OpSafety.DenyList.load(manifest.resolve(denyRef.path()), denyRef.sha256());
 
-    String[] tags = artifact.tags().isEmpty() ? new String[] {SavedModelBundle.DEFAULT_TAG} : artifact.tags().toArray(String[]::new);
+    String[] tags =
+        artifact.tags().isEmpty()
+            ? new String[] {SavedModelBundle.DEFAULT_TAG}
+            : artifact.tags().toArray(String[]::new);
     MetaGraphDef metaGraph = SavedModels.readMetaGraph(what, dir, Set.of(tags));
     phases.mark("read saved_model.pb");
     String signatureKey = artifact.signature().orElse("serving_default");
     SignatureDef signature = SavedModels.signature(what, metaGraph, signatureKey);
     SavedModels.checkSignature(what, entry, artifact, signature);
 
-    List<OpSafety.Node> reachable = OpSafety.reachable(metaGraph.getGraphDef(), SavedModels.rootTensors(metaGraph, signature));
+    List<OpSafety.Node> reachable =
+        OpSafety.reachable(metaGraph.getGraphDef(), SavedModels.rootTensors(metaGraph, signature));
     List<OpSafety.Node> denied = OpSafety.denied(reachable, denyList);
     List<String> deniedOps = denied.stream().map(OpSafety.Node::op).distinct().sorted().toList();
     if (!denied.isEmpty() && !options.allowUnsafeOps()) {
-      throw DeploykitException.loadFailed("safety " + what, "signature '" + signatureKey + "' can reach denied op(s) "
-          + denied.stream().map(n -> n.op() + " (" + denyList.ops().get(n.op()) + "; node " + n.name() + " in " + n.where() + ")")
-              .distinct().collect(Collectors.joining(", "))
-          + "; rerun with --allow-unsafe-ops to run it anyway");
+      throw DeploykitException.loadFailed(
+          "safety " + what,
+          "signature '"
+              + signatureKey
+              + "' can reach denied op(s) "
+              + denied.stream()
+                  .map(
+                      n ->
+                          n.op()
+                              + " ("
+                              + denyList.ops().get(n.op())
+                              + "; node "
+                              + n.name()
+                              + " in "
+                              + n.where()
+                              + ")")
+                  .distinct()
+                  .collect(Collectors.joining(", "))
+              + "; rerun with --allow-unsafe-ops to run it anyway");
     }
     List<XlaCallModules.Info> xla = XlaCallModules.find(reachable);
     phases.mark("op check");
@@ -121,12 +169,22 @@ public final class Model implements AutoCloseable {
       if (!DeploykitException.isTensorFlowError(e)) {
         throw e;
       }
-      throw DeploykitException.loadFailed(what, "TensorFlow could not load the SavedModel: " + DeploykitException.oneLine(e.getMessage()), e);
+      throw DeploykitException.loadFailed(
+          what,
+          "TensorFlow could not load the SavedModel: " + DeploykitException.oneLine(e.getMessage()),
+          e);
     }
     Model model = null;
     try {
       phases.mark("TF bundle load");
-      model = new Model(entry, artifact, deniedOps, bundle, bundle.function(signatureKey).signature(), phases.millis);
+      model =
+          new Model(
+              entry,
+              artifact,
+              deniedOps,
+              bundle,
+              bundle.function(signatureKey).signature(),
+              phases.millis);
       model.probe(what, xla);
       phases.mark("probe run");
       return model;
@@ -144,9 +202,17 @@ public final class Model implements AutoCloseable {
   static Manifest.Artifact artifactOf(Manifest.ModelEntry entry) {
     List<Manifest.Artifact> candidates = entry.artifactsOf(FORMAT);
     if (candidates.size() != 1) {
-      throw DeploykitException.badInput("model " + entry.id(), candidates.isEmpty()
-          ? "has no " + FORMAT + " artifact (formats: " + entry.artifacts().stream().map(Manifest.Artifact::format).collect(Collectors.joining(", ")) + ")"
-          : "has " + candidates.size() + " " + FORMAT + " artifacts");
+      throw DeploykitException.badInput(
+          "model " + entry.id(),
+          candidates.isEmpty()
+              ? "has no "
+                  + FORMAT
+                  + " artifact (formats: "
+                  + entry.artifacts().stream()
+                      .map(Manifest.Artifact::format)
+                      .collect(Collectors.joining(", "))
+                  + ")"
+              : "has " + candidates.size() + " " + FORMAT + " artifacts");
     }
     return candidates.get(0);
   }
@@ -168,14 +234,16 @@ public final class Model implements AutoCloseable {
     return allowedUnsafeOps;
   }
 
-  /** Milliseconds each step of {@link #load} took, in order (sha256, op check, TF bundle load, ...). */
+  /**
+   * Milliseconds each step of {@link #load} took, in order (sha256, op check, TF bundle load, ...).
+   */
   public Map<String, Double> loadPhases() {
     return loadPhases;
   }
 
   /**
-   * Runs one call: {@code inputs} by model input name, checked against the specs (exit-2
-   * {@link DeploykitException} on a mismatch); returns every output by name, in the model's order.
+   * Runs one call: {@code inputs} by model input name, checked against the specs (exit-2 {@link
+   * DeploykitException} on a mismatch); returns every output by name, in the model's order.
    */
   public Map<String, Tensor> predict(Map<String, Tensor> inputs) {
     InputCheck.check(entry, artifact, inputs);
@@ -207,14 +275,24 @@ public final class Model implements AutoCloseable {
   /** The one-input, one-output float32 convenience: rows in, rows out. */
   public float[][] predict(float[][] rows) {
     if (entry.inputs().size() != 1 || entry.outputs().size() != 1) {
-      throw DeploykitException.badInput("model " + id(), "takes " + entry.inputs().size() + " inputs and gives "
-          + entry.outputs().size() + " outputs; use predict(Map<String, Tensor>)");
+      throw DeploykitException.badInput(
+          "model " + id(),
+          "takes "
+              + entry.inputs().size()
+              + " inputs and gives "
+              + entry.outputs().size()
+              + " outputs; use predict(Map<String, Tensor>)");
     }
-    Tensor y = predict(Map.of(entry.inputs().get(0).name(), Tensor.ofRows(rows))).get(entry.outputs().get(0).name());
+    Tensor y =
+        predict(Map.of(entry.inputs().get(0).name(), Tensor.ofRows(rows)))
+            .get(entry.outputs().get(0).name());
     return y.toRows();
   }
 
-  /** Copies the fetched outputs out, checked against the runtime dtypes and cast back to the spec dtypes. */
+  /**
+   * Copies the fetched outputs out, checked against the runtime dtypes and cast back to the spec
+   * dtypes.
+   */
   private Map<String, Tensor> outputs(Result result) {
     Map<String, Tensor> out = new LinkedHashMap<>();
     for (int i = 0; i < outputTensors.size(); i++) {
@@ -222,16 +300,27 @@ public final class Model implements AutoCloseable {
       Tensor y = TfTensors.fromTf(result.get(i));
       DType runtime = artifact.boundaryDtypes().getOrDefault(spec.name(), spec.dtype());
       if (y.dtype() != runtime || y.rank() != spec.rank()) {
-        throw new IllegalStateException("output " + spec.name() + " is " + y + ", the manifest says " + runtime + " " + spec.shape());
+        throw new IllegalStateException(
+            "output "
+                + spec.name()
+                + " is "
+                + y
+                + ", the manifest says "
+                + runtime
+                + " "
+                + spec.shape());
       }
-      out.put(spec.name(), y.dtype() == spec.dtype() ? y : BoundaryCast.cast(spec.name(), y, spec.dtype()));
+      out.put(
+          spec.name(),
+          y.dtype() == spec.dtype() ? y : BoundaryCast.cast(spec.name(), y, spec.dtype()));
     }
     return out;
   }
 
   /** What {@link Direct#run()} times, one line for the CLI's timing file. */
-  public static final String DIRECT_DESCRIPTION = "Session.runner() feeding every input and fetching every output on the "
-      + "signature's graph tensors resolved once, the input tensors built once, the Result closed each call";
+  public static final String DIRECT_DESCRIPTION =
+      "Session.runner() feeding every input and fetching every output on the signature's graph"
+          + " tensors resolved once, the input tensors built once, the Result closed each call";
 
   /**
    * Prepares the bare runtime call on {@code inputs} (checked and cast like predict): the input
@@ -259,7 +348,8 @@ public final class Model implements AutoCloseable {
     private final List<Output<?>> outputs;
     private final List<TType> tensors;
 
-    private Direct(Session session, List<Output<?>> inputs, List<Output<?>> outputs, List<TType> tensors) {
+    private Direct(
+        Session session, List<Output<?>> inputs, List<Output<?>> outputs, List<TType> tensors) {
       this.session = session;
       this.inputs = inputs;
       this.outputs = outputs;
@@ -280,7 +370,10 @@ public final class Model implements AutoCloseable {
       runner().run().close();
     }
 
-    /** One inference whose first output is copied out, to check the bare call computes what predict does. */
+    /**
+     * One inference whose first output is copied out, to check the bare call computes what predict
+     * does.
+     */
     Tensor runAndCopy() {
       try (Result result = runner().run()) {
         return TfTensors.fromTf(result.get(0));
@@ -317,7 +410,9 @@ public final class Model implements AutoCloseable {
     return stamp;
   }
 
-  /** Runs one call on zero inputs so kernels are built now; a failure is a load failure (exit 3). */
+  /**
+   * Runs one call on zero inputs so kernels are built now; a failure is a load failure (exit 3).
+   */
   private void probe(String what, List<XlaCallModules.Info> xla) {
     try {
       predict(zeroInputs(entry));
@@ -327,14 +422,25 @@ public final class Model implements AutoCloseable {
       }
       String why = DeploykitException.oneLine(e.getMessage());
       if (!xla.isEmpty() && String.valueOf(e.getMessage()).contains(XlaCallModules.OP)) {
-        throw DeploykitException.loadFailed(what, XlaCallModules.describe(xla) + " cannot run on TF Java " + Versions.tensorflowJava()
-            + " (TensorFlow " + Versions.tensorflow() + "): " + why, e);
+        throw DeploykitException.loadFailed(
+            what,
+            XlaCallModules.describe(xla)
+                + " cannot run on TF Java "
+                + Versions.tensorflowJava()
+                + " (TensorFlow "
+                + Versions.tensorflow()
+                + "): "
+                + why,
+            e);
       }
       throw DeploykitException.loadFailed(what, "the first run failed: " + why, e);
     }
   }
 
-  /** Zero-filled inputs (integer inputs: the value of their range nearest 0) of the smallest non-empty sizes the dims allow. */
+  /**
+   * Zero-filled inputs (integer inputs: the value of their range nearest 0) of the smallest
+   * non-empty sizes the dims allow.
+   */
   static Map<String, Tensor> zeroInputs(Manifest.ModelEntry entry) {
     Map<String, Long> sizes = new HashMap<>();
     Map<String, Tensor> out = new LinkedHashMap<>();
@@ -342,19 +448,27 @@ public final class Model implements AutoCloseable {
       long[] shape = new long[spec.rank()];
       for (int i = 0; i < shape.length; i++) {
         TensorSpec.Dim d = spec.shape().get(i);
-        shape[i] = d.dynamic()
-            ? sizes.computeIfAbsent(d.name(), n -> Math.min(Math.max(1, entry.range(n).min()), entry.range(n).max()))
-            : d.size();
+        shape[i] =
+            d.dynamic()
+                ? sizes.computeIfAbsent(
+                    d.name(),
+                    n -> Math.min(Math.max(1, entry.range(n).min()), entry.range(n).max()))
+                : d.size();
       }
       int n = Math.toIntExact(Tensor.elementCount(shape));
-      long fill = spec.range() == null || spec.dtype().isFloat() ? 0 : Math.max(spec.range()[0], Math.min(0, spec.range()[1])); // 0, or the value in range nearest it
+      long fill =
+          spec.range() == null || spec.dtype().isFloat()
+              ? 0
+              : Math.max(
+                  spec.range()[0],
+                  Math.min(0, spec.range()[1])); // 0, or the value in range nearest it
       ByteBuffer b = ByteBuffer.allocate(n * spec.dtype().bytes()).order(ByteOrder.LITTLE_ENDIAN);
       for (int i = 0; i < n && fill != 0; i++) {
         switch (spec.dtype()) {
           case INT32 -> b.putInt((int) fill);
           case INT64 -> b.putLong(fill);
           case UINT8, BOOL -> b.put((byte) fill);
-          default -> { }
+          default -> {}
         }
       }
       out.put(spec.name(), new Tensor(spec.dtype(), shape, b.array()));

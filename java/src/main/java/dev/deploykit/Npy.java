@@ -14,8 +14,8 @@ import java.util.Map;
 /**
  * Reads and writes {@code .npy} files as the contract allows them: NumPy format 1.0, 2.0 or 3.0,
  * one of the six dtypes, C order, rank 0-8. Anything else is a bad-input error (exit 2): another
- * dtype, big-endian data, Fortran order, a length that differs from the header's shape, a
- * malformed header, a bool byte other than 0 or 1. Writers produce format 1.0.
+ * dtype, big-endian data, Fortran order, a length that differs from the header's shape, a malformed
+ * header, a bool byte other than 0 or 1. Writers produce format 1.0.
  */
 public final class Npy {
   private static final byte[] MAGIC = {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y'};
@@ -51,12 +51,19 @@ public final class Npy {
       headerLen = buf.getInt(8) & 0xffffffffL;
       start = 12;
     } else {
-      throw DeploykitException.badInput(what, "unsupported .npy format version " + major + "." + minor + " (want 1.0, 2.0 or 3.0)");
+      throw DeploykitException.badInput(
+          what,
+          "unsupported .npy format version " + major + "." + minor + " (want 1.0, 2.0 or 3.0)");
     }
     if (start + headerLen > bytes.length) {
       throw DeploykitException.badInput(what, "truncated .npy header");
     }
-    String header = new String(bytes, start, (int) headerLen, major == 3 ? StandardCharsets.UTF_8 : StandardCharsets.ISO_8859_1);
+    String header =
+        new String(
+            bytes,
+            start,
+            (int) headerLen,
+            major == 3 ? StandardCharsets.UTF_8 : StandardCharsets.ISO_8859_1);
     Map<String, Object> dict;
     try {
       dict = NpyHeader.parse(header);
@@ -70,8 +77,15 @@ public final class Npy {
     if (!(descr instanceof String d)) {
       throw DeploykitException.badInput(what, "malformed .npy header: no 'descr' string");
     }
-    DType dtype = DType.fromDescr(d).orElseThrow(() -> DeploykitException.badInput(what,
-        "dtype '" + d + "' is not one of <f4, <f2, <i4, <i8, |u1, |b1 (little-endian)"));
+    DType dtype =
+        DType.fromDescr(d)
+            .orElseThrow(
+                () ->
+                    DeploykitException.badInput(
+                        what,
+                        "dtype '"
+                            + d
+                            + "' is not one of <f4, <f2, <i4, <i8, |u1, |b1 (little-endian)"));
     Object fortran = dict.get("fortran_order");
     if (!(fortran instanceof Boolean f)) {
       throw DeploykitException.badInput(what, "malformed .npy header: no 'fortran_order' bool");
@@ -83,11 +97,13 @@ public final class Npy {
       throw DeploykitException.badInput(what, "malformed .npy header: no 'shape' tuple");
     }
     if (shape.length > Tensor.MAX_RANK) {
-      throw DeploykitException.badInput(what, "rank " + shape.length + " is over " + Tensor.MAX_RANK);
+      throw DeploykitException.badInput(
+          what, "rank " + shape.length + " is over " + Tensor.MAX_RANK);
     }
     for (long dim : shape) {
       if (dim < 0) {
-        throw DeploykitException.badInput(what, "malformed .npy header: negative dim in shape " + Tensor.shapeString(shape));
+        throw DeploykitException.badInput(
+            what, "malformed .npy header: negative dim in shape " + Tensor.shapeString(shape));
       }
     }
     long count;
@@ -98,8 +114,16 @@ public final class Npy {
     }
     long dataBytes = bytes.length - start - headerLen;
     if (dataBytes != count) {
-      throw DeploykitException.badInput(what, "shape " + Tensor.shapeString(shape) + " of " + dtype + " needs " + count
-          + " data bytes, the file has " + dataBytes);
+      throw DeploykitException.badInput(
+          what,
+          "shape "
+              + Tensor.shapeString(shape)
+              + " of "
+              + dtype
+              + " needs "
+              + count
+              + " data bytes, the file has "
+              + dataBytes);
     }
     int from = (int) (start + headerLen);
     byte[] data = new byte[(int) count];
@@ -107,7 +131,8 @@ public final class Npy {
     if (dtype == DType.BOOL) {
       for (int i = 0; i < data.length; i++) {
         if (data[i] != 0 && data[i] != 1) {
-          throw DeploykitException.badInput(what, "bool byte " + (data[i] & 0xff) + " at index " + i + " (want 0 or 1)");
+          throw DeploykitException.badInput(
+              what, "bool byte " + (data[i] & 0xff) + " at index " + i + " (want 0 or 1)");
         }
       }
     }
@@ -117,13 +142,25 @@ public final class Npy {
   /** Writes {@code t} as a format 1.0 C-order file with the contract's descr. */
   public static void write(Path path, Tensor t) throws IOException {
     long[] shape = t.shape();
-    String dict = "{'descr': '" + t.dtype().descr() + "', 'fortran_order': False, 'shape': " + Tensor.shapeString(shape) + ", }";
+    String dict =
+        "{'descr': '"
+            + t.dtype().descr()
+            + "', 'fortran_order': False, 'shape': "
+            + Tensor.shapeString(shape)
+            + ", }";
     // magic + version + length + dict + padding + '\n' is a multiple of 64 bytes.
     int unpadded = MAGIC.length + 2 + 2 + dict.length() + 1;
     int padding = (64 - unpadded % 64) % 64;
     byte[] header = (dict + " ".repeat(padding) + "\n").getBytes(StandardCharsets.ISO_8859_1);
-    ByteBuffer out = ByteBuffer.allocate(MAGIC.length + 4 + header.length + t.bytes().length).order(ByteOrder.LITTLE_ENDIAN);
-    out.put(MAGIC).put((byte) 1).put((byte) 0).putShort((short) header.length).put(header).put(t.bytes());
+    ByteBuffer out =
+        ByteBuffer.allocate(MAGIC.length + 4 + header.length + t.bytes().length)
+            .order(ByteOrder.LITTLE_ENDIAN);
+    out.put(MAGIC)
+        .put((byte) 1)
+        .put((byte) 0)
+        .putShort((short) header.length)
+        .put(header)
+        .put(t.bytes());
     Path parent = path.toAbsolutePath().getParent();
     if (parent != null) {
       Files.createDirectories(parent);
@@ -140,7 +177,10 @@ public final class Npy {
     return true;
   }
 
-  /** The Python literal dict of an .npy header: string keys; string, bool, tuple-of-int or list values. */
+  /**
+   * The Python literal dict of an .npy header: string keys; string, bool, tuple-of-int or list
+   * values.
+   */
   static final class NpyHeader {
     private final String s;
     private int i;

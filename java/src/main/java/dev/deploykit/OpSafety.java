@@ -25,31 +25,38 @@ import org.tensorflow.proto.NameAttrList;
 import org.tensorflow.proto.NodeDef;
 
 /**
- * The op deny-list check. Before a SavedModel runs, every op that executing the given root
- * tensors can reach is collected: in the top-level graph by walking node inputs (data and
- * control) back from the roots, and in every function those nodes call, whether named by an
- * attribute of type {@code func} / {@code list(func)} (e.g. {@code StatefulPartitionedCall}'s
- * {@code f}) or by the op name itself (a call node whose op is a library function). A function
- * body is taken whole, not just its output cone: TF2 functions run their stateful ops through
- * automatic control dependencies even when no output depends on them.
+ * The op deny-list check. Before a SavedModel runs, every op that executing the given root tensors
+ * can reach is collected: in the top-level graph by walking node inputs (data and control) back
+ * from the roots, and in every function those nodes call, whether named by an attribute of type
+ * {@code func} / {@code list(func)} (e.g. {@code StatefulPartitionedCall}'s {@code f}) or by the op
+ * name itself (a call node whose op is a library function). A function body is taken whole, not
+ * just its output cone: TF2 functions run their stateful ops through automatic control dependencies
+ * even when no output depends on them.
  */
 public final class OpSafety {
   private OpSafety() {}
 
   /** The deny-list: op name to the reason it is denied. */
   public record DenyList(Map<String, String> ops) {
-    /** Reads {@code {"version": 1, "ops": [{"op", "why"}]}} and checks its sha256 (exit 3 on failure). */
+    /**
+     * Reads {@code {"version": 1, "ops": [{"op", "why"}]}} and checks its sha256 (exit 3 on
+     * failure).
+     */
     public static DenyList load(Path path, String expectedSha256) {
       String what = "deny-list " + path;
       try {
         if (!Files.isRegularFile(path)) {
-          throw DeploykitException.loadFailed(what, "missing (the manifest's safety.unsafe_ops); refusing to run unchecked");
+          throw DeploykitException.loadFailed(
+              what, "missing (the manifest's safety.unsafe_ops); refusing to run unchecked");
         }
         String actual = Hashing.fileSha256(path);
         if (!actual.equals(expectedSha256)) {
-          throw DeploykitException.loadFailed(what, "sha256 mismatch: manifest " + expectedSha256 + ", file " + actual);
+          throw DeploykitException.loadFailed(
+              what, "sha256 mismatch: manifest " + expectedSha256 + ", file " + actual);
         }
-        JsonObject doc = JsonParser.parseString(Files.readString(path, StandardCharsets.UTF_8)).getAsJsonObject();
+        JsonObject doc =
+            JsonParser.parseString(Files.readString(path, StandardCharsets.UTF_8))
+                .getAsJsonObject();
         Map<String, String> ops = new LinkedHashMap<>();
         for (JsonElement e : doc.getAsJsonArray("ops")) {
           JsonObject o = e.getAsJsonObject();
@@ -58,7 +65,10 @@ public final class OpSafety {
         return new DenyList(Map.copyOf(ops));
       } catch (IOException e) {
         throw DeploykitException.loadFailed(what, "cannot read: " + e.getMessage());
-      } catch (JsonParseException | IllegalStateException | ClassCastException | NullPointerException e) {
+      } catch (JsonParseException
+          | IllegalStateException
+          | ClassCastException
+          | NullPointerException e) {
         throw DeploykitException.loadFailed(what, "malformed: " + e.getMessage());
       }
     }

@@ -15,9 +15,9 @@ import org.tensorflow.proto.SignatureDef;
 import org.tensorflow.proto.TensorInfo;
 
 /**
- * The checks on a SavedModel before TensorFlow loads it: the artifact's sha256, its meta graph
- * for the manifest's tags, and the serving signature's tensors against the manifest's keys and
- * tensor specs. Every failure is a load failure (exit 3).
+ * The checks on a SavedModel before TensorFlow loads it: the artifact's sha256, its meta graph for
+ * the manifest's tags, and the serving signature's tensors against the manifest's keys and tensor
+ * specs. Every failure is a load failure (exit 3).
  */
 final class SavedModels {
   private static final String INIT_OP_SIGNATURE = "__saved_model_init_op";
@@ -35,7 +35,8 @@ final class SavedModels {
       throw DeploykitException.loadFailed(what, "cannot hash " + dir + ": " + e.getMessage());
     }
     if (!actual.equals(expected)) {
-      throw DeploykitException.loadFailed(what, "sha256 mismatch: manifest " + expected + ", files " + actual);
+      throw DeploykitException.loadFailed(
+          what, "sha256 mismatch: manifest " + expected + ", files " + actual);
     }
   }
 
@@ -54,37 +55,74 @@ final class SavedModels {
       }
       available.add(String.join(",", has));
     }
-    throw DeploykitException.loadFailed(what, "no meta graph with tags " + tags + " (has: " + String.join("; ", available) + ")");
+    throw DeploykitException.loadFailed(
+        what, "no meta graph with tags " + tags + " (has: " + String.join("; ", available) + ")");
   }
 
   static SignatureDef signature(String what, MetaGraphDef metaGraph, String key) {
     SignatureDef signature = metaGraph.getSignatureDefMap().get(key);
     if (signature == null) {
-      throw DeploykitException.loadFailed(what, "no signature '" + key + "' (has: " + String.join(", ", metaGraph.getSignatureDefMap().keySet()) + ")");
+      throw DeploykitException.loadFailed(
+          what,
+          "no signature '"
+              + key
+              + "' (has: "
+              + String.join(", ", metaGraph.getSignatureDefMap().keySet())
+              + ")");
     }
     return signature;
   }
 
-  /** Checks that the signature has every keyed tensor, with the runtime dtype and a compatible shape. */
-  static void checkSignature(String what, Manifest.ModelEntry model, Manifest.Artifact artifact, SignatureDef signature) {
+  /**
+   * Checks that the signature has every keyed tensor, with the runtime dtype and a compatible
+   * shape.
+   */
+  static void checkSignature(
+      String what, Manifest.ModelEntry model, Manifest.Artifact artifact, SignatureDef signature) {
     for (TensorSpec spec : model.inputs()) {
-      checkTensor(what, "input", signature.getInputsMap(), artifact.inputKeys().get(spec.name()), spec,
+      checkTensor(
+          what,
+          "input",
+          signature.getInputsMap(),
+          artifact.inputKeys().get(spec.name()),
+          spec,
           artifact.boundaryDtypes().getOrDefault(spec.name(), spec.dtype()));
     }
     for (TensorSpec spec : model.outputs()) {
-      checkTensor(what, "output", signature.getOutputsMap(), artifact.outputKeys().get(spec.name()), spec,
+      checkTensor(
+          what,
+          "output",
+          signature.getOutputsMap(),
+          artifact.outputKeys().get(spec.name()),
+          spec,
           artifact.boundaryDtypes().getOrDefault(spec.name(), spec.dtype()));
     }
   }
 
-  private static void checkTensor(String what, String role, Map<String, TensorInfo> tensors, String key, TensorSpec spec, DType runtime) {
+  private static void checkTensor(
+      String what,
+      String role,
+      Map<String, TensorInfo> tensors,
+      String key,
+      TensorSpec spec,
+      DType runtime) {
     TensorInfo info = tensors.get(key);
     if (info == null) {
-      throw DeploykitException.loadFailed(what, "the signature has no " + role + " '" + key + "' for " + spec.name()
-          + " (has: " + String.join(", ", tensors.keySet()) + ")");
+      throw DeploykitException.loadFailed(
+          what,
+          "the signature has no "
+              + role
+              + " '"
+              + key
+              + "' for "
+              + spec.name()
+              + " (has: "
+              + String.join(", ", tensors.keySet())
+              + ")");
     }
     if (info.getDtype() != TfTensors.dataType(runtime)) {
-      throw DeploykitException.loadFailed(what, role + " '" + key + "' is " + info.getDtype() + ", the manifest says " + runtime);
+      throw DeploykitException.loadFailed(
+          what, role + " '" + key + "' is " + info.getDtype() + ", the manifest says " + runtime);
     }
     var dims = info.getTensorShape().getDimList();
     if (info.getTensorShape().getUnknownRank()) {
@@ -96,8 +134,17 @@ final class SavedModels {
       ok = d.dynamic() || dims.get(i).getSize() < 0 || dims.get(i).getSize() == d.size();
     }
     if (!ok) {
-      throw DeploykitException.loadFailed(what, role + " '" + key + "' has shape " + dims.stream().map(d -> Long.toString(d.getSize()))
-          .collect(Collectors.joining(", ", "(", ")")) + ", the manifest says " + spec.shape());
+      throw DeploykitException.loadFailed(
+          what,
+          role
+              + " '"
+              + key
+              + "' has shape "
+              + dims.stream()
+                  .map(d -> Long.toString(d.getSize()))
+                  .collect(Collectors.joining(", ", "(", ")"))
+              + ", the manifest says "
+              + spec.shape());
     }
   }
 

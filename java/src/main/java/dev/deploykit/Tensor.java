@@ -6,8 +6,8 @@ import java.util.Arrays;
 import java.util.stream.Collectors;
 
 /**
- * A dense tensor: dtype, shape and its little-endian C-order element bytes. Immutable by
- * convention (the accessors share the arrays; callers do not change them).
+ * A dense tensor: dtype, shape and its little-endian C-order element bytes. Immutable by convention
+ * (the accessors share the arrays; callers do not change them).
  */
 public final class Tensor {
   /** The contract's highest rank. */
@@ -23,7 +23,14 @@ public final class Tensor {
     }
     long n = elementCount(shape);
     if (n * dtype.bytes() != data.length) {
-      throw new IllegalArgumentException(dtype + " " + shapeString(shape) + " needs " + n * dtype.bytes() + " bytes, got " + data.length);
+      throw new IllegalArgumentException(
+          dtype
+              + " "
+              + shapeString(shape)
+              + " needs "
+              + n * dtype.bytes()
+              + " bytes, got "
+              + data.length);
     }
     this.dtype = dtype;
     this.shape = shape.clone();
@@ -119,7 +126,8 @@ public final class Tensor {
     float[] flat = new float[rows.length * cols];
     for (int r = 0; r < rows.length; r++) {
       if (rows[r].length != cols) {
-        throw new IllegalArgumentException("row " + r + " has " + rows[r].length + " values, row 0 has " + cols);
+        throw new IllegalArgumentException(
+            "row " + r + " has " + rows[r].length + " values, row 0 has " + cols);
       }
       System.arraycopy(rows[r], 0, flat, r * cols, cols);
     }
@@ -154,7 +162,9 @@ public final class Tensor {
     if (shape.length == 1) {
       return "(" + shape[0] + ",)";
     }
-    return Arrays.stream(shape).mapToObj(Long::toString).collect(Collectors.joining(", ", "(", ")"));
+    return Arrays.stream(shape)
+        .mapToObj(Long::toString)
+        .collect(Collectors.joining(", ", "(", ")"));
   }
 
   @Override

@@ -14,9 +14,9 @@ final class TensorArgs {
   private TensorArgs() {}
 
   /**
-   * Files by tensor name. {@code dir} (may be null) supplies {@code dir/<name>.npy} for every
-   * name; {@code NAME=FILE} items add or replace names (unknown names are kept, for the caller
-   * to report); a bare file needs exactly one tensor name.
+   * Files by tensor name. {@code dir} (may be null) supplies {@code dir/<name>.npy} for every name;
+   * {@code NAME=FILE} items add or replace names (unknown names are kept, for the caller to
+   * report); a bare file needs exactly one tensor name.
    */
   static Map<String, Path> resolve(String role, List<String> items, Path dir, List<String> names) {
     Map<String, Path> out = new LinkedHashMap<>();
@@ -32,8 +32,15 @@ final class TensorArgs {
       String file;
       if (eq < 0) {
         if (names.size() != 1) {
-          throw DeploykitException.badInput("--" + role + " " + item, "a bare file needs a model with one " + role
-              + ", this one has " + names.size() + " (" + String.join(", ", names) + "): use NAME=FILE");
+          throw DeploykitException.badInput(
+              "--" + role + " " + item,
+              "a bare file needs a model with one "
+                  + role
+                  + ", this one has "
+                  + names.size()
+                  + " ("
+                  + String.join(", ", names)
+                  + "): use NAME=FILE");
         }
         name = names.get(0);
         file = item;
@@ -52,12 +59,24 @@ final class TensorArgs {
     return out;
   }
 
-  /** Refuses a name the model does not have (outputs and checks; inputs go through {@link InputCheck}). */
+  /**
+   * Refuses a name the model does not have (outputs and checks; inputs go through {@link
+   * InputCheck}).
+   */
   static void requireKnown(String role, Map<String, Path> files, List<String> names) {
     for (String name : files.keySet()) {
       if (!names.contains(name)) {
-        throw DeploykitException.badInput(role + " " + name,
-            "unknown " + role + " \"" + name + "\" (model " + role + "s: " + String.join(", ", names) + ")");
+        throw DeploykitException.badInput(
+            role + " " + name,
+            "unknown "
+                + role
+                + " \""
+                + name
+                + "\" (model "
+                + role
+                + "s: "
+                + String.join(", ", names)
+                + ")");
       }
     }
   }

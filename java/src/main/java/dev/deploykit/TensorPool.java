@@ -5,15 +5,16 @@ import org.tensorflow.types.family.TType;
 
 /**
  * A few spare input tensors of one model input, reused across calls of the same dtype and shape
- * instead of being allocated per call. Each is used by one call at a time and rewritten in one
- * bulk copy; tensors over {@link #MAX_BYTES} are never pooled.
+ * instead of being allocated per call. Each is used by one call at a time and rewritten in one bulk
+ * copy; tensors over {@link #MAX_BYTES} are never pooled.
  */
 final class TensorPool implements AutoCloseable {
   /** Tensors up to this many bytes (256 KiB) are pooled. */
   static final long MAX_BYTES = 256 * 1024;
 
   private final AtomicReferenceArray<TType> spares =
-      new AtomicReferenceArray<>(Math.max(2, Math.min(16, Runtime.getRuntime().availableProcessors())));
+      new AtomicReferenceArray<>(
+          Math.max(2, Math.min(16, Runtime.getRuntime().availableProcessors())));
 
   /** A TF tensor holding {@code t} that this call owns until {@link #giveBack}. */
   TType take(Tensor t) {
@@ -23,7 +24,8 @@ final class TensorPool implements AutoCloseable {
         if (spares.get(i) != null) {
           TType spare = spares.getAndSet(i, null);
           if (spare != null) {
-            if (type.isInstance(spare) && java.util.Arrays.equals(spare.shape().asArray(), t.shape())) {
+            if (type.isInstance(spare)
+                && java.util.Arrays.equals(spare.shape().asArray(), t.shape())) {
               TfTensors.write(spare, t);
               return spare;
             }

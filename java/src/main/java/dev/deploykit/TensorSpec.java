@@ -5,8 +5,8 @@ import java.util.stream.Collectors;
 
 /**
  * One model input or output as the manifest specifies it: name, dtype, shape, and for integer
- * inputs the optional inclusive {@code range} of valid values (null when absent; documentation,
- * not checked on calls).
+ * inputs the optional inclusive {@code range} of valid values (null when absent; documentation, not
+ * checked on calls).
  */
 public record TensorSpec(String name, DType dtype, List<Dim> shape, long[] range) {
 
@@ -30,7 +30,9 @@ public record TensorSpec(String name, DType dtype, List<Dim> shape, long[] range
     }
   }
 
-  /** The inclusive range of a dynamic dim ({@code max} is {@link Long#MAX_VALUE} when unbounded). */
+  /**
+   * The inclusive range of a dynamic dim ({@code max} is {@link Long#MAX_VALUE} when unbounded).
+   */
   public record DimRange(long min, long max) {
     public static final DimRange ANY = new DimRange(0, Long.MAX_VALUE);
 
@@ -50,6 +52,10 @@ public record TensorSpec(String name, DType dtype, List<Dim> shape, long[] range
 
   @Override
   public String toString() {
-    return name + " " + dtype + " " + shape.stream().map(Dim::toString).collect(Collectors.joining(", ", "[", "]"));
+    return name
+        + " "
+        + dtype
+        + " "
+        + shape.stream().map(Dim::toString).collect(Collectors.joining(", ", "[", "]"));
   }
 }

@@ -15,8 +15,8 @@ import org.tensorflow.types.family.TType;
 /**
  * Conversions between {@link Tensor} and TF Java tensors ({@code TFloat32}, {@code TFloat16},
  * {@code TInt32}, {@code TInt64}, {@code TUint8}, {@code TBool}). Both keep little-endian element
- * bytes (TensorFlow's raw buffers are in the host's order, little-endian on every platform
- * TF Java ships for), so a conversion is one bulk copy.
+ * bytes (TensorFlow's raw buffers are in the host's order, little-endian on every platform TF Java
+ * ships for), so a conversion is one bulk copy.
  */
 public final class TfTensors {
   private TfTensors() {}
@@ -59,7 +59,8 @@ public final class TfTensors {
 
   /** A new TF tensor holding a copy of {@code t}; the caller closes it. */
   public static TType toTf(Tensor t) {
-    return org.tensorflow.Tensor.of(tfType(t.dtype()), shape(t.shape()), DataBuffers.of(t.bytes(), true, false));
+    return org.tensorflow.Tensor.of(
+        tfType(t.dtype()), shape(t.shape()), DataBuffers.of(t.bytes(), true, false));
   }
 
   /** Overwrites a TF tensor of the same dtype and shape with {@code t}'s bytes. */
@@ -71,7 +72,8 @@ public final class TfTensors {
   public static Tensor fromTf(org.tensorflow.Tensor tf) {
     DType dtype = fromDataType(tf.dataType());
     if (dtype == null) {
-      throw new IllegalStateException("TensorFlow tensor of " + tf.dataType() + " has no deploykit dtype");
+      throw new IllegalStateException(
+          "TensorFlow tensor of " + tf.dataType() + " has no deploykit dtype");
     }
     ByteDataBuffer raw = tf.asRawTensor().data();
     byte[] bytes = new byte[Math.toIntExact(raw.size())];

@@ -5,8 +5,8 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * The contract's timed runs: the object {@code --timing} writes to its file and a timed
- * {@code --jobs} line carries as {@code "timing"}, and the latency statistics in it (microseconds).
+ * The contract's timed runs: the object {@code --timing} writes to its file and a timed {@code
+ * --jobs} line carries as {@code "timing"}, and the latency statistics in it (microseconds).
  */
 final class Timing {
   private Timing() {}
@@ -17,8 +17,15 @@ final class Timing {
    * object: {@code runtime_init_ms, load_ms, first_ms, batch, latency_us, direct_latency_us,
    * direct, runtime}. The caller has made the first call ({@code firstMs}) and measured the rest.
    */
-  static Map<String, Object> measure(Model net, Manifest.ModelEntry entry, Map<String, Tensor> x, int warmup, int repeat,
-      double runtimeInitMs, double loadMs, double firstMs) {
+  static Map<String, Object> measure(
+      Model net,
+      Manifest.ModelEntry entry,
+      Map<String, Tensor> x,
+      int warmup,
+      int repeat,
+      double runtimeInitMs,
+      double loadMs,
+      double firstMs) {
     long[][] samples;
     try (Model.Direct direct = net.direct(x)) {
       samples = interleaved(warmup, repeat, () -> net.predict(x), direct::run);
@@ -31,7 +38,9 @@ final class Timing {
     doc.put("latency_us", latencyUs(samples[0]));
     doc.put("direct_latency_us", latencyUs(samples[1]));
     doc.put("direct", Model.DIRECT_DESCRIPTION);
-    doc.put("runtime", "TF Java " + Versions.tensorflowJava() + " (TensorFlow " + Versions.tensorflow() + ")");
+    doc.put(
+        "runtime",
+        "TF Java " + Versions.tensorflowJava() + " (TensorFlow " + Versions.tensorflow() + ")");
     return doc;
   }
 
@@ -46,8 +55,8 @@ final class Timing {
 
   /**
    * Times each loop: {@code warmup} untimed calls of each, then {@code repeat} timed calls of each,
-   * interleaved in up to {@link #ROUNDS} blocks of {@code repeat / ROUNDS} calls (the remainder in the
-   * first blocks), flipping which loop goes first every round, so that load changes on a shared
+   * interleaved in up to {@link #ROUNDS} blocks of {@code repeat / ROUNDS} calls (the remainder in
+   * the first blocks), flipping which loop goes first every round, so that load changes on a shared
    * machine hit all loops alike. Returns each loop's samples in nanoseconds.
    */
   static long[][] interleaved(int warmup, int repeat, Runnable... loops) {

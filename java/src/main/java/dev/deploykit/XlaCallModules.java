@@ -10,8 +10,8 @@ import org.tensorflow.proto.AttrValue;
  * What a SavedModel's {@code XlaCallModule} ops (jax2tf's native serialization) say about
  * themselves: the op's serialization {@code version} attribute and the producer string in the
  * header of its serialized StableHLO module (MLIR bytecode: magic {@code ML\xEFR}, a varint
- * bytecode version, then a NUL-terminated producer such as {@code StableHLO_v1.15.0}). Used to
- * name the cause when this TensorFlow cannot run the module.
+ * bytecode version, then a NUL-terminated producer such as {@code StableHLO_v1.15.0}). Used to name
+ * the cause when this TensorFlow cannot run the module.
  */
 final class XlaCallModules {
   static final String OP = "XlaCallModule";
@@ -23,18 +23,27 @@ final class XlaCallModules {
   static List<Info> find(List<OpSafety.Node> reachable) {
     return reachable.stream()
         .filter(n -> n.op().equals(OP))
-        .map(n -> {
-          AttrValue version = n.def().getAttrMap().get("version");
-          AttrValue module = n.def().getAttrMap().get("module");
-          return new Info(n.name(), version == null ? -1 : version.getI(), module == null ? "unknown" : producer(module.getS()));
-        })
+        .map(
+            n -> {
+              AttrValue version = n.def().getAttrMap().get("version");
+              AttrValue module = n.def().getAttrMap().get("module");
+              return new Info(
+                  n.name(),
+                  version == null ? -1 : version.getI(),
+                  module == null ? "unknown" : producer(module.getS()));
+            })
         .toList();
   }
 
   /** e.g. "XlaCallModule (serialization version 9, module bytecode StableHLO_v1.15.0)". */
   static String describe(List<Info> infos) {
-    return OP + " (" + infos.stream().map(i -> "serialization version " + i.version() + ", module bytecode " + i.producer())
-        .distinct().collect(Collectors.joining("; ")) + ")";
+    return OP
+        + " ("
+        + infos.stream()
+            .map(i -> "serialization version " + i.version() + ", module bytecode " + i.producer())
+            .distinct()
+            .collect(Collectors.joining("; "))
+        + ")";
   }
 
   static String producer(ByteString module) {

@@ -25,7 +25,10 @@ class CliTest {
   @TempDir Path tmp;
 
   private static String[] args(Path manifest, String model, Path input, String... more) {
-    List<String> a = new ArrayList<>(List.of("--manifest", manifest.toString(), "--model", model, "--input", input.toString()));
+    List<String> a =
+        new ArrayList<>(
+            List.of(
+                "--manifest", manifest.toString(), "--model", model, "--input", input.toString()));
     a.addAll(Arrays.asList(more));
     return a.toArray(String[]::new);
   }
@@ -39,7 +42,9 @@ class CliTest {
     return Fixtures.expectedDir(M, model, "golden").resolve("output.npy");
   }
 
-  /** Exit code {@code code}, nothing on stdout, exactly one {@code error: what: why} line on stderr. */
+  /**
+   * Exit code {@code code}, nothing on stdout, exactly one {@code error: what: why} line on stderr.
+   */
   private static Fixtures.Run assertError(int code, String fragment, Fixtures.Run run) {
     assertEquals(code, run.code(), run.toString());
     assertEquals("", run.out());
@@ -57,38 +62,79 @@ class CliTest {
     Fixtures.Run help = Fixtures.cli("--help");
     assertEquals(0, help.code());
     assertTrue(help.out().contains("--allow-unsafe-ops"), help.out());
-    assertError(2, "Unknown option: '--bogus'", Fixtures.cli(args(M, "mlp_keras", in("mlp_keras"), "--output", "o.npy", "--bogus")));
+    assertError(
+        2,
+        "Unknown option: '--bogus'",
+        Fixtures.cli(args(M, "mlp_keras", in("mlp_keras"), "--output", "o.npy", "--bogus")));
     assertError(2, "Missing required option", Fixtures.cli("--model", "mlp_keras"));
     assertError(2, "give --model", Fixtures.cli("--manifest", M.toString()));
-    assertError(2, "give --input", Fixtures.cli("--manifest", M.toString(), "--model", "mlp_keras"));
-    assertError(2, "--repeat must be", Fixtures.cli(args(M, "mlp_keras", in("mlp_keras"), "--timing", "t.json", "--repeat", "0")));
+    assertError(
+        2, "give --input", Fixtures.cli("--manifest", M.toString(), "--model", "mlp_keras"));
+    assertError(
+        2,
+        "--repeat must be",
+        Fixtures.cli(args(M, "mlp_keras", in("mlp_keras"), "--timing", "t.json", "--repeat", "0")));
   }
 
   @Test
   void checkPassesAndWritesTheOutput() throws IOException {
     Path out = tmp.resolve("out.npy");
-    Fixtures.Run run = Fixtures.cli(args(M, "mlp_keras", in("mlp_keras"), "--format", "saved-model", "--output", out.toString(),
-        "--check", expected("mlp_keras").toString()));
+    Fixtures.Run run =
+        Fixtures.cli(
+            args(
+                M,
+                "mlp_keras",
+                in("mlp_keras"),
+                "--format",
+                "saved-model",
+                "--output",
+                out.toString(),
+                "--check",
+                expected("mlp_keras").toString()));
     assertEquals(0, run.code(), run.toString());
-    assertTrue(run.out().matches("check output: pass max_abs=\\S+ mismatches=0/64 \\(atol 1e-05 rtol 0.0001\\)\\R"), run.out());
+    assertTrue(
+        run.out()
+            .matches(
+                "check output: pass max_abs=\\S+ mismatches=0/64 \\(atol 1e-05 rtol 0.0001\\)\\R"),
+        run.out());
     assertEquals("", run.err());
     try (Model model = Model.load(M, "mlp_keras")) {
-      assertArrayEquals(model.predict(Map.of("input", Npy.read(in("mlp_keras")))).get("output").bytes(), Npy.read(out).bytes());
+      assertArrayEquals(
+          model.predict(Map.of("input", Npy.read(in("mlp_keras")))).get("output").bytes(),
+          Npy.read(out).bytes());
     }
   }
 
   @Test
   void namedFilesAndFoldersAreTheSameRun() throws IOException {
     Path dir = tmp.resolve("outs");
-    Fixtures.Run run = Fixtures.cli("--manifest", M.toString(), "--model", "wide_keras",
-        "--input-dir", Fixtures.goldenDir(M, "wide_keras", "golden").toString(), "--output-dir", dir.toString(),
-        "--check-dir", Fixtures.expectedDir(M, "wide_keras", "golden").toString());
+    Fixtures.Run run =
+        Fixtures.cli(
+            "--manifest",
+            M.toString(),
+            "--model",
+            "wide_keras",
+            "--input-dir",
+            Fixtures.goldenDir(M, "wide_keras", "golden").toString(),
+            "--output-dir",
+            dir.toString(),
+            "--check-dir",
+            Fixtures.expectedDir(M, "wide_keras", "golden").toString());
     assertEquals(0, run.code(), run.toString());
     assertTrue(run.out().startsWith("check output: pass "), run.out());
     Path named = tmp.resolve("named.npy");
-    run = Fixtures.cli("--manifest", M.toString(), "--model", "wide_keras",
-        "--input", "input=" + Fixtures.goldenDir(M, "wide_keras", "golden").resolve("input.npy"), "--output", "output=" + named,
-        "--check", "output=" + Fixtures.expectedDir(M, "wide_keras", "golden").resolve("output.npy"));
+    run =
+        Fixtures.cli(
+            "--manifest",
+            M.toString(),
+            "--model",
+            "wide_keras",
+            "--input",
+            "input=" + Fixtures.goldenDir(M, "wide_keras", "golden").resolve("input.npy"),
+            "--output",
+            "output=" + named,
+            "--check",
+            "output=" + Fixtures.expectedDir(M, "wide_keras", "golden").resolve("output.npy"));
     assertEquals(0, run.code(), run.toString());
     assertArrayEquals(Files.readAllBytes(dir.resolve("output.npy")), Files.readAllBytes(named));
     Fixtures.Run none = Fixtures.cli(args(M, "wide_keras", in("wide_keras")));
@@ -99,8 +145,16 @@ class CliTest {
   @ParameterizedTest
   @ValueSource(strings = {"mlp_keras", "wide_keras"})
   void checkOfTheSpecialValues(String id) {
-    Fixtures.Run run = Fixtures.cli("--manifest", M.toString(), "--model", id, "--input-dir", Fixtures.goldenDir(M, id, "special").toString(),
-        "--check-dir", Fixtures.expectedDir(M, id, "special").toString());
+    Fixtures.Run run =
+        Fixtures.cli(
+            "--manifest",
+            M.toString(),
+            "--model",
+            id,
+            "--input-dir",
+            Fixtures.goldenDir(M, id, "special").toString(),
+            "--check-dir",
+            Fixtures.expectedDir(M, id, "special").toString());
     assertEquals(0, run.code(), run.toString());
   }
 
@@ -112,23 +166,46 @@ class CliTest {
     wrong[9] = Float.NaN;
     Path bad = tmp.resolve("wrong.npy");
     Npy.write(bad, Tensor.ofFloats(expected.shape(), wrong));
-    Fixtures.Run run = Fixtures.cli(args(M, "mlp_keras", in("mlp_keras"), "--check", bad.toString()));
+    Fixtures.Run run =
+        Fixtures.cli(args(M, "mlp_keras", in("mlp_keras"), "--check", bad.toString()));
     assertEquals(1, run.code(), run.toString());
-    assertTrue(run.out().startsWith("check output: FAIL max_abs=0.01 mismatches=2/64 (atol 1e-05 rtol 0.0001, worst index 9)"), run.out());
+    assertTrue(
+        run.out()
+            .startsWith(
+                "check output: FAIL max_abs=0.01 mismatches=2/64 (atol 1e-05 rtol 0.0001, worst"
+                    + " index 9)"),
+        run.out());
 
     // a reference of another shape or dtype is a failed check, not a crash
     Npy.write(bad, Tensor.ofFloats(new long[] {64, 2}, new float[128]));
     run = Fixtures.cli(args(M, "mlp_keras", in("mlp_keras"), "--check", "output=" + bad));
     assertEquals(1, run.code(), run.toString());
-    assertTrue(run.out().startsWith("check output: FAIL max_abs=nan mismatches=64/64 (got float32 (64, 1), expected float32 (64, 2))"), run.out());
+    assertTrue(
+        run.out()
+            .startsWith(
+                "check output: FAIL max_abs=nan mismatches=64/64 (got float32 (64, 1), expected"
+                    + " float32 (64, 2))"),
+        run.out());
     Npy.write(bad, Tensor.ofInts(new long[] {64, 1}, new int[64]));
-    assertEquals(1, Fixtures.cli(args(M, "mlp_keras", in("mlp_keras"), "--check", bad.toString())).code());
+    assertEquals(
+        1, Fixtures.cli(args(M, "mlp_keras", in("mlp_keras"), "--check", bad.toString())).code());
   }
 
   @Test
   void timingFile() throws IOException {
     Path t = tmp.resolve("timing.json");
-    Fixtures.Run run = Fixtures.cli(args(M, "mlp_keras", in("mlp_keras"), "--repeat", "20", "--warmup", "3", "--timing", t.toString()));
+    Fixtures.Run run =
+        Fixtures.cli(
+            args(
+                M,
+                "mlp_keras",
+                in("mlp_keras"),
+                "--repeat",
+                "20",
+                "--warmup",
+                "3",
+                "--timing",
+                t.toString()));
     assertEquals(0, run.code(), run.toString());
     JsonObject doc = JsonParser.parseString(Files.readString(t)).getAsJsonObject();
     assertTrue(doc.get("load_ms").getAsDouble() > 0);
@@ -146,7 +223,9 @@ class CliTest {
     Path t = tmp.resolve("timing-direct.json");
     Path one = tmp.resolve("one.npy");
     Npy.write(one, Fixtures.head(Npy.read(in("mlp_keras")), 1));
-    Fixtures.Run run = Fixtures.cli(args(M, "mlp_keras", one, "--repeat", "25", "--warmup", "2", "--timing", t.toString()));
+    Fixtures.Run run =
+        Fixtures.cli(
+            args(M, "mlp_keras", one, "--repeat", "25", "--warmup", "2", "--timing", t.toString()));
     assertEquals(0, run.code(), run.toString());
     JsonObject doc = JsonParser.parseString(Files.readString(t)).getAsJsonObject();
     assertEquals(1, doc.get("batch").getAsInt());
@@ -163,23 +242,56 @@ class CliTest {
   @Test
   void badInputsExitTwo() throws IOException {
     String o = tmp.resolve("o.npy").toString();
-    assertError(2, "no such file", Fixtures.cli(args(M, "mlp_keras", tmp.resolve("missing.npy"), "--output", o)));
-    assertError(2, "no such file", Fixtures.cli(args(tmp.resolve("none.json"), "mlp_keras", in("mlp_keras"), "--output", o)));
-    assertError(2, "not in", Fixtures.cli(args(M, "no_such_model", in("mlp_keras"), "--output", o)));
-    assertError(2, "has no saved-model artifact", Fixtures.cli(args(M, "mlp_torch", in("mlp_torch"), "--output", o)));
-    assertError(2, "only saved-model", Fixtures.cli(args(M, "mlp_keras", in("mlp_keras"), "--format", "onnx", "--output", o)));
+    assertError(
+        2,
+        "no such file",
+        Fixtures.cli(args(M, "mlp_keras", tmp.resolve("missing.npy"), "--output", o)));
+    assertError(
+        2,
+        "no such file",
+        Fixtures.cli(args(tmp.resolve("none.json"), "mlp_keras", in("mlp_keras"), "--output", o)));
+    assertError(
+        2, "not in", Fixtures.cli(args(M, "no_such_model", in("mlp_keras"), "--output", o)));
+    assertError(
+        2,
+        "has no saved-model artifact",
+        Fixtures.cli(args(M, "mlp_torch", in("mlp_torch"), "--output", o)));
+    assertError(
+        2,
+        "only saved-model",
+        Fixtures.cli(args(M, "mlp_keras", in("mlp_keras"), "--format", "onnx", "--output", o)));
     // wrong shape: wide_keras's 256-wide rows into the 10-wide mlp
-    assertError(2, "error: input input: dim 1 is 256, expected 10", Fixtures.cli(args(M, "mlp_keras", in("wide_keras"), "--output", o)));
-    assertError(2, "unknown input \"x\" (model inputs: input)", Fixtures.cli(args(M, "mlp_keras", Path.of("x=" + in("mlp_keras")))));
-    assertError(2, "unknown output \"y\"", Fixtures.cli(args(M, "mlp_keras", in("mlp_keras"), "--output", "y=" + o)));
-    assertError(2, "given twice", Fixtures.cli(args(M, "mlp_keras", in("mlp_keras"), "--input", in("mlp_keras").toString())));
-    assertError(2, "no such file", Fixtures.cli("--manifest", M.toString(), "--model", "mlp_keras", "--input-dir", tmp.toString()));
+    assertError(
+        2,
+        "error: input input: dim 1 is 256, expected 10",
+        Fixtures.cli(args(M, "mlp_keras", in("wide_keras"), "--output", o)));
+    assertError(
+        2,
+        "unknown input \"x\" (model inputs: input)",
+        Fixtures.cli(args(M, "mlp_keras", Path.of("x=" + in("mlp_keras")))));
+    assertError(
+        2,
+        "unknown output \"y\"",
+        Fixtures.cli(args(M, "mlp_keras", in("mlp_keras"), "--output", "y=" + o)));
+    assertError(
+        2,
+        "given twice",
+        Fixtures.cli(args(M, "mlp_keras", in("mlp_keras"), "--input", in("mlp_keras").toString())));
+    assertError(
+        2,
+        "no such file",
+        Fixtures.cli(
+            "--manifest", M.toString(), "--model", "mlp_keras", "--input-dir", tmp.toString()));
     Path ints = tmp.resolve("ints.npy");
     Npy.write(ints, Tensor.ofInts(new long[] {2, 10}, new int[20]));
-    assertError(2, "error: input input: expected float32, got int32", Fixtures.cli(args(M, "mlp_keras", ints)));
+    assertError(
+        2,
+        "error: input input: expected float32, got int32",
+        Fixtures.cli(args(M, "mlp_keras", ints)));
 
     Path f8 = tmp.resolve("f8.npy");
-    Files.write(f8, NpyTest.npy(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (1, 10), }", 20));
+    Files.write(
+        f8, NpyTest.npy(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (1, 10), }", 20));
     assertError(2, "dtype '<f8'", Fixtures.cli(args(M, "mlp_keras", f8, "--output", o)));
 
     byte[] golden = Files.readAllBytes(in("mlp_keras"));
@@ -189,23 +301,45 @@ class CliTest {
 
     Path broken = tmp.resolve("broken.json");
     Files.writeString(broken, "{\"schema_version\": 2, \"models\": [");
-    assertError(2, "not JSON", Fixtures.cli(args(broken, "mlp_keras", in("mlp_keras"), "--output", o)));
+    assertError(
+        2, "not JSON", Fixtures.cli(args(broken, "mlp_keras", in("mlp_keras"), "--output", o)));
     Files.writeString(broken, "{\"schema_version\": 2, \"models\": [{\"id\": \"x\"}]}");
-    assertError(2, "model x: 'inputs' is not a list", Fixtures.cli(args(broken, "x", in("mlp_keras"), "--output", o)));
+    assertError(
+        2,
+        "model x: 'inputs' is not a list",
+        Fixtures.cli(args(broken, "x", in("mlp_keras"), "--output", o)));
     Files.writeString(broken, "{\"models\": []}");
-    assertError(3, "schema_version (missing) is not supported (this client reads 2)", Fixtures.cli(args(broken, "x", in("mlp_keras"))));
+    assertError(
+        3,
+        "schema_version (missing) is not supported (this client reads 2)",
+        Fixtures.cli(args(broken, "x", in("mlp_keras"))));
   }
 
   @Test
   void integrityFailuresExitThree() throws IOException {
     // sha256 in the manifest does not match the files
-    Path a = Fixtures.copyModel(M, "mlp_keras", tmp.resolve("a"), doc -> Fixtures.savedModelArtifact(doc, "mlp_keras").addProperty("sha256", "0".repeat(64)));
-    assertError(3, "sha256 mismatch", Fixtures.cli(args(a, "mlp_keras", in("mlp_keras"), "--output", tmp.resolve("o.npy").toString())));
+    Path a =
+        Fixtures.copyModel(
+            M,
+            "mlp_keras",
+            tmp.resolve("a"),
+            doc ->
+                Fixtures.savedModelArtifact(doc, "mlp_keras")
+                    .addProperty("sha256", "0".repeat(64)));
+    assertError(
+        3,
+        "sha256 mismatch",
+        Fixtures.cli(
+            args(a, "mlp_keras", in("mlp_keras"), "--output", tmp.resolve("o.npy").toString())));
 
     // the artifact folder is missing
     Path b = Fixtures.copyModel(M, "mlp_keras", tmp.resolve("b"), doc -> {});
     deleteTree(tmp.resolve("b/mlp_keras/saved_model"));
-    assertError(3, "is missing", Fixtures.cli(args(b, "mlp_keras", in("mlp_keras"), "--output", tmp.resolve("o.npy").toString())));
+    assertError(
+        3,
+        "is missing",
+        Fixtures.cli(
+            args(b, "mlp_keras", in("mlp_keras"), "--output", tmp.resolve("o.npy").toString())));
   }
 
   @Test
@@ -218,13 +352,29 @@ class CliTest {
       bytes[bytes.length / 2 + i] ^= (byte) 0x5a;
     }
     Files.write(data, bytes);
-    String[] run = args(manifest, "wide_keras", in("wide_keras"), "--output", tmp.resolve("o.npy").toString());
+    String[] run =
+        args(manifest, "wide_keras", in("wide_keras"), "--output", tmp.resolve("o.npy").toString());
     assertError(3, "sha256 mismatch", Fixtures.cli(run));
 
-    // The manifest's sha256 updated to match: the integrity check passes, TF's restore must fail cleanly.
+    // The manifest's sha256 updated to match: the integrity check passes, TF's restore must fail
+    // cleanly.
     String sha = Hashing.artifactSha256(dir.resolve("wide_keras/saved_model"));
-    Path rehashed = Fixtures.copyModel(manifest, "wide_keras", tmp.resolve("d"), doc -> Fixtures.savedModelArtifact(doc, "wide_keras").addProperty("sha256", sha));
-    assertError(3, "TensorFlow could not load the SavedModel", Fixtures.cli(args(rehashed, "wide_keras", in("wide_keras"), "--output", tmp.resolve("o.npy").toString())));
+    Path rehashed =
+        Fixtures.copyModel(
+            manifest,
+            "wide_keras",
+            tmp.resolve("d"),
+            doc -> Fixtures.savedModelArtifact(doc, "wide_keras").addProperty("sha256", sha));
+    assertError(
+        3,
+        "TensorFlow could not load the SavedModel",
+        Fixtures.cli(
+            args(
+                rehashed,
+                "wide_keras",
+                in("wide_keras"),
+                "--output",
+                tmp.resolve("o.npy").toString())));
   }
 
   @Test
@@ -235,14 +385,33 @@ class CliTest {
     byte[] bytes = Files.readAllBytes(pb);
     Files.write(pb, Arrays.copyOf(bytes, bytes.length / 3));
     String sha = Hashing.artifactSha256(dir.resolve("mlp_keras/saved_model"));
-    Path rehashed = Fixtures.copyModel(manifest, "mlp_keras", tmp.resolve("h"), doc -> Fixtures.savedModelArtifact(doc, "mlp_keras").addProperty("sha256", sha));
-    assertError(3, "saved_model.pb", Fixtures.cli(args(rehashed, "mlp_keras", in("mlp_keras"), "--output", tmp.resolve("o.npy").toString())));
+    Path rehashed =
+        Fixtures.copyModel(
+            manifest,
+            "mlp_keras",
+            tmp.resolve("h"),
+            doc -> Fixtures.savedModelArtifact(doc, "mlp_keras").addProperty("sha256", sha));
+    assertError(
+        3,
+        "saved_model.pb",
+        Fixtures.cli(
+            args(
+                rehashed,
+                "mlp_keras",
+                in("mlp_keras"),
+                "--output",
+                tmp.resolve("o.npy").toString())));
   }
 
-  /** Bit flips anywhere in the SavedModel, with the manifest's sha256 updated: a clean exit, never a crash. */
+  /**
+   * Bit flips anywhere in the SavedModel, with the manifest's sha256 updated: a clean exit, never a
+   * crash.
+   */
   @Test
   void randomBitFlipsWithMatchingHashFailCleanly() throws IOException {
-    String[] files = {"saved_model.pb", "variables/variables.index", "variables/variables.data-00000-of-00001"};
+    String[] files = {
+      "saved_model.pb", "variables/variables.index", "variables/variables.data-00000-of-00001"
+    };
     Random random = new Random(20261125);
     for (int trial = 0; trial < 12; trial++) {
       Path dir = tmp.resolve("flip" + trial);
@@ -254,9 +423,20 @@ class CliTest {
       }
       Files.write(file, bytes);
       String sha = Hashing.artifactSha256(dir.resolve("mlp_keras/saved_model"));
-      Path manifest = Fixtures.copyModel(base, "mlp_keras", tmp.resolve("flipped" + trial),
-          doc -> Fixtures.savedModelArtifact(doc, "mlp_keras").addProperty("sha256", sha));
-      Fixtures.Run run = Fixtures.cli(args(manifest, "mlp_keras", in("mlp_keras"), "--check", expected("mlp_keras").toString()));
+      Path manifest =
+          Fixtures.copyModel(
+              base,
+              "mlp_keras",
+              tmp.resolve("flipped" + trial),
+              doc -> Fixtures.savedModelArtifact(doc, "mlp_keras").addProperty("sha256", sha));
+      Fixtures.Run run =
+          Fixtures.cli(
+              args(
+                  manifest,
+                  "mlp_keras",
+                  in("mlp_keras"),
+                  "--check",
+                  expected("mlp_keras").toString()));
       String where = "trial " + trial + " (" + file.getFileName() + "): " + run;
       assertTrue(run.code() == 0 || run.code() == 1 || run.code() == 3, where);
       if (run.code() == 3) {
@@ -269,12 +449,17 @@ class CliTest {
   void unsafeFixture() {
     Path u = Fixtures.UNSAFE_MANIFEST;
     Path input = Fixtures.goldenDir(u, "unsafe_readfile", "golden").resolve("input.npy");
-    String expected = Fixtures.expectedDir(u, "unsafe_readfile", "golden").resolve("output.npy").toString();
-    assertError(3, "ReadFile", Fixtures.cli(args(u, "unsafe_readfile", input, "--check", expected)));
-    Fixtures.Run allowed = Fixtures.cli(args(u, "unsafe_readfile", input, "--check", expected, "--allow-unsafe-ops"));
+    String expected =
+        Fixtures.expectedDir(u, "unsafe_readfile", "golden").resolve("output.npy").toString();
+    assertError(
+        3, "ReadFile", Fixtures.cli(args(u, "unsafe_readfile", input, "--check", expected)));
+    Fixtures.Run allowed =
+        Fixtures.cli(args(u, "unsafe_readfile", input, "--check", expected, "--allow-unsafe-ops"));
     assertEquals(0, allowed.code(), allowed.toString());
     assertTrue(allowed.out().startsWith("check output: pass"), allowed.out());
-    assertTrue(allowed.err().startsWith("warning: unsafe_readfile reaches denied op(s) ReadFile"), allowed.err());
+    assertTrue(
+        allowed.err().startsWith("warning: unsafe_readfile reaches denied op(s) ReadFile"),
+        allowed.err());
   }
 
   private static void deleteTree(Path root) throws IOException {

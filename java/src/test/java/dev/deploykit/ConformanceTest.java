@@ -25,14 +25,18 @@ import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
 
-/** Every verdict of {@code testdata/conformance/verdicts.json}: npy files, manifests and input-check calls. */
+/**
+ * Every verdict of {@code testdata/conformance/verdicts.json}: npy files, manifests and input-check
+ * calls.
+ */
 class ConformanceTest {
   static final Path DIR = Fixtures.REPO.resolve("testdata/conformance");
   static final JsonObject VERDICTS = read();
 
   private static JsonObject read() {
     try {
-      return JsonParser.parseString(Files.readString(DIR.resolve("verdicts.json"))).getAsJsonObject();
+      return JsonParser.parseString(Files.readString(DIR.resolve("verdicts.json")))
+          .getAsJsonObject();
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -47,93 +51,138 @@ class ConformanceTest {
   @Test
   void fixturesCoverEveryKind() {
     assertEquals(1, VERDICTS.get("version").getAsInt());
-    assertTrue(entries("npy").size() >= 40 && entries("manifests").size() >= 20 && entries("calls").size() >= 10);
+    assertTrue(
+        entries("npy").size() >= 40
+            && entries("manifests").size() >= 20
+            && entries("calls").size() >= 10);
     assertTrue(entries("npy").stream().anyMatch(e -> !e.get("valid").getAsBoolean()));
   }
 
   @TestFactory
   Stream<DynamicTest> npyFiles() {
-    return entries("npy").stream().map(v -> DynamicTest.dynamicTest(v.get("file").getAsString(), () -> {
-      Path file = DIR.resolve(v.get("file").getAsString());
-      if (v.get("valid").getAsBoolean()) {
-        Tensor t = Npy.read(file);
-        assertEquals(v.get("dtype").getAsString(), t.dtype().id());
-        assertEquals(longs(v.getAsJsonArray("shape")), longs(t.shape()));
-        assertEquals(v.get("data_sha256").getAsString(), sha256(t.bytes()));
-      } else {
-        DeploykitException e = assertThrows(DeploykitException.class, () -> Npy.read(file), v.get("why").getAsString());
-        assertEquals(2, e.exitCode());
-        assertFalse(e.getMessage().contains("\n"));
-      }
-    }));
+    return entries("npy").stream()
+        .map(
+            v ->
+                DynamicTest.dynamicTest(
+                    v.get("file").getAsString(),
+                    () -> {
+                      Path file = DIR.resolve(v.get("file").getAsString());
+                      if (v.get("valid").getAsBoolean()) {
+                        Tensor t = Npy.read(file);
+                        assertEquals(v.get("dtype").getAsString(), t.dtype().id());
+                        assertEquals(longs(v.getAsJsonArray("shape")), longs(t.shape()));
+                        assertEquals(v.get("data_sha256").getAsString(), sha256(t.bytes()));
+                      } else {
+                        DeploykitException e =
+                            assertThrows(
+                                DeploykitException.class,
+                                () -> Npy.read(file),
+                                v.get("why").getAsString());
+                        assertEquals(2, e.exitCode());
+                        assertFalse(e.getMessage().contains("\n"));
+                      }
+                    }));
   }
 
   @TestFactory
   Stream<DynamicTest> manifests() {
-    return entries("manifests").stream().map(v -> DynamicTest.dynamicTest(v.get("file").getAsString(), () -> {
-      Path file = DIR.resolve(v.get("file").getAsString());
-      if (v.get("valid").getAsBoolean()) {
-        Manifest m = Manifest.read(file);
-        JsonArray models = v.getAsJsonArray("models");
-        assertEquals(models.size(), m.models().size());
-        for (JsonElement me : models) {
-          JsonObject want = me.getAsJsonObject();
-          Manifest.ModelEntry got = m.model(want.get("id").getAsString());
-          assertSpecs(want.getAsJsonArray("inputs"), got.inputs());
-          assertSpecs(want.getAsJsonArray("outputs"), got.outputs());
-          JsonObject dims = want.has("dims") ? want.getAsJsonObject("dims") : new JsonObject();
-          assertEquals(dims.keySet(), got.dims().keySet());
-          for (String d : dims.keySet()) {
-            JsonObject r = dims.getAsJsonObject(d);
-            assertEquals(r.has("min") ? r.get("min").getAsLong() : 0, got.range(d).min(), d);
-            assertEquals(r.has("max") ? r.get("max").getAsLong() : Long.MAX_VALUE, got.range(d).max(), d);
-          }
-        }
-      } else {
-        DeploykitException e = assertThrows(DeploykitException.class, () -> Manifest.read(file), v.get("why").getAsString());
-        assertEquals(v.get("exit").getAsInt(), e.exitCode(), e.getMessage());
-        assertFalse(e.getMessage().contains("\n"));
-        if (e.exitCode() == 3) {
-          assertTrue(e.getMessage().matches(".*: schema_version .* is not supported \\(this client reads 2\\)"), e.getMessage());
-        }
-      }
-    }));
+    return entries("manifests").stream()
+        .map(
+            v ->
+                DynamicTest.dynamicTest(
+                    v.get("file").getAsString(),
+                    () -> {
+                      Path file = DIR.resolve(v.get("file").getAsString());
+                      if (v.get("valid").getAsBoolean()) {
+                        Manifest m = Manifest.read(file);
+                        JsonArray models = v.getAsJsonArray("models");
+                        assertEquals(models.size(), m.models().size());
+                        for (JsonElement me : models) {
+                          JsonObject want = me.getAsJsonObject();
+                          Manifest.ModelEntry got = m.model(want.get("id").getAsString());
+                          assertSpecs(want.getAsJsonArray("inputs"), got.inputs());
+                          assertSpecs(want.getAsJsonArray("outputs"), got.outputs());
+                          JsonObject dims =
+                              want.has("dims") ? want.getAsJsonObject("dims") : new JsonObject();
+                          assertEquals(dims.keySet(), got.dims().keySet());
+                          for (String d : dims.keySet()) {
+                            JsonObject r = dims.getAsJsonObject(d);
+                            assertEquals(
+                                r.has("min") ? r.get("min").getAsLong() : 0, got.range(d).min(), d);
+                            assertEquals(
+                                r.has("max") ? r.get("max").getAsLong() : Long.MAX_VALUE,
+                                got.range(d).max(),
+                                d);
+                          }
+                        }
+                      } else {
+                        DeploykitException e =
+                            assertThrows(
+                                DeploykitException.class,
+                                () -> Manifest.read(file),
+                                v.get("why").getAsString());
+                        assertEquals(v.get("exit").getAsInt(), e.exitCode(), e.getMessage());
+                        assertFalse(e.getMessage().contains("\n"));
+                        if (e.exitCode() == 3) {
+                          assertTrue(
+                              e.getMessage()
+                                  .matches(
+                                      ".*: schema_version .* is not supported \\(this client reads"
+                                          + " 2\\)"),
+                              e.getMessage());
+                        }
+                      }
+                    }));
   }
 
   @TestFactory
   Stream<DynamicTest> calls() {
     List<JsonObject> calls = entries("calls");
-    return java.util.stream.IntStream.range(0, calls.size()).mapToObj(i -> {
-      JsonObject v = calls.get(i);
-      String name = i + ": " + v.get("why").getAsString();
-      return DynamicTest.dynamicTest(name, () -> {
-        Manifest m = Manifest.read(DIR.resolve(v.get("manifest").getAsString()));
-        Manifest.ModelEntry model = m.model(v.get("model").getAsString());
-        Manifest.Artifact artifact = v.has("format") ? model.artifactsOf(v.get("format").getAsString()).get(0) : null;
-        Map<String, Tensor> inputs = new LinkedHashMap<>();
-        for (Map.Entry<String, JsonElement> e : v.getAsJsonObject("inputs").entrySet()) {
-          inputs.put(e.getKey(), Npy.read(DIR.resolve(e.getValue().getAsString())));
-        }
-        if (v.get("valid").getAsBoolean()) {
-          InputCheck.check(model, artifact, inputs);
-          if (artifact != null) { // the boundary casts themselves succeed and keep the values
-            Map<String, Tensor> cast = InputCheck.toBoundary(model, artifact, inputs);
-            for (TensorSpec spec : model.inputs()) {
-              Tensor before = inputs.get(spec.name());
-              Tensor after = cast.get(spec.name());
-              assertEquals(artifact.boundaryDtypes().getOrDefault(spec.name(), spec.dtype()), after.dtype());
-              for (long k = 0; k < before.size(); k++) {
-                assertEquals(before.getDouble(k), after.getDouble(k));
-              }
-            }
-          }
-        } else {
-          DeploykitException e = assertThrows(DeploykitException.class, () -> InputCheck.check(model, artifact, inputs));
-          assertEquals(v.get("exit").getAsInt(), e.exitCode(), e.getMessage());
-          assertTrue(e.getMessage().startsWith("input "), e.getMessage());
-        }
-      });
-    });
+    return java.util.stream.IntStream.range(0, calls.size())
+        .mapToObj(
+            i -> {
+              JsonObject v = calls.get(i);
+              String name = i + ": " + v.get("why").getAsString();
+              return DynamicTest.dynamicTest(
+                  name,
+                  () -> {
+                    Manifest m = Manifest.read(DIR.resolve(v.get("manifest").getAsString()));
+                    Manifest.ModelEntry model = m.model(v.get("model").getAsString());
+                    Manifest.Artifact artifact =
+                        v.has("format")
+                            ? model.artifactsOf(v.get("format").getAsString()).get(0)
+                            : null;
+                    Map<String, Tensor> inputs = new LinkedHashMap<>();
+                    for (Map.Entry<String, JsonElement> e :
+                        v.getAsJsonObject("inputs").entrySet()) {
+                      inputs.put(e.getKey(), Npy.read(DIR.resolve(e.getValue().getAsString())));
+                    }
+                    if (v.get("valid").getAsBoolean()) {
+                      InputCheck.check(model, artifact, inputs);
+                      if (artifact
+                          != null) { // the boundary casts themselves succeed and keep the values
+                        Map<String, Tensor> cast = InputCheck.toBoundary(model, artifact, inputs);
+                        for (TensorSpec spec : model.inputs()) {
+                          Tensor before = inputs.get(spec.name());
+                          Tensor after = cast.get(spec.name());
+                          assertEquals(
+                              artifact.boundaryDtypes().getOrDefault(spec.name(), spec.dtype()),
+                              after.dtype());
+                          for (long k = 0; k < before.size(); k++) {
+                            assertEquals(before.getDouble(k), after.getDouble(k));
+                          }
+                        }
+                      }
+                    } else {
+                      DeploykitException e =
+                          assertThrows(
+                              DeploykitException.class,
+                              () -> InputCheck.check(model, artifact, inputs));
+                      assertEquals(v.get("exit").getAsInt(), e.exitCode(), e.getMessage());
+                      assertTrue(e.getMessage().startsWith("input "), e.getMessage());
+                    }
+                  });
+            });
   }
 
   private static void assertSpecs(JsonArray want, List<TensorSpec> got) {

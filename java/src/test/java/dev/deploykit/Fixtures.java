@@ -21,24 +21,30 @@ import java.util.function.Consumer;
 import java.util.stream.Stream;
 
 /**
- * The shared test export ({@code DEPLOYKIT_TEST_MANIFEST}) and the unsafe-op fixture
- * ({@code DEPLOYKIT_UNSAFE_MANIFEST}), both built by {@code make test-fixtures}. They are
- * read-only: tests that corrupt something copy it into a temporary folder first.
+ * The shared test export ({@code DEPLOYKIT_TEST_MANIFEST}) and the unsafe-op fixture ({@code
+ * DEPLOYKIT_UNSAFE_MANIFEST}), both built by {@code make test-fixtures}. They are read-only: tests
+ * that corrupt something copy it into a temporary folder first.
  */
 final class Fixtures {
-  static final Path REPO = Path.of(System.getenv().getOrDefault("DEPLOYKIT_REPO", "..")).toAbsolutePath().normalize();
-  static final Path TEST_MANIFEST = fromEnv("DEPLOYKIT_TEST_MANIFEST", "build/test-models/manifest.json");
-  static final Path UNSAFE_MANIFEST = fromEnv("DEPLOYKIT_UNSAFE_MANIFEST", "build/fixtures/unsafe/manifest.json");
+  static final Path REPO =
+      Path.of(System.getenv().getOrDefault("DEPLOYKIT_REPO", "..")).toAbsolutePath().normalize();
+  static final Path TEST_MANIFEST =
+      fromEnv("DEPLOYKIT_TEST_MANIFEST", "build/test-models/manifest.json");
+  static final Path UNSAFE_MANIFEST =
+      fromEnv("DEPLOYKIT_UNSAFE_MANIFEST", "build/fixtures/unsafe/manifest.json");
 
   private Fixtures() {}
 
   private static Path fromEnv(String name, String fallback) {
     Path p = Path.of(System.getenv().getOrDefault(name, REPO.resolve(fallback).toString()));
-    assertTrue(Files.isRegularFile(p), p + " is missing: run `make test-fixtures` (or set " + name + ")");
+    assertTrue(
+        Files.isRegularFile(p), p + " is missing: run `make test-fixtures` (or set " + name + ")");
     return p;
   }
 
-  /** The folder of a golden set: {@code <model>/golden/<set>/}, one {@code <input>.npy} per input. */
+  /**
+   * The folder of a golden set: {@code <model>/golden/<set>/}, one {@code <input>.npy} per input.
+   */
   static Path goldenDir(Path manifest, String model, String set) {
     return manifest.getParent().resolve(model).resolve("golden").resolve(set);
   }
@@ -52,7 +58,11 @@ final class Fixtures {
   static Map<String, Tensor> goldenInputs(Path manifest, String model, String set) {
     Manifest m = Manifest.read(manifest);
     Map<String, Tensor> out = new LinkedHashMap<>();
-    m.model(model).goldenSet(set).orElseThrow().inputs().forEach((name, file) -> out.put(name, Npy.read(m.resolve(file))));
+    m.model(model)
+        .goldenSet(set)
+        .orElseThrow()
+        .inputs()
+        .forEach((name, file) -> out.put(name, Npy.read(m.resolve(file))));
     return out;
   }
 
@@ -60,7 +70,11 @@ final class Fixtures {
   static Map<String, Tensor> goldenExpected(Path manifest, String model, String set) {
     Manifest m = Manifest.read(manifest);
     Map<String, Tensor> out = new LinkedHashMap<>();
-    m.model(model).goldenSet(set).orElseThrow().expected().forEach((name, file) -> out.put(name, Npy.read(m.resolve(file))));
+    m.model(model)
+        .goldenSet(set)
+        .orElseThrow()
+        .expected()
+        .forEach((name, file) -> out.put(name, Npy.read(m.resolve(file))));
     return out;
   }
 
@@ -85,8 +99,13 @@ final class Fixtures {
   static Run cli(String... args) {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     ByteArrayOutputStream err = new ByteArrayOutputStream();
-    int code = Cli.run(args, new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
-    return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    int code =
+        Cli.run(
+            args,
+            new PrintStream(out, true, StandardCharsets.UTF_8),
+            new PrintStream(err, true, StandardCharsets.UTF_8));
+    return new Run(
+        code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
   }
 
   /**

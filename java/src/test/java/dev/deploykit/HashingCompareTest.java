@@ -59,14 +59,18 @@ class HashingCompareTest {
   @Test
   void integerAndBoolOutputsCompareExactlyWhateverTheTolerance() {
     Tensor a = Tensor.ofLongs(new long[] {3}, new long[] {1, 5, 1L << 40});
-    Compare.Result same = Compare.compare(a, Tensor.ofLongs(new long[] {3}, new long[] {1, 5, 1L << 40}), 0, 0);
+    Compare.Result same =
+        Compare.compare(a, Tensor.ofLongs(new long[] {3}, new long[] {1, 5, 1L << 40}), 0, 0);
     assertTrue(same.passed());
-    Compare.Result off = Compare.compare(a, Tensor.ofLongs(new long[] {3}, new long[] {1, 6, 1L << 40}), 10, 10);
+    Compare.Result off =
+        Compare.compare(a, Tensor.ofLongs(new long[] {3}, new long[] {1, 6, 1L << 40}), 10, 10);
     assertFalse(off.passed());
     assertEquals(1, off.mismatches());
     assertEquals(1.0, off.maxAbs());
     Tensor t = new Tensor(DType.BOOL, new long[] {2}, new byte[] {0, 1});
-    assertFalse(Compare.compare(t, new Tensor(DType.BOOL, new long[] {2}, new byte[] {1, 1}), 1, 1).passed());
+    assertFalse(
+        Compare.compare(t, new Tensor(DType.BOOL, new long[] {2}, new byte[] {1, 1}), 1, 1)
+            .passed());
   }
 
   @Test
@@ -83,8 +87,11 @@ class HashingCompareTest {
 
   @Test
   void shapeOrDtypeDifferencesFailWithoutThrowing() {
-    assertFalse(Compare.compare(f(1f, 2f), Tensor.ofFloats(new long[] {2, 1}, new float[] {1f, 2f}), 1, 1).passed());
-    assertFalse(Compare.compare(f(1f), Tensor.ofInts(new long[] {1}, new int[] {1}), 1, 1).passed());
+    assertFalse(
+        Compare.compare(f(1f, 2f), Tensor.ofFloats(new long[] {2, 1}, new float[] {1f, 2f}), 1, 1)
+            .passed());
+    assertFalse(
+        Compare.compare(f(1f), Tensor.ofInts(new long[] {1}, new int[] {1}), 1, 1).passed());
   }
 
   @Test

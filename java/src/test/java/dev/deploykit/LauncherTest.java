@@ -25,22 +25,35 @@ class LauncherTest {
     return launchVia(LAUNCHER, args);
   }
 
-  private static Proc launchVia(Path launcher, String... args) throws IOException, InterruptedException {
+  private static Proc launchVia(Path launcher, String... args)
+      throws IOException, InterruptedException {
     List<String> cmd = new ArrayList<>(List.of(launcher.toString()));
     cmd.addAll(List.of(args));
-    ProcessBuilder pb = new ProcessBuilder(cmd).directory(Path.of(System.getProperty("java.io.tmpdir")).toFile());
+    ProcessBuilder pb =
+        new ProcessBuilder(cmd).directory(Path.of(System.getProperty("java.io.tmpdir")).toFile());
     Process p = pb.start();
     p.getOutputStream().close();
     var out = p.getInputStream().readAllBytes();
     var err = p.getErrorStream().readAllBytes();
     assertTrue(p.waitFor(120, TimeUnit.SECONDS));
-    return new Proc(p.exitValue(), new String(out, StandardCharsets.UTF_8), new String(err, StandardCharsets.UTF_8));
+    return new Proc(
+        p.exitValue(),
+        new String(out, StandardCharsets.UTF_8),
+        new String(err, StandardCharsets.UTF_8));
   }
 
   @Test
   void checksGoldenFromAnotherDirectory() throws Exception {
-    Proc p = launch("--manifest", M.toString(), "--model", "wide_keras", "--input-dir", Fixtures.goldenDir(M, "wide_keras", "golden").toString(),
-        "--check-dir", Fixtures.expectedDir(M, "wide_keras", "golden").toString());
+    Proc p =
+        launch(
+            "--manifest",
+            M.toString(),
+            "--model",
+            "wide_keras",
+            "--input-dir",
+            Fixtures.goldenDir(M, "wide_keras", "golden").toString(),
+            "--check-dir",
+            Fixtures.expectedDir(M, "wide_keras", "golden").toString());
     assertEquals(0, p.code(), p.toString());
     assertTrue(p.out().startsWith("check output: pass max_abs="), p.out());
     assertEquals("", p.err(), "TensorFlow's native logs must be silenced");
@@ -53,7 +66,9 @@ class LauncherTest {
     assertTrue(p.err().startsWith("Usage: deploykit-java"), p.err());
   }
 
-  /** One line: the project's VERSION (pom.xml's version, filtered in) and the runtime's versions. */
+  /**
+   * One line: the project's VERSION (pom.xml's version, filtered in) and the runtime's versions.
+   */
   @Test
   void versionLine() throws Exception {
     String version = Files.readString(Fixtures.REPO.resolve("VERSION")).strip();
@@ -67,20 +82,35 @@ class LauncherTest {
   void notBuiltThroughSymlink(@TempDir Path tmp) throws Exception {
     Path root = Files.createDirectories(tmp.resolve("tree")).toRealPath();
     Path bin = Files.createDirectories(root.resolve("bin"));
-    Path launcher = Files.copy(LAUNCHER, bin.resolve("deploykit-java"), StandardCopyOption.COPY_ATTRIBUTES);
+    Path launcher =
+        Files.copy(LAUNCHER, bin.resolve("deploykit-java"), StandardCopyOption.COPY_ATTRIBUTES);
     Path link = Files.createSymbolicLink(tmp.resolve("deploykit-java"), launcher);
     Proc p = launchVia(link, "--version");
     assertEquals(3, p.code(), p.toString());
     assertEquals("", p.out());
-    assertEquals("error: deploykit-java: " + root.resolve("java/target/deploykit-java.jar") + " is not built: run 'make setup-java' in "
-        + root + "\n", p.err());
+    assertEquals(
+        "error: deploykit-java: "
+            + root.resolve("java/target/deploykit-java.jar")
+            + " is not built: run 'make setup-java' in "
+            + root
+            + "\n",
+        p.err());
   }
 
   /** The XlaCallModule failure makes MLIR print a diagnostic natively; only our line may remain. */
   @Test
   void incompatibleModelGivesExactlyOneErrorLine() throws Exception {
-    Proc p = launch("--manifest", M.toString(), "--model", "mlp_flax", "--input-dir", Fixtures.goldenDir(M, "mlp_flax", "golden").toString(),
-        "--output", Path.of(System.getProperty("java.io.tmpdir"), "deploykit-launcher-test.npy").toString());
+    Proc p =
+        launch(
+            "--manifest",
+            M.toString(),
+            "--model",
+            "mlp_flax",
+            "--input-dir",
+            Fixtures.goldenDir(M, "mlp_flax", "golden").toString(),
+            "--output",
+            Path.of(System.getProperty("java.io.tmpdir"), "deploykit-launcher-test.npy")
+                .toString());
     assertEquals(3, p.code(), p.toString());
     List<String> lines = p.err().lines().toList();
     assertEquals(1, lines.size(), p.err());
@@ -90,9 +120,20 @@ class LauncherTest {
   @Test
   void unsafeFixtureRefused() throws Exception {
     Path u = Fixtures.UNSAFE_MANIFEST;
-    Proc p = launch("--manifest", u.toString(), "--model", "unsafe_readfile", "--input-dir", Fixtures.goldenDir(u, "unsafe_readfile", "golden").toString(),
-        "--check-dir", Fixtures.expectedDir(u, "unsafe_readfile", "golden").toString());
+    Proc p =
+        launch(
+            "--manifest",
+            u.toString(),
+            "--model",
+            "unsafe_readfile",
+            "--input-dir",
+            Fixtures.goldenDir(u, "unsafe_readfile", "golden").toString(),
+            "--check-dir",
+            Fixtures.expectedDir(u, "unsafe_readfile", "golden").toString());
     assertEquals(3, p.code(), p.toString());
-    assertTrue(p.err().startsWith("error: safety unsafe_readfile/saved-model:") && p.err().contains("ReadFile"), p.err());
+    assertTrue(
+        p.err().startsWith("error: safety unsafe_readfile/saved-model:")
+            && p.err().contains("ReadFile"),
+        p.err());
   }
 }

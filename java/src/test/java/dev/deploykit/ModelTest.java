@@ -21,11 +21,17 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /** Golden parity of the saved-models TF Java runs, and the library API around it. */
 class ModelTest {
-  /** Every (Keras model with a saved-model artifact, golden set) of the test export: TF Java runs these. */
+  /**
+   * Every (Keras model with a saved-model artifact, golden set) of the test export: TF Java runs
+   * these.
+   */
   static Stream<Arguments> kerasGoldenSets() {
     Manifest m = Manifest.read(Fixtures.TEST_MANIFEST);
     return m.models().stream()
-        .filter(e -> !e.artifactsOf(Model.FORMAT).isEmpty() && e.artifactsOf(Model.FORMAT).get(0).containsOps().isEmpty())
+        .filter(
+            e ->
+                !e.artifactsOf(Model.FORMAT).isEmpty()
+                    && e.artifactsOf(Model.FORMAT).get(0).containsOps().isEmpty())
         .flatMap(e -> e.golden().stream().map(g -> Arguments.of(e.id(), g.name())));
   }
 
@@ -51,8 +57,10 @@ class ModelTest {
   @ParameterizedTest(name = "{0} batch {1}")
   @CsvSource({"mlp_keras, 1", "mlp_keras, 7", "wide_keras, 1", "wide_keras, 7"})
   void matchesGoldenAtSmallBatches(String id, int rows) {
-    Map<String, Tensor> x = Fixtures.head(Fixtures.goldenInputs(Fixtures.TEST_MANIFEST, id, "golden"), rows);
-    Map<String, Tensor> expected = Fixtures.head(Fixtures.goldenExpected(Fixtures.TEST_MANIFEST, id, "golden"), rows);
+    Map<String, Tensor> x =
+        Fixtures.head(Fixtures.goldenInputs(Fixtures.TEST_MANIFEST, id, "golden"), rows);
+    Map<String, Tensor> expected =
+        Fixtures.head(Fixtures.goldenExpected(Fixtures.TEST_MANIFEST, id, "golden"), rows);
     try (Model model = Model.load(Fixtures.TEST_MANIFEST, id)) {
       Map<String, Tensor> y = model.predict(x);
       expected.forEach((name, e) -> assertParity(model, name, e, y.get(name)));
@@ -72,7 +80,9 @@ class ModelTest {
 
   @Test
   void floatRowsConvenienceAgreesWithTensorPredict() {
-    Tensor x = Fixtures.head(Fixtures.goldenInputs(Fixtures.TEST_MANIFEST, "mlp_keras", "golden").get("input"), 7);
+    Tensor x =
+        Fixtures.head(
+            Fixtures.goldenInputs(Fixtures.TEST_MANIFEST, "mlp_keras", "golden").get("input"), 7);
     try (Model model = Model.load(Fixtures.TEST_MANIFEST, "mlp_keras")) {
       float[][] viaArrays = model.predict(x.toRows());
       assertEquals(7, viaArrays.length);
@@ -87,11 +97,15 @@ class ModelTest {
   @ParameterizedTest
   @ValueSource(strings = {"mlp_keras", "wide_keras"})
   void directSessionCallComputesWhatPredictDoes(String id) {
-    Map<String, Tensor> x = Fixtures.head(Fixtures.goldenInputs(Fixtures.TEST_MANIFEST, id, "golden"), 7);
-    try (Model model = Model.load(Fixtures.TEST_MANIFEST, id); Model.Direct direct = model.direct(x)) {
+    Map<String, Tensor> x =
+        Fixtures.head(Fixtures.goldenInputs(Fixtures.TEST_MANIFEST, id, "golden"), 7);
+    try (Model model = Model.load(Fixtures.TEST_MANIFEST, id);
+        Model.Direct direct = model.direct(x)) {
       direct.run();
       assertArrayEquals(model.predict(x).get("output").bytes(), direct.runAndCopy().bytes());
-      assertThrows(DeploykitException.class, () -> model.direct(Map.of("input", Tensor.ofFloats(new long[] {1, 9}, new float[9]))));
+      assertThrows(
+          DeploykitException.class,
+          () -> model.direct(Map.of("input", Tensor.ofFloats(new long[] {1, 9}, new float[9]))));
     }
   }
 
@@ -103,21 +117,38 @@ class ModelTest {
     assertEquals(25, samples[1].length);
     assertEquals(2 + 2 + 50, calls.size());
     // warm-ups a a b b, then round 0 (3 calls each: 25 = 10 x 2 + 5) a-first, round 1 b-first
-    assertEquals(List.of("a", "a", "b", "b", "a", "a", "a", "b", "b", "b", "b", "b", "b", "a", "a", "a"), calls.subList(0, 16));
-    assertEquals(List.of("b", "b", "a", "a"), calls.subList(calls.size() - 4, calls.size())); // round 9 (2 each), b-first
+    assertEquals(
+        List.of("a", "a", "b", "b", "a", "a", "a", "b", "b", "b", "b", "b", "b", "a", "a", "a"),
+        calls.subList(0, 16));
+    assertEquals(
+        List.of("b", "b", "a", "a"),
+        calls.subList(calls.size() - 4, calls.size())); // round 9 (2 each), b-first
   }
 
   @Test
   void checksInputsBeforeTheCallAndRefusesUseAfterClose() {
     Model model = Model.load(Fixtures.TEST_MANIFEST, "mlp_keras");
-    DeploykitException e = assertThrows(DeploykitException.class, () -> model.predict(new float[][] {new float[9]}));
+    DeploykitException e =
+        assertThrows(DeploykitException.class, () -> model.predict(new float[][] {new float[9]}));
     assertEquals(2, e.exitCode());
     assertEquals("input input: dim 1 is 9, expected 10", e.getMessage());
-    e = assertThrows(DeploykitException.class, () -> model.predict(Map.of("inputs", Tensor.ofFloats(new long[] {1, 10}, new float[10]))));
+    e =
+        assertThrows(
+            DeploykitException.class,
+            () ->
+                model.predict(
+                    Map.of("inputs", Tensor.ofFloats(new long[] {1, 10}, new float[10]))));
     assertEquals("input inputs: unknown input \"inputs\" (model inputs: input)", e.getMessage());
-    e = assertThrows(DeploykitException.class, () -> model.predict(Map.of("input", Tensor.ofInts(new long[] {1, 10}, new int[10]))));
+    e =
+        assertThrows(
+            DeploykitException.class,
+            () -> model.predict(Map.of("input", Tensor.ofInts(new long[] {1, 10}, new int[10]))));
     assertEquals("input input: expected float32, got int32", e.getMessage());
-    e = assertThrows(DeploykitException.class, () -> model.predict(Map.of("input", Tensor.ofFloats(new long[] {0, 10}, new float[0]))));
+    e =
+        assertThrows(
+            DeploykitException.class,
+            () ->
+                model.predict(Map.of("input", Tensor.ofFloats(new long[] {0, 10}, new float[0]))));
     assertEquals("input input: dim 0 (batch) is 0, outside [1, inf]", e.getMessage());
     e = assertThrows(DeploykitException.class, () -> model.predict(Map.of()));
     assertEquals(2, e.exitCode());
@@ -128,7 +159,8 @@ class ModelTest {
 
   @Test
   void concurrentPredictionsEqualSingleThreadResults() throws Exception {
-    float[][] rows = Fixtures.goldenInputs(Fixtures.TEST_MANIFEST, "mlp_keras", "golden").get("input").toRows();
+    float[][] rows =
+        Fixtures.goldenInputs(Fixtures.TEST_MANIFEST, "mlp_keras", "golden").get("input").toRows();
     try (Model model = Model.load(Fixtures.TEST_MANIFEST, "mlp_keras")) {
       float[][] single = new float[rows.length][];
       for (int i = 0; i < rows.length; i++) {
@@ -139,13 +171,16 @@ class ModelTest {
         List<Future<Integer>> futures = new ArrayList<>();
         for (int t = 0; t < 8; t++) {
           int offset = t;
-          futures.add(pool.submit(() -> {
-            for (int i = 0; i < 1000; i++) {
-              int r = (i * 7 + offset) % rows.length;
-              assertArrayEquals(single[r], model.predict(new float[][] {rows[r]})[0], "row " + r);
-            }
-            return 1000;
-          }));
+          futures.add(
+              pool.submit(
+                  () -> {
+                    for (int i = 0; i < 1000; i++) {
+                      int r = (i * 7 + offset) % rows.length;
+                      assertArrayEquals(
+                          single[r], model.predict(new float[][] {rows[r]})[0], "row " + r);
+                    }
+                    return 1000;
+                  }));
         }
         int done = 0;
         for (Future<Integer> f : futures) {
@@ -160,8 +195,10 @@ class ModelTest {
 
   @Test
   void pooledInputTensorsServeMixedBatchSizesFromManyThreads() throws Exception {
-    // wide_keras: 256 float32 features, so 300 rows (300 KiB) is above the pooled size and 64 rows below it
-    Tensor golden = Fixtures.goldenInputs(Fixtures.TEST_MANIFEST, "wide_keras", "golden").get("input");
+    // wide_keras: 256 float32 features, so 300 rows (300 KiB) is above the pooled size and 64 rows
+    // below it
+    Tensor golden =
+        Fixtures.goldenInputs(Fixtures.TEST_MANIFEST, "wide_keras", "golden").get("input");
     int cols = (int) golden.dim(1);
     int goldenRows = (int) golden.dim(0);
     float[] g = golden.toFloats();
@@ -172,15 +209,24 @@ class ModelTest {
     Tensor big = Tensor.ofFloats(new long[] {300, cols}, tiled);
     assertTrue(big.bytes().length > TensorPool.MAX_BYTES);
     Model model = Model.load(Fixtures.TEST_MANIFEST, "wide_keras");
-    List<Tensor> batches = List.of(Fixtures.head(golden, 1), Fixtures.head(golden, 7), golden, big, Fixtures.head(golden, 1));
+    List<Tensor> batches =
+        List.of(
+            Fixtures.head(golden, 1),
+            Fixtures.head(golden, 7),
+            golden,
+            big,
+            Fixtures.head(golden, 1));
     List<float[]> single = new ArrayList<>();
     for (Tensor b : batches) {
       single.add(model.predict(Map.of("input", b)).get("output").toFloats());
     }
     int outCols = 10;
-    for (int r = 0; r < 300; r++) { // the unpooled big batch agrees row for row with the pooled 64-row one
+    for (int r = 0;
+        r < 300;
+        r++) { // the unpooled big batch agrees row for row with the pooled 64-row one
       for (int c = 0; c < outCols; c++) {
-        assertEquals(single.get(2)[(r % goldenRows) * outCols + c], single.get(3)[r * outCols + c], 1e-4f);
+        assertEquals(
+            single.get(2)[(r % goldenRows) * outCols + c], single.get(3)[r * outCols + c], 1e-4f);
       }
     }
     ExecutorService pool = Executors.newFixedThreadPool(6);
@@ -188,13 +234,18 @@ class ModelTest {
       List<Future<Integer>> futures = new ArrayList<>();
       for (int t = 0; t < 6; t++) {
         int offset = t;
-        futures.add(pool.submit(() -> {
-          for (int i = 0; i < 60; i++) {
-            int k = (i + offset) % batches.size();
-            assertArrayEquals(single.get(k), model.predict(Map.of("input", batches.get(k))).get("output").toFloats(), "batch " + k);
-          }
-          return 60;
-        }));
+        futures.add(
+            pool.submit(
+                () -> {
+                  for (int i = 0; i < 60; i++) {
+                    int k = (i + offset) % batches.size();
+                    assertArrayEquals(
+                        single.get(k),
+                        model.predict(Map.of("input", batches.get(k))).get("output").toFloats(),
+                        "batch " + k);
+                  }
+                  return 60;
+                }));
       }
       int done = 0;
       for (Future<Integer> f : futures) {
@@ -219,19 +270,22 @@ class ModelTest {
     try {
       List<Future<Integer>> futures = new ArrayList<>();
       for (int t = 0; t < 4; t++) {
-        futures.add(pool.submit(() -> {
-          int ok = 0;
-          while (true) {
-            Map<String, Tensor> y;
-            try {
-              y = model.predict(x);
-            } catch (IllegalStateException closed) {
-              return ok; // only ever "model ... is closed": a call that started finished with the right result
-            }
-            assertArrayEquals(expected, y.get("output").bytes());
-            ok++;
-          }
-        }));
+        futures.add(
+            pool.submit(
+                () -> {
+                  int ok = 0;
+                  while (true) {
+                    Map<String, Tensor> y;
+                    try {
+                      y = model.predict(x);
+                    } catch (IllegalStateException closed) {
+                      return ok; // only ever "model ... is closed": a call that started finished
+                      // with the right result
+                    }
+                    assertArrayEquals(expected, y.get("output").bytes());
+                    ok++;
+                  }
+                }));
       }
       Thread.sleep(200);
       model.close();

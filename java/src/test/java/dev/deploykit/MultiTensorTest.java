@@ -19,7 +19,10 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Several inputs and outputs of every dtype, a scalar, shared dynamic dims and boundary casts, on {@link SyntheticModel}. */
+/**
+ * Several inputs and outputs of every dtype, a scalar, shared dynamic dims and boundary casts, on
+ * {@link SyntheticModel}.
+ */
 class MultiTensorTest {
   @TempDir static Path dir;
   static Path manifest;
@@ -34,7 +37,8 @@ class MultiTensorTest {
     for (short s : bits) {
       b.putShort(s);
     }
-    return new Tensor(DType.FLOAT16, bits.length == 1 ? new long[0] : new long[] {bits.length}, b.array());
+    return new Tensor(
+        DType.FLOAT16, bits.length == 1 ? new long[0] : new long[] {bits.length}, b.array());
   }
 
   /** tokens (2, 3), mask (2, 3), scale 0.5, pixels (2, 2). */
@@ -50,7 +54,9 @@ class MultiTensorTest {
     x.put("tokens", Tensor.ofLongs(new long[] {2, seq}, tokens));
     x.put("mask", new Tensor(DType.BOOL, new long[] {2, seq}, mask));
     x.put("scale", half(Half.fromFloat(0.5f)));
-    x.put("pixels", new Tensor(DType.UINT8, new long[] {2, 2}, new byte[] {0, 1, (byte) 254, (byte) 255}));
+    x.put(
+        "pixels",
+        new Tensor(DType.UINT8, new long[] {2, 2}, new byte[] {0, 1, (byte) 254, (byte) 255}));
     return x;
   }
 
@@ -64,12 +70,18 @@ class MultiTensorTest {
       for (int i = 0; i < 6; i++) {
         double w = tokens.getLong(i) * (i % 2);
         assertEquals(w, y.get("weighted").getDouble(i), "weighted " + i);
-        assertEquals(Half.toFloat(Half.fromFloat((float) w)) * 0.5, y.get("half").getDouble(i), 1e-2, "half " + i);
+        assertEquals(
+            Half.toFloat(Half.fromFloat((float) w)) * 0.5,
+            y.get("half").getDouble(i),
+            1e-2,
+            "half " + i);
         assertEquals(tokens.getLong(i) != 0 ? 1 : 0, y.get("flags").getLong(i), "flags " + i);
       }
       assertEquals(DType.FLOAT16, y.get("half").dtype());
       assertEquals(DType.BOOL, y.get("flags").dtype());
-      assertArrayEquals(new int[] {1, 2, 255, 256}, java.util.stream.IntStream.range(0, 4).map(i -> (int) y.get("sum").getLong(i)).toArray());
+      assertArrayEquals(
+          new int[] {1, 2, 255, 256},
+          java.util.stream.IntStream.range(0, 4).map(i -> (int) y.get("sum").getLong(i)).toArray());
       assertArrayEquals(new long[] {2, 3}, y.get("weighted").shape());
     }
   }
@@ -79,11 +91,14 @@ class MultiTensorTest {
     try (Model model = Model.load(manifest, "multi")) {
       Map<String, Tensor> x = new LinkedHashMap<>(inputs(3));
       x.remove("mask");
-      assertMessage("input mask: missing (model inputs: tokens, mask, scale, pixels)", () -> model.predict(x));
+      assertMessage(
+          "input mask: missing (model inputs: tokens, mask, scale, pixels)",
+          () -> model.predict(x));
       Map<String, Tensor> y = new LinkedHashMap<>(inputs(3));
       y.put("mask", inputs(4).get("mask"));
       assertMessage("input mask: dim 1 (seq) is 4, but input tokens has 3", () -> model.predict(y));
-      assertMessage("input tokens: dim 1 (seq) is 9, outside [1, 8]", () -> model.predict(inputs(9)));
+      assertMessage(
+          "input tokens: dim 1 (seq) is 9, outside [1, 8]", () -> model.predict(inputs(9)));
       Map<String, Tensor> z = new LinkedHashMap<>(inputs(3));
       z.put("scale", Tensor.ofFloats(new long[0], new float[] {0.5f}));
       assertMessage("input scale: expected float16, got float32", () -> model.predict(z));
@@ -93,7 +108,8 @@ class MultiTensorTest {
       Map<String, Tensor> f = new LinkedHashMap<>(inputs(3));
       f.put("pixels", new Tensor(DType.UINT8, new long[] {2, 3}, new byte[6]));
       assertMessage("input pixels: dim 1 is 3, expected 2", () -> model.predict(f));
-      assertMessage("model multi: takes 4 inputs and gives 4 outputs; use predict(Map<String, Tensor>)",
+      assertMessage(
+          "model multi: takes 4 inputs and gives 4 outputs; use predict(Map<String, Tensor>)",
           () -> model.predict(new float[][] {{1f}}));
     }
   }
@@ -108,7 +124,9 @@ class MultiTensorTest {
       assertEquals(1.5, out.getDouble(1));
       assertEquals(Double.POSITIVE_INFINITY, out.getDouble(2)); // 2^30 overflows float16
       Tensor big = Tensor.ofLongs(new long[] {3}, new long[] {1, 2, 1L << 31});
-      assertMessage("input tokens: value 2147483648 at index 2 does not fit int32", () -> model.predict(Map.of("tokens", big)));
+      assertMessage(
+          "input tokens: value 2147483648 at index 2 does not fit int32",
+          () -> model.predict(Map.of("tokens", big)));
     }
   }
 
@@ -119,35 +137,93 @@ class MultiTensorTest {
       Npy.write(in.resolve(e.getKey() + ".npy"), e.getValue());
     }
     Path out = dir.resolve("cli-out");
-    Fixtures.Run run = Fixtures.cli("--manifest", manifest.toString(), "--model", "multi", "--input-dir", in.toString(), "--output-dir", out.toString());
+    Fixtures.Run run =
+        Fixtures.cli(
+            "--manifest",
+            manifest.toString(),
+            "--model",
+            "multi",
+            "--input-dir",
+            in.toString(),
+            "--output-dir",
+            out.toString());
     assertEquals(0, run.code(), run.toString());
     for (String name : List.of("weighted", "half", "sum", "flags")) {
       assertTrue(Files.isRegularFile(out.resolve(name + ".npy")), name);
     }
-    // the outputs just written are the reference: every output passes, one line each, in the model's order
-    run = Fixtures.cli("--manifest", manifest.toString(), "--model", "multi", "--input", "tokens=" + in.resolve("tokens.npy"),
-        "--input", "mask=" + in.resolve("mask.npy"), "--input", "scale=" + in.resolve("scale.npy"), "--input", "pixels=" + in.resolve("pixels.npy"),
-        "--check-dir", out.toString(), "--output", "sum=" + dir.resolve("sum-only.npy"));
+    // the outputs just written are the reference: every output passes, one line each, in the
+    // model's order
+    run =
+        Fixtures.cli(
+            "--manifest",
+            manifest.toString(),
+            "--model",
+            "multi",
+            "--input",
+            "tokens=" + in.resolve("tokens.npy"),
+            "--input",
+            "mask=" + in.resolve("mask.npy"),
+            "--input",
+            "scale=" + in.resolve("scale.npy"),
+            "--input",
+            "pixels=" + in.resolve("pixels.npy"),
+            "--check-dir",
+            out.toString(),
+            "--output",
+            "sum=" + dir.resolve("sum-only.npy"));
     assertEquals(0, run.code(), run.toString());
     List<String> lines = run.out().lines().toList();
     assertEquals(4, lines.size(), run.out());
-    assertTrue(lines.get(0).startsWith("check weighted: pass max_abs=0 mismatches=0/6 (atol 0.001 rtol 0.001)"), lines.get(0));
+    assertTrue(
+        lines
+            .get(0)
+            .startsWith("check weighted: pass max_abs=0 mismatches=0/6 (atol 0.001 rtol 0.001)"),
+        lines.get(0));
     assertTrue(lines.get(2).startsWith("check sum: pass max_abs=0 mismatches=0/4"), lines.get(2));
-    assertArrayEquals(Files.readAllBytes(out.resolve("sum.npy")), Files.readAllBytes(dir.resolve("sum-only.npy")));
+    assertArrayEquals(
+        Files.readAllBytes(out.resolve("sum.npy")),
+        Files.readAllBytes(dir.resolve("sum-only.npy")));
 
     // an integer output off by one fails exactly, whatever the tolerance
     Path wrong = dir.resolve("wrong-sum.npy");
     Npy.write(wrong, Tensor.ofInts(new long[] {2, 2}, new int[] {1, 2, 255, 257}));
-    run = Fixtures.cli("--manifest", manifest.toString(), "--model", "multi", "--input-dir", in.toString(), "--check", "sum=" + wrong);
+    run =
+        Fixtures.cli(
+            "--manifest",
+            manifest.toString(),
+            "--model",
+            "multi",
+            "--input-dir",
+            in.toString(),
+            "--check",
+            "sum=" + wrong);
     assertEquals(1, run.code(), run.toString());
     assertTrue(run.out().startsWith("check sum: FAIL max_abs=1 mismatches=1/4"), run.out());
 
-    Fixtures.Run bare = Fixtures.cli("--manifest", manifest.toString(), "--model", "multi", "--input", in.resolve("tokens.npy").toString());
+    Fixtures.Run bare =
+        Fixtures.cli(
+            "--manifest",
+            manifest.toString(),
+            "--model",
+            "multi",
+            "--input",
+            in.resolve("tokens.npy").toString());
     assertEquals(2, bare.code());
-    assertTrue(bare.err().startsWith("error: --input ") && bare.err().contains("use NAME=FILE"), bare.err());
-    Fixtures.Run missing = Fixtures.cli("--manifest", manifest.toString(), "--model", "multi", "--input", "tokens=" + in.resolve("tokens.npy"));
+    assertTrue(
+        bare.err().startsWith("error: --input ") && bare.err().contains("use NAME=FILE"),
+        bare.err());
+    Fixtures.Run missing =
+        Fixtures.cli(
+            "--manifest",
+            manifest.toString(),
+            "--model",
+            "multi",
+            "--input",
+            "tokens=" + in.resolve("tokens.npy"));
     assertEquals(2, missing.code());
-    assertEquals("error: input mask: missing (model inputs: tokens, mask, scale, pixels)", missing.err().strip());
+    assertEquals(
+        "error: input mask: missing (model inputs: tokens, mask, scale, pixels)",
+        missing.err().strip());
   }
 
   @Test
@@ -159,16 +235,27 @@ class MultiTensorTest {
     Npy.write(in.resolve("big.npy"), Tensor.ofLongs(new long[] {1}, new long[] {1L << 40}));
     Npy.write(in.resolve("small.npy"), Tensor.ofLongs(new long[] {2}, new long[] {4, 6}));
     Npy.write(in.resolve("small_out.npy"), half(Half.fromFloat(2f), Half.fromFloat(3f)));
-    String all = "{\"tokens\": \"jobs-in/tokens.npy\", \"mask\": \"jobs-in/mask.npy\", \"scale\": \"jobs-in/scale.npy\", \"pixels\": \"jobs-in/pixels.npy\"}";
+    String all =
+        "{\"tokens\": \"jobs-in/tokens.npy\", \"mask\": \"jobs-in/mask.npy\", \"scale\":"
+            + " \"jobs-in/scale.npy\", \"pixels\": \"jobs-in/pixels.npy\"}";
     Path jobs = dir.resolve("jobs.jsonl");
-    Files.writeString(jobs, String.join("\n",
-        "{\"id\": \"a\", \"model\": \"multi\", \"format\": \"saved-model\", \"inputs\": " + all + ", \"outputs\": {\"sum\": \"jobs-out/sum.npy\"}}",
-        "",
-        "{\"id\": \"b\", \"model\": \"boundary\", \"inputs\": {\"tokens\": \"jobs-in/small.npy\"}, \"check\": {\"out\": \"jobs-in/small_out.npy\"}}",
-        "{\"id\": \"c\", \"model\": \"boundary\", \"inputs\": {\"tokens\": \"jobs-in/big.npy\"}}",
-        "{\"model\": \"multi\", \"inputs\": {\"tokens\": \"jobs-in/tokens.npy\"}}",
-        "{\"id\": \"e\", \"model\": \"boundary\", \"inputs\": {\"tokens\": \"jobs-in/small.npy\"}, \"check\": {\"out\": \"jobs-in/scale.npy\"}}",
-        "{\"id\": \"f\", \"model\": \"multi\", \"format\": \"onnx\", \"inputs\": " + all + "}", ""));
+    Files.writeString(
+        jobs,
+        String.join(
+            "\n",
+            "{\"id\": \"a\", \"model\": \"multi\", \"format\": \"saved-model\", \"inputs\": "
+                + all
+                + ", \"outputs\": {\"sum\": \"jobs-out/sum.npy\"}}",
+            "",
+            "{\"id\": \"b\", \"model\": \"boundary\", \"inputs\": {\"tokens\":"
+                + " \"jobs-in/small.npy\"}, \"check\": {\"out\": \"jobs-in/small_out.npy\"}}",
+            "{\"id\": \"c\", \"model\": \"boundary\", \"inputs\": {\"tokens\":"
+                + " \"jobs-in/big.npy\"}}",
+            "{\"model\": \"multi\", \"inputs\": {\"tokens\": \"jobs-in/tokens.npy\"}}",
+            "{\"id\": \"e\", \"model\": \"boundary\", \"inputs\": {\"tokens\":"
+                + " \"jobs-in/small.npy\"}, \"check\": {\"out\": \"jobs-in/scale.npy\"}}",
+            "{\"id\": \"f\", \"model\": \"multi\", \"format\": \"onnx\", \"inputs\": " + all + "}",
+            ""));
     Fixtures.Run run = Fixtures.cli("--manifest", manifest.toString(), "--jobs", jobs.toString());
     assertEquals(2, run.code(), run.toString());
     List<String> lines = run.out().lines().toList();
@@ -176,29 +263,38 @@ class MultiTensorTest {
     int[] exits = {0, 0, 2, 2, 1, 2};
     for (int i = 0; i < lines.size(); i++) {
       JsonObject line = JsonParser.parseString(lines.get(i)).getAsJsonObject();
-      assertEquals(List.of("id", "index", "exit", "error", "seconds"), List.copyOf(line.keySet()), lines.get(i));
+      assertEquals(
+          List.of("id", "index", "exit", "error", "seconds"),
+          List.copyOf(line.keySet()),
+          lines.get(i));
       assertEquals(i, line.get("index").getAsInt());
       assertEquals(exits[i], line.get("exit").getAsInt(), lines.get(i));
       assertEquals(exits[i] == 0, line.get("error").isJsonNull(), lines.get(i));
       assertTrue(line.get("seconds").getAsDouble() >= 0);
     }
     assertTrue(JsonParser.parseString(lines.get(3)).getAsJsonObject().get("id").isJsonNull());
-    assertEquals("input tokens: value 1099511627776 at index 0 does not fit int32",
+    assertEquals(
+        "input tokens: value 1099511627776 at index 0 does not fit int32",
         JsonParser.parseString(lines.get(2)).getAsJsonObject().get("error").getAsString());
     assertTrue(Files.isRegularFile(dir.resolve("jobs-out/sum.npy")));
     assertEquals("", run.err());
 
     // one malformed line: exit 2 before any job runs
-    Files.writeString(jobs, "{\"model\": \"multi\", \"inputs\": " + all + "}\n{\"model\": \"multi\", \"inputs\": [\n");
+    Files.writeString(
+        jobs,
+        "{\"model\": \"multi\", \"inputs\": " + all + "}\n{\"model\": \"multi\", \"inputs\": [\n");
     Fixtures.Run bad = Fixtures.cli("--manifest", manifest.toString(), "--jobs", jobs.toString());
     assertEquals(2, bad.code());
     assertEquals("", bad.out());
     assertTrue(bad.err().startsWith("error: jobs " + jobs + " line 2: not JSON"), bad.err());
-    Fixtures.Run mixed = Fixtures.cli("--manifest", manifest.toString(), "--jobs", jobs.toString(), "--model", "multi");
+    Fixtures.Run mixed =
+        Fixtures.cli(
+            "--manifest", manifest.toString(), "--jobs", jobs.toString(), "--model", "multi");
     assertEquals(2, mixed.code());
   }
 
-  private static void assertMessage(String message, org.junit.jupiter.api.function.Executable call) {
+  private static void assertMessage(
+      String message, org.junit.jupiter.api.function.Executable call) {
     DeploykitException e = assertThrows(DeploykitException.class, call);
     assertEquals(2, e.exitCode());
     assertEquals(message, e.getMessage());

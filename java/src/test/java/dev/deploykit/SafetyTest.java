@@ -27,7 +27,10 @@ class SafetyTest {
 
   @Test
   void refusesTheReadFileFixture() {
-    DeploykitException e = assertThrows(DeploykitException.class, () -> Model.load(Fixtures.UNSAFE_MANIFEST, "unsafe_readfile"));
+    DeploykitException e =
+        assertThrows(
+            DeploykitException.class,
+            () -> Model.load(Fixtures.UNSAFE_MANIFEST, "unsafe_readfile"));
     assertEquals(3, e.exitCode());
     assertTrue(e.getMessage().contains("ReadFile"), e.getMessage());
     assertTrue(e.getMessage().contains("--allow-unsafe-ops"), e.getMessage());
@@ -35,9 +38,12 @@ class SafetyTest {
 
   @Test
   void runsTheReadFileFixtureWhenAllowedAndMatchesItsGolden() {
-    try (Model model = Model.load(Fixtures.UNSAFE_MANIFEST, "unsafe_readfile", new Model.Options(true))) {
+    try (Model model =
+        Model.load(Fixtures.UNSAFE_MANIFEST, "unsafe_readfile", new Model.Options(true))) {
       assertEquals(List.of("ReadFile"), model.allowedUnsafeOps());
-      Map<String, Tensor> y = model.predict(Fixtures.goldenInputs(Fixtures.UNSAFE_MANIFEST, "unsafe_readfile", "golden"));
+      Map<String, Tensor> y =
+          model.predict(
+              Fixtures.goldenInputs(Fixtures.UNSAFE_MANIFEST, "unsafe_readfile", "golden"));
       Fixtures.goldenExpected(Fixtures.UNSAFE_MANIFEST, "unsafe_readfile", "golden")
           .forEach((name, expected) -> ModelTest.assertParity(model, name, expected, y.get(name)));
     }
@@ -49,15 +55,30 @@ class SafetyTest {
   void saverOpsOutsideTheSignatureAreNotReachable(String id) throws IOException {
     Manifest m = Manifest.read(Fixtures.TEST_MANIFEST);
     Path dir = m.resolve(m.model(id).artifactsOf(Model.FORMAT).get(0).path());
-    MetaGraphDef mg = SavedModel.parseFrom(Files.readAllBytes(dir.resolve("saved_model.pb"))).getMetaGraphs(0);
-    Set<String> everywhere = mg.getGraphDef().getNodeList().stream().map(NodeDef::getOp).collect(Collectors.toSet());
-    mg.getGraphDef().getLibrary().getFunctionList().forEach(f -> f.getNodeDefList().forEach(n -> everywhere.add(n.getOp())));
-    assertTrue(everywhere.containsAll(Set.of("SaveV2", "RestoreV2")), id + " has no saver? " + everywhere);
+    MetaGraphDef mg =
+        SavedModel.parseFrom(Files.readAllBytes(dir.resolve("saved_model.pb"))).getMetaGraphs(0);
+    Set<String> everywhere =
+        mg.getGraphDef().getNodeList().stream().map(NodeDef::getOp).collect(Collectors.toSet());
+    mg.getGraphDef()
+        .getLibrary()
+        .getFunctionList()
+        .forEach(f -> f.getNodeDefList().forEach(n -> everywhere.add(n.getOp())));
+    assertTrue(
+        everywhere.containsAll(Set.of("SaveV2", "RestoreV2")), id + " has no saver? " + everywhere);
 
-    List<String> roots = mg.getSignatureDefOrThrow("serving_default").getOutputsMap().values().stream().map(t -> t.getName()).toList();
-    Set<String> reachable = OpSafety.reachable(mg.getGraphDef(), roots).stream().map(OpSafety.Node::op).collect(Collectors.toSet());
-    assertFalse(reachable.contains("SaveV2") || reachable.contains("RestoreV2"), id + ": " + reachable);
-    assertTrue(reachable.contains("MatMul") || reachable.contains("XlaCallModule"), id + ": the walk reached no compute: " + reachable);
+    List<String> roots =
+        mg.getSignatureDefOrThrow("serving_default").getOutputsMap().values().stream()
+            .map(t -> t.getName())
+            .toList();
+    Set<String> reachable =
+        OpSafety.reachable(mg.getGraphDef(), roots).stream()
+            .map(OpSafety.Node::op)
+            .collect(Collectors.toSet());
+    assertFalse(
+        reachable.contains("SaveV2") || reachable.contains("RestoreV2"), id + ": " + reachable);
+    assertTrue(
+        reachable.contains("MatMul") || reachable.contains("XlaCallModule"),
+        id + ": the walk reached no compute: " + reachable);
   }
 
   @Test
@@ -73,20 +94,25 @@ class SafetyTest {
   void refusesAMissingOrAlteredDenyList() throws IOException {
     Path manifest = Fixtures.copyModel(Fixtures.TEST_MANIFEST, "mlp_keras", tmp, doc -> {});
     Files.writeString(tmp.resolve("unsafe_ops.json"), "{\"version\": 1, \"ops\": []}");
-    DeploykitException altered = assertThrows(DeploykitException.class, () -> Model.load(manifest, "mlp_keras"));
+    DeploykitException altered =
+        assertThrows(DeploykitException.class, () -> Model.load(manifest, "mlp_keras"));
     assertEquals(3, altered.exitCode());
     assertTrue(altered.getMessage().contains("sha256 mismatch"), altered.getMessage());
 
     Files.delete(tmp.resolve("unsafe_ops.json"));
-    DeploykitException missing = assertThrows(DeploykitException.class, () -> Model.load(manifest, "mlp_keras"));
+    DeploykitException missing =
+        assertThrows(DeploykitException.class, () -> Model.load(manifest, "mlp_keras"));
     assertEquals(3, missing.exitCode());
     assertTrue(missing.getMessage().contains("missing"), missing.getMessage());
   }
 
   @Test
   void refusesAManifestWithoutADenyList() {
-    Path manifest = Fixtures.copyModel(Fixtures.TEST_MANIFEST, "mlp_keras", tmp, (JsonObject doc) -> doc.remove("safety"));
-    DeploykitException e = assertThrows(DeploykitException.class, () -> Model.load(manifest, "mlp_keras"));
+    Path manifest =
+        Fixtures.copyModel(
+            Fixtures.TEST_MANIFEST, "mlp_keras", tmp, (JsonObject doc) -> doc.remove("safety"));
+    DeploykitException e =
+        assertThrows(DeploykitException.class, () -> Model.load(manifest, "mlp_keras"));
     assertEquals(3, e.exitCode());
     assertTrue(e.getMessage().contains("safety.unsafe_ops"), e.getMessage());
   }

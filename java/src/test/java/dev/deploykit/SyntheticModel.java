@@ -29,11 +29,11 @@ import org.tensorflow.types.TUint8;
  * export has no model for: several inputs and outputs of every dtype, a scalar input, a bounded
  * dynamic dim shared by two inputs, and boundary casts.
  *
- * <p>{@code multi}: tokens int64 [batch, seq], mask bool [batch, seq], scale float16 [],
- * pixels uint8 [batch, 2] -> weighted float32 [batch, seq] = tokens * mask, half float16
- * [batch, seq] = float16(weighted) * scale, sum int32 [batch, 2] = pixels + 1, flags bool
- * [batch, seq] = tokens != 0. {@code boundary}: tokens int64 [batch] fed as int32, out float16
- * [batch] computed as float32 = 0.5 * tokens.
+ * <p>{@code multi}: tokens int64 [batch, seq], mask bool [batch, seq], scale float16 [], pixels
+ * uint8 [batch, 2] -> weighted float32 [batch, seq] = tokens * mask, half float16 [batch, seq] =
+ * float16(weighted) * scale, sum int32 [batch, 2] = pixels + 1, flags bool [batch, seq] = tokens !=
+ * 0. {@code boundary}: tokens int64 [batch] fed as int32, out float16 [batch] computed as float32 =
+ * 0.5 * tokens.
  */
 final class SyntheticModel {
   private static final Gson GSON = new GsonBuilder().setPrettyPrinting().create();
@@ -49,7 +49,10 @@ final class SyntheticModel {
       Files.copy(deny, dir.resolve("unsafe_ops.json"));
       Map<String, Object> doc = new LinkedHashMap<>();
       doc.put("schema_version", 2);
-      doc.put("safety", Map.of("unsafe_ops", Map.of("path", "unsafe_ops.json", "sha256", Hashing.fileSha256(deny))));
+      doc.put(
+          "safety",
+          Map.of(
+              "unsafe_ops", Map.of("path", "unsafe_ops.json", "sha256", Hashing.fileSha256(deny))));
       doc.put("models", List.of(multi(dir), boundary(dir)));
       Path manifest = dir.resolve("manifest.json");
       Files.writeString(manifest, GSON.toJson(doc));
@@ -63,7 +66,8 @@ final class SyntheticModel {
     return Map.of("name", name, "dtype", dtype, "shape", List.of(shape));
   }
 
-  private static Map<String, Object> artifact(Path dir, String id, List<String> inputs, List<String> outputs, Map<String, String> boundary)
+  private static Map<String, Object> artifact(
+      Path dir, String id, List<String> inputs, List<String> outputs, Map<String, String> boundary)
       throws IOException {
     Map<String, Object> a = new LinkedHashMap<>();
     a.put("format", "saved-model");
@@ -77,7 +81,15 @@ final class SyntheticModel {
     if (!boundary.isEmpty()) {
       a.put("boundary_dtypes", boundary);
     }
-    a.put("tolerance", Map.of("atol", 1e-6, "rtol", 1e-6, "outputs", Map.of(outputs.get(0), Map.of("atol", 1e-3, "rtol", 1e-3))));
+    a.put(
+        "tolerance",
+        Map.of(
+            "atol",
+            1e-6,
+            "rtol",
+            1e-6,
+            "outputs",
+            Map.of(outputs.get(0), Map.of("atol", 1e-3, "rtol", 1e-3))));
     return a;
   }
 
@@ -90,14 +102,31 @@ final class SyntheticModel {
   private static Map<String, Object> multi(Path dir) throws IOException {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("id", "multi");
-    m.put("inputs", List.of(spec("tokens", "int64", "batch", "seq"), spec("mask", "bool", "batch", "seq"), spec("scale", "float16"),
-        spec("pixels", "uint8", "batch", 2)));
-    m.put("outputs", List.of(spec("weighted", "float32", "batch", "seq"), spec("half", "float16", "batch", "seq"),
-        spec("sum", "int32", "batch", 2), spec("flags", "bool", "batch", "seq")));
+    m.put(
+        "inputs",
+        List.of(
+            spec("tokens", "int64", "batch", "seq"),
+            spec("mask", "bool", "batch", "seq"),
+            spec("scale", "float16"),
+            spec("pixels", "uint8", "batch", 2)));
+    m.put(
+        "outputs",
+        List.of(
+            spec("weighted", "float32", "batch", "seq"),
+            spec("half", "float16", "batch", "seq"),
+            spec("sum", "int32", "batch", 2),
+            spec("flags", "bool", "batch", "seq")));
     m.put("dims", Map.of("batch", Map.of("min", 1), "seq", Map.of("min", 1, "max", 8)));
     m.put("golden", List.of());
-    m.put("artifacts", List.of(artifact(dir, "multi", List.of("tokens", "mask", "scale", "pixels"), List.of("weighted", "half", "sum", "flags"),
-        Map.of())));
+    m.put(
+        "artifacts",
+        List.of(
+            artifact(
+                dir,
+                "multi",
+                List.of("tokens", "mask", "scale", "pixels"),
+                List.of("weighted", "half", "sum", "flags"),
+                Map.of())));
     return m;
   }
 
@@ -107,34 +136,64 @@ final class SyntheticModel {
     m.put("inputs", List.of(spec("tokens", "int64", "batch")));
     m.put("outputs", List.of(spec("out", "float16", "batch")));
     m.put("golden", List.of());
-    m.put("artifacts", List.of(artifact(dir, "boundary", List.of("tokens"), List.of("out"), Map.of("tokens", "int32", "out", "float32"))));
+    m.put(
+        "artifacts",
+        List.of(
+            artifact(
+                dir,
+                "boundary",
+                List.of("tokens"),
+                List.of("out"),
+                Map.of("tokens", "int32", "out", "float32"))));
     return m;
   }
 
   private static void exportMulti(Path dir) throws IOException {
-    try (Graph g = new Graph(); Session s = new Session(g)) {
+    try (Graph g = new Graph();
+        Session s = new Session(g)) {
       Ops tf = Ops.create(g);
       var tokens = tf.placeholder(TInt64.class, Placeholder.shape(Shape.of(-1, -1)));
       var mask = tf.placeholder(TBool.class, Placeholder.shape(Shape.of(-1, -1)));
       var scale = tf.placeholder(TFloat16.class, Placeholder.shape(Shape.scalar()));
       var pixels = tf.placeholder(TUint8.class, Placeholder.shape(Shape.of(-1, 2)));
-      var weighted = tf.math.mul(tf.dtypes.cast(tokens, TFloat32.class), tf.dtypes.cast(mask, TFloat32.class));
+      var weighted =
+          tf.math.mul(tf.dtypes.cast(tokens, TFloat32.class), tf.dtypes.cast(mask, TFloat32.class));
       var half = tf.math.mul(tf.dtypes.cast(weighted, TFloat16.class), scale);
       var sum = tf.math.add(tf.dtypes.cast(pixels, TInt32.class), tf.constant(1));
       var flags = tf.dtypes.cast(tokens, TBool.class);
-      Signature sig = Signature.builder().key("serving_default").input("tokens", tokens).input("mask", mask).input("scale", scale)
-          .input("pixels", pixels).output("weighted", weighted).output("half", half).output("sum", sum).output("flags", flags).build();
-      SavedModelBundle.exporter(dir.toString()).withFunction(SessionFunction.create(sig, s)).export();
+      Signature sig =
+          Signature.builder()
+              .key("serving_default")
+              .input("tokens", tokens)
+              .input("mask", mask)
+              .input("scale", scale)
+              .input("pixels", pixels)
+              .output("weighted", weighted)
+              .output("half", half)
+              .output("sum", sum)
+              .output("flags", flags)
+              .build();
+      SavedModelBundle.exporter(dir.toString())
+          .withFunction(SessionFunction.create(sig, s))
+          .export();
     }
   }
 
   private static void exportBoundary(Path dir) throws IOException {
-    try (Graph g = new Graph(); Session s = new Session(g)) {
+    try (Graph g = new Graph();
+        Session s = new Session(g)) {
       Ops tf = Ops.create(g);
       var tokens = tf.placeholder(TInt32.class, Placeholder.shape(Shape.of(-1)));
       var out = tf.math.mul(tf.dtypes.cast(tokens, TFloat32.class), tf.constant(0.5f));
-      Signature sig = Signature.builder().key("serving_default").input("tokens", tokens).output("out", out).build();
-      SavedModelBundle.exporter(dir.toString()).withFunction(SessionFunction.create(sig, s)).export();
+      Signature sig =
+          Signature.builder()
+              .key("serving_default")
+              .input("tokens", tokens)
+              .output("out", out)
+              .build();
+      SavedModelBundle.exporter(dir.toString())
+          .withFunction(SessionFunction.create(sig, s))
+          .export();
     }
   }
 }
