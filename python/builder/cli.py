@@ -89,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="reuse AOTInductor packages compiled before from the same program and toolchain, and keep new ones "
         f"(default: ${artifact_cache.ENV}, else ~/.cache/deploykit; every artifact is still checked)",
     )
+    export.add_argument(
+        "--sequential",
+        action="store_true",
+        help="export every model in this process, one after another (default on 2 or more cores: the torch models "
+        "train and export in a second process beside the others; the results are the same)",
+    )
     cache.add_argument("--no-cache", action="store_true", help="compile every AOTInductor package afresh and keep none")
 
     train = sub.add_parser(
@@ -266,6 +272,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             epochs=args.epochs,
             train=_training_modes(args),
             serving=args.serving,
+            parallel=not args.sequential and (os.cpu_count() or 1) >= 2,
             cache_dir=None if args.no_cache else (args.cache_dir or artifact_cache.default_root()),
         )
     except ValueError as e:

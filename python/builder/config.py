@@ -21,6 +21,7 @@ class ExportConfig:
     train: TrainConfig = TrainConfig()  # noqa: RUF009 - frozen, so one shared default is safe; training modes (amp, trainer, nproc); seed/epochs come from above
     serving: bool = False  # also write a Triton model repository and a TF Serving base path
     cache_dir: Path | None = None  # compiled artifacts reused across exports (builder.formats.artifact_cache)
+    parallel: bool = False  # torch models in a second process beside the others (builder.export.lane_models)
 
     def __post_init__(self) -> None:
         unknown = [m for m in self.models if m not in REGISTRY]

@@ -6,9 +6,10 @@ Everything is written into a staging folder that replaces the output folder only
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -74,11 +75,17 @@ def run(cfg: ExportConfig, reporter: Reporter | None = None) -> tuple[Path, list
     reporter.planned(sum(len(formats.plan(models.source(m), cfg.formats)) for m in cfg.models))
     pending: list[_Pending] = []
     with atomic.staged_folder(cfg.out) as staging, background.workers():
-        model_entries = []
+        entries: dict[str, dict] = {}
+        in_lane = lane_models(cfg)
+        lane = {m: background.submit(_export_in_lane, m, cfg, staging, pool="lane") for m in in_lane}
         for model_id in cfg.models:
-            model_entries.append(_export_model(model_id, cfg, staging, reporter, rows, pending))
+            if model_id not in in_lane:
+                entries[model_id] = _export_model(model_id, cfg, staging, reporter, rows, pending)
             _finish_pending(pending, wait=False)
+            _finish_lane(lane, entries, reporter, rows, wait=False)
         _finish_pending(pending, wait=True)
+        _finish_lane(lane, entries, reporter, rows, wait=True)
+        model_entries = [entries[m] for m in cfg.models]
         order = {
             (m, f): i for i, (m, f) in enumerate((e["id"], a["format"]) for e in model_entries for a in e["artifacts"])
         }
@@ -97,6 +104,96 @@ def run(cfg: ExportConfig, reporter: Reporter | None = None) -> tuple[Path, list
     return cfg.out / manifest.MANIFEST_NAME, rows
 
 
+# --- Two lanes -------------------------------------------------------------------------------
+# Training these models is mostly single-threaded Python (small kernels, framework dispatch), so
+# one process keeps about one core busy. With `parallel`, the torch models train and export in a
+# worker process (the "lane") while this process does the TensorFlow and JAX ones, and each
+# process imports one framework family. The artifacts, golden sets and manifest are the same as
+# a sequential export's (tests/test_export_lanes.py); only the order of the progress lines differs.
+
+# Torch models train and compute their reference outputs on this many threads, in either process
+# and on any machine. Kernel results depend on the thread count (a reduction split in two sums in
+# another order: cnn_torch and chargpt_torch trained on 1 and on 2 threads differ in the last
+# bits), so a fixed count makes an export reproducible across machines and lanes, which is also
+# what lets the AOTInductor cache hit. One thread leaves the other core to the other lane.
+TORCH_THREADS = 1
+
+
+@contextlib.contextmanager
+def _fixed_threads(source: str) -> Iterator[None]:
+    if source != "torch":
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(TORCH_THREADS)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def lane_models(cfg: ExportConfig) -> list[str]:
+    """The models the lane exports: the torch ones, when the export also has others to do here
+    (a DistributedDataParallel run starts its own processes, so it stays here)."""
+    if not cfg.parallel:
+        return []
+    torch_models = [m for m in cfg.models if models.source(m) == "torch" and cfg.train_config(m).nproc == 1]
+    return torch_models if len(torch_models) < len(cfg.models) else []
+
+
+@dataclasses.dataclass(frozen=True)
+class _TrainedSummary:
+    """What a reporter reads of a `Trained` (which holds a live model and cannot cross processes)."""
+
+    model_id: str
+    training: dict
+
+
+class _Recorder:
+    """A reporter in the lane: keeps the events for the main process to replay, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, tuple]] = []
+
+    def planned(self, artifacts: int) -> None: ...
+    def epoch(self, model_id: str, epoch: int, metrics: dict) -> None: ...
+    def background(self, model_id: str, fmt: str) -> None: ...
+
+    def training(self, model_id: str, epochs: int) -> None:
+        self.events.append(("training", (model_id, epochs)))
+
+    def trained(self, trained: Trained) -> None:
+        self.events.append(("trained", (_TrainedSummary(trained.model_id, trained.training),)))
+
+    def artifact(self, row: ArtifactRow) -> None:
+        self.events.append(("artifact", (row,)))
+
+
+def _export_in_lane(model_id: str, cfg: ExportConfig, root: Path) -> tuple[dict, list[ArtifactRow], list]:
+    """Lane side: one model's whole export (an AOTInductor compile runs inline here)."""
+    recorder = _Recorder()
+    rows: list[ArtifactRow] = []
+    pending: list[_Pending] = []
+    entry = _export_model(model_id, cfg, root, recorder, rows, pending)
+    _finish_pending(pending, wait=True)
+    return entry, rows, recorder.events
+
+
+def _finish_lane(lane: dict, entries: dict, reporter: Reporter, rows: list[ArtifactRow], wait: bool) -> None:
+    """Records the lane's finished models (all of them with `wait`), replaying their progress."""
+    for model_id, future in list(lane.items()):
+        if not (wait or future.done()):
+            continue
+        del lane[model_id]
+        entry, lane_rows, events = future.result()  # an ExportError from the lane propagates as is
+        for name, args in events:
+            getattr(reporter, name)(*args)
+        entries[model_id] = entry
+        rows.extend(lane_rows)
+
+
 def _finish_pending(pending: list[_Pending], wait: bool) -> None:
     """Checks and records the background artifacts that are done (all of them with `wait`)."""
     for item in list(pending):
@@ -112,6 +209,13 @@ def _finish_pending(pending: list[_Pending], wait: bool) -> None:
 
 
 def _export_model(
+    model_id: str, cfg: ExportConfig, root: Path, reporter: Reporter, rows: list[ArtifactRow], pending: list[_Pending]
+) -> dict:
+    with _fixed_threads(models.source(model_id)):
+        return _export_one(model_id, cfg, root, reporter, rows, pending)
+
+
+def _export_one(
     model_id: str, cfg: ExportConfig, root: Path, reporter: Reporter, rows: list[ArtifactRow], pending: list[_Pending]
 ) -> dict:
     spec = models.get(model_id)

@@ -9,7 +9,8 @@ before it writes the manifest.
 
 The worker is a fresh interpreter (`spawn`: forking a process that has started torch, TF and
 JAX threads is unsafe), started on the first submit and stopped when the export ends; an error
-in it comes back as the artifact's export error.
+in it comes back as the artifact's export error. The export also uses a second worker, a
+"lane", to train and export whole models beside the main process (builder.export).
 """
 
 from __future__ import annotations
@@ -21,34 +22,36 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 
-_pool: ProcessPoolExecutor | None = None
+# One single-process pool per purpose: "compile" (AOTInductor compiles), "lane" (whole models
+# exported beside the main process, builder.export). Each is started on its first submit.
+_pools: dict[str, ProcessPoolExecutor] = {}
 _active = False
 
 
 @contextlib.contextmanager
 def workers() -> Iterator[None]:
     """The scope in which `submit` may use a worker; without it `submit` runs inline."""
-    global _active, _pool
+    global _active
     _active = True
     failed = False
     try:
         yield
-    except BaseException:  # a failed or interrupted export does not wait for a compile it drops
+    except BaseException:  # a failed or interrupted export does not wait for work it drops
         failed = True
         raise
     finally:
         _active = False
-        if _pool is not None:
-            pool, _pool = _pool, None
+        pools = list(_pools.values())
+        _pools.clear()
+        for pool in pools:
             if failed:
                 for process in list(getattr(pool, "_processes", {}).values()):  # no public API before 3.14
                     process.terminate()
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def submit(fn: Callable[..., float], *args: str) -> Future:
-    """Runs `fn(*args)` (a module-level function that returns its own seconds) in the worker."""
-    global _pool
+def submit(fn: Callable, *args, pool: str = "compile") -> Future:
+    """Runs `fn(*args)` (a module-level function; picklable arguments) in the worker named `pool`."""
     if not _active:  # e.g. an exporter called directly from a test: same result, no overlap
         future: Future = Future()
         try:
@@ -56,9 +59,9 @@ def submit(fn: Callable[..., float], *args: str) -> Future:
         except Exception as e:  # noqa: BLE001 - delivered through the future, as from a worker
             future.set_exception(e)
         return future
-    if _pool is None:
-        _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-    return _pool.submit(fn, *args)
+    if pool not in _pools:
+        _pools[pool] = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    return _pools[pool].submit(fn, *args)
 
 
 def compile_aoti(program_path: str, package_path: str) -> float:
