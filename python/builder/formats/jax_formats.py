@@ -2,7 +2,7 @@
 
 jax2tf in jax 0.10 always uses native serialization, so the SavedModel's serving function wraps one
 `XlaCallModule` op holding StableHLO. The manifest records that: TF.js cannot run it, and a TF
-runtime older than the exporter may reject its StableHLO version (FACTS.md).
+runtime older than the exporter may reject its StableHLO version (docs/findings.md).
 
 jax 0.10 serializes with calling-convention version 10 by default, but TF 2.19's XlaCallModule
 accepts at most version 9 ("supports up to serialization version 9"), so we pin version 9, the

@@ -136,7 +136,7 @@ def export_tfjs(ctx: ExportContext) -> Exported:
 
 
 def export_onnx(ctx: ExportContext) -> Exported:
-    """Keras -> ONNX with tf2onnx.from_function (from_keras fails on Keras 3 models, FACTS.md)."""
+    """Keras -> ONNX with tf2onnx.from_function (from_keras fails on Keras 3 models, docs/findings.md)."""
     import tf2onnx
 
     trained = ctx.trained
