@@ -1,4 +1,5 @@
 """The parallel export: torch models in a second process give the same export as one process."""
+
 from __future__ import annotations
 
 import dataclasses
