@@ -170,12 +170,27 @@ def _saved_model_ops(path: Path) -> set[str]:
     return {n.op for n in graph.node} | {n.op for f in graph.library.function for n in f.node_def}
 
 
+def _xla_call_modules(path: Path) -> list[bytes]:
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    sm = saved_model_pb2.SavedModel()
+    sm.ParseFromString((path / "saved_model.pb").read_bytes())
+    graph = sm.meta_graphs[0].graph_def
+    nodes = list(graph.node) + [n for f in graph.library.function for n in f.node_def]
+    return [n.attr["module"].s for n in nodes if n.op == "XlaCallModule"]
+
+
 @pytest.mark.parametrize("model_id", ["mlp_flax", "mlp_jax", "wide_flax"])
 def test_jax_saved_models_record_xla_call_module(smoke_export, smoke_manifest, model_id):
     model = next(m for m in smoke_manifest["models"] if m["id"] == model_id)
     artifact = next(a for a in model["artifacts"] if a["format"] == "saved-model")
     assert artifact["contains_ops"] == ["XlaCallModule"]
     assert "XlaCallModule" in _saved_model_ops(smoke_export / artifact["path"])
+    # The StableHLO module is serialized for the target TF Java 1.1.0 (TF 2.18) reads: MLIR
+    # bytecode starts with "ML\xefR", a varint version, then the producer string.
+    assert artifact["stablehlo_target"] == "1.8.0"
+    modules = _xla_call_modules(smoke_export / artifact["path"])
+    assert modules and all(m.startswith(b"ML\xefR") and b"StableHLO_v1.8.0\0" in m[:64] for m in modules)
 
 
 def test_keras_saved_model_has_no_xla_call_module(smoke_export, smoke_manifest):

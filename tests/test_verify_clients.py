@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from builder.verify import matrix, report
+from builder.verify import matrix
 from builder.verify.runners import RUNNERS
 from conftest import mutated_copy
 
@@ -83,11 +83,19 @@ def test_a_swapped_tfjs_shard_fails_the_tfjs_cells(smoke_export, tmp_path):
     assert all(s == {"pass"} for key, s in statuses.items() if key not in tfjs)
 
 
-def test_java_shows_the_xla_call_module_incompatibility_as_unsupported_not_failed(smoke_export):
-    rep = matrix.run(smoke_export / "manifest.json", models=["mlp_flax"], runtimes=["java", "go"])
+def test_java_and_go_run_the_jax_saved_models(smoke_export):
+    """jax2tf's XlaCallModule, serialized for StableHLO 1.8.0, runs on TF Java 1.1.0 (TF 2.18) too."""
+    rep = matrix.run(smoke_export / "manifest.json", models=["mlp_flax", "mlp_jax"], runtimes=["java", "go"])
     statuses = _statuses(rep)
-    assert statuses[("mlp_flax/saved-model", "java")] == {"unsupported"}
-    assert statuses[("mlp_flax/saved-model", "go")] == {"pass"}, "the C API of the exporter's own TF version runs it"
-    assert rep["summary"]["fail"] == rep["summary"]["error"] == 0
-    text = report.markdown(rep)
-    assert "n/s" in text and "cannot deserialize the StableHLO" in text
+    for model in ("mlp_flax", "mlp_jax"):
+        assert statuses[(f"{model}/saved-model", "java")] == {"pass"}
+        assert statuses[(f"{model}/saved-model", "go")] == {"pass"}
+    assert rep["summary"]["fail"] == rep["summary"]["error"] == rep["summary"].get("unsupported", 0) == 0
+
+
+def test_a_documented_incompatibility_is_not_support_and_not_failure():
+    from builder.verify.runners import CliRunner
+
+    runner = CliRunner("java", ("saved-model",), "bin/deploykit-java", unsupported_ops=(("XlaCallModule", "why"),))
+    assert runner.unsupported({"format": "saved-model", "contains_ops": ["XlaCallModule"]}) == "why"
+    assert runner.unsupported({"format": "saved-model", "contains_ops": []}) is None

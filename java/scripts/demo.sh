@@ -1,9 +1,7 @@
 #!/usr/bin/env bash
 # make demo-java: bin/deploykit-java --check-dir on every golden set of every saved-model artifact
 # in a manifest (--input-dir models/<id>/golden/<set>, --check-dir .../expected), one parity line
-# per output. A model refused for the documented XlaCallModule incompatibility (java/README.md:
-# TF Java 1.1.0 = TensorFlow 2.18 cannot read the StableHLO that jax 0.10 writes) is reported and
-# does not fail the demo; a parity mismatch (exit 1) or any other failure does.
+# per output. Any failure (a parity mismatch, exit 1, or a refused model) fails the demo.
 # Usage: java/scripts/demo.sh MANIFEST PYTHON
 set -euo pipefail
 manifest="$1"
@@ -29,11 +27,6 @@ while read -r id set; do
   set -e
   case "$code" in
     0) while IFS= read -r line; do echo "java  $id/saved-model/$set $line"; done <<< "$lines" ;;
-    3) if [[ "$lines" == *"XlaCallModule"*"cannot run on TF Java"* ]]; then
-         echo "java  $id/saved-model/$set: not runnable on TF Java (documented in java/README.md): ${lines#error: $id/saved-model: }"
-       else
-         echo "java  $id/saved-model/$set: FAILED (exit 3): $lines"; failed=1
-       fi ;;
     *) echo "java  $id/saved-model/$set: FAILED (exit $code): $lines"; failed=1 ;;
   esac
 done <<< "$rows"

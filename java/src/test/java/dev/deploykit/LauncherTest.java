@@ -97,9 +97,12 @@ class LauncherTest {
         p.err());
   }
 
-  /** The XlaCallModule failure makes MLIR print a diagnostic natively; only our line may remain. */
+  /**
+   * An XlaCallModule model makes TensorFlow and MLIR log natively while it loads and compiles; the
+   * launcher keeps that off stderr, so a good run prints nothing there.
+   */
   @Test
-  void incompatibleModelGivesExactlyOneErrorLine() throws Exception {
+  void xlaCallModuleModelRunsWithAQuietStderr() throws Exception {
     Proc p =
         launch(
             "--manifest",
@@ -111,10 +114,8 @@ class LauncherTest {
             "--output",
             Path.of(System.getProperty("java.io.tmpdir"), "deploykit-launcher-test.npy")
                 .toString());
-    assertEquals(3, p.code(), p.toString());
-    List<String> lines = p.err().lines().toList();
-    assertEquals(1, lines.size(), p.err());
-    assertTrue(lines.get(0).startsWith("error: mlp_flax/saved-model: XlaCallModule"), p.err());
+    assertEquals(0, p.code(), p.toString());
+    assertEquals("", p.err(), p.toString());
   }
 
   @Test

@@ -22,27 +22,26 @@ import org.junit.jupiter.params.provider.ValueSource;
 /** Golden parity of the saved-models TF Java runs, and the library API around it. */
 class ModelTest {
   /**
-   * Every (Keras model with a saved-model artifact, golden set) of the test export: TF Java runs
-   * these.
+   * Every (model with a saved-model artifact, golden set) of the test export: TF Java runs the
+   * Keras ones and jax2tf's XlaCallModule ones (their StableHLO serialized for 1.8.0).
    */
-  static Stream<Arguments> kerasGoldenSets() {
+  static Stream<Arguments> savedModelGoldenSets() {
     Manifest m = Manifest.read(Fixtures.TEST_MANIFEST);
     return m.models().stream()
-        .filter(
-            e ->
-                !e.artifactsOf(Model.FORMAT).isEmpty()
-                    && e.artifactsOf(Model.FORMAT).get(0).containsOps().isEmpty())
+        .filter(e -> !e.artifactsOf(Model.FORMAT).isEmpty())
         .flatMap(e -> e.golden().stream().map(g -> Arguments.of(e.id(), g.name())));
   }
 
   @Test
-  void theTestExportHasKerasSavedModels() {
-    List<Object> ids = kerasGoldenSets().map(a -> a.get()[0]).distinct().toList();
-    assertTrue(ids.containsAll(List.of("mlp_keras", "wide_keras")), ids.toString());
+  void theTestExportHasKerasAndJaxSavedModels() {
+    List<Object> ids = savedModelGoldenSets().map(a -> a.get()[0]).distinct().toList();
+    assertTrue(
+        ids.containsAll(List.of("mlp_keras", "wide_keras", "mlp_flax", "mlp_jax", "wide_flax")),
+        ids.toString());
   }
 
   @ParameterizedTest(name = "{0} {1}")
-  @MethodSource("kerasGoldenSets")
+  @MethodSource("savedModelGoldenSets")
   void matchesEveryGoldenSetPerOutput(String id, String set) {
     Map<String, Tensor> x = Fixtures.goldenInputs(Fixtures.TEST_MANIFEST, id, set);
     Map<String, Tensor> expected = Fixtures.goldenExpected(Fixtures.TEST_MANIFEST, id, set);
