@@ -12,6 +12,7 @@ from builder import export
 from builder.config import ExportConfig
 from builder.formats import artifact_cache
 from builder.formats.artifact_cache import ArtifactCache
+from builder.hashing import file_sha256
 
 
 def _file(path, data: bytes):
@@ -129,7 +130,7 @@ def test_a_re_export_reuses_the_checked_package_and_checks_it_again(tmp_path):
 
     # A consistent entry (its checksum matches) that is not a working package: the check catches it.
     entries[0].write_bytes(b"not a package")
-    entries[0].with_name(entries[0].name + ".sha256").write_text(artifact_cache._sha256(entries[0]) + "\n")
+    entries[0].with_name(entries[0].name + ".sha256").write_text(file_sha256(entries[0]) + "\n")
     with pytest.raises(export.ExportError, match=r"mlp_torch/aoti: the written artifact does not reload"):
         run("third")
     assert not (tmp_path / "third").exists()

@@ -151,15 +151,11 @@ class _TrainedSummary:
     training: dict
 
 
-class _Recorder:
+class _Recorder(SilentReporter):
     """A reporter in the lane: keeps the events for the main process to replay, in order."""
 
     def __init__(self) -> None:
         self.events: list[tuple[str, tuple]] = []
-
-    def planned(self, artifacts: int) -> None: ...
-    def epoch(self, model_id: str, epoch: int, metrics: dict) -> None: ...
-    def background(self, model_id: str, fmt: str) -> None: ...
 
     def training(self, model_id: str, epochs: int) -> None:
         self.events.append(("training", (model_id, epochs)))

@@ -26,6 +26,8 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from builder.hashing import file_sha256
+
 ENV = "DEPLOYKIT_CACHE_DIR"
 MAX_BYTES = 2 << 30
 
@@ -37,14 +39,6 @@ def default_root() -> Path | None:
         return None if configured.strip().lower() in ("", "off", "0", "none") else Path(configured)
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "deploykit"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class ArtifactCache:
@@ -60,7 +54,7 @@ class ArtifactCache:
         """The key of an artifact built from these files by this toolchain."""
         digest = hashlib.sha256()
         for path in inputs:
-            digest.update(_sha256(path).encode() + b"\0")
+            digest.update(file_sha256(path).encode() + b"\0")
         for part in toolchain:
             digest.update(part.encode() + b"\0")
         return digest.hexdigest()
@@ -79,7 +73,7 @@ class ArtifactCache:
         tmp = dest.with_name(dest.name + ".cached")
         try:
             shutil.copyfile(entry, tmp)
-            if _sha256(tmp) != expected:
+            if file_sha256(tmp) != expected:
                 for damaged in (entry, checksum):
                     damaged.unlink(missing_ok=True)
                 tmp.unlink()
@@ -97,7 +91,7 @@ class ArtifactCache:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             self._replace(entry, lambda tmp: shutil.copyfile(artifact, tmp))
-            self._replace(checksum, lambda tmp: Path(tmp).write_text(_sha256(artifact) + "\n"))
+            self._replace(checksum, lambda tmp: Path(tmp).write_text(file_sha256(artifact) + "\n"))
             self.prune()
         except OSError:
             pass
