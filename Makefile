@@ -92,8 +92,12 @@ endif
 bench: setup $(MODELS)/manifest.json
 	$(PY) -m builder bench --manifest $(MODELS)/manifest.json
 
-# Each client's demo prints its parity lines; the demo ends with the verify matrix.
+# Each client's demo prints its parity lines; then chargpt_torch continues one prompt in every
+# runtime and format, side by side; the demo ends with the verify matrix.
+DEMO_PROMPT ?= def __init__(self, a
 demo: export $(addprefix demo-,$(CLIENTS))
+	$(PY) -m builder generate --manifest $(MODELS)/manifest.json --model chargpt_torch \
+	  --generate '$(DEMO_PROMPT)' --tokens 60 --every-runtime
 	$(PY) -m builder verify --manifest $(MODELS)/manifest.json
 
 test: setup lint test-python $(addprefix test-,$(CLIENTS)) test-verify

@@ -34,8 +34,8 @@ def test_help_explains_the_options():
         (["export", "--formats", "pickle"], "unknown format 'pickle'"),
         (["export", "--epochs", "0"], "--epochs must be at least 1"),
         (
-            ["export", "--models", "mlp_torch", "--formats", "tflite"],
-            "mlp_torch can export none of the requested formats",
+            ["export", "--models", "mlp_keras", "--formats", "torchscript-script"],
+            "mlp_keras can export none of the requested formats",
         ),
         (["export", "--seed", "x"], "invalid"),
         (["frobnicate"], "invalid choice"),

@@ -56,9 +56,26 @@ def test_plan_is_the_closure_over_prerequisites_with_routes():
         "torchscript-trace",
         "onnx",
         "aoti",
+        "saved-model",
+        "tflite",
+        "tfjs-graph",
     ]
-    assert "tfjs-graph" not in formats.reachable("jax"), "the XlaCallModule SavedModel does not convert to TF.js"
-    assert formats.plan("torch", ["tflite"]) == ()
+    # The XlaCallModule SavedModel does not convert to TF.js or TFLite: JAX goes through ONNX.
+    assert formats.routes("jax")["tfjs-graph"] == ("jax", "onnx", "tfjs-graph")
+    assert formats.routes("jax")["saved-model"] == ("jax", "saved-model")
+    assert dict(formats.plan("torch", ["tflite"])) == {
+        "onnx": ("torch", "onnx"),
+        "saved-model": ("torch", "onnx", "saved-model"),
+        "tflite": ("torch", "onnx", "saved-model", "tflite"),
+    }
+    # Every source reaches every format (TorchScript's script only from torch source).
+    for source in formats.SOURCES:
+        assert set(formats.reachable(source)) | {"torchscript-script"} == set(formats.FORMATS), source
+    # A format's prerequisites come before it in every plan.
+    for source in formats.SOURCES:
+        order = [f for f, _ in formats.plan(source, formats.FORMATS)]
+        for fmt, via in formats.plan(source, formats.FORMATS):
+            assert all(order.index(step) < order.index(fmt) for step in via[1:-1]), (source, fmt)
 
 
 def test_every_edge_names_a_real_exporter_and_format():

@@ -34,6 +34,10 @@ def python_report(smoke_export) -> dict:
     return matrix.run(smoke_export / "manifest.json", runtimes=PYTHON_RUNTIMES)
 
 
+# Formats the test export skips (textcls_keras through onnx2torch; tests/test_conversions.py pins why).
+SKIPPED = {"textcls_keras/torchscript-trace", "textcls_keras/aoti"}
+
+
 def _by_artifact(rep: dict) -> dict[str, set[str]]:
     statuses: dict[str, set[str]] = {}
     for cell in rep["cells"]:
@@ -42,13 +46,18 @@ def _by_artifact(rep: dict) -> dict[str, set[str]]:
 
 
 def test_every_python_runtime_matches_the_reference_on_every_input_set(python_report, smoke_manifest):
-    cells = python_report["cells"]
-    assert {c["status"] for c in cells} == {"pass"}, [c for c in cells if c["status"] != "pass"]
+    # The only cells that do not pass are the formats the export could not convert a model to
+    # (its `skipped` list: chargpt_torch's dynamic seq stops onnx2tf), shown as n/s with the reason.
+    skipped = {f"{m['id']}/{s['format']}": s["reason"] for m in smoke_manifest["models"] for s in m.get("skipped", [])}
+    others = [c for c in python_report["cells"] if c["status"] != "pass"]
+    assert all(c["status"] == "unsupported" and c["artifact"] in skipped for c in others), others
+    assert all(c["reason"] == f"not exported: {skipped[c['artifact']]}" for c in others)
+    cells = [c for c in python_report["cells"] if c["status"] == "pass"]
     loadable = {f for r in PYTHON_RUNTIMES for f in RUNNERS[r].formats} - {"tfjs-graph"}
     expected_artifacts = {
         f"{m['id']}/{a['format']}" for m in smoke_manifest["models"] for a in m["artifacts"] if a["format"] in loadable
     }
-    assert set(_by_artifact(python_report)) == expected_artifacts
+    assert {c["artifact"] for c in cells} == expected_artifacts
     models = {m["id"]: m for m in smoke_manifest["models"]}
     for artifact in expected_artifacts:
         assert {c["input_set"] for c in cells if c["artifact"] == artifact} == input_sets_of(
@@ -94,7 +103,8 @@ def test_one_weight_scaled_by_1_001_fails_exactly_that_artifact(smoke_export, tm
     rep = matrix.run(copy / "manifest.json", runtimes=PYTHON_RUNTIMES)
     statuses = _by_artifact(rep)
     assert statuses.pop("mlp_torch/onnx") == {"fail"}
-    assert all(s == {"pass"} for s in statuses.values()), statuses
+    assert all(s == {"pass"} for a, s in statuses.items() if s != {"unsupported"}), statuses
+    assert {a for a, s in statuses.items() if s == {"unsupported"}} == SKIPPED, "only the skipped formats are n/s"
 
 
 def _scale_one_torchscript_weight(path: Path) -> None:

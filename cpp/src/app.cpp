@@ -1,5 +1,5 @@
 // The demo CLI's runs: one call (flags) or many (--jobs), each manifest -> checked
-// inputs -> model -> outputs, --check, --timing.
+// inputs -> model -> outputs, --check, --timing; and --generate (greedy text generation).
 #include <chrono>
 #include <fstream>
 #include <functional>
@@ -11,6 +11,7 @@
 #include "deploykit/checks.hpp"
 #include "deploykit/cli.hpp"
 #include "deploykit/errors.hpp"
+#include "deploykit/generate.hpp"
 #include "deploykit/jobs.hpp"
 #include "deploykit/manifest.hpp"
 #include "deploykit/model.hpp"
@@ -146,6 +147,31 @@ int run_single(const Options& o, std::ostream& out, std::ostream& err) {
   return finish(p, outputs, out);
 }
 
+// --generate: the model must be a character model and the prompt in its vocabulary (checked
+// before the load, "--generate: ..." errors); then TextGenerator on the loaded model, each step
+// one Model::predict. stdout gets exactly the prompt and the generated characters.
+int run_generate(const Options& o, std::ostream& out, std::ostream& err) {
+  const Manifest manifest = Manifest::read(o.manifest);
+  const ModelEntry& entry = manifest.model(o.request.model);
+  const Generation& g = *o.generate;
+  try {
+    (void)CharacterModel::of(entry).encode(g.prompt);
+  } catch (const InputError& e) {
+    throw InputError(std::string("--generate: ") + e.what());
+  }
+  const Format format = choose_format(entry, o.request.format);
+  const std::string cell = entry.id + "/" + std::string(format_name(format));
+
+  auto start = Clock::now();
+  const Model model = Model::load(manifest, entry.id, format);
+  if (o.verbose) err << "loaded " << cell << " in " << ms_since(start) << " ms\n";
+  start = Clock::now();
+  const std::string text = TextGenerator(model).generate(g.prompt, g.tokens);
+  if (o.verbose) err << "generated " << g.tokens << " tokens with " << cell << " in " << ms_since(start) << " ms\n";
+  out << text << std::flush;
+  return kOk;
+}
+
 // Runs `fn`, mapping the error classes to exit codes; the message goes to `error`.
 template <typename Fn>
 int guarded(Fn&& fn, std::optional<std::string>& error) {
@@ -266,6 +292,7 @@ int run_jobs(const Options& o, std::ostream& out, std::ostream& err) {
 }  // namespace
 
 int run(const Options& o, std::ostream& out, std::ostream& err) {
+  if (o.generate) return run_generate(o, out, err);
   return o.jobs ? run_jobs(o, out, err) : run_single(o, out, err);
 }
 

@@ -3,6 +3,7 @@
 #include "deploykit/cli.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <numeric>
@@ -24,7 +25,7 @@ constexpr const char* kExitCodes =
 struct Parser {
   CLI::App app{"Runs a deploykit TorchScript or AOTInductor artifact with LibTorch.", "deploykit-cpp"};
   Options o;
-  std::string manifest, format, input_dir, output_dir, check_dir, timing, jobs;
+  std::string manifest, format, input_dir, output_dir, check_dir, timing, jobs, prompt, tokens;
   std::vector<std::string> inputs, outputs, checks;
   std::int64_t repeat = 0;
   bool version = false;  // handled before parsing; declared so --help lists it
@@ -55,6 +56,9 @@ struct Parser {
         ->type_name("K");
     app.add_option("--timing", timing, "write load_ms, first_ms, batch and latency_us percentiles as JSON")
         ->type_name("PATH");
+    app.add_option("--generate", prompt, "continue PROMPT with a character model (greedy; needs --tokens)")
+        ->type_name("PROMPT");
+    app.add_option("--tokens", tokens, "with --generate: how many characters to generate (0 to 10000)")->type_name("N");
     app.add_flag("--verbose", o.verbose, "progress on stderr");
     app.add_flag("--version", version, "print the version and exit");
   }
@@ -104,7 +108,16 @@ Parsed parse_args(std::span<const std::string> args) {
   if (p.given("--format")) r.format = p.format;
   if (p.given("--timing")) o.timing = p.timing;
   if (p.given("--repeat")) o.repeat = p.repeat;
-  if (p.given("--jobs")) {
+  if (p.given("--generate")) {
+    for (const char* flag : {"--input", "--input-dir", "--output", "--output-dir", "--check", "--check-dir", "--repeat",
+                             "--warmup", "--timing", "--jobs"})
+      if (p.given(flag)) usage_error(std::string("--generate cannot be combined with ") + flag);
+    if (!p.given("--model")) usage_error("--model is required");
+    if (!p.given("--tokens")) usage_error("--generate needs --tokens N");
+    o.generate = Generation{p.prompt, parse_tokens(p.tokens)};
+  } else if (p.given("--tokens")) {
+    usage_error("--tokens only applies to --generate");
+  } else if (p.given("--jobs")) {
     for (const char* flag : {"--model", "--format", "--input", "--input-dir", "--output", "--output-dir", "--check",
                              "--check-dir", "--repeat", "--warmup", "--timing"})
       if (p.given(flag)) usage_error(std::string("--jobs runs the calls its file lists; ") + flag + " does not apply");
@@ -114,6 +127,21 @@ Parsed parse_args(std::span<const std::string> args) {
     if (r.inputs.empty()) usage_error("--input or --input-dir is required");
   }
   return {Action::kRun, std::move(p.o)};
+}
+
+std::int64_t parse_tokens(std::string_view text) {
+  // Optional sign, then decimal digits only (no space, fraction, exponent or hex).
+  const std::string_view number = text.starts_with('+') ? text.substr(1) : text;
+  const std::string_view digits = number.starts_with('-') ? number.substr(1) : number;
+  std::int64_t n = -1;
+  if (!digits.empty() && digits.find_first_not_of("0123456789") == std::string_view::npos) {
+    const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), n);
+    if (ec != std::errc() || end != number.data() + number.size()) n = -1;  // out of int64's range
+  }
+  if (n < 0 || n > kMaxTokens)
+    throw InputError("--tokens: expected an integer from 0 to " + std::to_string(kMaxTokens) + ", got '" +
+                     std::string(text) + "'");
+  return n;
 }
 
 LatencySummary summarize(std::vector<double> samples) {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "deploykit/errors.hpp"
+#include "deploykit/runtime_version.hpp"
 
 namespace deploykit {
 namespace {
@@ -230,6 +231,14 @@ Artifact parse_artifact(const Reader& r, const json& a, const ModelEntry& entry,
       art.via.push_back(v.get<std::string>());
     }
   }
+  if (a.contains("min_runtime")) {
+    for (const auto& [family, version] : r.object(a, "min_runtime", w).items()) {
+      if (!version.is_string() || !Version::parse(version.get_ref<const std::string&>()))
+        r.fail(w + ".min_runtime." + family,
+               "expected a version MAJOR[.MINOR[.PATCH]] (digits), got " + version.dump());
+      art.min_runtime.emplace(family, version.get<std::string>());
+    }
+  }
   return art;
 }
 
@@ -257,6 +266,8 @@ ModelEntry parse_model(const Reader& r, const json& m, const std::string& where,
   entry.inputs = parse_specs(r, m, "inputs", at);
   entry.outputs = parse_specs(r, m, "outputs", at);
   entry.dims = parse_dims(r, m, entry, at);
+  if (const auto vocabulary = m.find("vocabulary"); vocabulary != m.end() && vocabulary->is_string())
+    entry.vocabulary = vocabulary->get<std::string>();
   if (m.contains("golden")) {
     const json& golden = r.array(m, "golden", at);
     for (std::size_t i = 0; i < golden.size(); ++i)

@@ -252,6 +252,7 @@ Model Model::load(const Manifest& manifest, std::string_view model_id, Format fo
   const Artifact* artifact = entry.find_artifact(format_name(format));
   if (artifact == nullptr)
     throw InputError("model " + entry.id + ": the manifest lists no " + std::string(format_name(format)) + " artifact");
+  check_min_runtime(entry.id, *artifact, torch_runtime());  // before a byte of it is read
   verify_file(artifact->path, artifact->sha256, artifact->bytes,
               "integrity of " + entry.id + "/" + std::string(format_name(format)));
   std::unique_ptr<Impl> impl = open(artifact->path, format);
@@ -331,5 +332,7 @@ std::vector<std::string> Model::output_names() const {
 }
 
 std::string libtorch_version() { return "libtorch " TORCH_VERSION; }
+
+Runtime torch_runtime() { return {"torch", TORCH_VERSION, ""}; }
 
 }  // namespace deploykit

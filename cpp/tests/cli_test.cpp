@@ -103,11 +103,72 @@ TEST(Cli, RejectsBadArguments) {
   expect_usage_error(with({"--jobs", "j.jsonl"}), "--model does not apply");
 }
 
+TEST(Cli, ParsesGenerate) {
+  const Options o =
+      parse_args(std::vector<std::string>{"--manifest", "m.json", "--model", "chargpt_torch", "--format", "aoti",
+                                          "--generate", "def __init__(self, ", "--tokens", "40", "--verbose"})
+          .options;
+  ASSERT_TRUE(o.generate);
+  EXPECT_EQ(o.generate->prompt, "def __init__(self, ");
+  EXPECT_EQ(o.generate->tokens, 40);
+  EXPECT_EQ(o.request.model, "chargpt_torch");
+  EXPECT_EQ(o.request.format, "aoti");
+  EXPECT_TRUE(o.request.inputs.empty());
+  EXPECT_TRUE(o.verbose);
+  EXPECT_FALSE(parse_args(kRequired).options.generate);
+  // A prompt that starts with '-' goes as --generate=PROMPT; an empty one is parsed (refused when it runs).
+  EXPECT_EQ(parse_args(std::vector<std::string>{"--manifest", "m", "--model", "c", "--generate=-x", "--tokens", "1"})
+                .options.generate->prompt,
+            "-x");
+  EXPECT_EQ(parse_args(std::vector<std::string>{"--manifest", "m", "--model", "c", "--generate", "", "--tokens", "1"})
+                .options.generate->prompt,
+            "");
+}
+
+TEST(Cli, GenerateRefusesTheFlagsOfOtherRuns) {
+  const std::vector<std::string> base = {"--manifest", "m.json", "--model", "c", "--generate", "ab", "--tokens", "2"};
+  for (const std::vector<std::string>& extra : std::vector<std::vector<std::string>>{{"--input", "x.npy"},
+                                                                                     {"--input-dir", "d"},
+                                                                                     {"--output", "y.npy"},
+                                                                                     {"--output-dir", "o"},
+                                                                                     {"--check", "e.npy"},
+                                                                                     {"--check-dir", "e"},
+                                                                                     {"--repeat", "2"},
+                                                                                     {"--warmup", "1"},
+                                                                                     {"--timing", "t.json"},
+                                                                                     {"--jobs", "j.jsonl"}}) {
+    std::vector<std::string> args = base;
+    args.insert(args.end(), extra.begin(), extra.end());
+    expect_usage_error(args, "--generate cannot be combined with " + extra[0]);
+  }
+  expect_usage_error({"--manifest", "m", "--model", "c", "--generate", "ab"}, "--generate needs --tokens N");
+  expect_usage_error(with({"--tokens", "3"}), "--tokens only applies to --generate");
+  expect_usage_error({"--manifest", "m", "--generate", "ab", "--tokens", "1"}, "--model is required");
+}
+
+TEST(Cli, TokensAreAnIntegerFrom0To10000) {
+  EXPECT_EQ(parse_tokens("0"), 0);
+  EXPECT_EQ(parse_tokens("40"), 40);
+  EXPECT_EQ(parse_tokens("007"), 7);
+  EXPECT_EQ(parse_tokens("10000"), 10000);
+  EXPECT_EQ(parse_tokens("+5"), 5);  // as Python's int(), Go's Atoi, Java's parseInt
+  EXPECT_EQ(parse_tokens("-0"), 0);
+  for (const char* bad : {"-1", "10001", "", "abc", "1.5", "1e3", "++5", "+-5", " 5", "5 ", "0x10",
+                          "9223372036854775808", "-9223372036854775809", "99999999999999999999"}) {
+    try {
+      (void)parse_tokens(bad);
+      ADD_FAILURE() << bad << ": accepted";
+    } catch (const InputError& e) {
+      EXPECT_EQ(std::string(e.what()), "--tokens: expected an integer from 0 to 10000, got '" + std::string(bad) + "'");
+    }
+  }
+}
+
 TEST(Cli, UsageMentionsEveryFlagAndExitCodes) {
   const std::string u = usage();
   for (const char* flag :
        {"--manifest", "--model", "--format", "--input", "--input-dir", "--output", "--output-dir", "--check",
-        "--check-dir", "--jobs", "--repeat", "--warmup", "--timing", "--verbose", "--help"})
+        "--check-dir", "--jobs", "--repeat", "--warmup", "--timing", "--generate", "--tokens", "--verbose", "--help"})
     EXPECT_NE(u.find(flag), std::string::npos) << flag;
   EXPECT_NE(u.find("Exit codes"), std::string::npos);
 }

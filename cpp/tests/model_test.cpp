@@ -15,6 +15,7 @@
 #include "deploykit/compare.hpp"
 #include "deploykit/errors.hpp"
 #include "deploykit/npy.hpp"
+#include "deploykit/runtime_version.hpp"
 #include "deploykit/sha256.hpp"
 #include "test_util.hpp"
 
@@ -290,8 +291,10 @@ class CorruptArtifact : public ::testing::Test {
     std::filesystem::copy_file(a.path, dir_ / "m" / "model.pt");
   }
 
-  // Writes a manifest for the copy, with the given sha256 (default: the file's).
-  Manifest manifest(std::optional<std::string> sha = std::nullopt, std::string path = "m/model.pt") const {
+  // Writes a manifest for the copy, with the given sha256 (default: the file's) and
+  // min_runtime (default: none).
+  Manifest manifest(std::optional<std::string> sha = std::nullopt, std::string path = "m/model.pt",
+                    const nlohmann::json& min_runtime = nullptr) const {
     const std::filesystem::path file = dir_ / "m" / "model.pt";
     const auto specs = [](const std::vector<TensorSpec>& list) {
       nlohmann::json out = nlohmann::json::array();
@@ -302,16 +305,17 @@ class CorruptArtifact : public ::testing::Test {
       }
       return out;
     };
-    const nlohmann::json doc = {{"schema_version", 2},
-                                {"models",
-                                 {{{"id", "m"},
-                                   {"inputs", specs(entry_->inputs)},
-                                   {"outputs", specs(entry_->outputs)},
-                                   {"artifacts",
-                                    {{{"format", "torchscript-script"},
-                                      {"path", path},
-                                      {"sha256", sha.value_or(sha256_file(file))},
-                                      {"tolerance", {{"atol", 0}, {"rtol", 0}}}}}}}}}};
+    nlohmann::json doc = {{"schema_version", 2},
+                          {"models",
+                           {{{"id", "m"},
+                             {"inputs", specs(entry_->inputs)},
+                             {"outputs", specs(entry_->outputs)},
+                             {"artifacts",
+                              {{{"format", "torchscript-script"},
+                                {"path", path},
+                                {"sha256", sha.value_or(sha256_file(file))},
+                                {"tolerance", {{"atol", 0}, {"rtol", 0}}}}}}}}}};
+    if (!min_runtime.is_null()) doc["models"][0]["artifacts"][0]["min_runtime"] = min_runtime;
     return Manifest::parse(doc.dump(), dir_.path());
   }
 
@@ -360,6 +364,30 @@ TEST_F(CorruptArtifact, UnknownModelAndMissingFormatAreInputErrors) {
 TEST_F(CorruptArtifact, MissingFileIsAModelError) {
   EXPECT_THROW(Model::load(manifest(std::string(64, '0'), "m/missing.pt"), "m", Format::kTorchScriptScript),
                ModelError);
+}
+
+// Version skew (runtime_version.hpp): the library refuses an artifact built for a newer
+// torch than it was built against, before hashing it, with the CLI's one line (exit 3).
+TEST_F(CorruptArtifact, NewerMinRuntimeTorchIsRefusedBeforeTheSha256Check) {
+  const std::string have = Version::of_runtime(torch_runtime().version).value().str();
+  try {
+    Model::load(manifest(std::string(64, '0'), "m/model.pt", {{"torch", "99.0.0"}}), "m", Format::kTorchScriptScript);
+    FAIL() << "loaded an artifact that needs torch 99.0.0";
+  } catch (const ModelError& e) {
+    EXPECT_EQ(std::string(e.what()), "m/torchscript-script: built for torch >= 99.0.0, this client runs torch " + have);
+  }
+}
+
+TEST_F(CorruptArtifact, OlderOrEqualMinRuntimeTorchAndOtherFamiliesLoad) {
+  const std::string have = Version::of_runtime(torch_runtime().version).value().str();
+  EXPECT_EQ(torch_runtime().family, "torch");
+  EXPECT_EQ("libtorch " + torch_runtime().version, libtorch_version());
+  for (const nlohmann::json& entries :
+       {nlohmann::json{{"torch", "1.0.0"}}, nlohmann::json{{"torch", have}},
+        nlohmann::json{{"tensorflow", "99.0.0"}, {"onnxruntime", "99"}, {"tfjs", "99"}}}) {
+    const Model model = Model::load(manifest(std::nullopt, "m/model.pt", entries), "m", Format::kTorchScriptScript);
+    EXPECT_EQ(model.entry().artifacts[0].min_runtime.size(), entries.size()) << entries;
+  }
 }
 
 TEST(ModelFormats, NamesRoundTrip) {

@@ -57,6 +57,10 @@ type Model struct {
 	Dims      map[string]DimSpec `json:"dims"`
 	Golden    []GoldenSet        `json:"golden"`
 	Artifacts []Artifact         `json:"artifacts"`
+
+	// Vocabulary is a character model's vocabulary: token id i is its i-th Unicode code
+	// point (see package textgen); empty for other models.
+	Vocabulary string `json:"vocabulary"`
 }
 
 // TensorSpec is one input or output. DType and Shape are filled in by Read from the JSON
@@ -125,6 +129,11 @@ type Artifact struct {
 	ContainsOps    []string          `json:"contains_ops"`
 	Tolerance      Tolerance         `json:"tolerance"`
 	Files          []FileEntry       `json:"files"`
+	RawMinRuntime  json.RawMessage   `json:"min_runtime"`
+
+	// MinRuntime is min_runtime, filled in by Read: the oldest version of each runtime
+	// family known to load the artifact ("tensorflow": "2.18.0"); empty when absent.
+	MinRuntime map[string]string `json:"-"`
 }
 
 // Tol is one absolute/relative tolerance pair.

@@ -188,6 +188,9 @@ func (mod *Model) validateArtifact(a *Artifact) error {
 			return fmt.Errorf("boundary cast of %q from %s to %s is not allowed", name, s.DType, bd)
 		}
 	}
+	if err := a.parseMinRuntime(); err != nil {
+		return err
+	}
 	for name := range a.Tolerance.Outputs {
 		if spec(mod.Outputs, name) == nil {
 			return fmt.Errorf("tolerance names output %q, which the model does not have", name)

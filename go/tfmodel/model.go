@@ -1,6 +1,7 @@
 // Package tfmodel runs a deploykit SavedModel through the TensorFlow C API (Go bindings
 // github.com/wamuir/graft). Load resolves the artifact, its signature and every input and
-// output key from the manifest, verifies the artifact's sha256, refuses models whose
+// output key from the manifest, refuses an artifact built for a newer TensorFlow than the
+// linked library (min_runtime), verifies the artifact's sha256, refuses models whose
 // signature can reach an op on the manifest's deny-list, and loads the session; Predict
 // takes and returns named tensors and is safe for concurrent use.
 package tfmodel
@@ -40,8 +41,8 @@ var (
 	ErrIntegrity = manifest.ErrIntegrity
 	// ErrUnsafeOps: the signature can reach a denied op (see UnsafeOpsError).
 	ErrUnsafeOps = errors.New("unsafe ops")
-	// ErrLoad: TensorFlow could not load or run the model, or its signature does not fit
-	// the manifest.
+	// ErrLoad: TensorFlow could not load or run the model, its signature does not fit the
+	// manifest, or the artifact needs a newer TensorFlow (see RuntimeVersionError).
 	ErrLoad = errors.New("model failed to load")
 	// ErrClosed: Predict after Close.
 	ErrClosed = errors.New("model is closed")
@@ -131,7 +132,10 @@ func LoadManifest(man *manifest.Manifest, modelID string, opts ...Option) (*Mode
 		return nil, classify(ErrInput, err)
 	}
 
-	// Integrity and safety come before TensorFlow sees a byte of the model.
+	// Version skew, then integrity and safety, all before TensorFlow sees a byte of the model.
+	if err := checkRuntime(mod.ID, art, RuntimeVersion()); err != nil {
+		return nil, err
+	}
 	deny, err := man.UnsafeOps()
 	if errors.Is(err, manifest.ErrInvalid) {
 		return nil, classify(ErrInput, err)

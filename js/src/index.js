@@ -5,3 +5,4 @@ export { InputError } from './common/errors.js';
 export { checkInputs } from './common/checks.js';
 export { readNpy, writeNpy, NpyError } from './common/npy.js';
 export { compare, compareTensors, checkLine } from './common/compare.js';
+export { CharDecoder, GenerateError, MAX_TOKENS, argmax, characterModel } from './common/generate.js';

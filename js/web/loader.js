@@ -7,6 +7,7 @@ import { LoadError, bareCall, boundaryInputs, loadVerifiedGraph, runGraph, specO
 import { ManifestError, readDenyList, resolveArtifact, validateManifest } from '/common/manifest.js';
 import { readNpy } from '/common/npy.js';
 import { Tensor } from '/common/tensor.js';
+import { checkRuntimeVersion } from '/common/versions.js';
 
 const tf = globalThis.tf;
 
@@ -165,6 +166,9 @@ export class BrowserModel {
 export async function loadModel(doc, modelId, backend, manifestUrl = '/models/manifest.json') {
   const start = performance.now();
   const { model, artifact } = resolveArtifact(doc, modelId);
+  initTf();
+  // Before a byte of the artifact is fetched: refused when it was built for a newer TF.js.
+  checkRuntimeVersion(tf, model, artifact);
   await useBackend(backend);
   const base = new URL(encodePath(artifact.path) + '/', new URL(manifestUrl, location.href));
   const label = `${model.id}/${artifact.format}`;

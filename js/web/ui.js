@@ -1,9 +1,11 @@
 // The demo page: pick a model and a backend, edit the feature vector (one-input float models),
 // watch the prediction, run the parity panel over the model's golden sets, draw a digit for
-// cnn_keras. Every failure ends up in the #error box, never a blank page.
+// cnn_keras, complete a text with a character model (complete.js). Every failure ends up in the
+// #error box, never a blank page.
 
 import { compareTensors, formatSci } from '/common/compare.js';
 import { runnableModels, toleranceFor } from '/common/manifest.js';
+import { startCompletion } from './complete.js';
 import { BACKENDS, fetchManifest, fetchNpy, loadModel, probeBackend } from './loader.js';
 import { PAD_MODEL, startPad } from './pad.js';
 
@@ -192,6 +194,8 @@ function renderPrediction(values, features) {
 }
 
 let readFeatures = () => null;
+/** @type {{update: () => void} | null} */
+let completion = null;
 
 function schedulePredict() {
   state.pending = true;
@@ -268,6 +272,7 @@ async function reload() {
   state.padModel = null;
   $('parity').querySelector('tbody').replaceChildren();
   $('parity').dataset.state = 'idle';
+  completion?.update();
   try {
     const model = await loadModel(state.doc, modelId, backend);
     if (ticket !== state.loading) return model.dispose();
@@ -278,6 +283,7 @@ async function reload() {
     const width = sliderWidth(model.model);
     const read = buildFeatureControls(width, model.model);
     readFeatures = read ?? (() => null);
+    completion?.update();
     if (read) schedulePredict();
     else markReady(model);
     await loadPad(ticket, backend);
@@ -370,6 +376,7 @@ export async function startUi() {
     model: () => state.padModel ?? (state.model?.id === PAD_MODEL ? state.model : null),
     onError: showError,
   });
+  completion = startCompletion({ $, model: () => state.model, onError: showError });
   $('app').hidden = false;
   if (wantModel && $select('model').value !== wantModel) {
     showError(`Model '${wantModel}' has no tfjs-graph artifact in this manifest.`);

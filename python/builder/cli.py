@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from builder import __version__, quiet
+from builder import __version__, generate, quiet
 from builder.formats import FORMATS, artifact_cache
 from builder.models import MODEL_IDS
 from builder.models.common import TRAINERS, TrainConfig, headline
@@ -96,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
         "train and export in a second process beside the others; the results are the same)",
     )
     cache.add_argument("--no-cache", action="store_true", help="compile every AOTInductor package afresh and keep none")
+    export.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail the export when a conversion cannot express a model (an op, a dynamic dim) instead of skipping "
+        "that format; skipped formats are listed, with the reason, in the manifest's `skipped` and the closing table",
+    )
 
     train = sub.add_parser(
         "train",
@@ -152,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--training-repeats", type=int, default=5, help="training repeats, median reported (default: 5)")
     bench.add_argument("-v", "--verbose", action="store_true", help="show framework logs and tracebacks")
+    generate.add_parser(sub)
     conformance = sub.add_parser(
         "conformance",
         help="write the language-neutral conformance fixtures (npy files, manifests, verdicts.json)",
@@ -273,6 +280,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             train=_training_modes(args),
             serving=args.serving,
             parallel=not args.sequential and (os.cpu_count() or 1) >= 2,
+            strict=args.strict,
             cache_dir=None if args.no_cache else (args.cache_dir or artifact_cache.default_root()),
         )
     except ValueError as e:
@@ -427,6 +435,7 @@ def cmd_conformance(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "conformance": cmd_conformance,
+    "generate": generate.cmd,
     "export": cmd_export,
     "train": cmd_train,
     "verify": cmd_verify,

@@ -22,6 +22,7 @@ class ExportConfig:
     serving: bool = False  # also write a Triton model repository and a TF Serving base path
     cache_dir: Path | None = None  # compiled artifacts reused across exports (builder.formats.artifact_cache)
     parallel: bool = False  # torch models in a second process beside the others (builder.export.lane_models)
+    strict: bool = False  # a format an edge cannot express fails the export instead of being skipped
 
     def __post_init__(self) -> None:
         unknown = [m for m in self.models if m not in REGISTRY]

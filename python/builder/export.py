@@ -48,6 +48,7 @@ class Reporter(Protocol):
     def trained(self, trained: Trained) -> None: ...
     def artifact(self, row: ArtifactRow) -> None: ...
     def background(self, model_id: str, fmt: str) -> None: ...
+    def skipped(self, model_id: str, fmt: str, reason: str) -> None: ...
 
 
 class SilentReporter:
@@ -57,6 +58,7 @@ class SilentReporter:
     def trained(self, trained: Trained) -> None: ...
     def artifact(self, row: ArtifactRow) -> None: ...
     def background(self, model_id: str, fmt: str) -> None: ...
+    def skipped(self, model_id: str, fmt: str, reason: str) -> None: ...
 
 
 @dataclasses.dataclass
@@ -166,6 +168,9 @@ class _Recorder(SilentReporter):
     def artifact(self, row: ArtifactRow) -> None:
         self.events.append(("artifact", (row,)))
 
+    def skipped(self, model_id: str, fmt: str, reason: str) -> None:
+        self.events.append(("skipped", (model_id, fmt, reason)))
+
 
 def _export_in_lane(model_id: str, cfg: ExportConfig, root: Path) -> tuple[dict, list[ArtifactRow], list]:
     """Lane side: one model's whole export (an AOTInductor compile runs inline here)."""
@@ -226,16 +231,29 @@ def _export_one(
     specs = manifest.model_specs(trained)
 
     done: dict[str, formats.Exported] = {}
+    skipped: dict[str, dict] = {}
     plan = formats.plan(trained.source, cfg.formats)
-    artifacts: list[dict] = [{} for _ in plan]  # filled in plan order, a background one later
-    for index, (fmt, via) in enumerate(plan):
+    artifacts: list[dict] = []  # in plan order; a background artifact's entry is filled in later
+    scratch: dict = {}
+    for fmt, via in plan:
         start = time.perf_counter()
-        ctx = formats.ExportContext(trained, model_dir, done, cfg.cache_dir)
+        if via[-2] in skipped:
+            skipped[fmt] = {"format": fmt, "via": list(via), "reason": f"made from {via[-2]}, which was skipped"}
+            continue
+        ctx = formats.ExportContext(trained, model_dir, done, cfg.cache_dir, scratch)
         try:
             exported = formats.exporter(via[-2], fmt)(ctx)
+        except formats.Unsupported as e:
+            if cfg.strict:
+                raise ExportError(f"{model_id}/{fmt}: export failed (--strict): {e}") from e
+            skipped[fmt] = {"format": fmt, "via": list(via), "reason": str(e)}
+            reporter.skipped(model_id, fmt, str(e))
+            continue
         except Exception as e:
             raise ExportError(f"{model_id}/{fmt}: export failed: {type(e).__name__}: {e}") from e
         done[fmt] = exported
+        artifacts.append({})
+        index = len(artifacts) - 1
         tolerance = dict(getattr(spec, "TOLERANCE", formats.FORMATS_BY_ID[fmt].tolerance))
 
         export_seconds = time.perf_counter() - start
@@ -265,7 +283,9 @@ def _export_one(
         else:
             reporter.background(model_id, fmt)
             pending.append(_Pending(model_id, exported, finish))
-    return manifest.model_entry(trained, golden, artifacts)
+    formats.drop_scratch(scratch)
+    skipped_list = list(skipped.values())
+    return manifest.model_entry(trained, golden, artifacts, skipped_list)
 
 
 @dataclasses.dataclass(frozen=True)

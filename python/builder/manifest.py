@@ -10,7 +10,7 @@ from pathlib import Path
 
 import jsonschema
 
-from builder import hashing, tensors
+from builder import formats, hashing, tensors
 from builder.formats import Exported
 
 SCHEMA_VERSION = 2
@@ -102,7 +102,8 @@ def artifact_entry(root: Path, exported: Exported, via: tuple[str, ...], toleran
             }
             for rel in hashing.folder_files(exported.path)
         ]
-    return entry | exported.fields | {"tolerance": dict(tolerance), "check": check}
+    runtime = {"min_runtime": formats.min_runtime(exported.format)}
+    return entry | runtime | exported.fields | {"tolerance": dict(tolerance), "check": check}
 
 
 def model_specs(trained) -> dict:
@@ -115,8 +116,8 @@ def model_specs(trained) -> dict:
     }
 
 
-def model_entry(trained, golden: list[dict], artifacts: list[dict]) -> dict:
-    """The manifest entry of one model."""
+def model_entry(trained, golden: list[dict], artifacts: list[dict], skipped: list[dict] | None = None) -> dict:
+    """The manifest entry of one model; `skipped`: formats an edge could not express, and why."""
     return {
         "id": trained.model_id,
         "source": trained.source,
@@ -126,7 +127,7 @@ def model_entry(trained, golden: list[dict], artifacts: list[dict]) -> dict:
         "training": trained.training,
         "golden": golden,
         "artifacts": artifacts,
-    }
+    } | ({"skipped": skipped} if skipped else {})
 
 
 def write_unsafe_ops(folder: Path) -> dict:

@@ -75,6 +75,9 @@ class RichReporter:
     def background(self, model_id: str, fmt: str) -> None:
         self.console.print(f"  compiling {model_id}/{fmt} in a worker process; the export goes on meanwhile")
 
+    def skipped(self, model_id: str, fmt: str, reason: str) -> None:
+        self.console.print(f"  skipped {model_id}/{fmt}: {reason}")
+
 
 def summary_table(rows: list[ArtifactRow]) -> Table:
     table = Table(title="deploykit export")

@@ -9,6 +9,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "deploykit/request.hpp"
@@ -17,9 +18,17 @@ namespace deploykit::cli {
 
 enum ExitCode : int { kOk = 0, kCheckFailed = 1, kBadInput = 2, kModelFailed = 3 };
 
+// --generate PROMPT --tokens N (docs/contract.md, "Text generation"; generate.hpp).
+inline constexpr std::int64_t kMaxTokens = 10000;
+struct Generation {
+  std::string prompt;       // as given (UTF-8); checked against the model's vocabulary when it runs
+  std::int64_t tokens = 0;  // 0 to kMaxTokens
+};
+
 struct Options {
   std::filesystem::path manifest;
   Request request;  // --model, --format, --input*, --output*, --check*
+  std::optional<Generation> generate;
   std::optional<std::filesystem::path> jobs;
   std::optional<std::filesystem::path> timing;
   std::optional<std::int64_t> repeat;  // timed runs (--timing alone means 1)
@@ -35,9 +44,13 @@ struct Parsed {
 };
 
 // Parses argv without the program name. Throws InputError ("usage: ...") for
-// unknown flags, missing required flags, bad values, or --jobs mixed with the flags
-// of a single call.
+// unknown flags, missing required flags, bad values, --jobs mixed with the flags
+// of a single call, or --generate mixed with the flags of a tensor call or --jobs.
 Parsed parse_args(std::span<const std::string> args);
+
+// --tokens N: a decimal integer from 0 to kMaxTokens. Throws InputError
+// "--tokens: expected an integer from 0 to 10000, got <text>".
+std::int64_t parse_tokens(std::string_view text);
 
 // The usage text (flags and exit codes).
 std::string usage();

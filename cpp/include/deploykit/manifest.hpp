@@ -2,7 +2,8 @@
 // schema_version 2. Unknown fields are ignored. A schema_version other than 2 is a
 // VersionError (exit 3); any malformed field or spec (unknown dtype, rank over 8, a bad
 // dim or name, duplicates, dims min > max, key maps or boundary casts naming unknown
-// tensors, a path that leaves the manifest's folder) is an InputError (exit 2).
+// tensors, a path that leaves the manifest's folder, a min_runtime version that is not
+// MAJOR[.MINOR[.PATCH]]) is an InputError (exit 2).
 #pragma once
 
 #include <cstdint>
@@ -58,6 +59,9 @@ struct Artifact {
   std::map<std::string, std::string, std::less<>> output_keys;
   std::map<std::string, DType, std::less<>> boundary_dtypes;  // tensor name -> runtime dtype
   std::vector<std::string> via;
+  // Runtime family -> the oldest version known to load it ("torch" -> "2.13.0"), each
+  // MAJOR[.MINOR[.PATCH]]; families this client does not run are kept and ignored.
+  std::map<std::string, std::string, std::less<>> min_runtime;
 
   // The tolerance of one output (its override, else the artifact's).
   Tolerance tolerance_for(std::string_view output) const;
@@ -77,6 +81,9 @@ struct ModelEntry {
   std::map<std::string, DimRange, std::less<>> dims;
   std::vector<GoldenSet> golden;
   std::vector<Artifact> artifacts;
+  // A character model's vocabulary, UTF-8: token id i is its i-th code point (generate.hpp).
+  // Unset when the manifest gives none (or gives something other than a string).
+  std::optional<std::string> vocabulary;
 
   // The artifact of that format / the golden set of that name / the input spec, or nullptr.
   const Artifact* find_artifact(std::string_view format) const;

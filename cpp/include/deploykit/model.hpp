@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "deploykit/manifest.hpp"
+#include "deploykit/runtime_version.hpp"
 #include "deploykit/tensor.hpp"
 
 namespace deploykit {
@@ -59,10 +60,12 @@ struct DirectCall {
 
 class Model {
  public:
-  // Loads `model_id`'s artifact of `format` from a manifest: verifies its size and
-  // sha256 first (ModelError on mismatch), then loads it (ModelError if LibTorch
-  // cannot). Throws InputError for an unknown model or a format the manifest does not
-  // list. The model keeps a copy of its manifest entry.
+  // Loads `model_id`'s artifact of `format` from a manifest: refuses an artifact whose
+  // min_runtime.torch is newer than torch_runtime() (ModelError, "<model>/<format>: built
+  // for torch >= X, this client runs torch Y"), then verifies its size and sha256
+  // (ModelError on mismatch), then loads it (ModelError if LibTorch cannot). Throws
+  // InputError for an unknown model or a format the manifest does not list. The model
+  // keeps a copy of its manifest entry.
   static Model load(const Manifest& manifest, std::string_view model_id, Format format);
 
   Model(Model&&) noexcept;
@@ -97,5 +100,9 @@ class Model {
 
 // "libtorch <version>" of the LibTorch this library was built against.
 std::string libtorch_version();
+
+// The runtime Model::load checks an artifact's min_runtime against (runtime_version.hpp):
+// family "torch", version TORCH_VERSION of the LibTorch this library was built against.
+Runtime torch_runtime();
 
 }  // namespace deploykit

@@ -6,6 +6,8 @@
 //	             [--output NAME=FILE ... | --output FILE | --output-dir DIR]
 //	             [--check NAME=FILE ... | --check FILE | --check-dir DIR]
 //	             [--repeat N] [--warmup K] [--timing t.json] [--allow-unsafe-ops] [--verbose]
+//	deploykit-go --manifest M --model ID [--format saved-model] --generate PROMPT --tokens N
+//	             [--allow-unsafe-ops] [--verbose]
 //	deploykit-go --manifest M --jobs jobs.jsonl [--verbose]
 //
 // Exit codes: 0 ok, 1 --check mismatch, 2 usage or bad input, 3 the model failed to load,

@@ -23,12 +23,17 @@ const usageText = `usage: deploykit-go --manifest M --model ID [--format saved-m
                     [--check NAME=FILE ... | --check FILE | --check-dir DIR]
                     [--repeat N] [--warmup K] [--timing timing.json]
                     [--allow-unsafe-ops] [--verbose]
+       deploykit-go --manifest M --model ID [--format saved-model] --generate PROMPT --tokens N
+                    [--allow-unsafe-ops] [--verbose]
        deploykit-go --manifest M --jobs jobs.jsonl [--verbose]
        deploykit-go --version | --help
 
-Runs a deploykit SavedModel through the TensorFlow C API (Go bindings).
+Runs a deploykit SavedModel through the TensorFlow C API (Go bindings); with --generate,
+continues PROMPT by N characters of a character model (greedy, one call per character) and
+prints the prompt and its continuation, without a newline.
 Exit codes: 0 ok, 1 --check mismatch, 2 usage or bad input, 3 the model failed to load,
-failed its integrity/safety check, or the manifest's schema_version is not 2.
+needs a newer TensorFlow (min_runtime), failed its integrity/safety check, or the
+manifest's schema_version is not 2.
 
 flags:
 `
@@ -49,6 +54,8 @@ type config struct {
 	repeat, warmup          int
 	allowUnsafe, verbose    bool
 	showVersion             bool
+	generate, tokens        string          // --generate PROMPT --tokens N (generate.go)
+	given                   map[string]bool // the flags on the command line, by name
 }
 
 func main() {
@@ -122,6 +129,8 @@ func newFlags() (*flag.FlagSet, *config) {
 	fs.StringVar(&cfg.timing, "timing", "", "write load/first/latency timings as JSON")
 	fs.BoolVar(&cfg.allowUnsafe, "allow-unsafe-ops", false, "run a model whose signature reaches an op on the manifest's deny-list")
 	fs.BoolVar(&cfg.verbose, "verbose", false, "print details (load info, full TensorFlow messages)")
+	fs.StringVar(&cfg.generate, "generate", "", "continue `PROMPT` greedily with a character model (needs --tokens)")
+	fs.StringVar(&cfg.tokens, "tokens", "", "add `N` characters (0 to 10000) to the --generate prompt")
 	fs.BoolVar(&cfg.showVersion, "version", false, "print the version and exit")
 	return fs, cfg
 }
@@ -129,14 +138,14 @@ func newFlags() (*flag.FlagSet, *config) {
 func printUsage(w io.Writer, fs *flag.FlagSet) {
 	fmt.Fprint(w, usageText)
 	fs.VisitAll(func(f *flag.Flag) {
-		arg, _ := flag.UnquoteUsage(f)
+		arg, text := flag.UnquoteUsage(f)
 		if _, ok := f.Value.(*multi); ok {
 			arg = "NAME=FILE"
 		}
 		if arg != "" {
 			arg = " " + arg
 		}
-		fmt.Fprintf(w, "  --%s%s\n      %s\n", f.Name, arg, f.Usage)
+		fmt.Fprintf(w, "  --%s%s\n      %s\n", f.Name, arg, text)
 	})
 }
 
@@ -150,11 +159,16 @@ func parse(fs *flag.FlagSet, cfg *config, args []string) error {
 	if fs.NArg() > 0 {
 		return usage(fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
 	}
+	cfg.given = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { cfg.given[f.Name] = true })
 	if cfg.showVersion {
 		return nil
 	}
 	if cfg.manifest == "" {
 		return usage("--manifest is required")
+	}
+	if cfg.generating() {
+		return parseGenerate(cfg)
 	}
 	if cfg.jobs != "" {
 		if cfg.model != "" || cfg.format != "" || !cfg.tensors.empty() || cfg.timing != "" || cfg.repeat != 0 || cfg.warmup != 0 {

@@ -31,6 +31,9 @@ func run(cfg *config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return failModel("model", err)
 	}
+	if cfg.generating() {
+		return generate(cfg, man, mod, stdout, stderr)
+	}
 	j, err := cfg.tensors.resolve(mod, cfg.format)
 	if err != nil {
 		return err
@@ -85,7 +88,10 @@ func (l *loader) load(id, format string, stderr io.Writer) *loaded {
 	start := time.Now()
 	m, err := tfmodel.LoadManifest(l.man, id, opts...)
 	r := &loaded{model: m, err: err, loadMS: timing.MS(time.Since(start))}
-	if err != nil {
+	var skew *tfmodel.RuntimeVersionError
+	if errors.As(err, &skew) {
+		r.err = fail(exitModel, "", err) // the contract's line names the model and format itself
+	} else if err != nil {
 		r.err = failModel("load "+id, err)
 	} else if l.cfg.verbose {
 		fmt.Fprintf(stderr, "loaded %s/%s from %q in %.1f ms (inputs %v, outputs %v)\n",

@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
+import { MAX_TOKENS } from '../common/generate.js';
 import { FORMAT } from '../common/manifest.js';
 
 /** Bad flags or bad input files (exit 2). */
@@ -27,6 +28,7 @@ export function usage(prog, backends) {
          [--check NAME=FILE ... | --check FILE | --check-dir DIR]
          [--repeat N] [--warmup K] [--timing timing.json] [--backend ${backends.names.join('|')}] [--verbose]
        ${prog} --manifest M --jobs jobs.jsonl [--backend ${backends.names.join('|')}] [--verbose]
+       ${prog} --manifest M --model ID [--format ${FORMAT}] --generate PROMPT --tokens N [--backend ${backends.names.join('|')}]
        ${prog} --version
 
 Runs a deploykit model's ${FORMAT} artifact on .npy tensors (one file per input).
@@ -36,6 +38,8 @@ Runs a deploykit model's ${FORMAT} artifact on .npy tensors (one file per input)
   --jobs       JSON lines {id, model, format, inputs, outputs, check, repeat, warmup}: one load per
                (model, format), one JSON result line per job on stdout (with "timing" for a
                job that has "repeat")
+  --generate   continues PROMPT with N characters (0 to ${MAX_TOKENS}) of a character model, greedily,
+               and prints the prompt and its continuation (no newline)
   --backend    TF.js backend (default ${backends.default})
   --repeat N   after the first run, time N more runs (after K --warmup runs)
   --timing     write {load_ms, first_ms, batch, latency_us: {p50, p90, p99, mean}, ...}
@@ -57,6 +61,8 @@ const OPTIONS = /** @type {const} */ ({
   repeat: { type: 'string' },
   warmup: { type: 'string' },
   timing: { type: 'string' },
+  generate: { type: 'string' },
+  tokens: { type: 'string' },
   backend: { type: 'string' },
   verbose: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
@@ -144,7 +150,56 @@ export function resolveFiles(side, spec, names) {
  * @property {number} [warmup]
  * @property {number} [repeat] 0: not timed
  * @property {string} [timing] the --timing file
+ * @property {string} [generate] --generate's prompt (text generation mode)
+ * @property {number} [tokens] --tokens: how many characters to generate
  */
+
+/** The flags of a call on tensor files and of --jobs, none of which goes with --generate. */
+const NOT_WITH_GENERATE = [
+  'input',
+  'input-dir',
+  'output',
+  'output-dir',
+  'check',
+  'check-dir',
+  'repeat',
+  'warmup',
+  'timing',
+  'jobs',
+];
+
+/**
+ * Text generation mode (docs/contract.md, "Text generation"): --generate PROMPT --tokens N.
+ * @param {Record<string, any>} values parseArgs's values
+ * @returns {{generate: string, tokens: number}}
+ */
+function generateOptions(values) {
+  if (values.generate === undefined) throw new UsageError('--tokens goes with --generate PROMPT');
+  const other = NOT_WITH_GENERATE.find((k) => values[k] !== undefined);
+  if (other) throw new UsageError(`--generate cannot be combined with --${other}`);
+  const n = values.tokens;
+  if (n === undefined) throw new UsageError('--generate needs --tokens N');
+  if (!/^\d+$/.test(n) || Number(n) > MAX_TOKENS)
+    throw new UsageError(`--tokens must be an integer from 0 to ${MAX_TOKENS}, got '${n}'`);
+  if (!values.model) throw new UsageError('--model is required');
+  return { generate: values.generate, tokens: Number(n) };
+}
+
+/**
+ * `--generate X` and `--tokens X` always take the next argument as their value, even one that
+ * starts with '-' (a prompt "- item", a count "-1" that then gets --tokens's own message):
+ * parseArgs would refuse those as ambiguous, so they become `--generate=X` first.
+ * @param {string[]} argv
+ */
+function joinValues(argv) {
+  const out = [];
+  for (let i = 0; i < argv.length; i++) {
+    if ((argv[i] === '--generate' || argv[i] === '--tokens') && i + 1 < argv.length)
+      out.push(`${argv[i]}=${argv[++i]}`);
+    else out.push(argv[i]);
+  }
+  return out;
+}
 
 /**
  * @param {string[]} argv arguments after the program name
@@ -154,7 +209,7 @@ export function resolveFiles(side, spec, names) {
 export function parseCli(argv, backends) {
   let values;
   try {
-    ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }));
+    ({ values } = parseArgs({ args: joinValues(argv), options: OPTIONS, strict: true, allowPositionals: false }));
   } catch (e) {
     throw new UsageError(e.message.split('\n')[0]);
   }
@@ -165,6 +220,8 @@ export function parseCli(argv, backends) {
   if (!backends.names.includes(backend))
     throw new UsageError(`--backend must be one of ${backends.names.join(', ')}, got '${backend}'`);
   const common = { help, version, verbose, backend, manifest: values.manifest };
+  if (values.generate !== undefined || values.tokens !== undefined)
+    return { ...common, model: values.model, format: values.format, ...generateOptions(values) };
   if (values.jobs !== undefined) {
     const single = [
       'model',

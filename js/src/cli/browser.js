@@ -39,7 +39,7 @@ function chromiumVersion() {
 function pageError(result) {
   if (result.kind === 'manifest') return new ManifestError(result.message, result.exit ?? 2);
   if (result.kind === 'input') return new InputError(result.message);
-  if (['missing', 'integrity', 'unsafe', 'unsupported', 'load'].includes(result.kind))
+  if (['missing', 'integrity', 'unsafe', 'unsupported', 'load', 'version'].includes(result.kind))
     return new LoadError(result.kind, result.message);
   return new Error(result.message);
 }

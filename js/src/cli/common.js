@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 
 import { checkInputs } from '../common/checks.js';
 import { checkLine, compareTensors } from '../common/compare.js';
+import { CharDecoder, GenerateError } from '../common/generate.js';
 import { ManifestError, resolveArtifact, toleranceFor } from '../common/manifest.js';
 import { NpyError, readNpy, writeNpy } from '../common/npy.js';
 import { interleave, latencySummary, percentile } from '../common/timing.js';
@@ -132,6 +133,7 @@ async function runJob(job, { doc, loadOnce, timing }) {
 /** Maps an error to its exit code and one line (without the `error: ` prefix). */
 function describe(e, runtime) {
   const line = String(e?.message ?? e).split('\n')[0];
+  if (e instanceof GenerateError) return { exit: EXIT.usage, error: `--generate: ${line}` };
   if (e instanceof UsageError || e instanceof ManifestError || e?.name === 'InputError')
     return { exit: e.exit ?? EXIT.usage, error: line };
   if (e?.name === 'LoadError') return { exit: EXIT.load, error: line };
@@ -158,15 +160,36 @@ function loader(session) {
 }
 
 /**
+ * --generate PROMPT --tokens N (docs/contract.md, "Text generation"): the model and the prompt
+ * are checked before the artifact loads; then one call per character through the engine's
+ * normal call (input checks and boundary casts included). Returns the prompt and its
+ * continuation.
+ */
+async function runGenerate(opts, { doc, loadOnce }) {
+  const { model, artifact } = resolveArtifact(doc, opts.model, opts.format);
+  /** @type {Runner} */
+  let runner;
+  const decoder = new CharDecoder(model, (inputs) => runner.predict(inputs));
+  decoder.encode(opts.generate);
+  runner = await loadOnce(model, artifact);
+  return decoder.generate(opts.generate, opts.tokens);
+}
+
+/**
  * Runs the CLI; returns the exit code (never throws).
  * @param {string[]} argv
  * @param {Engine} engine
- * @param {{stdout: (s: string) => void, stderr: (s: string) => void}} [io]
+ * @param {{stdout: (s: string) => void, stderr: (s: string) => void, write?: (s: string) => void}} [io]
+ *   stdout and stderr print a line; write prints exactly its text (--generate's output)
  */
 export async function main(
   argv,
   engine,
-  io = { stdout: (s) => process.stdout.write(s + '\n'), stderr: (s) => process.stderr.write(s + '\n') },
+  io = {
+    stdout: (s) => process.stdout.write(s + '\n'),
+    stderr: (s) => process.stderr.write(s + '\n'),
+    write: (s) => process.stdout.write(s),
+  },
 ) {
   if (argv.length === 0) {
     io.stderr(usage(engine.prog, engine.backends));
@@ -198,6 +221,12 @@ export async function main(
     const doc = await readManifest(opts.manifest);
     session = engine.session({ manifest: path.resolve(opts.manifest), doc, backend: opts.backend, verbose });
     cache = loader(session);
+    if (opts.generate !== undefined) {
+      const text = await runGenerate(opts, { doc, loadOnce: cache.loadOnce });
+      if (io.write) io.write(text);
+      else io.stdout(text);
+      return EXIT.ok;
+    }
     if (jobs) return await runJobs(jobs, { doc, cache, io, verbose, backend: opts.backend, runtime: engine.runtime });
     const job = {
       id: null,

@@ -1,9 +1,12 @@
 // The client's error kinds, each with the CLI exit code it maps to (docs/contract.md).
 
-/** The model failed to load or failed its integrity/safety check (exit 3). */
+/**
+ * The model failed to load, failed its integrity/safety check, or was built for a newer runtime
+ * than this client's ('version': docs/contract.md, "Version skew") (exit 3).
+ */
 export class LoadError extends Error {
   /**
-   * @param {'missing'|'integrity'|'unsafe'|'unsupported'|'load'} kind
+   * @param {'missing'|'integrity'|'unsafe'|'unsupported'|'load'|'version'} kind
    * @param {string} message
    */
   constructor(kind, message) {

@@ -3,6 +3,7 @@
 // sets). Pure functions over the parsed manifest.json.
 
 import { DTYPES, MAX_RANK } from './tensor.js';
+import { isVersion } from './versions.js';
 
 /** The format this client runs. */
 export const FORMAT = 'tfjs-graph';
@@ -114,6 +115,16 @@ function checkArtifact(model, artifact, i, fail) {
       if (!spec) fail(`${label} boundary_dtypes names tensor '${name}', which the model does not have`);
       if (!(BOUNDARY_CASTS[spec.dtype] || []).includes(to))
         fail(`${label} boundary cast of tensor '${name}' ${spec.dtype} -> ${to} is not allowed`);
+    }
+  }
+  // Every family is checked, unknown ones too (they are stored and otherwise ignored).
+  if (artifact.min_runtime !== undefined) {
+    if (!isObject(artifact.min_runtime)) fail(`${label} min_runtime is not an object`);
+    for (const [family, version] of Object.entries(artifact.min_runtime)) {
+      if (!isVersion(version))
+        fail(
+          `${label} min_runtime.${family} is ${JSON.stringify(version)} (expected MAJOR[.MINOR[.PATCH]], digits only)`,
+        );
     }
   }
   const tol = artifact.tolerance;

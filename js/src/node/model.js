@@ -9,9 +9,11 @@ import path from 'node:path';
 
 import { checkInputs } from '../common/checks.js';
 import { InputError, LoadError } from '../common/errors.js';
+import { CharDecoder } from '../common/generate.js';
 import { bareCall, boundaryInputs, loadVerifiedGraph, runGraph, specOutputs } from '../common/loader.js';
 import { FORMAT, ManifestError, readDenyList, resolveArtifact } from '../common/manifest.js';
 import { Tensor } from '../common/tensor.js';
+import { checkRuntimeVersion } from '../common/versions.js';
 import { readManifest } from './manifest_file.js';
 import { tf, useBackend } from './tf.js';
 
@@ -190,6 +192,21 @@ export class Model {
     };
   }
 
+  /**
+   * Greedy text generation (docs/contract.md, "Text generation") for a character model: the
+   * prompt followed by `tokens` characters, one predictTensors call each. For more control
+   * (a callback per character, encode/decode), use `CharDecoder.of(model)`.
+   * @param {string} prompt
+   * @param {number} tokens 0 to MAX_TOKENS
+   * @returns {Promise<string>}
+   * @throws {import('../common/generate.js').GenerateError} not a character model, an empty
+   *   prompt or one with a character outside the vocabulary, a bad count
+   */
+  async generate(prompt, tokens) {
+    this.#alive();
+    return CharDecoder.of(this).generate(prompt, tokens);
+  }
+
   /** Frees the weights. */
   dispose() {
     if (this.graph) this.graph.dispose();
@@ -205,11 +222,13 @@ export class Model {
  *   'wasm' (another: RangeError)
  * @returns {Promise<Model>}
  * @throws {ManifestError} bad manifest, unknown model or format (exit 2; 3 for a schema_version other than 2)
- * @throws {LoadError} missing file, sha256 mismatch, deny-listed or unsupported op (exit 3)
+ * @throws {LoadError} built for a newer TF.js (kind 'version', checked first), missing file,
+ *   sha256 mismatch, deny-listed or unsupported op (exit 3)
  */
 export async function load(manifestPath, modelId, { backend = 'cpu', format = FORMAT, manifest } = {}) {
   const doc = manifest ?? (await readManifest(manifestPath));
   const { model, artifact } = resolveArtifact(doc, modelId, format);
+  checkRuntimeVersion(tf, model, artifact);
   const root = path.resolve(path.dirname(manifestPath), artifact.path);
   const stat = await fs.lstat(root).catch(() => null);
   if (!stat) throw new LoadError('missing', `${modelId}/${FORMAT}: artifact folder ${root} does not exist`);

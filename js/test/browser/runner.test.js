@@ -8,6 +8,8 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 
 import { readNpy } from '../../src/common/npy.js';
+import { numericPrefix, tfjsVersion } from '../../src/common/versions.js';
+import { tf } from '../../src/node/tf.js';
 import { REPO, doctoredExport, flipByte, testManifest, tfjsModels, tmpDir } from '../helpers/fixtures.js';
 import { runCli } from '../helpers/cli.js';
 import { syntheticExport } from '../helpers/synthetic.js';
@@ -24,7 +26,10 @@ describe('deploykit-browser CLI', { concurrency: 2, timeout: 240_000 }, () => {
       dir,
       fs.readdirSync(dir).find((f) => f.endsWith('.bin')),
     );
-  const broken = doctoredExport([{ id: 'flipped', from: 'mlp_keras', mutate: (dir) => flipByte(shard(dir), 1) }]);
+  const broken = doctoredExport([
+    { id: 'flipped', from: 'mlp_keras', mutate: (dir) => flipByte(shard(dir), 1) },
+    { id: 'too_new', from: 'mlp_keras', fields: { min_runtime: { tfjs: '99.0.0' } } },
+  ]);
   const synthetic = syntheticExport();
   after(() => [work, broken.dir, synthetic.dir].forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
@@ -207,6 +212,17 @@ describe('deploykit-browser CLI', { concurrency: 2, timeout: 240_000 }, () => {
     assert.equal(r.code, 3, r.stderr);
     assert.match(r.stderr.trim(), /^error: flipped\/tfjs-graph: sha256 mismatch for \S+\.bin/);
     assert.equal(r.stderr.trim().split('\n').length, 1);
+  });
+
+  it('an artifact built for a newer TF.js: exit 3 with the one version line', async () => {
+    const r = await runCli(
+      ['--manifest', broken.manifest, '--model', 'too_new', '--input-dir', setDir('mlp_keras')],
+      LAUNCHER,
+    );
+    assert.equal(r.code, 3, r.stderr);
+    // The page runs the bundle of the TF.js package the Node client imports: the same version.
+    const have = numericPrefix(tfjsVersion(tf));
+    assert.equal(r.stderr, `error: too_new/tfjs-graph: built for tfjs >= 99.0.0, this client runs tfjs ${have}\n`);
   });
 
   it('bad input and usage errors: exit 2 before any browser starts', async () => {

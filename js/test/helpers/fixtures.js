@@ -80,8 +80,9 @@ export function rehash(artifact, root) {
 /**
  * Copies models of the test export into a temporary folder under new ids and lets the caller
  * damage each copy; writes a manifest listing them.
- * @param {{id: string, from: string, mutate?: (dir: string) => void, rehash?: boolean}[]} variants
- *   `dir` is the copy's tfjs folder; `rehash` updates the manifest's hashes after mutating
+ * @param {{id: string, from: string, mutate?: (dir: string) => void, rehash?: boolean, fields?: object}[]} variants
+ *   `dir` is the copy's tfjs folder; `rehash` updates the manifest's hashes after mutating;
+ *   `fields` are set on the copy's tfjs-graph artifact entry (e.g. `min_runtime`)
  * @returns {{dir: string, manifest: string}}
  */
 export function doctoredExport(variants) {
@@ -96,7 +97,7 @@ export function doctoredExport(variants) {
     const from = path.join(srcDir, artifact.path);
     model.id = v.id;
     artifact.path = `${v.id}/tfjs`;
-    model.artifacts = [artifact];
+    model.artifacts = [Object.assign(artifact, v.fields)];
     fs.cpSync(from, path.join(dir, artifact.path), { recursive: true });
     for (const set of model.golden) {
       for (const side of ['inputs', 'expected']) {

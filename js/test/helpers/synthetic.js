@@ -6,6 +6,10 @@
 //   total    int64   (batch)      = sum(tokens, axis 1)            (int32 at the boundary)
 // `cnn_keras` stand-in (syntheticCnnExport): image float32 (batch, 8, 8, 1) -> logits
 //   float32 (batch, 10) = reshape(image, (-1, 64)) @ W, a fixed W.
+// `chars` (syntheticCharExport), a character model for --generate: tokens int64 (batch, seq)
+//   -> logits float32 (batch, seq, V) = cumsum over seq of NEXT[tokens], NEXT[c] the one-hot row
+//   of token (c + 1) % V: the logits at a position count each token's successor among the
+//   tokens so far, so the greedy choice depends on the whole window (and ties are common).
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -187,6 +191,117 @@ export function syntheticCnnExport() {
       signature: {
         inputs: { image: sig('image:0', 'DT_FLOAT', 4) },
         outputs: { logits: sig('Identity:0', 'DT_FLOAT', 2) },
+      },
+    },
+    weights,
+  );
+}
+
+/** The `chars` model's vocabulary: 12 code points, one outside the BMP (two UTF-16 units). */
+export const CHAR_VOCABULARY = 'abcdé😀 \n.xyz';
+
+/**
+ * What the `chars` model generates, computed without TF.js: at each step the successor that
+ * occurs most often among the last `window` tokens' successors (ties: the lowest id).
+ * @param {string} prompt
+ * @param {number} tokens
+ * @param {number} window
+ */
+export function charsReference(prompt, tokens, window) {
+  const vocab = Array.from(CHAR_VOCABULARY);
+  const ids = Array.from(prompt, (c) => vocab.indexOf(c));
+  for (let k = 0; k < tokens; k++) {
+    const counts = new Array(vocab.length).fill(0);
+    for (const id of ids.slice(-window)) counts[(id + 1) % vocab.length]++;
+    ids.push(counts.indexOf(Math.max(...counts)));
+  }
+  return ids.map((i) => vocab[i]).join('');
+}
+
+/**
+ * An export whose `chars` is a hand-written character model (see the top of this file).
+ * @param {{window?: number}} [options] dims.seq.max, the decoder's window
+ */
+export function syntheticCharExport({ window = 8 } = {}) {
+  const v = Array.from(CHAR_VOCABULARY).length;
+  const model = {
+    id: 'chars',
+    source: 'tensorflow',
+    parameters: v * v,
+    vocabulary: CHAR_VOCABULARY,
+    inputs: [{ name: 'tokens', dtype: 'int64', shape: ['batch', 'seq'], range: [0, v - 1] }],
+    outputs: [{ name: 'logits', dtype: 'float32', shape: ['batch', 'seq', v] }],
+    dims: { batch: { min: 1 }, seq: { min: 1, max: window } },
+    golden: [],
+    artifacts: [
+      {
+        format: 'tfjs-graph',
+        path: 'chars/tfjs',
+        via: ['tensorflow', 'saved-model', 'tfjs-graph'],
+        entry: 'model.json',
+        signature: 'serving_default',
+        input_keys: { tokens: 'tokens' },
+        output_keys: { logits: 'logits' },
+        boundary_dtypes: { tokens: 'int32' },
+        tolerance: { atol: 1e-6, rtol: 1e-6 },
+      },
+    ],
+  };
+  const node = (name, op, input, attr) => ({ name, op, input, attr });
+  const scalar = (name) =>
+    node(name, 'Const', undefined, {
+      dtype: dt('DT_INT32'),
+      value: { tensor: { dtype: 'DT_INT32', tensorShape: {} } },
+    });
+  const weights = Buffer.alloc(8 + v * v * 4);
+  weights.writeInt32LE(0, 0); // gather axis
+  weights.writeInt32LE(1, 4); // cumsum axis
+  for (let c = 0; c < v; c++) weights.writeFloatLE(1, 8 + (c * v + ((c + 1) % v)) * 4);
+  return writeExport(
+    model,
+    {
+      format: 'graph-model',
+      generatedBy: 'deploykit test',
+      convertedBy: 'hand-written',
+      modelTopology: {
+        node: [
+          node('tokens', 'Placeholder', undefined, { dtype: dt('DT_INT32'), shape: { shape: shapeOf([-1, -1]) } }),
+          scalar('gather_axis'),
+          scalar('seq_axis'),
+          node('next', 'Const', undefined, {
+            dtype: dt('DT_FLOAT'),
+            value: { tensor: { dtype: 'DT_FLOAT', tensorShape: shapeOf([v, v]) } },
+          }),
+          node('rows', 'GatherV2', ['next', 'tokens', 'gather_axis'], {
+            Tparams: dt('DT_FLOAT'),
+            Tindices: dt('DT_INT32'),
+            Taxis: dt('DT_INT32'),
+            batch_dims: { i: '0' },
+          }),
+          node('counts', 'Cumsum', ['rows', 'seq_axis'], {
+            T: dt('DT_FLOAT'),
+            Tidx: dt('DT_INT32'),
+            exclusive: { b: false },
+            reverse: { b: false },
+          }),
+          node('Identity', 'Identity', ['counts'], { T: dt('DT_FLOAT') }),
+        ],
+        library: {},
+        versions: { producer: 1 },
+      },
+      weightsManifest: [
+        {
+          paths: ['group1-shard1of1.bin'],
+          weights: [
+            { name: 'gather_axis', shape: [], dtype: 'int32' },
+            { name: 'seq_axis', shape: [], dtype: 'int32' },
+            { name: 'next', shape: [v, v], dtype: 'float32' },
+          ],
+        },
+      ],
+      signature: {
+        inputs: { tokens: sig('tokens:0', 'DT_INT32', 2) },
+        outputs: { logits: sig('Identity:0', 'DT_FLOAT', 3) },
       },
     },
     weights,

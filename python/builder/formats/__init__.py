@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import tempfile
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
@@ -33,6 +34,10 @@ class Format:
     path: str  # under models/<id>/: a file, or a folder for saved-model / tfjs
     loader: str  # builder.runtimes.python_loaders function that reloads it
     summary: str
+    # The runtime family that loads it and the oldest version known to (docs/contract.md, "Version
+    # skew"); None: the exporting environment's version of that family (builder.versions).
+    runtime: str
+    min_version: str | None = None
     tolerance: dict = dataclasses.field(default_factory=lambda: dict(DEFAULT_TOLERANCE))
 
 
@@ -49,18 +54,32 @@ class Edge:
 # Export order: a format's prerequisites come first; ONNX before AOTInductor, because
 # torch.onnx.export after torch.export in the same process can freeze a dynamic dim.
 FORMAT_TABLE: tuple[Format, ...] = (
-    Format("torchscript-script", "torchscript/scripted.pt", "load_torchscript", "torch.jit.script, for LibTorch"),
-    Format("torchscript-trace", "torchscript/traced.pt", "load_torchscript", "torch.jit.trace, for LibTorch"),
-    Format("onnx", "onnx/model.onnx", "load_onnx", "ONNX, for onnxruntime"),
-    Format("aoti", "aoti/model.pt2", "load_aoti", "torch.export + AOTInductor, for AOTIModelPackageLoader"),
-    Format("saved-model", "saved_model", "load_saved_model", "TF SavedModel with a serving signature"),
-    Format("tflite", "tflite/model.tflite", "load_tflite", "TFLite flatbuffer"),
-    Format("tfjs-graph", "tfjs", "load_tfjs_graph", "TF.js graph model"),
+    Format(
+        "torchscript-script", "torchscript/scripted.pt", "load_torchscript", "torch.jit.script, for LibTorch", "torch"
+    ),
+    Format("torchscript-trace", "torchscript/traced.pt", "load_torchscript", "torch.jit.trace, for LibTorch", "torch"),
+    Format("onnx", "onnx/model.onnx", "load_onnx", "ONNX, for onnxruntime", "onnxruntime"),
+    Format("aoti", "aoti/model.pt2", "load_aoti", "torch.export + AOTInductor, for AOTIModelPackageLoader", "torch"),
+    # TF Java 1.1.0 (TF 2.18.0) runs every SavedModel the export writes: verify --require-all proves it.
+    Format(
+        "saved-model",
+        "saved_model",
+        "load_saved_model",
+        "TF SavedModel with a serving signature",
+        "tensorflow",
+        "2.18.0",
+    ),
+    Format("tflite", "tflite/model.tflite", "load_tflite", "TFLite flatbuffer", "tensorflow"),
+    Format("tfjs-graph", "tfjs", "load_tfjs_graph", "TF.js graph model", "tfjs"),
 )
 FORMATS_BY_ID: dict[str, Format] = {f.id: f for f in FORMAT_TABLE}
 FORMATS: tuple[str, ...] = tuple(FORMATS_BY_ID)
 FORMAT_PATHS: dict[str, str] = {f.id: f.path for f in FORMAT_TABLE}
 
+# Conversions through ONNX (builder.formats.onnx_convert) take every framework to every client:
+# torch -> ONNX -> SavedModel (then TFLite, TF.js), JAX -> ONNX -> TFLite / TF.js (its own SavedModel
+# holds XlaCallModule, which neither converter reads), Keras and JAX -> ONNX -> PyTorch -> TorchScript
+# (trace) / AOTInductor.
 EDGES: tuple[Edge, ...] = (
     Edge("torch", "torchscript-script", "builder.formats.torch_formats:export_torchscript_script"),
     Edge("torch", "torchscript-trace", "builder.formats.torch_formats:export_torchscript_trace"),
@@ -70,8 +89,18 @@ EDGES: tuple[Edge, ...] = (
     Edge("tensorflow", "onnx", "builder.formats.tf_formats:export_onnx"),
     Edge("jax", "onnx", "builder.formats.jax_formats:export_onnx"),
     Edge("jax", "saved-model", "builder.formats.jax_formats:export_saved_model"),
-    Edge("saved-model", "tflite", "builder.formats.tf_formats:export_tflite", sources=("tensorflow",)),
-    Edge("saved-model", "tfjs-graph", "builder.formats.tf_formats:export_tfjs", sources=("tensorflow",)),
+    Edge("saved-model", "tflite", "builder.formats.tf_formats:export_tflite", sources=("tensorflow", "torch")),
+    Edge("saved-model", "tfjs-graph", "builder.formats.tf_formats:export_tfjs", sources=("tensorflow", "torch")),
+    Edge("onnx", "saved-model", "builder.formats.onnx_convert:export_saved_model", sources=("torch",)),
+    Edge("onnx", "tflite", "builder.formats.onnx_convert:export_tflite", sources=("jax",)),
+    Edge("onnx", "tfjs-graph", "builder.formats.onnx_convert:export_tfjs", sources=("jax",)),
+    Edge(
+        "onnx",
+        "torchscript-trace",
+        "builder.formats.onnx_convert:export_torchscript_trace",
+        sources=("tensorflow", "jax"),
+    ),
+    Edge("onnx", "aoti", "builder.formats.onnx_convert:export_aoti", sources=("tensorflow", "jax")),
 )
 SOURCES = ("torch", "tensorflow", "jax")
 
@@ -93,6 +122,12 @@ class Exported:
     from_cache: bool = False
 
 
+class Unsupported(Exception):
+    """An edge cannot express this model (an op, a dynamic dim): the export skips that format and
+    every format made from it, says why in the manifest's `skipped` list, and goes on (--strict
+    makes it an error)."""
+
+
 @dataclasses.dataclass
 class ExportContext:
     """What an edge's exporter gets: the trained model, where to write, and the formats already
@@ -102,12 +137,31 @@ class ExportContext:
     model_dir: Path
     done: dict[str, Exported]
     cache_root: Path | None = None  # where slow artifacts are cached; None: no cache
+    # Shared by the model's edges: an intermediate two edges both start from (a converted module),
+    # computed once. Dropped when the model's export ends (a TemporaryDirectory in it is removed).
+    scratch: dict = dataclasses.field(default_factory=dict)
 
     def path(self, fmt: str) -> Path:
         """The artifact's path for `fmt`, its parent folder created."""
         path = self.model_dir / FORMAT_PATHS[fmt]
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
+
+
+def drop_scratch(scratch: dict) -> None:
+    """Ends a model's scratch: removes its temporary folders, drops its converted modules."""
+    for value in scratch.values():
+        if isinstance(value, tempfile.TemporaryDirectory):
+            value.cleanup()
+    scratch.clear()
+
+
+def min_runtime(fmt: str) -> dict[str, str]:
+    """The artifact's `min_runtime` manifest field: {runtime family: oldest version known to load it}."""
+    from builder import versions
+
+    row = FORMATS_BY_ID[fmt]
+    return {row.runtime: row.min_version or versions.runtime_version(row.runtime)}
 
 
 def routes(source: str) -> dict[str, tuple[str, ...]]:
@@ -136,7 +190,9 @@ def plan(source: str, requested: tuple[str, ...] | list[str]) -> tuple[tuple[str
     can reach plus every format on their routes."""
     found = routes(source)
     wanted = {step for fmt in requested if fmt in found for step in found[fmt][1:]}
-    return tuple((f, found[f]) for f in FORMATS if f in wanted)
+    # Shorter routes first (a format's prerequisites before it), then the table's order.
+    ordered = sorted(wanted, key=lambda f: (len(found[f]), FORMATS.index(f)))
+    return tuple((f, found[f]) for f in ordered)
 
 
 def exporter(src: str, dst: str) -> Callable[[ExportContext], Exported]:

@@ -19,6 +19,7 @@ import contextlib
 import multiprocessing
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 
@@ -71,7 +72,9 @@ def compile_aoti(program_path: str, package_path: str) -> float:
     start = time.perf_counter()
     try:
         program = torch.export.load(program_path)
-        torch._inductor.aoti_compile_and_package(program, package_path=package_path)
+        with warnings.catch_warnings():  # torch internals, as in torch_formats._export_noise_silenced
+            warnings.filterwarnings("ignore", message=r".*LeafSpec.*is deprecated", category=FutureWarning)
+            torch._inductor.aoti_compile_and_package(program, package_path=package_path)
     finally:
         os.unlink(program_path)
     return time.perf_counter() - start

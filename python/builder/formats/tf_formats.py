@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
 import os
 import warnings
@@ -79,13 +80,18 @@ def signature_keys(saved_model_dir: Path, trained: Trained) -> tuple[dict, dict]
     return {n: n for n in sorted(want_in)}, {n: n for n in sorted(want_out)}
 
 
-def save(module: tf.Module, serve: Callable, ctx: ExportContext, extra: dict | None = None) -> Exported:
-    """Saves `module` with `serve` as its serving signature; `module` must track all variables."""
-    path = ctx.path("saved-model")
+def save_at(path: Path, module: tf.Module, serve: Callable, trained: Trained) -> dict:
+    """Saves `module` with `serve` as its serving signature at `path`; returns the manifest fields.
+    `module` must track all variables."""
     tf.saved_model.save(module, str(path), signatures={SIGNATURE: serve})
-    input_keys, output_keys = signature_keys(path, ctx.trained)
-    fields = {"signature": SIGNATURE, "tags": TAGS, "input_keys": input_keys, "output_keys": output_keys}
-    return Exported("saved-model", path, {**fields, **(extra or {})})
+    input_keys, output_keys = signature_keys(path, trained)
+    return {"signature": SIGNATURE, "tags": TAGS, "input_keys": input_keys, "output_keys": output_keys}
+
+
+def save(module: tf.Module, serve: Callable, ctx: ExportContext, extra: dict | None = None) -> Exported:
+    """The model's saved-model artifact: `module` saved with `serve` as its serving signature."""
+    path = ctx.path("saved-model")
+    return Exported("saved-model", path, save_at(path, module, serve, ctx.trained) | (extra or {}))
 
 
 def export_saved_model(ctx: ExportContext) -> Exported:
@@ -99,38 +105,39 @@ def export_saved_model(ctx: ExportContext) -> Exported:
 
 
 def export_tflite(ctx: ExportContext) -> Exported:
-    path = ctx.path("tflite")
     saved = ctx.done["saved-model"]
-    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved.path), signature_keys=[SIGNATURE])
+    return tflite_from(ctx, saved.path, saved.fields)
+
+
+def tflite_from(ctx: ExportContext, saved_model: Path, saved_fields: dict) -> Exported:
+    """The tflite artifact converted from a SavedModel (`saved_fields`: its manifest fields)."""
+    path = ctx.path("tflite")
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model), signature_keys=[SIGNATURE])
     path.write_bytes(converter.convert())
     # The TFLite signature keeps the SavedModel signature's keys.
     return Exported(
         "tflite",
         path,
-        {"signature": SIGNATURE, "input_keys": saved.fields["input_keys"], "output_keys": saved.fields["output_keys"]},
+        {"signature": SIGNATURE, "input_keys": saved_fields["input_keys"], "output_keys": saved_fields["output_keys"]},
     )
 
 
 def export_tfjs(ctx: ExportContext) -> Exported:
-    path = ctx.path("tfjs-graph")
     saved = ctx.done["saved-model"]
-    # tensorflowjs imports TF-DF (which prints a banner) and TF-Hub (which warns about
-    # pkg_resources) at import time, and the converter prints its own progress: keep them quiet.
-    os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")  # else TF-DF needs IPython when stdout is captured
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
-        import tensorflowjs as tfjs
-    with contextlib.redirect_stdout(io.StringIO()):
-        tfjs.converters.convert_tf_saved_model(
-            str(saved.path), str(path), signature_def=SIGNATURE, saved_model_tags="serve"
-        )
+    return tfjs_from(ctx, saved.path, saved.fields)
+
+
+def tfjs_from(ctx: ExportContext, saved_model: Path, saved_fields: dict) -> Exported:
+    """The tfjs-graph artifact converted from a SavedModel (`saved_fields`: its manifest fields)."""
+    path = ctx.path("tfjs-graph")
+    convert_tfjs(str(saved_model), str(path))
     trained = ctx.trained
     boundary = {s.name: TFJS_BOUNDARY[s.dtype] for s in trained.inputs + trained.outputs if s.dtype in TFJS_BOUNDARY}
     fields = {
         "entry": "model.json",
         "signature": SIGNATURE,
-        "input_keys": saved.fields["input_keys"],
-        "output_keys": saved.fields["output_keys"],
+        "input_keys": saved_fields["input_keys"],
+        "output_keys": saved_fields["output_keys"],
     }
     return Exported("tfjs-graph", path, fields | ({"boundary_dtypes": boundary} if boundary else {}))
 
@@ -173,3 +180,39 @@ def _rename_onnx_io(proto, renames: dict[str, str]) -> None:
     for node in proto.graph.node:
         node.input[:] = [renames.get(n, n) for n in node.input]
         node.output[:] = [renames.get(n, n) for n in node.output]
+
+
+def convert_tfjs(saved_model: str, out: str) -> None:
+    """The TF.js graph model of a SavedModel's serving signature, written to `out`."""
+    # tensorflowjs imports TF-DF (which prints a banner) and TF-Hub (which warns about
+    # pkg_resources) at import time, and the converter prints its own progress: keep them quiet.
+    os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")  # else TF-DF needs IPython when stdout is captured
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+        import tensorflowjs as tfjs
+    with contextlib.redirect_stdout(io.StringIO()):
+        tfjs.converters.convert_tf_saved_model(saved_model, out, signature_def=SIGNATURE, saved_model_tags="serve")
+    _one_dimensional_fused_biases(Path(out) / "model.json")
+
+
+_FUSED_OPS = ("_FusedMatMul", "_FusedConv2D", "FusedDepthwiseConv2dNative")
+
+
+def _one_dimensional_fused_biases(model_json: Path) -> None:
+    """Rewrites, in place, the shape of a fused op's bias weight from (1, ..., 1, N) to (N,): the same
+    bytes, and the same sums (TF.js broadcasts the bias either way), but TensorFlow's fused kernels
+    accept only a 1-D bias. onnx2tf writes a (1, N) bias when it converts an ONNX Add (measured on
+    mlp_jax: `bias must be 1-dimensional[1,16]` when the graph runs in TensorFlow)."""
+    spec = json.loads(model_json.read_text())
+    biases = {
+        name for node in spec["modelTopology"]["node"] if node["op"] in _FUSED_OPS for name in node.get("input", [])[2:]
+    }
+    changed = False
+    for group in spec["weightsManifest"]:
+        for weight in group["weights"]:
+            shape = weight["shape"]
+            if weight["name"] in biases and len(shape) > 1 and all(d == 1 for d in shape[:-1]):
+                weight["shape"] = shape[-1:]
+                changed = True
+    if changed:
+        model_json.write_text(json.dumps(spec))

@@ -74,9 +74,14 @@ def export_torchscript_script(ctx: ExportContext) -> Exported:
 
 
 def export_torchscript_trace(ctx: ExportContext) -> Exported:
+    return trace(ctx, ctx.trained.module)
+
+
+def trace(ctx: ExportContext, module: torch.nn.Module) -> Exported:
+    """The torchscript-trace artifact of `module` (the model's own, or one converted to torch)."""
     path = ctx.path("torchscript-trace")
     with torchscript_deprecation_silenced():
-        torch.jit.save(torch.jit.trace(ctx.trained.module, example_inputs(ctx.trained)), str(path))
+        torch.jit.save(torch.jit.trace(module, example_inputs(ctx.trained)), str(path))
     return Exported("torchscript-trace", path, {"method": "forward"})
 
 
@@ -96,15 +101,17 @@ def _export_noise_silenced() -> Iterator[None]:
 
 
 def export_aoti(ctx: ExportContext) -> Exported:
+    return aoti(ctx, ctx.trained.module)
+
+
+def aoti(ctx: ExportContext, module: torch.nn.Module) -> Exported:
     """torch.export here; the AOTInductor compile (g++, the slow part) in the background worker,
     from the program saved beside the artifact (the worker deletes it once the compile ends), or
     the package from the cache when this program was compiled by this toolchain before."""
     path = ctx.path("aoti")
     program_path = path.with_name("program.pt2.tmp")
     with _export_noise_silenced():
-        program = torch.export.export(
-            ctx.trained.module, example_inputs(ctx.trained), dynamic_shapes=dynamic_shapes(ctx.trained)
-        )
+        program = torch.export.export(module, example_inputs(ctx.trained), dynamic_shapes=dynamic_shapes(ctx.trained))
         torch.export.save(program, str(program_path))
     fields = {"device": "cpu"}
     if ctx.cache_root is None:

@@ -24,6 +24,12 @@ OUTPUTS = (TensorSpec("logits", "float32", ("batch", datasets.DIGIT_CLASSES)),)
 # Convolutions, BatchNorm folded or not, and a 512-wide dense layer: runtimes differ by a few
 # 1e-6 on logits of magnitude ~10, and up to ~1e-4 on the magnitude-100 golden rows.
 TOLERANCE = {"atol": 1e-4, "rtol": 1e-4}
+# Measured: through ONNX -> TF (builder.formats.onnx_convert), an all-NaN or all-Inf image gives
+# NaN logits in torch and onnxruntime but finite ones in TensorFlow, TF Java, the TF C library and
+# TF.js (their ReLU and MaxPool do not propagate NaN): non-finite inputs are implementation-defined
+# once the model leaves torch, so its special set keeps finite extremes only (as cnn_keras's).
+NON_FINITE = ("non-finite inputs are outside cnn_torch's contract: ReLU and max pooling over NaN/Inf propagate "
+              "NaN in torch and onnxruntime, not in the TensorFlow runtimes it is converted to")
 
 
 def build() -> nn.Module:
@@ -61,4 +67,6 @@ def train(cfg: TrainConfig, on_epoch: EpochCallback | None = None) -> Trained:
         outputs=OUTPUTS,
         history=history.rows,
         info={"task": "classify scikit-learn's 8x8 handwritten digits (load_digits), ink scaled to [0, 1]; layout NCHW"},
+        special="finite",
+        special_note=NON_FINITE,
     )

@@ -70,6 +70,10 @@ class Trained:
     # Sizes of the dynamic dims other than batch in the golden sets (e.g. {"seq": 24}).
     golden_sizes: dict[str, int] = dataclasses.field(default_factory=dict)
     info: dict = dataclasses.field(default_factory=dict)  # extra manifest fields (task, data, vocabulary...)
+    # Dynamic dims along which the model is causal: the output at position i depends on inputs at
+    # positions <= i only, so padding on the right changes no output it keeps. A converter that needs
+    # a fixed size there (onnx2tf) may pad to the dim's max inside the graph and slice the outputs back.
+    causal_dims: tuple[str, ...] = ()
     # "all": the special set holds NaN and +-Inf too; "finite": the model's non-finite behaviour is
     # implementation-defined (say why in `special_note`), so its special set keeps finite extremes only.
     special: str = "all"

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from builder import versions
 from builder.formats import FORMAT_TABLE
 
 Arrays = dict[str, np.ndarray]
@@ -146,7 +147,11 @@ def load_tfjs_graph(path: Path, artifact: dict, model: dict) -> Predict:
     weights = _read_tfjs_weights(path, spec["weightsManifest"])
     for node in graph_def.node:
         if node.name in weights:
-            node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(weights.pop(node.name)))
+            # The TF.js converter stores int64 constants as int32 weights (TF.js has no int64) but
+            # keeps the node's DT_INT64: give TensorFlow the node's own dtype, or it aborts the
+            # process (`Check failed: dtype() == expected_dtype`). The values fit (they came from int64).
+            dtype = tf.as_dtype(node.attr["dtype"].type).as_numpy_dtype
+            node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(weights.pop(node.name).astype(dtype)))
     if weights:
         raise ValueError(f"weights with no Const node in the graph: {sorted(weights)}")
     feeds = {n: spec["signature"]["inputs"][k]["name"] for n, k in artifact["input_keys"].items()}
@@ -193,9 +198,27 @@ def _read_tfjs_weights(base: Path, manifest: list[dict]) -> dict[str, np.ndarray
 LOADERS: dict[str, Callable[[Path, dict, dict], Predict]] = {f.id: globals()[f.loader] for f in FORMAT_TABLE}
 
 
+class SkewError(RuntimeError):
+    """The artifact was built for a newer runtime than this one (docs/contract.md, "Version skew")."""
+
+
+# The runtime family each format's Python loader runs it with: TF.js graphs run in TensorFlow here.
+PYTHON_RUNTIME: dict[str, str] = {f.id: ("tensorflow" if f.runtime == "tfjs" else f.runtime) for f in FORMAT_TABLE}
+
+
+def check_skew(artifact: dict) -> None:
+    """Refuses an artifact whose `min_runtime` names a newer version of the runtime that would load it."""
+    family = PYTHON_RUNTIME[artifact["format"]]
+    problem = versions.skew_error(artifact, family, versions.runtime_version(family))
+    if problem:
+        raise SkewError(problem)
+
+
 def load(path: Path, artifact: dict, model: dict) -> Predict:
     """The artifact's loader, with its boundary casts (docs/contract.md) applied around each call:
-    inputs to the boundary dtype (refusing values that do not fit), outputs back to the spec's."""
+    inputs to the boundary dtype (refusing values that do not fit), outputs back to the spec's.
+    Raises SkewError before loading an artifact built for a newer runtime."""
+    check_skew(artifact)
     predict = LOADERS[artifact["format"]](path, artifact, model)
     boundary = artifact.get("boundary_dtypes") or {}
     specs = {t["name"]: t for t in model["inputs"] + model["outputs"]}

@@ -106,6 +106,16 @@ def run(
                 for runner in selected_runners
                 if artifact["format"] in runner.formats
             ]
+        # A format the export could not convert this model to (its `skipped` list) is an "n/s" cell
+        # of every runtime that loads that format, with the export's reason.
+        for skip in model.get("skipped", []):
+            stub = {"format": skip["format"], "tolerance": None}
+            cells += [
+                _cell(model, stub, runner, s.name, "unsupported", f"not exported: {skip['reason']}")
+                for runner in selected_runners
+                if skip["format"] in runner.formats
+                for s in sets
+            ]
     # Client CLIs run their whole share of the matrix in one process (--jobs).
     prefetched: dict[str, dict] = {}
     for runner in selected_runners:

@@ -105,6 +105,19 @@ public final class Cli {
   Path timing;
 
   @Option(
+      names = "--generate",
+      paramLabel = "PROMPT",
+      description = "continue PROMPT with a character model, greedily (needs --tokens)")
+  String generate;
+
+  // A string, so a bad N is the contract's --generate error rather than picocli's.
+  @Option(
+      names = "--tokens",
+      paramLabel = "N",
+      description = "with --generate: how many characters to add (0 to 10000)")
+  String tokens;
+
+  @Option(
       names = "--allow-unsafe-ops",
       description = "run even if the signature reaches ops on the manifest's deny-list")
   boolean allowUnsafeOps;
@@ -182,6 +195,9 @@ public final class Cli {
       return 0;
     }
     try {
+      if (cli.generate != null || cli.tokens != null) {
+        return cli.runGenerate(cmd.getParseResult(), out, err);
+      }
       return cli.jobs != null ? cli.runJobs(out, err) : cli.execute(out, err);
     } catch (RuntimeException | IOException | LinkageError e) {
       Failure f = classify(e, cli.model);
@@ -275,14 +291,7 @@ public final class Cli {
             loadMs,
             net.loadPhases());
       }
-      if (!net.allowedUnsafeOps().isEmpty()) {
-        err.println(
-            "warning: "
-                + model
-                + " reaches denied op(s) "
-                + String.join(", ", net.allowedUnsafeOps())
-                + "; running because of --allow-unsafe-ops");
-      }
+      warnUnsafe(net, err);
       Map<String, Tensor> x = p.inputs();
       long t1 = System.nanoTime();
       Map<String, Tensor> y = net.predict(x);
@@ -302,6 +311,87 @@ public final class Cli {
       job.write(y);
       return Job.check(out, p, y).isEmpty() ? 0 : 1;
     }
+  }
+
+  private void warnUnsafe(Model net, PrintStream err) {
+    if (!net.allowedUnsafeOps().isEmpty()) {
+      err.println(
+          "warning: "
+              + model
+              + " reaches denied op(s) "
+              + String.join(", ", net.allowedUnsafeOps())
+              + "; running because of --allow-unsafe-ops");
+    }
+  }
+
+  /** The flags {@code --generate} cannot be combined with (docs/contract.md). */
+  static final List<String> NOT_WITH_GENERATE =
+      List.of(
+          "--input",
+          "--input-dir",
+          "--output",
+          "--output-dir",
+          "--check",
+          "--check-dir",
+          "--repeat",
+          "--warmup",
+          "--timing",
+          "--jobs");
+
+  /**
+   * {@code --generate PROMPT --tokens N}: the flags, the character model, the prompt and N are
+   * checked before the model loads (exit 2), then {@link TextGenerator} makes N calls; stdout gets
+   * exactly the prompt and its continuation, UTF-8, with no newline.
+   */
+  private int runGenerate(CommandLine.ParseResult parsed, PrintStream out, PrintStream err) {
+    if (generate == null) {
+      throw DeploykitException.badInput("usage", "--tokens needs --generate PROMPT");
+    }
+    List<String> other = NOT_WITH_GENERATE.stream().filter(parsed::hasMatchedOption).toList();
+    if (!other.isEmpty()) {
+      throw DeploykitException.badInput(
+          TextGenerator.WHAT, "cannot be combined with " + String.join(", ", other));
+    }
+    if (model == null) {
+      throw DeploykitException.badInput("usage", "give --model");
+    }
+    if (tokens == null) {
+      throw DeploykitException.badInput(TextGenerator.WHAT, "--tokens N is required");
+    }
+    Manifest m = Manifest.read(manifest);
+    Manifest.ModelEntry entry = m.model(model);
+    if (format != null && !format.equals(Model.FORMAT)) {
+      throw DeploykitException.badInput(
+          "format " + format, "the Java client runs only " + Model.FORMAT + " artifacts");
+    }
+    // The contract's order: the character model, the prompt, N; only then the load.
+    Model[] loaded = new Model[1];
+    TextGenerator gen = new TextGenerator(entry, x -> loaded[0].predict(x));
+    gen.encode(generate);
+    int n = parseTokens(tokens);
+    try (Model net = Model.load(m, model, new Model.Options(allowUnsafeOps))) {
+      warnUnsafe(net, err);
+      loaded[0] = net;
+      out.writeBytes(gen.generate(generate, n).getBytes(StandardCharsets.UTF_8));
+      out.flush();
+      return 0;
+    }
+  }
+
+  /** {@code --tokens}: a decimal integer from 0 to {@link TextGenerator#MAX_TOKENS}. */
+  static int parseTokens(String s) {
+    if (!s.matches("-?[0-9]{1,9}")
+        || Integer.parseInt(s) < 0
+        || Integer.parseInt(s) > TextGenerator.MAX_TOKENS) {
+      throw DeploykitException.badInput(
+          TextGenerator.WHAT,
+          "--tokens must be an integer from 0 to "
+              + TextGenerator.MAX_TOKENS
+              + ", got \""
+              + s
+              + "\"");
+    }
+    return Integer.parseInt(s);
   }
 
   /**

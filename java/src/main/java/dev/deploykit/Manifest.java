@@ -35,7 +35,10 @@ public record Manifest(Path path, List<ModelEntry> models, Optional<FileRef> uns
   public record Golden(
       String name, long rows, Map<String, String> inputs, Map<String, String> expected) {}
 
-  /** One exported artifact of a model. */
+  /**
+   * One exported artifact of a model. {@code minRuntime} is its {@code min_runtime}: the oldest
+   * version of each runtime family known to load it (empty when the manifest has none).
+   */
   public record Artifact(
       String format,
       String path,
@@ -48,7 +51,8 @@ public record Manifest(Path path, List<ModelEntry> models, Optional<FileRef> uns
       Map<String, DType> boundaryDtypes,
       Tol tolerance,
       Map<String, Tol> outputTolerances,
-      List<String> containsOps) {
+      List<String> containsOps,
+      Map<String, String> minRuntime) {
 
     /** The tolerance for one output: its override, or the artifact's. */
     public Tol toleranceFor(String output) {
@@ -56,14 +60,19 @@ public record Manifest(Path path, List<ModelEntry> models, Optional<FileRef> uns
     }
   }
 
-  /** One model: its tensor specs, dynamic dims, golden sets and artifacts. */
+  /**
+   * One model: its tensor specs, dynamic dims, golden sets and artifacts. {@code vocabulary} is a
+   * character model's vocabulary (token id {@code i} is its {@code i}-th code point; empty when the
+   * manifest has none), used by {@link TextGenerator}.
+   */
   public record ModelEntry(
       String id,
       List<TensorSpec> inputs,
       List<TensorSpec> outputs,
       Map<String, TensorSpec.DimRange> dims,
       List<Golden> golden,
-      List<Artifact> artifacts) {
+      List<Artifact> artifacts,
+      Optional<String> vocabulary) {
 
     public List<Artifact> artifactsOf(String format) {
       return artifacts.stream().filter(a -> a.format().equals(format)).toList();

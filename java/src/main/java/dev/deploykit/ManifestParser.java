@@ -118,8 +118,19 @@ final class ManifestParser {
     for (JsonElement a : array(m, "artifacts", where)) {
       artifacts.add(artifact(object(a, where + ": artifact"), where, inputs, outputs));
     }
+    // A character model's vocabulary (docs/contract.md, "Text generation"); null counts as absent.
+    Optional<String> vocabulary =
+        m.has("vocabulary") && !m.get("vocabulary").isJsonNull()
+            ? Optional.of(string(m, "vocabulary", where))
+            : Optional.empty();
     return new Manifest.ModelEntry(
-        id, inputs, outputs, Map.copyOf(dims), List.copyOf(golden), List.copyOf(artifacts));
+        id,
+        inputs,
+        outputs,
+        Map.copyOf(dims),
+        List.copyOf(golden),
+        List.copyOf(artifacts),
+        vocabulary);
   }
 
   private static List<TensorSpec> specs(JsonObject m, String key, String where) {
@@ -262,7 +273,30 @@ final class ManifestParser {
         Map.copyOf(boundary),
         base,
         Map.copyOf(perOutput),
-        strings(a, "contains_ops", aw));
+        strings(a, "contains_ops", aw),
+        minRuntime(a, aw));
+  }
+
+  /**
+   * {@code min_runtime}: {family: MAJOR[.MINOR[.PATCH]]}, digits only. Every family is kept,
+   * unknown ones included (they are stored and ignored); absent or null is empty (no check).
+   */
+  private static Map<String, String> minRuntime(JsonObject a, String where) {
+    if (!a.has("min_runtime") || a.get("min_runtime").isJsonNull()) {
+      return Map.of();
+    }
+    Map<String, String> out = new LinkedHashMap<>();
+    for (Map.Entry<String, JsonElement> e :
+        object(a.get("min_runtime"), where + ": min_runtime").entrySet()) {
+      String fw = where + ": min_runtime." + e.getKey();
+      String v = stringValue(e.getValue(), fw);
+      if (!VersionSkew.valid(v)) {
+        throw new Invalid(
+            fw + ": \"" + v + "\" is not a version (MAJOR[.MINOR[.PATCH]], digits only)");
+      }
+      out.put(e.getKey(), v);
+    }
+    return Map.copyOf(out);
   }
 
   private static Map<String, String> keys(

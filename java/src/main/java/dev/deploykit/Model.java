@@ -23,8 +23,9 @@ import org.tensorflow.types.family.TType;
 /**
  * A deploykit {@code saved-model} artifact loaded with TensorFlow Java.
  *
- * <p>{@link #load} resolves the artifact from the manifest, verifies its sha256, checks the ops the
- * serving signature can reach against the manifest's deny-list, loads the bundle with the
+ * <p>{@link #load} resolves the artifact from the manifest, refuses it when its {@code min_runtime}
+ * asks for a newer TensorFlow than this one ({@link VersionSkew}), verifies its sha256, checks the
+ * ops the serving signature can reach against the manifest's deny-list, loads the bundle with the
  * manifest's tags and resolves every input and output key of the signature (never op names) to its
  * graph tensor, once. It then runs one call on zero inputs, so a model the runtime cannot execute
  * (e.g. an {@code XlaCallModule} newer than this TensorFlow) fails at load with exit 3.
@@ -108,6 +109,8 @@ public final class Model implements AutoCloseable {
     Manifest.Artifact artifact = artifactOf(entry);
     String what = modelId + "/" + FORMAT;
     Path dir = manifest.resolve(artifact.path());
+    // The version-skew guard runs first, before the artifact is hashed or touched.
+    VersionSkew.check(what, artifact);
     Phases phases = new Phases();
     SavedModels.verifySha256(what, dir, artifact.sha256());
     phases.mark("sha256");
