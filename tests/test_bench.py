@@ -61,6 +61,14 @@ def test_bench_smoke_run_reports_every_runtime_with_sane_numbers(smoke_export, t
         ("mlp_torch", "torchscript-trace", "cpp"),
         ("mlp_torch", "aoti", "cpp"),
         ("wide_keras", "saved-model", "java"),
+        # the conversions through ONNX: torch -> SavedModel/TFLite, Keras -> TorchScript/.pt2
+        ("mlp_torch", "saved-model", "tf-python"),
+        ("mlp_torch", "saved-model", "java"),
+        ("mlp_torch", "tflite", "tflite"),
+        ("wide_keras", "torchscript-trace", "torch-python"),
+        ("wide_keras", "torchscript-trace", "cpp"),
+        ("wide_keras", "aoti", "torch-python"),
+        ("wide_keras", "aoti", "cpp"),
     }
     for r in rows:
         if r["status"] == "ok":

@@ -27,6 +27,8 @@ FORMATS = ("torchscript-script", "onnx", "saved-model")
 EXPECTED_TRITON = {
     "mlp_torch_onnx": ("mlp_torch", "onnx", "onnxruntime_onnx", "onnxruntime", "model.onnx"),
     "mlp_torch_torchscript": ("mlp_torch", "torchscript-script", "pytorch_libtorch", "pytorch", "model.pt"),
+    # torch -> ONNX -> onnx2tf: a torch model is served by TensorFlow too
+    "mlp_torch_savedmodel": ("mlp_torch", "saved-model", "tensorflow_savedmodel", "tensorflow", "model.savedmodel"),
     "mlp_keras_onnx": ("mlp_keras", "onnx", "onnxruntime_onnx", "onnxruntime", "model.onnx"),
     "mlp_keras_savedmodel": ("mlp_keras", "saved-model", "tensorflow_savedmodel", "tensorflow", "model.savedmodel"),
 }
@@ -177,7 +179,9 @@ def test_triton_savedmodel_names_are_the_signature_keys(export_root, configs):
 
 def test_tf_serving_base_path(export_root):
     base = export_root / serving.TF_SERVING_DIR
-    assert sorted(p.name for p in base.iterdir()) == ["mlp_keras"]  # every saved-model artifact
+    # every saved-model artifact: Keras's own and mlp_torch's through ONNX -> onnx2tf
+    assert sorted(p.name for p in base.iterdir()) == ["mlp_keras", "mlp_torch"]
+    assert (base / "mlp_torch" / "1" / "saved_model.pb").is_file()
     # TF Serving watches <base path>/<numeric version>/ for a SavedModel.
     assert sorted(p.name for p in (base / "mlp_keras").iterdir()) == ["1"]
     version = base / "mlp_keras" / "1"
@@ -241,9 +245,11 @@ def test_summary_matches_disk_and_is_deterministic(export_root, doc, tmp_path):
         config = text_format.Parse(original, mc.ModelConfig())
         assert list(entry["inputs"].values()) == [i.name for i in config.input]
         assert list(entry["outputs"].values()) == [o.name for o in config.output]
-    [tf_serving] = [m for m in summary["models"] if m["server"] == "tf-serving"]
-    assert tf_serving["name"] == "mlp_keras" and tf_serving["path"] == "serving/tf-serving/mlp_keras/1"
-    assert tf_serving["signature"] == "serving_default" and tf_serving["tags"] == ["serve"]
+    tf_serving = {m["name"]: m for m in summary["models"] if m["server"] == "tf-serving"}
+    assert sorted(tf_serving) == ["mlp_keras", "mlp_torch"]
+    for name, entry in tf_serving.items():
+        assert entry["path"] == f"serving/tf-serving/{name}/1"
+        assert entry["signature"] == "serving_default" and entry["tags"] == ["serve"]
 
 
 def _fake_model(root: Path, model_id: str, artifacts: dict[str, dict]) -> dict:
