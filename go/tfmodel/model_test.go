@@ -190,7 +190,9 @@ func TestSignatureFromManifest(t *testing.T) {
 			}
 		}
 		for _, p := range m.outputs {
-			if p.out.Op.Type() != "StatefulPartitionedCall" {
+			// The serving function's call: stateful for Keras/JAX exports, plain
+			// PartitionedCall for onnx2tf's (torch via ONNX), whose function has no state.
+			if typ := p.out.Op.Type(); typ != "StatefulPartitionedCall" && typ != "PartitionedCall" {
 				t.Errorf("%s: output %s resolved to %s (%s)", id, p.name, p.out.Op.Name(), p.out.Op.Type())
 			}
 		}
@@ -260,6 +262,9 @@ func TestLoadErrors(t *testing.T) {
 	os.WriteFile(bad, []byte("{not json"), 0o644)
 	v1 := filepath.Join(dir, "v1.json")
 	os.WriteFile(v1, []byte(`{"schema_version": 1, "models": []}`), 0o644)
+	// A copy of the export in which mlp_torch has no saved-model artifact.
+	noSaved := testfix.CopyExport(t, mp)
+	testfix.EditManifest(t, noSaved, func(doc map[string]any) { dropArtifact(t, doc, "mlp_torch", Format) })
 	for _, tc := range []struct {
 		name, manifest, model string
 		opts                  []Option
@@ -269,7 +274,7 @@ func TestLoadErrors(t *testing.T) {
 		{"malformed manifest", bad, "mlp_keras", nil, ErrInput},
 		{"schema_version 1", v1, "mlp_keras", nil, ErrVersion},
 		{"unknown model", mp, "nope", nil, ErrInput},
-		{"no saved-model", mp, "mlp_torch", nil, ErrInput},
+		{"no saved-model", noSaved, "mlp_torch", nil, ErrInput},
 		{"other format", mp, "mlp_keras", []Option{WithFormat("onnx")}, ErrInput},
 		{"unknown format", mp, "mlp_keras", []Option{WithFormat("pickle")}, ErrInput},
 	} {
@@ -279,6 +284,17 @@ func TestLoadErrors(t *testing.T) {
 				t.Fatalf("Load = %v, want %v", err, tc.class)
 			}
 		})
+	}
+}
+
+// dropArtifact removes model id's artifact of the given format from a manifest document.
+func dropArtifact(t *testing.T, doc map[string]any, id, format string) {
+	t.Helper()
+	testfix.Artifact(t, doc, id, format) // fails the test if there is none to drop
+	for _, m := range doc["models"].([]any) {
+		if mod := m.(map[string]any); mod["id"] == id {
+			mod["artifacts"] = slices.DeleteFunc(mod["artifacts"].([]any), func(a any) bool { return a.(map[string]any)["format"] == format })
+		}
 	}
 }
 

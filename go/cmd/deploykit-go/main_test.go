@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -188,6 +189,16 @@ func TestBadInputs(t *testing.T) {
 	os.WriteFile(filepath.Join(filepath.Dir(tampered), "mlp_keras", "saved_model", "fingerprint.pb"), []byte("x"), 0o644)
 	noDeny := testfix.CopyExport(t, f.manifest, "mlp_keras")
 	os.Remove(filepath.Join(filepath.Dir(noDeny), "unsafe_ops.json"))
+	// A copy in which mlp_torch has no saved-model artifact (the export has every format).
+	noSaved := testfix.CopyExport(t, f.manifest)
+	testfix.EditManifest(t, noSaved, func(doc map[string]any) {
+		testfix.Artifact(t, doc, "mlp_torch", "saved-model") // fails the test if there is none to drop
+		for _, m := range doc["models"].([]any) {
+			if mod := m.(map[string]any); mod["id"] == "mlp_torch" {
+				mod["artifacts"] = slices.DeleteFunc(mod["artifacts"].([]any), func(a any) bool { return a.(map[string]any)["format"] == "saved-model" })
+			}
+		}
+	})
 
 	for _, tc := range []struct {
 		name string
@@ -207,7 +218,7 @@ func TestBadInputs(t *testing.T) {
 		{"schema_version 1", with(run(), "--manifest", v1), 3, "error: " + v1 + ": schema_version 1 is not supported (this client reads 2)"},
 		{"manifest is a folder", with(run(), "--manifest", f.tmp), 2, "is a directory"},
 		{"unknown model", with(run(), "--model", "nope"), 2, "unknown model"},
-		{"model without saved-model", with(run(), "--model", "mlp_torch"), 2, "unknown format"},
+		{"model without saved-model", with(with(run(), "--manifest", noSaved), "--model", "mlp_torch"), 2, "unknown format"},
 		{"format this client does not run", append(run(), "--format", "onnx"), 2, "unknown format"},
 		{"unknown format", append(run(), "--format", "pickle"), 2, "unknown format"},
 		{"missing input", with(run(), "--input", filepath.Join(f.tmp, "none.npy")), 2, "input input: open"},

@@ -120,6 +120,32 @@ export function doctoredExport(variants) {
   return { dir, manifest };
 }
 
+/**
+ * Writes a copy of the test export's manifest into a temporary folder with model `id`'s
+ * `format` artifact removed (the export now has every format for every model), so a test can
+ * ask for a model that lacks that format. Only the manifest (and its deny-list) is copied: the
+ * refusal comes before any artifact is read.
+ * @returns {{dir: string, manifest: string}}
+ */
+export function exportWithout(id, format = 'tfjs-graph') {
+  const src = testManifest();
+  const doc = readJson(src);
+  const model = doc.models.find((m) => m.id === id);
+  if (!model) throw new Error(`${id} is not in DEPLOYKIT_TEST_MANIFEST=${src}`);
+  const before = model.artifacts.length;
+  model.artifacts = model.artifacts.filter((a) => a.format !== format);
+  if (model.artifacts.length === before) throw new Error(`${id} has no ${format} artifact to remove`);
+  const dir = tmpDir();
+  const denyList = doc.safety?.unsafe_ops?.path;
+  if (denyList) {
+    fs.mkdirSync(path.dirname(path.join(dir, denyList)), { recursive: true });
+    fs.copyFileSync(path.join(path.dirname(src), denyList), path.join(dir, denyList));
+  }
+  const manifest = path.join(dir, 'manifest.json');
+  fs.writeFileSync(manifest, JSON.stringify(doc, null, 1));
+  return { dir, manifest };
+}
+
 /** Flips one byte of a file. */
 export function flipByte(file, offset = 0) {
   const bytes = fs.readFileSync(file);

@@ -12,6 +12,7 @@ import { runCli } from '../helpers/cli.js';
 import {
   REPO,
   doctoredExport,
+  exportWithout,
   flipByte,
   npyBytes,
   replaceOp,
@@ -250,6 +251,8 @@ describe('deploykit-node CLI', { concurrency: 4 }, () => {
   }
 
   const input = ['--input-dir', setDir('mlp_keras')];
+  const noTfjs = exportWithout('mlp_torch', 'tfjs-graph');
+  after(() => fs.rmSync(noTfjs.dir, { recursive: true, force: true }));
   const badArgs = {
     'unknown flag': [[...base(), ...input, '--bogus'], /Unknown option '--bogus'/],
     'missing --model': [['--manifest', manifest, ...input], /--model is required/],
@@ -264,7 +267,10 @@ describe('deploykit-node CLI', { concurrency: 4 }, () => {
       /not valid JSON/,
     ],
     'unknown model': [[...base('nope'), ...input], /model nope: unknown model/],
-    'model without a tfjs-graph artifact': [[...base('mlp_torch'), ...input], /no tfjs-graph artifact/],
+    'model without a tfjs-graph artifact': [
+      ['--manifest', noTfjs.manifest, '--model', 'mlp_torch', '--output', out, ...input],
+      /no tfjs-graph artifact/,
+    ],
     'unsupported format': [[...base(), ...input, '--format', 'saved-model'], /format saved-model: not supported/],
     'unknown input name': [
       [...base(), '--input', `image=${path.join(setDir('mlp_keras'), 'input.npy')}`],

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import java.io.IOException;
@@ -252,10 +253,25 @@ class CliTest {
         Fixtures.cli(args(tmp.resolve("none.json"), "mlp_keras", in("mlp_keras"), "--output", o)));
     assertError(
         2, "not in", Fixtures.cli(args(M, "no_such_model", in("mlp_keras"), "--output", o)));
+    // every exported model now has a saved-model artifact: drop mlp_torch's from a copy
+    Path noSavedModel =
+        Fixtures.copyModel(
+            M,
+            "mlp_torch",
+            tmp.resolve("no-saved-model"),
+            doc -> {
+              for (JsonElement m : doc.getAsJsonArray("models")) {
+                if (m.getAsJsonObject().get("id").getAsString().equals("mlp_torch")) {
+                  m.getAsJsonObject()
+                      .getAsJsonArray("artifacts")
+                      .remove(Fixtures.savedModelArtifact(doc, "mlp_torch"));
+                }
+              }
+            });
     assertError(
         2,
         "has no saved-model artifact",
-        Fixtures.cli(args(M, "mlp_torch", in("mlp_torch"), "--output", o)));
+        Fixtures.cli(args(noSavedModel, "mlp_torch", in("mlp_torch"), "--output", o)));
     assertError(
         2,
         "only saved-model",
