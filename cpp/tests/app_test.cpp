@@ -19,12 +19,7 @@ namespace {
 
 using json = nlohmann::ordered_json;  // keeps the key order to check it
 
-std::string manifest_path() {
-  const char* path = std::getenv("DEPLOYKIT_TEST_MANIFEST");
-  if (path == nullptr || *path == '\0')
-    throw std::runtime_error("DEPLOYKIT_TEST_MANIFEST is not set: run these tests through `make test-cpp`");
-  return path;
-}
+std::string manifest_path() { return testing::test_manifest_path(); }
 
 const Manifest& test_manifest() {
   static const Manifest manifest = Manifest::read(manifest_path());

@@ -24,19 +24,14 @@ namespace deploykit {
 namespace {
 
 const Manifest& test_manifest() {
-  static const Manifest manifest = [] {
-    const char* path = std::getenv("DEPLOYKIT_TEST_MANIFEST");
-    if (path == nullptr || *path == '\0')
-      throw std::runtime_error("DEPLOYKIT_TEST_MANIFEST is not set: run these tests through `make test-cpp`");
-    return Manifest::read(path);
-  }();
+  static const Manifest manifest = Manifest::read(testing::test_manifest_path());
   return manifest;
 }
 
 // Whether the model's `special` golden set is marked `"values": "finite"` (its NaN/Inf behaviour is
 // implementation-defined, docs/contract.md): read from the manifest's JSON, which the library skips.
 bool special_set_is_finite(const std::string& model_id) {
-  std::ifstream in(std::getenv("DEPLOYKIT_TEST_MANIFEST"));
+  std::ifstream in(testing::test_manifest_path());
   const nlohmann::json doc = nlohmann::json::parse(in);
   for (const auto& model : doc.at("models")) {
     if (model.at("id") != model_id) continue;

@@ -2,9 +2,11 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,6 +35,14 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+// $DEPLOYKIT_TEST_MANIFEST: the test export the suites that load real models read.
+inline std::string test_manifest_path() {
+  const char* path = std::getenv("DEPLOYKIT_TEST_MANIFEST");
+  if (path == nullptr || *path == '\0')
+    throw std::runtime_error("DEPLOYKIT_TEST_MANIFEST is not set: run these tests through `make test-cpp`");
+  return path;
+}
 
 inline void write_file(const std::filesystem::path& path, std::string_view text) {
   std::ofstream out(path, std::ios::binary);

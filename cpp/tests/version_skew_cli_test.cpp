@@ -23,12 +23,7 @@ using nlohmann::json;
 
 constexpr const char* kFormat = "torchscript-script";  // the quickest to load
 
-std::filesystem::path manifest_path() {
-  const char* path = std::getenv("DEPLOYKIT_TEST_MANIFEST");
-  if (path == nullptr || *path == '\0')
-    throw std::runtime_error("DEPLOYKIT_TEST_MANIFEST is not set: run these tests through `make test-cpp`");
-  return path;
-}
+std::filesystem::path manifest_path() { return testing::test_manifest_path(); }
 
 // The first model of the test export with a torchscript-script artifact.
 const ModelEntry& torch_model() {
