@@ -157,6 +157,8 @@ def cmd(args: argparse.Namespace) -> int:
     if model is None:
         print(f"error: --model: no model {args.model!r} in {args.manifest}", file=sys.stderr)
         return 2
+    if args.every_runtime:  # loads every artifact itself: loading one here would be wasted
+        return _print_every_runtime(args.manifest, model, args.generate, args.tokens)
     artifacts = {a["format"]: a for a in model["artifacts"]}
     artifact = artifacts.get(args.format) if args.format else model["artifacts"][0]
     if artifact is None:
@@ -174,8 +176,6 @@ def cmd(args: argparse.Namespace) -> int:
     except Exception as e:  # noqa: BLE001 - any loader failure is the artifact's: exit 3, one line
         print(f"error: {args.model}/{artifact['format']}: {e}", file=sys.stderr)
         return 3
-    if args.every_runtime:
-        return _print_every_runtime(args.manifest, model, args.generate, args.tokens)
     try:
         text = generate(predict, model, args.generate, args.tokens)
     except GenerateError as e:
