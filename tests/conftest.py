@@ -29,7 +29,7 @@ def smoke_export(tmp_path_factory) -> Path:
     DEPLOYKIT_TEST_MANIFEST: the session copies it instead of training everything again.
     Run alone, pytest exports itself.
     """
-    from builder import export
+    from builder import pipeline
     from builder.config import ExportConfig
 
     out = tmp_path_factory.mktemp("export") / "models"
@@ -37,7 +37,7 @@ def smoke_export(tmp_path_factory) -> Path:
     if prebuilt and Path(prebuilt).is_file():
         shutil.copytree(Path(prebuilt).parent, out, symlinks=True)
     else:
-        export.run(ExportConfig(out=out, epochs=SMOKE_EPOCHS, seed=SMOKE_SEED))
+        pipeline.run(ExportConfig(out=out, epochs=SMOKE_EPOCHS, seed=SMOKE_SEED))
     return out
 
 

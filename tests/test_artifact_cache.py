@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from builder import export
+from builder import pipeline
 from builder.config import ExportConfig
 from builder.formats import artifact_cache
 from builder.formats.artifact_cache import ArtifactCache
@@ -117,7 +117,7 @@ def test_a_re_export_reuses_the_checked_package_and_checks_it_again(tmp_path):
 
     def run(name: str):
         cfg = ExportConfig(out=tmp_path / name, models=("mlp_torch",), formats=("aoti",), epochs=1, cache_dir=cache_dir)
-        return export.run(cfg)
+        return pipeline.run(cfg)
 
     _, first = run("first")
     assert [r.cached for r in first] == [False]
@@ -131,6 +131,6 @@ def test_a_re_export_reuses_the_checked_package_and_checks_it_again(tmp_path):
     # A consistent entry (its checksum matches) that is not a working package: the check catches it.
     entries[0].write_bytes(b"not a package")
     entries[0].with_name(entries[0].name + ".sha256").write_text(file_sha256(entries[0]) + "\n")
-    with pytest.raises(export.ExportError, match=r"mlp_torch/aoti: the written artifact does not reload"):
+    with pytest.raises(pipeline.ExportError, match=r"mlp_torch/aoti: the written artifact does not reload"):
         run("third")
     assert not (tmp_path / "third").exists()

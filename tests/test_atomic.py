@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from builder import atomic, export
+from builder import atomic, pipeline
 from builder.config import ExportConfig
 from builder.runtimes import python_loaders
 
@@ -62,8 +62,8 @@ def test_failed_artifact_check_leaves_the_previous_export(tmp_path, monkeypatch)
 
     monkeypatch.setitem(python_loaders.LOADERS, "torchscript-trace", drifting_loader)
     cfg = ExportConfig(out=out, models=("mlp_torch",), formats=("torchscript-script", "torchscript-trace"), epochs=1)
-    with pytest.raises(export.ExportError, match=r"mlp_torch/torchscript-trace: output differs from the reference"):
-        export.run(cfg)
+    with pytest.raises(pipeline.ExportError, match=r"mlp_torch/torchscript-trace: output differs from the reference"):
+        pipeline.run(cfg)
     assert _snapshot(out) == before
     assert _staging_dirs(out) == []
 

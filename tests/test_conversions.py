@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from builder import export, formats, manifest, models, versions
+from builder import formats, manifest, models, pipeline, versions
 from builder.config import ExportConfig
 from builder.models.common import TrainConfig
 from builder.runtimes import python_loaders
@@ -75,17 +75,17 @@ def _convert(trained_model, fmt: str, folder: Path, mutate: bool) -> tuple[dict,
 @pytest.mark.parametrize(("model_id", "fmt"), EDGES)
 def test_a_conversion_matches_the_reference_and_a_scaled_weight_fails_it(trained, tmp_path, model_id, fmt):
     model = trained(model_id)
-    golden = export.golden_sets(model, ExportConfig(models=(model_id,)))[0]
+    golden = pipeline.golden_sets(model, ExportConfig(models=(model_id,)))[0]
     tolerance = dict(getattr(models.get(model_id), "TOLERANCE", formats.FORMATS_BY_ID[fmt].tolerance))
 
     specs, exported = _convert(model, fmt, tmp_path / "good", mutate=False)
-    check = export.check_artifact(model_id, exported, specs, golden, tolerance)
+    check = pipeline.check_artifact(model_id, exported, specs, golden, tolerance)
     assert check["passed"] and check["max_abs"] < 1e-5, check
     assert exported.fields.get("converter", "").split()[0] in {"onnx2tf", "onnx2torch"}
 
     specs, exported = _convert(model, fmt, tmp_path / "mutated", mutate=True)
-    with pytest.raises(export.ExportError, match=rf"{model_id}/{fmt}: output differs from the reference"):
-        export.check_artifact(model_id, exported, specs, golden, tolerance)
+    with pytest.raises(pipeline.ExportError, match=rf"{model_id}/{fmt}: output differs from the reference"):
+        pipeline.check_artifact(model_id, exported, specs, golden, tolerance)
 
 
 def test_a_causal_sequence_is_padded_and_a_non_causal_one_skipped(monkeypatch, tmp_path):
@@ -94,7 +94,7 @@ def test_a_causal_sequence_is_padded_and_a_non_causal_one_skipped(monkeypatch, t
     same network without that declaration is skipped, with the reason in the manifest, and the
     TF.js made from it too; --strict fails instead."""
     cfg = ExportConfig(out=tmp_path / "models", models=("chargpt_torch",), formats=("tfjs-graph",), epochs=1)
-    path, _ = export.run(cfg)
+    path, _ = pipeline.run(cfg)
     entry = json.loads(path.read_text())["models"][0]
     saved = next(a for a in entry["artifacts"] if a["format"] == "saved-model")
     assert saved["padded_dims"] == {"seq": 48} and saved["converter"].startswith("onnx2tf ")
@@ -103,7 +103,7 @@ def test_a_causal_sequence_is_padded_and_a_non_causal_one_skipped(monkeypatch, t
     spec = models.get("chargpt_torch")
     train = spec.train
     monkeypatch.setattr(spec, "train", lambda *a, **k: dataclasses.replace(train(*a, **k), causal_dims=()))
-    path, _ = export.run(dataclasses.replace(cfg, out=tmp_path / "non-causal"))
+    path, _ = pipeline.run(dataclasses.replace(cfg, out=tmp_path / "non-causal"))
     entry = json.loads(path.read_text())["models"][0]
     assert [a["format"] for a in entry["artifacts"]] == ["onnx"]
     assert entry["skipped"] == [
@@ -118,8 +118,8 @@ def test_a_causal_sequence_is_padded_and_a_non_causal_one_skipped(monkeypatch, t
             "reason": "made from saved-model, which was skipped",
         },
     ]
-    with pytest.raises(export.ExportError, match=r"chargpt_torch/saved-model: export failed \(--strict\): onnx2tf"):
-        export.run(dataclasses.replace(cfg, out=tmp_path / "strict", strict=True))
+    with pytest.raises(pipeline.ExportError, match=r"chargpt_torch/saved-model: export failed \(--strict\): onnx2tf"):
+        pipeline.run(dataclasses.replace(cfg, out=tmp_path / "strict", strict=True))
     assert not (tmp_path / "strict").exists(), "a failed export leaves nothing behind"
 
 

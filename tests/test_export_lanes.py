@@ -6,19 +6,19 @@ import dataclasses
 import json
 import warnings
 
-from builder import export
+from builder import pipeline
 from builder.config import ExportConfig
 from builder.models.common import TrainConfig
 
 
 def test_the_lane_takes_the_torch_models_when_others_stay_here():
     cfg = ExportConfig(models=("mlp_torch", "mlp_keras", "cnn_torch", "mlp_jax"), parallel=True)
-    assert export.lane_models(cfg) == ["mlp_torch", "cnn_torch"]
-    assert export.lane_models(dataclasses.replace(cfg, parallel=False)) == []
+    assert pipeline.lane_models(cfg) == ["mlp_torch", "cnn_torch"]
+    assert pipeline.lane_models(dataclasses.replace(cfg, parallel=False)) == []
     only_torch = ExportConfig(models=("mlp_torch", "cnn_torch"), parallel=True)
-    assert export.lane_models(only_torch) == []  # nothing to overlap with: all in this process
+    assert pipeline.lane_models(only_torch) == []  # nothing to overlap with: all in this process
     ddp = ExportConfig(models=("mlp_torch", "cnn_torch", "mlp_keras"), parallel=True, train=TrainConfig(nproc=2))
-    assert export.lane_models(ddp) == ["cnn_torch"]  # DistributedDataParallel starts its own processes
+    assert pipeline.lane_models(ddp) == ["cnn_torch"]  # DistributedDataParallel starts its own processes
 
 
 def test_a_parallel_export_equals_a_sequential_one(tmp_path):
@@ -30,7 +30,7 @@ def test_a_parallel_export_equals_a_sequential_one(tmp_path):
             epochs=1,
             parallel=parallel,
         )
-        path, rows = export.run(cfg)
+        path, rows = pipeline.run(cfg)
         return tmp_path / name, json.loads(path.read_text()), rows
 
     seq_dir, seq, seq_rows = run("sequential", False)

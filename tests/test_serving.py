@@ -36,11 +36,11 @@ EXPECTED_TRITON = {
 
 @pytest.fixture(scope="module")
 def export_root(tmp_path_factory) -> Path:
-    from builder import export
+    from builder import pipeline
     from builder.config import ExportConfig
 
     out = tmp_path_factory.mktemp("serving") / "models"
-    export.run(ExportConfig(out=out, models=MODELS, formats=FORMATS, epochs=1, serving=True))
+    pipeline.run(ExportConfig(out=out, models=MODELS, formats=FORMATS, epochs=1, serving=True))
     return out
 
 

@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 
-from builder import export
+from builder import pipeline
 from builder.config import ExportConfig
 from builder.models import mlp_keras, mlp_torch, torch_distributed
 from builder.models.common import TrainConfig
@@ -37,7 +37,7 @@ def test_amp_model_exports_with_golden_parity(tmp_path):
         epochs=2,
         train=TrainConfig(amp=True),
     )
-    manifest_path, rows = export.run(cfg)  # the export reloads each artifact and checks it against golden
+    manifest_path, rows = pipeline.run(cfg)  # the export reloads each artifact and checks it against golden
     assert [r.format for r in rows] == ["torchscript-script", "onnx"]
     assert '"amp": "bfloat16"' in manifest_path.read_text()
 

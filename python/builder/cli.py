@@ -41,6 +41,11 @@ def _names(known: tuple[str, ...] | list[str], what: str):
     return parse
 
 
+def _names_any(text: str) -> list[str]:
+    """argparse type for a comma-separated list of model ids of a manifest (checked against it later)."""
+    return [n for n in text.split(",") if n]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m builder", description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=f"deploykit-builder {__version__}")
@@ -67,6 +72,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ID",
         help=f"models to export (default: all of {', '.join(MODEL_IDS)})",
     )
+    export.add_argument(
+        "--from",
+        dest="from_specs",
+        action="append",
+        metavar="SPEC",
+        help="export your own model: SPEC is path/to/file.py:function or package.module:function, a function "
+        "taking no arguments and returning a builder.UserModel (or a list); repeatable; without --models, only "
+        "these are exported (docs/your-model.md)",
+    )
+    export.add_argument("--id", dest="user_id", metavar="ID", help="the manifest id of the one --from model")
     export.add_argument(
         "--formats",
         type=_names(FORMATS, "format"),
@@ -138,6 +153,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="save every runtime's outputs as DIR/<model>/<format>/<runtime>/<input set>.npy",
     )
     verify.add_argument("--require-all", action="store_true", help="an unavailable runtime fails the run")
+    from builder.verify.clients import ClientsDirAction  # imports nothing heavy
+
+    clients_help = (
+        "the only folder to find the client launchers in (deploykit-cpp, -java, -go, -node, -browser); "
+        "default: $DEPLOYKIT_CLIENTS, else PATH, else the checkout's bin/"
+    )
+    verify.add_argument("--clients", metavar="DIR", action=ClientsDirAction, help=clients_help)
     verify.add_argument("-v", "--verbose", action="store_true", help="show framework logs and tracebacks")
 
     bench = sub.add_parser(
@@ -157,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--training-steps", type=int, default=50, help="timed steps per training repeat (default: 50; 0 skips training)"
     )
     bench.add_argument("--training-repeats", type=int, default=5, help="training repeats, median reported (default: 5)")
+    bench.add_argument("--clients", metavar="DIR", action=ClientsDirAction, help=clients_help)
     bench.add_argument("-v", "--verbose", action="store_true", help="show framework logs and tracebacks")
     generate.add_parser(sub)
     conformance = sub.add_parser(
@@ -180,7 +203,7 @@ def _add_matrix_args(parser: argparse.ArgumentParser) -> None:
         "--manifest", type=Path, default=Path("models/manifest.json"), help="default: models/manifest.json"
     )
     parser.add_argument(
-        "--models", type=_names(list(MODEL_IDS), "model"), nargs="+", metavar="ID", help="default: all in the manifest"
+        "--models", type=_names_any, nargs="+", metavar="ID", help="models of the manifest (default: all in it)"
     )
     parser.add_argument(
         "--runtimes",
@@ -270,10 +293,33 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     from builder.config import ExportConfig
 
+    if args.user_id and len(args.from_specs or []) != 1:
+        print("error: export: --id names the model of exactly one --from", file=sys.stderr)
+        return EXIT_USAGE
+    user_models = ()
+    if args.from_specs:
+        _prepare_environment(args)  # the factories import their frameworks
+        from builder import api
+
+        try:
+            with quiet.native_stderr_silenced():
+                user_models = tuple(m for spec in args.from_specs for m in api.load(spec))
+            if args.user_id:
+                if len(user_models) != 1:
+                    raise api.SpecError(f"--id: {args.from_specs[0]} gives {len(user_models)} models, not one")
+                user_models[0].id = args.user_id
+                from builder.user_model import ID_PATTERN
+
+                if not ID_PATTERN.match(args.user_id):
+                    raise api.SpecError(f"--id {args.user_id!r}: a model id is a lowercase identifier (a-z, 0-9, _)")
+        except ValueError as e:  # SpecError, UserModelError
+            print(f"error: export: {e}", file=sys.stderr)
+            return EXIT_USAGE
     try:
         cfg = ExportConfig(
             out=args.out,
-            models=tuple(_flatten(args.models) or MODEL_IDS),
+            models=tuple(_flatten(args.models) or (() if user_models else MODEL_IDS)),
+            user_models=user_models,
             formats=tuple(_flatten(args.formats) or FORMATS),
             seed=args.seed,
             epochs=args.epochs,
@@ -295,7 +341,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
     _prepare_environment(args)
-    from builder import export, ui  # imports the frameworks lazily, after the env is set
+    from builder import pipeline, ui  # imports the frameworks lazily, after the env is set
 
     # Progress goes to a duplicate of stderr, so the frameworks' own native logging on fd 2 can be
     # silenced for the whole run without hiding ours.
@@ -303,13 +349,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     with os.fdopen(os.dup(2), "w", buffering=1) as progress_stream:
         try:
             with quiet.native_stderr_silenced(), ui.RichReporter(Console(file=progress_stream)) as reporter:
-                manifest_path, rows = export.run(cfg, reporter)
-        except (export.ExportError, OSError) as e:
+                manifest_path, rows = pipeline.run(cfg, reporter)
+        except (pipeline.ExportError, OSError) as e:
             if args.verbose:
                 raise
             print(f"error: export: {e} ({cfg.out} is unchanged)", file=sys.stderr)
             return EXIT_FAILED
-    Console().print(ui.summary_table(rows))
+    Console().print(ui.summary_table(rows, ui.skipped_from(manifest_path)))
     print(f"wrote {manifest_path} ({len(rows)} artifacts) in {time.perf_counter() - start:.1f} s")
     return EXIT_OK
 
@@ -356,11 +402,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _check_models(doc: dict, selected: list[list[str]] | None) -> None:
+    """--models must name models of the manifest (its ids, built-in or not)."""
+    known = [m["id"] for m in doc["models"]]
+    unknown = [m for m in _flatten(selected) or [] if m not in known]
+    if unknown:
+        raise ValueError(f"--models: the manifest has no model {unknown[0]!r} (it has {', '.join(known)})")
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from builder import manifest as manifest_io
 
     try:
-        manifest_io.read(args.manifest)
+        _check_models(manifest_io.read(args.manifest), args.models)
     except ValueError as e:
         print(f"error: verify: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -387,7 +441,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from builder import manifest as manifest_io
 
     try:
-        manifest_io.read(args.manifest)
+        _check_models(manifest_io.read(args.manifest), args.models)
         if args.repeat < 1 or args.warmup < 0 or args.training_steps < 0 or args.training_repeats < 1:
             raise ValueError(
                 "--repeat and --training-repeats must be at least 1; --warmup and --training-steps at least 0"

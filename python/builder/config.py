@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 from builder.formats import FORMATS, plan, reachable
 from builder.models import MODEL_IDS, REGISTRY
@@ -21,8 +22,10 @@ class ExportConfig:
     train: TrainConfig = TrainConfig()  # noqa: RUF009 - frozen, so one shared default is safe; training modes (amp, trainer, nproc); seed/epochs come from above
     serving: bool = False  # also write a Triton model repository and a TF Serving base path
     cache_dir: Path | None = None  # compiled artifacts reused across exports (builder.formats.artifact_cache)
-    parallel: bool = False  # torch models in a second process beside the others (builder.export.lane_models)
+    parallel: bool = False  # torch models in a second process beside the others (builder.pipeline.lane_models)
     strict: bool = False  # a format an edge cannot express fails the export instead of being skipped
+    # Users' own models (builder.UserModel), exported after the built-ins in `models`.
+    user_models: tuple[Any, ...] = ()
 
     def __post_init__(self) -> None:
         unknown = [m for m in self.models if m not in REGISTRY]
@@ -31,10 +34,13 @@ class ExportConfig:
         unknown = [f for f in self.formats if f not in FORMATS]
         if unknown:
             raise ValueError(f"unknown format {unknown[0]!r} (known: {', '.join(FORMATS)})")
-        if not self.models:
+        if not self.all_models:
             raise ValueError("no models selected")
-        for model_id in self.models:
-            source = REGISTRY[model_id].source
+        repeated = sorted({m for m in self.all_models if self.all_models.count(m) > 1})
+        if repeated:
+            raise ValueError(f"two models share the id {repeated[0]!r}: give one another id (UserModel(id=...), --id)")
+        for model_id in self.all_models:
+            source = self.source(model_id)
             if not plan(source, self.formats):
                 raise ValueError(
                     f"{model_id} can export none of the requested formats "
@@ -44,9 +50,22 @@ class ExportConfig:
             raise ValueError(f"--epochs must be at least 1, got {self.epochs}")
         check_modes(self.train, self.models)
 
+    @property
+    def all_models(self) -> tuple[str, ...]:
+        """Every model id to export: the built-ins, then the users' models."""
+        return (*self.models, *(u.id for u in self.user_models))
+
+    def user_model(self, model_id: str) -> Any | None:
+        """The user's model with this id, or None for a built-in."""
+        return next((u for u in self.user_models if u.id == model_id), None)
+
+    def source(self, model_id: str) -> str:
+        user = self.user_model(model_id)
+        return user.kind if user is not None else REGISTRY[model_id].source
+
     def train_config(self, model_id: str) -> TrainConfig:
         """The training config for one model: the modes it supports, defaults for the rest."""
-        supported = REGISTRY[model_id].modes
+        supported = REGISTRY[model_id].modes if model_id in REGISTRY else frozenset()
         defaults = TrainConfig()
         modes = {m: getattr(self.train, m) if m in supported else getattr(defaults, m) for m in MODES}
         return dataclasses.replace(self.train, seed=self.seed, epochs=self.epochs, **modes)

@@ -91,7 +91,6 @@ def across_runtimes(manifest: Path, model: dict, prompt: str, tokens: int) -> di
 
     from builder.verify.runners import RUNNERS, CliRunner
 
-    root = Path(__file__).resolve().parents[2]
     texts: dict[tuple[str, str], str] = {}
     for runner in RUNNERS.values():
         if runner.unavailable():
@@ -101,7 +100,7 @@ def across_runtimes(manifest: Path, model: dict, prompt: str, tokens: int) -> di
                 continue
             key = (runner.name, artifact["format"])
             if isinstance(runner, CliRunner):
-                command = [str(root / runner.launcher), *runner.extra_args, "--manifest", str(manifest)]
+                command = [str(runner.path()), *runner.extra_args, "--manifest", str(manifest)]
                 command += ["--model", model["id"], "--format", artifact["format"]]
                 command += ["--generate", prompt, "--tokens", str(tokens)]
                 done = subprocess.run(command, capture_output=True, timeout=600, check=False)

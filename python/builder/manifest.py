@@ -124,7 +124,7 @@ def model_entry(trained, golden: list[dict], artifacts: list[dict], skipped: lis
         "parameters": trained.parameters,
         **trained.info,
         **model_specs(trained),
-        "training": trained.training,
+        **({"training": trained.training} if trained.training else {}),  # none for a user's model
         "golden": golden,
         "artifacts": artifacts,
     } | ({"skipped": skipped} if skipped else {})

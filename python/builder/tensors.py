@@ -53,11 +53,20 @@ class TensorSpec:
     range: tuple[float, float] | None = None  # inclusive [min, max] of valid values (token ids, a mask's [0, 1])
 
     def __post_init__(self) -> None:
+        if isinstance(self.shape, (str, int)) or not hasattr(self.shape, "__iter__"):
+            raise ValueError(f"tensor {self.name!r}: shape must be a tuple of ints and dim names, got {self.shape!r}")
+        # A Dim in the shape names the dim and bounds it (kept in `bounds`, not compared).
+        object.__setattr__(self, "_bounds", tuple(d for d in self.shape if isinstance(d, Dim)))
         shape = tuple(d.name if isinstance(d, Dim) else d for d in self.shape)
         object.__setattr__(self, "shape", shape)
         problem = spec_problem(self.to_manifest())
         if problem:
             raise ValueError(f"tensor {self.name!r}: {problem}")
+
+    @property
+    def bounds(self) -> tuple[Dim, ...]:
+        """The `Dim`s the shape was given with (their bounds); plain strings are unbounded."""
+        return getattr(self, "_bounds", ())
 
     @property
     def dim_names(self) -> list[str]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from builder.export import ArtifactRow
 from builder.models.common import Trained, headline
+from builder.pipeline import ArtifactRow
 
 
 def human_bytes(n: int) -> str:
@@ -64,6 +67,15 @@ class RichReporter:
             f"{headline(t)}, {t['seconds']:.1f} s"
         )
 
+    def prepared(self, trained: Trained) -> None:
+        def specs(tensors) -> str:
+            return ", ".join(f"{t.name} {t.dtype} ({', '.join(map(str, t.shape))})" for t in tensors)
+
+        self.console.print(
+            f"prepared {trained.model_id} ({trained.info['origin']['model']}, {trained.parameters:,} parameters): "
+            f"{specs(trained.inputs)} -> {specs(trained.outputs)}, {trained.prepare_seconds:.1f} s"
+        )
+
     def artifact(self, row: ArtifactRow) -> None:
         if self._overall is not None:
             self.progress.update(self._overall, advance=1, status=f"{row.model}/{row.format}")
@@ -79,7 +91,8 @@ class RichReporter:
         self.console.print(f"  skipped {model_id}/{fmt}: {reason}")
 
 
-def summary_table(rows: list[ArtifactRow]) -> Table:
+def summary_table(rows: list[ArtifactRow], skipped: list[tuple[str, str, str]] = ()) -> Table:
+    """The closing table: one row per artifact, then one per skipped format with the reason."""
     table = Table(title="deploykit export")
     for name, justify in (
         ("model", "left"),
@@ -97,4 +110,12 @@ def summary_table(rows: list[ArtifactRow]) -> Table:
             f"{r.max_abs:.2e}",
             f"{r.seconds:.1f} s" + (" cached" if r.cached else ""),
         )
+    for model, fmt, reason in skipped:
+        table.add_row(model, fmt, "skipped", reason, "", style="yellow")
     return table
+
+
+def skipped_from(manifest_path: Path) -> list[tuple[str, str, str]]:
+    """(model, format, reason) for every format the export skipped, from its manifest."""
+    doc = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
+    return [(m["id"], s["format"], s["reason"]) for m in doc["models"] for s in m.get("skipped", [])]

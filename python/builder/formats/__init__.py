@@ -50,6 +50,11 @@ class Edge:
     # XlaCallModule op, which neither the TF.js converter nor the TFLite one handles reliably.
     sources: tuple[str, ...] | None = None
 
+    @property
+    def from_source(self) -> bool:
+        """The edge starts at the model itself (its framework, or the user's ONNX file), not at a format."""
+        return self.src == self.dst or self.src not in FORMATS_BY_ID
+
 
 # Export order: a format's prerequisites come first; ONNX before AOTInductor, because
 # torch.onnx.export after torch.export in the same process can freeze a dynamic dim.
@@ -81,6 +86,8 @@ FORMAT_PATHS: dict[str, str] = {f.id: f.path for f in FORMAT_TABLE}
 # holds XlaCallModule, which neither converter reads), Keras and JAX -> ONNX -> PyTorch -> TorchScript
 # (trace) / AOTInductor.
 EDGES: tuple[Edge, ...] = (
+    # A user's own .onnx file (builder.user_model): copied as the onnx artifact, then converted.
+    Edge("onnx", "onnx", "builder.formats.onnx_file:export_onnx", sources=("onnx",)),
     Edge("torch", "torchscript-script", "builder.formats.torch_formats:export_torchscript_script"),
     Edge("torch", "torchscript-trace", "builder.formats.torch_formats:export_torchscript_trace"),
     Edge("torch", "onnx", "builder.formats.torch_formats:export_onnx"),
@@ -89,20 +96,23 @@ EDGES: tuple[Edge, ...] = (
     Edge("tensorflow", "onnx", "builder.formats.tf_formats:export_onnx"),
     Edge("jax", "onnx", "builder.formats.jax_formats:export_onnx"),
     Edge("jax", "saved-model", "builder.formats.jax_formats:export_saved_model"),
-    Edge("saved-model", "tflite", "builder.formats.tf_formats:export_tflite", sources=("tensorflow", "torch")),
-    Edge("saved-model", "tfjs-graph", "builder.formats.tf_formats:export_tfjs", sources=("tensorflow", "torch")),
-    Edge("onnx", "saved-model", "builder.formats.onnx_convert:export_saved_model", sources=("torch",)),
+    Edge("saved-model", "tflite", "builder.formats.tf_formats:export_tflite", sources=("tensorflow", "torch", "onnx")),
+    Edge(
+        "saved-model", "tfjs-graph", "builder.formats.tf_formats:export_tfjs", sources=("tensorflow", "torch", "onnx")
+    ),
+    Edge("onnx", "saved-model", "builder.formats.onnx_convert:export_saved_model", sources=("torch", "onnx")),
     Edge("onnx", "tflite", "builder.formats.onnx_convert:export_tflite", sources=("jax",)),
     Edge("onnx", "tfjs-graph", "builder.formats.onnx_convert:export_tfjs", sources=("jax",)),
     Edge(
         "onnx",
         "torchscript-trace",
         "builder.formats.onnx_convert:export_torchscript_trace",
-        sources=("tensorflow", "jax"),
+        sources=("tensorflow", "jax", "onnx"),
     ),
-    Edge("onnx", "aoti", "builder.formats.onnx_convert:export_aoti", sources=("tensorflow", "jax")),
+    Edge("onnx", "aoti", "builder.formats.onnx_convert:export_aoti", sources=("tensorflow", "jax", "onnx")),
 )
-SOURCES = ("torch", "tensorflow", "jax")
+# What a model comes from: a framework, or an ONNX file (a user's model, builder.user_model).
+SOURCES = ("torch", "tensorflow", "jax", "onnx")
 
 
 @dataclasses.dataclass
@@ -167,17 +177,23 @@ def min_runtime(fmt: str) -> dict[str, str]:
 def routes(source: str) -> dict[str, tuple[str, ...]]:
     """Every format reachable from `source`, with its route (`via`): the fewest edges, and among
     equals the edge listed first in EDGES."""
-    best: dict[str, tuple[str, ...]] = {source: (source,)}
-    frontier = [source]
-    while frontier:
+    best: dict[str, tuple[str, ...]] = {}
+    frontier = []
+    for edge in EDGES:  # from the model itself
+        if edge.from_source and edge.src == source and edge.dst not in best:
+            best[edge.dst] = (source, edge.dst)
+            frontier.append(edge.dst)
+    while frontier:  # then format to format
         nxt = []
         for node in frontier:
             for edge in EDGES:
-                if edge.src == node and edge.dst not in best and (edge.sources is None or source in edge.sources):
+                if edge.from_source or edge.src != node or edge.dst in best:
+                    continue
+                if edge.sources is None or source in edge.sources:
                     best[edge.dst] = best[node] + (edge.dst,)
                     nxt.append(edge.dst)
         frontier = nxt
-    return {fmt: via for fmt, via in best.items() if fmt in FORMATS_BY_ID}
+    return best
 
 
 def reachable(source: str) -> tuple[str, ...]:

@@ -10,7 +10,7 @@ before it writes the manifest.
 The worker is a fresh interpreter (`spawn`: forking a process that has started torch, TF and
 JAX threads is unsafe), started on the first submit and stopped when the export ends; an error
 in it comes back as the artifact's export error. The export also uses a second worker, a
-"lane", to train and export whole models beside the main process (builder.export).
+"lane", to train and export whole models beside the main process (builder.pipeline).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 
 # One single-process pool per purpose: "compile" (AOTInductor compiles), "lane" (whole models
-# exported beside the main process, builder.export). Each is started on its first submit.
+# exported beside the main process, builder.pipeline). Each is started on its first submit.
 _pools: dict[str, ProcessPoolExecutor] = {}
 _active = False
 

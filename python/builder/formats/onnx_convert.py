@@ -13,7 +13,7 @@
   and AOTInductor start from it (../shared/FACTS.md).
 
 Every converted artifact is checked against the source framework's own outputs like any other
-(builder.export.check_artifact), never against the ONNX it came from: a conversion that is silently
+(builder.pipeline.check_artifact), never against the ONNX it came from: a conversion that is silently
 wrong fails the export. onnx2tf 1.28.8 is, for instance, silently wrong (max diff ~10) on the char
 transformer when its sequence length equals its embedding width (64): its layout inference cannot
 tell the two axes apart.

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import torch
 
-from builder.formats import ExportContext, Exported, background, onnx_checks
+from builder.formats import ExportContext, Exported, Unsupported, background, onnx_checks
 from builder.formats.artifact_cache import ArtifactCache
 from builder.models.common import Trained
 
@@ -68,9 +68,30 @@ def torchscript_deprecation_silenced() -> Iterator[None]:
 
 def export_torchscript_script(ctx: ExportContext) -> Exported:
     path = ctx.path("torchscript-script")
+    # A user's model sits behind a boundary module (builder.user_frameworks) that script cannot
+    # compile; `script_target` is the model itself when it already takes and returns tensors.
+    module = getattr(ctx.trained.module, "script_target", ctx.trained.module)
+    if module is None:
+        raise Unsupported(
+            "torch.jit.script compiles the model as it is, and this one takes keyword inputs or returns a dict: "
+            "torchscript-trace carries it"
+        )
     with torchscript_deprecation_silenced():
-        torch.jit.save(torch.jit.script(ctx.trained.module), str(path))
+        try:
+            scripted = torch.jit.script(module)
+        except Exception as e:
+            if not ctx.trained.user:
+                raise
+            # Python that TorchScript's compiler does not know (most third-party models): an op the
+            # format cannot express, so only this format is skipped.
+            raise Unsupported(f"torch.jit.script cannot compile it: {first_line(e)}") from e
+        torch.jit.save(scripted, str(path))
     return Exported("torchscript-script", path, {"method": "forward"})
+
+
+def first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}"[:300]
 
 
 def export_torchscript_trace(ctx: ExportContext) -> Exported:

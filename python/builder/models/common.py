@@ -78,6 +78,15 @@ class Trained:
     # implementation-defined (say why in `special_note`), so its special set keeps finite extremes only.
     special: str = "all"
     special_note: str = ""
+    # A user's model (builder.user_model): the golden set's inputs when the user gave them, and how
+    # long preparing it took (it is not trained here).
+    golden_inputs: Arrays | None = None
+    prepare_seconds: float = 0.0
+
+    @property
+    def user(self) -> bool:
+        """A user's own model rather than a built-in: it brings its own weights and is not trained."""
+        return self.info.get("origin", {}).get("kind") == "user"
 
 
 class ModelSpec(Protocol):

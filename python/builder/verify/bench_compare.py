@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from builder import _native
+from builder.runtimes import native
 
 
 def numpy_stats(b32: np.ndarray, a32: np.ndarray, atol: float, rtol: float) -> dict:
@@ -62,10 +62,11 @@ def main() -> None:
     ref = rng.standard_normal(args.n, dtype=np.float32)
     cand = ref + np.float32(1e-5) * rng.standard_normal(args.n, dtype=np.float32)
     atol, rtol = 1e-5, 1e-4
-    t_native, native = best_of(lambda: _native.compare(ref, cand, atol, rtol), args.repeats)
+    compare = native.load().compare
+    t_native, result = best_of(lambda: compare(ref, cand, atol, rtol), args.repeats)
     t_numpy, numpy_result = best_of(lambda: numpy_stats(ref, cand, atol, rtol), max(3, args.repeats // 3))
     for key in ("max_abs", "max_rel", "max_ulp", "min_passing_atol", "mismatches", "worst_index"):
-        assert getattr(native, key) == numpy_result[key], (key, getattr(native, key), numpy_result[key])
+        assert getattr(result, key) == numpy_result[key], (key, getattr(result, key), numpy_result[key])
     pairs = args.n / 1e6
     print(
         f"{pairs:.0f} M float32 pairs: native {t_native * 1e3:.1f} ms ({pairs / t_native:.0f} M pairs/s), "

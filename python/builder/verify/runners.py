@@ -2,7 +2,8 @@
 
 In-process runners call Python runtimes; CLI runners drive a client through the common command
 line of docs/contract.md (`--manifest --model --format --input --output`, exit codes 0/1/2/3), reading
-only its output `.npy`, never its human output. A runner that cannot run here says why.
+only its output `.npy`, never its human output; `clients.find` says where its launcher is. A runner
+that cannot run here says why.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from builder.runtimes import python_loaders
+from builder.runtimes import native, python_loaders
 from builder.runtimes.python_loaders import Predict
+from builder.verify import clients
 from builder.versions import package_version
 
-REPO = Path(__file__).resolve().parents[3]
 CLI_TIMEOUT_S = 300
 JOB_TIMEOUT_S = 20  # added per job of a --jobs run
 TIMED_JOB_TIMEOUT_S = 600  # per timed job (bench): its batch-1024 calls on a slow runtime
@@ -65,30 +66,29 @@ class NativeRunner:
     formats: tuple[str, ...] = TORCH_FORMATS
 
     def unavailable(self) -> str | None:
-        from builder import _native
-
-        return None if hasattr(_native, "Model") else "builder._native was built without LibTorch"
+        reason = native.unavailable()
+        if reason is None and not hasattr(native.load(), "Model"):
+            reason = "builder._native was built without LibTorch"
+        return reason
 
     def version(self) -> str | None:
         return f"libtorch {package_version('torch')}"
 
     def load(self, manifest: Path, model: dict, artifact: dict) -> Predict:
-        from builder import _native
-
-        native = _native.Model.from_manifest(str(manifest), model["id"], artifact["format"])
-        return lambda arrays: {name: np.asarray(a) for name, a in native.predict(arrays).items()}
+        loaded = native.load().Model.from_manifest(str(manifest), model["id"], artifact["format"])
+        return lambda arrays: {name: np.asarray(a) for name, a in loaded.predict(arrays).items()}
 
 
 @dataclasses.dataclass(frozen=True)
 class CliRunner:
-    """A client CLI, launched from bin/ after `make setup` (docs/contract.md). verify and bench run
-    it only through `--jobs` (one process per runtime); bench's jobs are timed by the client."""
+    """A client CLI (docs/contract.md), found by `clients.find`. verify and bench run it only
+    through `--jobs` (one process per runtime); bench's jobs are timed by the client."""
 
     name: str
     formats: tuple[str, ...]
-    launcher: str  # relative to the repository root
+    launcher: str  # the launcher's name (looked up), or an absolute path (used as it is)
     extra_args: tuple[str, ...] = ()
-    needs: str = ""  # what provides the launcher, for the "not found" reason
+    needs: str = ""  # what builds the launcher, for the "not found" reason
     # (op, why): artifacts whose manifest `contains_ops` names the op are a documented
     # incompatibility of this runtime, shown as "n/s" cells rather than failures.
     unsupported_ops: tuple[tuple[str, str], ...] = ()
@@ -98,15 +98,22 @@ class CliRunner:
         return found[0] if found else None
 
     def path(self) -> Path:
-        return REPO / self.launcher
+        """The launcher's path; raises RunnerError when it is not found (see `unavailable`)."""
+        found = clients.find(self.launcher)
+        if found.path is None:
+            raise RunnerError(f"{self.launcher} not found in {found.where()}")
+        return found.path
 
     def unavailable(self) -> str | None:
-        return None if self.path().is_file() else f"{self.launcher} not found ({self.needs})"
+        found = clients.find(self.launcher)
+        if found.path is not None:
+            return None
+        return f"{self.launcher} not found in {found.where()}" + (f" ({self.needs})" if self.needs else "")
 
     def version(self) -> str | None:
         try:
             out = subprocess.run([self.path(), "--version"], capture_output=True, text=True, timeout=60)
-        except OSError:
+        except (OSError, RunnerError):
             return None
         return out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout.strip() else None
 
@@ -210,6 +217,8 @@ def save_arrays(folder: Path, arrays: dict[str, np.ndarray]) -> dict[str, str]:
 
 Runner = PythonRunner | NativeRunner | CliRunner
 
+SETUP = "pass --clients DIR or set DEPLOYKIT_CLIENTS; in a checkout, make setup-{} builds it"
+
 RUNNERS: dict[str, Runner] = {
     r.name: r
     for r in (
@@ -218,11 +227,11 @@ RUNNERS: dict[str, Runner] = {
         PythonRunner("tf-python", ("saved-model",), "tensorflow"),
         PythonRunner("tflite", ("tflite",), "tensorflow"),
         NativeRunner(),
-        CliRunner("cpp", TORCH_FORMATS, "bin/deploykit-cpp", needs="make setup-cpp"),
-        CliRunner("java", ("saved-model",), "bin/deploykit-java", needs="make setup-java"),
-        CliRunner("go", ("saved-model",), "bin/deploykit-go", needs="make setup-go"),
-        CliRunner("node-cpu", ("tfjs-graph",), "bin/deploykit-node", ("--backend", "cpu"), needs="make setup-js"),
-        CliRunner("node-wasm", ("tfjs-graph",), "bin/deploykit-node", ("--backend", "wasm"), needs="make setup-js"),
-        CliRunner("chromium", ("tfjs-graph",), "bin/deploykit-browser", needs="make setup-js"),
+        CliRunner("cpp", TORCH_FORMATS, "deploykit-cpp", needs=SETUP.format("cpp")),
+        CliRunner("java", ("saved-model",), "deploykit-java", needs=SETUP.format("java")),
+        CliRunner("go", ("saved-model",), "deploykit-go", needs=SETUP.format("go")),
+        CliRunner("node-cpu", ("tfjs-graph",), "deploykit-node", ("--backend", "cpu"), needs=SETUP.format("js")),
+        CliRunner("node-wasm", ("tfjs-graph",), "deploykit-node", ("--backend", "wasm"), needs=SETUP.format("js")),
+        CliRunner("chromium", ("tfjs-graph",), "deploykit-browser", needs=SETUP.format("js")),
     )
 }

@@ -46,6 +46,7 @@ class Reporter(Protocol):
     def training(self, model_id: str, epochs: int) -> None: ...
     def epoch(self, model_id: str, epoch: int, metrics: dict) -> None: ...
     def trained(self, trained: Trained) -> None: ...
+    def prepared(self, trained: Trained) -> None: ...
     def artifact(self, row: ArtifactRow) -> None: ...
     def background(self, model_id: str, fmt: str) -> None: ...
     def skipped(self, model_id: str, fmt: str, reason: str) -> None: ...
@@ -56,6 +57,7 @@ class SilentReporter:
     def training(self, model_id: str, epochs: int) -> None: ...
     def epoch(self, model_id: str, epoch: int, metrics: dict) -> None: ...
     def trained(self, trained: Trained) -> None: ...
+    def prepared(self, trained: Trained) -> None: ...
     def artifact(self, row: ArtifactRow) -> None: ...
     def background(self, model_id: str, fmt: str) -> None: ...
     def skipped(self, model_id: str, fmt: str, reason: str) -> None: ...
@@ -74,20 +76,20 @@ def run(cfg: ExportConfig, reporter: Reporter | None = None) -> tuple[Path, list
     """Runs the whole export; returns the manifest path and one row per artifact."""
     reporter = reporter or SilentReporter()
     rows: list[ArtifactRow] = []
-    reporter.planned(sum(len(formats.plan(models.source(m), cfg.formats)) for m in cfg.models))
+    reporter.planned(sum(len(formats.plan(cfg.source(m), cfg.formats)) for m in cfg.all_models))
     pending: list[_Pending] = []
     with atomic.staged_folder(cfg.out) as staging, background.workers():
         entries: dict[str, dict] = {}
         in_lane = lane_models(cfg)
         lane = {m: background.submit(_export_in_lane, m, cfg, staging, pool="lane") for m in in_lane}
-        for model_id in cfg.models:
+        for model_id in cfg.all_models:
             if model_id not in in_lane:
                 entries[model_id] = _export_model(model_id, cfg, staging, reporter, rows, pending)
             _finish_pending(pending, wait=False)
             _finish_lane(lane, entries, reporter, rows, wait=False)
         _finish_pending(pending, wait=True)
         _finish_lane(lane, entries, reporter, rows, wait=True)
-        model_entries = [entries[m] for m in cfg.models]
+        model_entries = [entries[m] for m in cfg.all_models]
         order = {
             (m, f): i for i, (m, f) in enumerate((e["id"], a["format"]) for e in model_entries for a in e["artifacts"])
         }
@@ -142,7 +144,7 @@ def lane_models(cfg: ExportConfig) -> list[str]:
     if not cfg.parallel:
         return []
     torch_models = [m for m in cfg.models if models.source(m) == "torch" and cfg.train_config(m).nproc == 1]
-    return torch_models if len(torch_models) < len(cfg.models) else []
+    return torch_models if len(torch_models) < len(cfg.all_models) else []
 
 
 @dataclasses.dataclass(frozen=True)
@@ -212,18 +214,26 @@ def _finish_pending(pending: list[_Pending], wait: bool) -> None:
 def _export_model(
     model_id: str, cfg: ExportConfig, root: Path, reporter: Reporter, rows: list[ArtifactRow], pending: list[_Pending]
 ) -> dict:
-    with _fixed_threads(models.source(model_id)):
+    with _fixed_threads(cfg.source(model_id)):
         return _export_one(model_id, cfg, root, reporter, rows, pending)
 
 
 def _export_one(
     model_id: str, cfg: ExportConfig, root: Path, reporter: Reporter, rows: list[ArtifactRow], pending: list[_Pending]
 ) -> dict:
-    spec = models.get(model_id)
-    reporter.training(model_id, cfg.epochs or spec.DEFAULT_EPOCHS)
-    trained = spec.train(cfg.train_config(model_id), on_epoch=lambda e, metrics: reporter.epoch(model_id, e, metrics))
-    reporter.trained(trained)
-    plots.loss_curve(model_id, trained.history, trained.training, root / REPORT_DIR / f"{model_id}_loss.png")
+    user = cfg.user_model(model_id)
+    if user is not None:
+        trained = _prepare_user_model(user, cfg, reporter)
+        model_tolerance = dict(user.tolerance) if user.tolerance is not None else None
+    else:
+        spec = models.get(model_id)
+        reporter.training(model_id, cfg.epochs or spec.DEFAULT_EPOCHS)
+        trained = spec.train(
+            cfg.train_config(model_id), on_epoch=lambda e, metrics: reporter.epoch(model_id, e, metrics)
+        )
+        reporter.trained(trained)
+        plots.loss_curve(model_id, trained.history, trained.training, root / REPORT_DIR / f"{model_id}_loss.png")
+        model_tolerance = getattr(spec, "TOLERANCE", None)
 
     model_dir = root / model_id
     sets = golden_sets(trained, cfg)
@@ -250,11 +260,18 @@ def _export_one(
             reporter.skipped(model_id, fmt, str(e))
             continue
         except Exception as e:
-            raise ExportError(f"{model_id}/{fmt}: export failed: {type(e).__name__}: {e}") from e
+            if not trained.user or cfg.strict:
+                raise ExportError(f"{model_id}/{fmt}: export failed: {type(e).__name__}: {e}") from e
+            # A user's model meets converters' limits we cannot list in advance (an op without a
+            # kernel, Python that does not trace): that format and those made from it are skipped.
+            reason = f"{'/'.join(via[1:]) or fmt} failed: {type(e).__name__}: {_first_line(e)}"
+            skipped[fmt] = {"format": fmt, "via": list(via), "reason": reason}
+            reporter.skipped(model_id, fmt, reason)
+            continue
         done[fmt] = exported
         artifacts.append({})
         index = len(artifacts) - 1
-        tolerance = dict(getattr(spec, "TOLERANCE", formats.FORMATS_BY_ID[fmt].tolerance))
+        tolerance = dict(model_tolerance or formats.FORMATS_BY_ID[fmt].tolerance)
 
         export_seconds = time.perf_counter() - start
 
@@ -286,6 +303,23 @@ def _export_one(
     formats.drop_scratch(scratch)
     skipped_list = list(skipped.values())
     return manifest.model_entry(trained, golden, artifacts, skipped_list)
+
+
+def _first_line(error: Exception, limit: int = 300) -> str:
+    text = str(error).strip()
+    return (text.splitlines()[0] if text else "")[:limit]
+
+
+def _prepare_user_model(user, cfg: ExportConfig, reporter: Reporter) -> Trained:
+    """A user's model as a `Trained` record; a model that cannot run as given fails with its reason."""
+    from builder.user_model import UserModelError
+
+    try:
+        trained = user.prepare(cfg.seed)
+    except UserModelError as e:
+        raise ExportError(str(e)) from e
+    reporter.prepared(trained)
+    return trained
 
 
 @dataclasses.dataclass(frozen=True)
@@ -323,9 +357,16 @@ def golden_sets(trained: Trained, cfg: ExportConfig) -> list[GoldenSet]:
                     "NaN, +-Inf, +-0, +-1e30 and denormal rows",
                 )
             )
+    if trained.golden_inputs is not None:  # the user's own rows
+        rows = tensors.batch_of(trained.golden_inputs)
+        wanted[0] = ("golden", sizes, "given", f"{rows} rows given with the model")
     sets = []
     for index, (name, set_sizes, values, description) in enumerate(wanted):
-        inputs = tensors.generate(trained.inputs, set_sizes, np.random.default_rng([cfg.seed, 0x60_1D, index]), values)
+        if values == "given":
+            inputs = dict(trained.golden_inputs)
+        else:
+            rng = np.random.default_rng([cfg.seed, 0x60_1D, index])
+            inputs = tensors.generate(trained.inputs, set_sizes, rng, values)
         with np.errstate(all="ignore"):  # the reference may overflow on purpose on special values
             expected = {k: np.ascontiguousarray(v) for k, v in trained.predict(inputs).items()}
         tensors.check_arrays(trained.outputs, expected, "reference output")
