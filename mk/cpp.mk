@@ -34,12 +34,14 @@ $(CPP_STAMP): $(CPP_SOURCES) | system-deps $(VENV)/.deps-stamp
 
 # ctest: the comparison kernel, the client core (npy, manifest, sha256, CLI parsing) and
 # deploykit::Model against $(DEPLOYKIT_TEST_MANIFEST); then the sanitizer build (about a
-# minute, see cpp/README.md); then the CLI and extension tests in pytest, unless this run's
-# full pytest suite already ran them (PYTEST_RAN_ALL, set by the root `test` target).
+# minute, see cpp/README.md); then the CLI and extension tests and the installed CMake package
+# (a consumer built with find_package(deploykit), ~20 s) in pytest, unless this run's full
+# pytest suite already ran them (PYTEST_RAN_ALL, set by the root `test` target).
 test-cpp: setup-cpp test-fixtures $(VENV)/.native-stamp
 	ctest --test-dir $(CPP_BUILD) --output-on-failure
 	$(MAKE) --no-print-directory test-cpp-sanitize
-	$(if $(PYTEST_RAN_ALL),,$(PY) -m pytest -q tests/test_cpp_client.py tests/test_native_model.py)
+	$(if $(PYTEST_RAN_ALL),,$(PY) -m pytest -q tests/test_cpp_client.py tests/test_native_model.py \
+	  tests/test_cpp_package.py)
 
 # AddressSanitizer + UndefinedBehaviorSanitizer over the client's own code without LibTorch
 # (the prebuilt LibTorch is not instrumented, so deploykit_model is not part of this build).

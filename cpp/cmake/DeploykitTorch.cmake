@@ -12,6 +12,10 @@
 #    torch::jit::load and AOTIModelPackageLoader on CPU.
 #
 # Sets DEPLOYKIT_TORCH_LIBRARY_DIR (the folder with libtorch_cpu.so, for rpaths).
+#
+# The installed package (deploykitConfig.cmake) includes this same file with
+# DEPLOYKIT_TORCH_FROM_PACKAGE set: a LibTorch it cannot find then sets
+# DEPLOYKIT_TORCH_NOT_FOUND (the message) instead of stopping the consumer's configure.
 
 if(TARGET deploykit::libtorch)
   return()
@@ -30,13 +34,19 @@ if(NOT Torch_DIR AND SKBUILD)
   endif()
 endif()
 
-# Locate TorchConfig.cmake ourselves, to derive the fallback's root from it.
+# Locate TorchConfig.cmake ourselves, to derive the fallback's root from it (Torch_DIR, else
+# CMAKE_PREFIX_PATH: torch.utils.cmake_prefix_path is <torch>/share/cmake, which holds Torch/).
 find_path(DEPLOYKIT_TORCH_CONFIG_DIR TorchConfig.cmake
           HINTS "${Torch_DIR}" PATH_SUFFIXES Torch share/cmake/Torch
           DOC "Folder of TorchConfig.cmake")
 if(NOT DEPLOYKIT_TORCH_CONFIG_DIR)
-  message(FATAL_ERROR "deploykit: LibTorch not found; pass -DTorch_DIR=<libtorch>/share/cmake/Torch "
-                      "or -DCMAKE_PREFIX_PATH=$(python -c 'import torch.utils; print(torch.utils.cmake_prefix_path)')")
+  string(CONCAT DEPLOYKIT_TORCH_NOT_FOUND
+         "deploykit: LibTorch not found: pass -DTorch_DIR=<libtorch>/share/cmake/Torch or add "
+         "$(python -c 'import torch.utils; print(torch.utils.cmake_prefix_path)') to CMAKE_PREFIX_PATH")
+  if(DEPLOYKIT_TORCH_FROM_PACKAGE)
+    return()
+  endif()
+  message(FATAL_ERROR "${DEPLOYKIT_TORCH_NOT_FOUND}")
 endif()
 
 if(NOT DEFINED CACHE{DEPLOYKIT_TORCH_MODE} OR NOT DEPLOYKIT_TORCH_MODE_FOR STREQUAL DEPLOYKIT_TORCH_CONFIG_DIR)
