@@ -1,4 +1,4 @@
-module deploykit/go
+module github.com/deploykit/deploykit/go
 
 go 1.26
 

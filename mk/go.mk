@@ -5,6 +5,9 @@
 
 .PHONY: setup-go test-go demo-go bench-go lint-go format-go
 
+# pkg-config reads the tensorflow.pc that setup-go writes (the build uses it as a user would).
+APT_PACKAGES += pkgconf
+
 GO ?= go
 GO_MIN_VERSION := 1.26
 GO_BUILD := $(abspath $(BUILD))/go
@@ -29,13 +32,24 @@ STATICCHECK_STAMP := $(GO_TOOLS)/.staticcheck-$(STATICCHECK_VERSION)-$(shell $(G
 # The gofmt of the toolchain that $(GO) names.
 GOFMT = "$$($(GO) env GOROOT)/bin/gofmt"
 
-# graft links with -ltensorflow: GO_LINK_DIR holds a libtensorflow.so symlink to the real
-# library; the rpath makes the binary find TF_LIB_DIR at run time without LD_LIBRARY_PATH.
+# graft links with -ltensorflow. cmd/tfpkgconfig (the command a user runs too, see
+# go/README.md) writes GO_PC_DIR/tensorflow.pc and GO_LINK_DIR/libtensorflow.so, a linker
+# script naming the real library; the .pc's rpath makes binaries find TF_LIB_DIR at run time
+# without LD_LIBRARY_PATH. Every go command takes its cgo flags from pkg-config, as a
+# user's build does (the consumer test in go/internal/consumer checks exactly that).
+GO_PC_DIR := $(GO_BUILD)/pkgconfig
+GO_PC := $(GO_PC_DIR)/tensorflow.pc
+GO_PKG_CONFIG = PKG_CONFIG_PATH=$(GO_PC_DIR) pkg-config
 GO_ENV = CGO_ENABLED=1 \
-	CGO_CFLAGS="-I$(TF_INCLUDE_DIR)" \
-	CGO_LDFLAGS="-L$(GO_LINK_DIR) -Wl,-rpath,$(TF_LIB_DIR)" \
+	PKG_CONFIG_PATH=$(GO_PC_DIR) \
+	CGO_CFLAGS="$$($(GO_PKG_CONFIG) --cflags tensorflow)" \
+	CGO_LDFLAGS="$$($(GO_PKG_CONFIG) --libs tensorflow)" \
 	GOFLAGS="-mod=readonly -buildvcs=false" \
 	TF_CPP_MIN_LOG_LEVEL=3
+# The toolchain check every go build starts with.
+GO_CHECK = command -v $(GO) >/dev/null || { echo "setup-go: Go $(GO_MIN_VERSION) or newer is needed (not on PATH)"; exit 1; }; \
+	$(GO) version | awk -v min=$(GO_MIN_VERSION) '{ v = $$3; sub(/^go/, "", v); split(v, a, "."); split(min, b, "."); \
+	  if (a[1] < b[1] || (a[1] == b[1] && a[2] < b[2])) { print "setup-go: Go " min " or newer is needed, found " v; exit 1 } }'
 
 setup-go: $(GO_BIN) $(STATICCHECK_STAMP)
 
@@ -50,14 +64,15 @@ $(GO_BUILD)/tf-lib.txt: go-force | $(VENV)/.deps-stamp
 	@mkdir -p $(@D)
 	@printf '%s\n%s\n' '$(TF_LIB_DIR)' '$(TF_INCLUDE_DIR)' | cmp -s - $@ || printf '%s\n%s\n' '$(TF_LIB_DIR)' '$(TF_INCLUDE_DIR)' > $@
 
-$(GO_BIN): $(VENV)/.deps-stamp $(GO_SOURCES) $(GO_BUILD)/tf-lib.txt $(GO_VERSION_FILE)
-	@command -v $(GO) >/dev/null || { echo "setup-go: Go $(GO_MIN_VERSION) or newer is needed (not on PATH)"; exit 1; }
-	@$(GO) version | awk -v min=$(GO_MIN_VERSION) '{ v = $$3; sub(/^go/, "", v); split(v, a, "."); split(min, b, "."); \
-	  if (a[1] < b[1] || (a[1] == b[1] && a[2] < b[2])) { print "setup-go: Go " min " or newer is needed, found " v; exit 1 } }'
-	@lib=$(TF_LIB_DIR)/libtensorflow_cc.so.2; [ -e $$lib ] || lib=$(TF_LIB_DIR)/libtensorflow.so.2; \
-	  [ -e $$lib ] || { echo "setup-go: no libtensorflow_cc.so.2 or libtensorflow.so.2 in TF_LIB_DIR=$(TF_LIB_DIR)"; exit 1; }; \
-	  [ -e $(TF_INCLUDE_DIR)/tensorflow/c/c_api.h ] || { echo "setup-go: no tensorflow/c/c_api.h under TF_INCLUDE_DIR=$(TF_INCLUDE_DIR)"; exit 1; }; \
-	  mkdir -p $(GO_LINK_DIR) && ln -sfn $$lib $(GO_LINK_DIR)/libtensorflow.so
+# tfpkgconfig checks that TF_LIB_DIR has the library and TF_INCLUDE_DIR the headers.
+$(GO_PC): $(GO_BUILD)/tf-lib.txt go/cmd/tfpkgconfig/main.go
+	@$(GO_CHECK)
+	@command -v pkg-config >/dev/null || { echo "setup-go: pkg-config is needed (apt-get install pkgconf)"; exit 1; }
+	@cd go && GOFLAGS="-mod=readonly -buildvcs=false" $(GO) run ./cmd/tfpkgconfig -lib '$(TF_LIB_DIR)' -include '$(TF_INCLUDE_DIR)' -out $(GO_BUILD) >/dev/null
+	@$(GO_PKG_CONFIG) --exists tensorflow || { echo "setup-go: pkg-config cannot read $@"; exit 1; }
+
+$(GO_BIN): $(VENV)/.deps-stamp $(GO_SOURCES) $(GO_PC) $(GO_VERSION_FILE)
+	@$(GO_CHECK)
 	@[ -n "$$(tr -d '[:space:]' < $(GO_VERSION_FILE))" ] || { echo "setup-go: $(GO_VERSION_FILE) is empty"; exit 1; }
 	cd go && $(GO_ENV) $(GO) build -ldflags "$(GO_LDFLAGS)" -o $(GO_BIN) ./cmd/deploykit-go
 	@touch $@

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"deploykit/go/tensor"
+	"github.com/deploykit/deploykit/go/tensor"
 )
 
 // ErrBadInput is wrapped by every error of the contract's input checks (exit 2 in the CLI).

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"deploykit/go/tensor"
+	"github.com/deploykit/deploykit/go/tensor"
 )
 
 const keys = `, "input_keys": {"x": "x"}, "output_keys": {"y": "a", "z": "b"}`

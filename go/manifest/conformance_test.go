@@ -11,9 +11,9 @@ import (
 	"slices"
 	"testing"
 
-	"deploykit/go/manifest"
-	"deploykit/go/npy"
-	"deploykit/go/tensor"
+	"github.com/deploykit/deploykit/go/manifest"
+	"github.com/deploykit/deploykit/go/npy"
+	"github.com/deploykit/deploykit/go/tensor"
 )
 
 // conformanceDir is testdata/conformance at the repository root.

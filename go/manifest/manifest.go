@@ -14,7 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"deploykit/go/tensor"
+	"github.com/deploykit/deploykit/go/tensor"
 )
 
 // SchemaVersion is the manifest schema this reader understands.

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"deploykit/go/internal/testfix"
+	"github.com/deploykit/deploykit/go/internal/testfix"
 )
 
 func testManifest(t *testing.T) *Manifest {

@@ -9,7 +9,7 @@ import (
 	"regexp"
 	"strings"
 
-	"deploykit/go/tensor"
+	"github.com/deploykit/deploykit/go/tensor"
 )
 
 // nameRE is the contract's rule for tensor and dim names.

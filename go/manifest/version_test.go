@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"deploykit/go/internal/testfix"
+	"github.com/deploykit/deploykit/go/internal/testfix"
 )
 
 func TestParseVersion(t *testing.T) {

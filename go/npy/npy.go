@@ -20,7 +20,7 @@ import (
 	"strconv"
 	"strings"
 
-	"deploykit/go/tensor"
+	"github.com/deploykit/deploykit/go/tensor"
 )
 
 // ErrInvalid is wrapped by every error about a malformed or unsupported .npy file.

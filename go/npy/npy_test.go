@@ -8,8 +8,8 @@ import (
 	"slices"
 	"testing"
 
-	"deploykit/go/internal/testfix"
-	"deploykit/go/tensor"
+	"github.com/deploykit/deploykit/go/internal/testfix"
+	"github.com/deploykit/deploykit/go/tensor"
 )
 
 var (

@@ -10,7 +10,7 @@ import (
 	"math"
 	"slices"
 
-	"deploykit/go/tensor"
+	"github.com/deploykit/deploykit/go/tensor"
 )
 
 // Result summarises one comparison.

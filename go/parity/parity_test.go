@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"deploykit/go/tensor"
+	"github.com/deploykit/deploykit/go/tensor"
 )
 
 func TestElement(t *testing.T) {

@@ -15,8 +15,8 @@ import (
 	"fmt"
 	"unicode/utf8"
 
-	"deploykit/go/manifest"
-	"deploykit/go/tensor"
+	"github.com/deploykit/deploykit/go/manifest"
+	"github.com/deploykit/deploykit/go/tensor"
 )
 
 // MaxTokens is the most characters one Generate call adds.

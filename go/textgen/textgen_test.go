@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"deploykit/go/manifest"
-	"deploykit/go/tensor"
+	"github.com/deploykit/deploykit/go/manifest"
+	"github.com/deploykit/deploykit/go/tensor"
 )
 
 func TestArgmax(t *testing.T) {

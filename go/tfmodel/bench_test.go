@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"deploykit/go/tensor"
+	"github.com/deploykit/deploykit/go/tensor"
 )
 
 // benchInput returns rows rows of the model's golden set, cycled.

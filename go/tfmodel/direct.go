@@ -6,7 +6,7 @@ import (
 
 	tf "github.com/wamuir/graft/tensorflow"
 
-	"deploykit/go/tensor"
+	"github.com/deploykit/deploykit/go/tensor"
 )
 
 // DirectDescription says what Direct.Run times, for the CLI's timing file.

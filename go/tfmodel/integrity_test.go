@@ -6,8 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"deploykit/go/internal/testfix"
-	"deploykit/go/manifest"
+	"github.com/deploykit/deploykit/go/internal/testfix"
+	"github.com/deploykit/deploykit/go/manifest"
 )
 
 func TestIntegrity(t *testing.T) {

@@ -22,8 +22,8 @@ import (
 	corepb "github.com/wamuir/graft/tensorflow/core/protobuf/for_core_protos_go_proto"
 	"google.golang.org/protobuf/proto"
 
-	"deploykit/go/manifest"
-	"deploykit/go/tensor"
+	"github.com/deploykit/deploykit/go/manifest"
+	"github.com/deploykit/deploykit/go/tensor"
 )
 
 // Format is the artifact format this package runs.

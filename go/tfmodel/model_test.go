@@ -11,11 +11,11 @@ import (
 	"sync"
 	"testing"
 
-	"deploykit/go/internal/testfix"
-	"deploykit/go/manifest"
-	"deploykit/go/npy"
-	"deploykit/go/parity"
-	"deploykit/go/tensor"
+	"github.com/deploykit/deploykit/go/internal/testfix"
+	"github.com/deploykit/deploykit/go/manifest"
+	"github.com/deploykit/deploykit/go/npy"
+	"github.com/deploykit/deploykit/go/parity"
+	"github.com/deploykit/deploykit/go/tensor"
 )
 
 func testManifest(t testing.TB) string   { return testfix.Manifest(t, "DEPLOYKIT_TEST_MANIFEST") }

@@ -6,7 +6,7 @@ import (
 
 	tf "github.com/wamuir/graft/tensorflow"
 
-	"deploykit/go/manifest"
+	"github.com/deploykit/deploykit/go/manifest"
 )
 
 // RuntimeFamily is the min_runtime family of the runtime this package loads artifacts with:

@@ -10,7 +10,7 @@ import (
 	nodepb "github.com/wamuir/graft/tensorflow/core/framework/node_def_go_proto"
 	corepb "github.com/wamuir/graft/tensorflow/core/protobuf/for_core_protos_go_proto"
 
-	"deploykit/go/manifest"
+	"github.com/deploykit/deploykit/go/manifest"
 )
 
 // UnsafeOp is one denied op found in a model, with where it was found.

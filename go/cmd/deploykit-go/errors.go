@@ -4,8 +4,8 @@ import (
 	"errors"
 	"strings"
 
-	"deploykit/go/manifest"
-	"deploykit/go/tfmodel"
+	"github.com/deploykit/deploykit/go/manifest"
+	"github.com/deploykit/deploykit/go/tfmodel"
 )
 
 // Exit codes of the common client CLI.

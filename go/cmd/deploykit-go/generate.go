@@ -7,10 +7,10 @@ import (
 	"strconv"
 	"strings"
 
-	"deploykit/go/manifest"
-	"deploykit/go/tensor"
-	"deploykit/go/textgen"
-	"deploykit/go/tfmodel"
+	"github.com/deploykit/deploykit/go/manifest"
+	"github.com/deploykit/deploykit/go/tensor"
+	"github.com/deploykit/deploykit/go/textgen"
+	"github.com/deploykit/deploykit/go/tfmodel"
 )
 
 // notWithGenerate are the flags --generate cannot be combined with (the contract's

@@ -6,9 +6,9 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"deploykit/go/manifest"
-	"deploykit/go/textgen"
-	"deploykit/go/tfmodel"
+	"github.com/deploykit/deploykit/go/manifest"
+	"github.com/deploykit/deploykit/go/textgen"
+	"github.com/deploykit/deploykit/go/tfmodel"
 )
 
 // charModel is the character model of the test export.

@@ -11,8 +11,8 @@ import (
 	"strconv"
 	"time"
 
-	"deploykit/go/internal/timing"
-	"deploykit/go/manifest"
+	"github.com/deploykit/deploykit/go/internal/timing"
+	"github.com/deploykit/deploykit/go/manifest"
 )
 
 // jobLine is one line of a --jobs file.

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"deploykit/go/tensor"
+	"github.com/deploykit/deploykit/go/tensor"
 )
 
 // TestJobs: one process runs every job in order, loads each (model, format) once, prints

@@ -11,9 +11,9 @@ import (
 	"strings"
 	"testing"
 
-	"deploykit/go/internal/testfix"
-	"deploykit/go/npy"
-	"deploykit/go/tensor"
+	"github.com/deploykit/deploykit/go/internal/testfix"
+	"github.com/deploykit/deploykit/go/npy"
+	"github.com/deploykit/deploykit/go/tensor"
 )
 
 // cliBinary is the CLI built once by TestMain, with projectVersion linked in.

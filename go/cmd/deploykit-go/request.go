@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strings"
 
-	"deploykit/go/manifest"
+	"github.com/deploykit/deploykit/go/manifest"
 )
 
 // tensorFlags are the --input/--output/--check flags and their -dir forms.

@@ -6,12 +6,12 @@ import (
 	"io"
 	"time"
 
-	"deploykit/go/internal/timing"
-	"deploykit/go/manifest"
-	"deploykit/go/npy"
-	"deploykit/go/parity"
-	"deploykit/go/tensor"
-	"deploykit/go/tfmodel"
+	"github.com/deploykit/deploykit/go/internal/timing"
+	"github.com/deploykit/deploykit/go/manifest"
+	"github.com/deploykit/deploykit/go/npy"
+	"github.com/deploykit/deploykit/go/parity"
+	"github.com/deploykit/deploykit/go/tensor"
+	"github.com/deploykit/deploykit/go/tfmodel"
 )
 
 // run executes the parsed command line.

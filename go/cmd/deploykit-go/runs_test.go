@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"deploykit/go/tensor"
+	"github.com/deploykit/deploykit/go/tensor"
 )
 
 // perturb returns a copy of x (float32) with element i moved by d, and one with every NaN

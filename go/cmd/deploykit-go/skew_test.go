@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"deploykit/go/internal/testfix"
-	"deploykit/go/manifest"
-	"deploykit/go/tfmodel"
+	"github.com/deploykit/deploykit/go/internal/testfix"
+	"github.com/deploykit/deploykit/go/manifest"
+	"github.com/deploykit/deploykit/go/tfmodel"
 )
 
 // skewExport copies the test export's mlp_keras, mlp_flax and mlp_jax into a temp dir and
