@@ -20,7 +20,7 @@ export default [
     languageOptions: { globals: globals.node },
   },
   {
-    // src/common/ is loaded by Node and by the page (as /common/): only what both provide.
+    // src/common/ is loaded by Node and by the page (as ../src/common/): only what both provide.
     files: ['src/common/**/*.js'],
     languageOptions: { globals: globals['shared-node-browser'] },
   },

@@ -1,13 +1,14 @@
 # JavaScript (js/): the TF.js client for Node (bin/deploykit-node), the browser demo page
 # (make serve) and the browser runner (bin/deploykit-browser), tested in Debian's Chromium
-# through playwright-core. npm is the native tool; this fragment only calls it.
+# through playwright-core; the npm package `deploykit` (library, browser module, CLI, .d.ts).
+# npm is the native tool; this fragment only calls it.
 
 APT_PACKAGES += chromium
 JS_DIR := js
 JS_STAMP := $(JS_DIR)/node_modules/.deploykit-stamp
 SERVE_PORT ?= 8080
 
-.PHONY: setup-js test-js demo-js serve lint-js format-js
+.PHONY: setup-js test-js demo-js serve lint-js format-js pack-js
 
 setup-js: $(JS_STAMP)
 	@command -v chromium >/dev/null 2>&1 || $(MAKE) --no-print-directory system-deps
@@ -34,8 +35,14 @@ format-js: $(JS_STAMP)
 
 # The suites read DEPLOYKIT_TEST_MANIFEST (a v2 export); DEPLOYKIT_REQUIRE_CNN=1 makes the digit
 # pad's test fail, instead of skip, when the export has no cnn_keras tfjs-graph artifact.
+# test/package/ packs the npm package and installs it into a fresh project (npm's cache, offline).
 test-js: setup-js test-fixtures
 	cd $(JS_DIR) && DEPLOYKIT_REQUIRE_CNN=1 npm test --silent
+
+# The npm package a user installs: build/deploykit-<version>.tgz (prepack emits js/types/).
+pack-js: setup-js
+	@mkdir -p build
+	cd $(JS_DIR) && npm pack --silent --pack-destination ../build
 
 # `make demo` exports first; alone, demo-js needs an existing $(MODELS)/manifest.json (v2). It runs
 # every tfjs-graph artifact and golden set through bin/deploykit-node --jobs, once per backend.

@@ -1,9 +1,9 @@
 // The completion box: for a character model (one whose manifest entry has a `vocabulary`,
 // e.g. chargpt_torch), a person types a text and the page continues it greedily on the page's
-// backend, a character at a time, with the decoder the CLIs use (/common/generate.js: the same
+// backend, a character at a time, with the decoder the CLIs use (src/common/generate.js: the same
 // window, the same argmax, so the same text as bin/deploykit-node --generate).
 
-import { CharDecoder, GenerateError, MAX_TOKENS } from '/common/generate.js';
+import { CharDecoder, GenerateError, MAX_TOKENS } from '../src/common/generate.js';
 
 /** Characters added per completion unless the person asks for another count. */
 export const DEFAULT_TOKENS = 40;

@@ -1,31 +1,46 @@
 // Browser side of model loading: fetches the manifest and the artifact's files from the page's
 // own server, verifies every file with WebCrypto (SubtleCrypto.digest) through the loader that
-// the Node client shares, and runs batches. `tf` is the global from /vendor/tf.es2017.min.js.
+// the Node client shares, and runs batches. `tf` is the global that TF.js's browser bundle sets
+// (the demo page: /vendor/tf.es2017.min.js; the npm package's web/deploykit.js imports it).
 
-import { checkInputs } from '/common/checks.js';
-import { LoadError, bareCall, boundaryInputs, loadVerifiedGraph, runGraph, specOutputs } from '/common/loader.js';
-import { ManifestError, readDenyList, resolveArtifact, validateManifest } from '/common/manifest.js';
-import { readNpy } from '/common/npy.js';
-import { Tensor } from '/common/tensor.js';
-import { checkRuntimeVersion } from '/common/versions.js';
+import { checkInputs } from '../src/common/checks.js';
+import { LoadError, bareCall, boundaryInputs, loadVerifiedGraph, runGraph, specOutputs } from '../src/common/loader.js';
+import { ManifestError, readDenyList, resolveArtifact, validateManifest } from '../src/common/manifest.js';
+import { readNpy } from '../src/common/npy.js';
+import { Tensor } from '../src/common/tensor.js';
+import { checkRuntimeVersion } from '../src/common/versions.js';
 
-const tf = globalThis.tf;
+// Read again by initTf: web/deploykit.js imports TF.js's bundle after this module is evaluated.
+let tf = globalThis.tf;
 
 export { LoadError, ManifestError };
 export const BACKENDS = ['webgl', 'wasm', 'cpu'];
 
 let initialised = false;
+let wasmPaths = '/vendor/';
+
+/**
+ * Where the wasm backend's .wasm files are served (a folder URL ending in '/'; the demo page's
+ * default is /vendor/). Takes effect at initTf, before the first model loads.
+ * @param {string} folder
+ */
+export function setWasmFolder(folder) {
+  if (initialised && folder !== wasmPaths) throw new Error('the wasm folder must be set before the first model loads');
+  wasmPaths = folder;
+}
 
 /** Configures TF.js once; throws a clear error when its bundles did not load. */
 export function initTf() {
   if (initialised) return;
+  tf = globalThis.tf;
   if (!tf || typeof tf.loadGraphModel !== 'function')
     throw new LoadError('load', 'TF.js did not load (/vendor/tf.es2017.min.js); run make setup-js');
   if (!tf.wasm || typeof tf.wasm.setWasmPaths !== 'function')
     throw new LoadError('load', 'the TF.js wasm backend did not load (/vendor/tf-backend-wasm.es2017.min.js)');
-  // The wasm binaries come from this server (node_modules via /vendor/), never a CDN. Threads
-  // are off so the browser runs the same single-threaded SIMD kernels as Node (same numbers).
-  tf.wasm.setWasmPaths('/vendor/');
+  // The wasm binaries come from the page's own server (the demo: node_modules via /vendor/), never
+  // a CDN. Threads are off so the browser runs the same single-threaded SIMD kernels as Node (same
+  // numbers).
+  tf.wasm.setWasmPaths(wasmPaths);
   tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
   tf.enableProdMode();
   initialised = true;
@@ -100,7 +115,7 @@ export async function useBackend(name) {
 
 /** A verified, loaded model on the current backend. */
 export class BrowserModel {
-  /** @param {{loaded: import('/common/loader.js').Loaded, backend: string, loadMs: number}} o */
+  /** @param {{loaded: import('../src/common/loader.js').Loaded, backend: string, loadMs: number}} o */
   constructor({ loaded, backend, loadMs }) {
     this.loaded = loaded;
     this.backend = backend;

@@ -4,7 +4,7 @@
 // to the 8x8 grid of ink intensities in [0, 1] that the model was trained on (scikit-learn's
 // digits scaled by 1/16: background 0, full ink 1).
 
-import { Tensor } from '/common/tensor.js';
+import { Tensor } from '../src/common/tensor.js';
 
 export const PAD_MODEL = 'cnn_keras';
 const GRID = 8;

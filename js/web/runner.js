@@ -3,8 +3,8 @@
 // (model, format) once and runs every job of a command (or a --jobs file) in this browser.
 // Tensors cross as {dtype, shape, b64}; timings are taken here, with performance.now().
 
-import { Tensor } from '/common/tensor.js';
-import { interleave } from '/common/timing.js';
+import { Tensor } from '../src/common/tensor.js';
+import { interleave } from '../src/common/timing.js';
 import { LoadError, ManifestError, fetchManifest, loadModel } from './loader.js';
 
 /** @param {string} b64 */
@@ -95,7 +95,7 @@ export async function run({ handle, inputs }) {
 /**
  * --repeat/--warmup (and a timed job) in the page: `warmup` untimed calls, then `repeat` timed
  * calls of predictTensors interleaved with `repeat` of the bare TF.js call when `direct`
- * (the loops the Node CLI uses: /common/timing.js). Microseconds per call.
+ * (the loops the Node CLI uses: src/common/timing.js). Microseconds per call.
  * @param {{handle: number, inputs: Record<string, {dtype: string, shape: number[], b64: string}>, warmup?: number, repeat?: number, direct?: boolean}} job
  */
 export async function time({ handle, inputs, warmup = 0, repeat = 0, direct = false }) {

@@ -3,8 +3,8 @@
 // cnn_keras, complete a text with a character model (complete.js). Every failure ends up in the
 // #error box, never a blank page.
 
-import { compareTensors, formatSci } from '/common/compare.js';
-import { runnableModels, toleranceFor } from '/common/manifest.js';
+import { compareTensors, formatSci } from '../src/common/compare.js';
+import { runnableModels, toleranceFor } from '../src/common/manifest.js';
 import { startCompletion } from './complete.js';
 import { BACKENDS, fetchManifest, fetchNpy, loadModel, probeBackend } from './loader.js';
 import { PAD_MODEL, startPad } from './pad.js';

@@ -1,5 +1,6 @@
 // The demo page's static server: 127.0.0.1 only, GET/HEAD only, and only these folders:
-//   /app/     js/web/ (the page)          /common/  js/src/common/ (modules shared with Node)
+//   /app/     js/web/ (the page)          /src/common/  js/src/common/ (modules shared with Node; the
+//                                         page imports them as ../src/common/, as in the npm package)
 //   /vendor/  TF.js's browser bundles and the wasm backend's .wasm files, from node_modules
 //   /models/  the export folder (the manifest's folder)
 // Anything else, any path that escapes its folder (.., encoded separators, symlinks pointing
@@ -88,7 +89,7 @@ function resolveInside(root, rel) {
 export async function startServer({ modelsDir, port = 0, onRequest }) {
   const roots = {
     app: path.join(JS_ROOT, 'web'),
-    common: path.join(JS_ROOT, 'src', 'common'),
+    'src/common': path.join(JS_ROOT, 'src', 'common'),
     models: path.resolve(modelsDir),
   };
   if (!fs.existsSync(roots.models)) throw new Error(`models folder ${roots.models} does not exist`);
@@ -108,7 +109,7 @@ export async function startServer({ modelsDir, port = 0, onRequest }) {
       return;
     }
     if (pathname === '/favicon.ico') return send(204, '');
-    const match = /^\/(app|common|models|vendor)\/(.*)$/.exec(pathname);
+    const match = /^\/(app|src\/common|models|vendor)\/(.*)$/.exec(pathname);
     let file = null;
     if (match && match[1] === 'vendor') {
       file = Object.hasOwn(VENDOR, match[2]) ? VENDOR[match[2]] : null;
