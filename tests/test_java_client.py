@@ -19,7 +19,7 @@ LAUNCHER = REPO / "bin" / "deploykit-java"
 
 @pytest.fixture(scope="module")
 def launcher() -> Path:
-    assert (REPO / "java" / "target" / "deploykit-java.jar").is_file(), (
+    assert (REPO / "java" / "deploykit-cli" / "target" / "deploykit-java.jar").is_file(), (
         "the Java client is not built: run `make setup-java`"
     )
     return LAUNCHER

@@ -46,7 +46,7 @@ class CliTest {
   /**
    * Exit code {@code code}, nothing on stdout, exactly one {@code error: what: why} line on stderr.
    */
-  private static Fixtures.Run assertError(int code, String fragment, Fixtures.Run run) {
+  private static CliFixtures.Run assertError(int code, String fragment, CliFixtures.Run run) {
     assertEquals(code, run.code(), run.toString());
     assertEquals("", run.out());
     List<String> lines = run.err().lines().toList();
@@ -57,31 +57,32 @@ class CliTest {
 
   @Test
   void usage() {
-    Fixtures.Run none = Fixtures.cli();
+    CliFixtures.Run none = CliFixtures.cli();
     assertEquals(2, none.code());
     assertTrue(none.err().contains("Usage: deploykit-java"), none.err());
-    Fixtures.Run help = Fixtures.cli("--help");
+    CliFixtures.Run help = CliFixtures.cli("--help");
     assertEquals(0, help.code());
     assertTrue(help.out().contains("--allow-unsafe-ops"), help.out());
     assertError(
         2,
         "Unknown option: '--bogus'",
-        Fixtures.cli(args(M, "mlp_keras", in("mlp_keras"), "--output", "o.npy", "--bogus")));
-    assertError(2, "Missing required option", Fixtures.cli("--model", "mlp_keras"));
-    assertError(2, "give --model", Fixtures.cli("--manifest", M.toString()));
+        CliFixtures.cli(args(M, "mlp_keras", in("mlp_keras"), "--output", "o.npy", "--bogus")));
+    assertError(2, "Missing required option", CliFixtures.cli("--model", "mlp_keras"));
+    assertError(2, "give --model", CliFixtures.cli("--manifest", M.toString()));
     assertError(
-        2, "give --input", Fixtures.cli("--manifest", M.toString(), "--model", "mlp_keras"));
+        2, "give --input", CliFixtures.cli("--manifest", M.toString(), "--model", "mlp_keras"));
     assertError(
         2,
         "--repeat must be",
-        Fixtures.cli(args(M, "mlp_keras", in("mlp_keras"), "--timing", "t.json", "--repeat", "0")));
+        CliFixtures.cli(
+            args(M, "mlp_keras", in("mlp_keras"), "--timing", "t.json", "--repeat", "0")));
   }
 
   @Test
   void checkPassesAndWritesTheOutput() throws IOException {
     Path out = tmp.resolve("out.npy");
-    Fixtures.Run run =
-        Fixtures.cli(
+    CliFixtures.Run run =
+        CliFixtures.cli(
             args(
                 M,
                 "mlp_keras",
@@ -109,8 +110,8 @@ class CliTest {
   @Test
   void namedFilesAndFoldersAreTheSameRun() throws IOException {
     Path dir = tmp.resolve("outs");
-    Fixtures.Run run =
-        Fixtures.cli(
+    CliFixtures.Run run =
+        CliFixtures.cli(
             "--manifest",
             M.toString(),
             "--model",
@@ -125,7 +126,7 @@ class CliTest {
     assertTrue(run.out().startsWith("check output: pass "), run.out());
     Path named = tmp.resolve("named.npy");
     run =
-        Fixtures.cli(
+        CliFixtures.cli(
             "--manifest",
             M.toString(),
             "--model",
@@ -138,7 +139,7 @@ class CliTest {
             "output=" + Fixtures.expectedDir(M, "wide_keras", "golden").resolve("output.npy"));
     assertEquals(0, run.code(), run.toString());
     assertArrayEquals(Files.readAllBytes(dir.resolve("output.npy")), Files.readAllBytes(named));
-    Fixtures.Run none = Fixtures.cli(args(M, "wide_keras", in("wide_keras")));
+    CliFixtures.Run none = CliFixtures.cli(args(M, "wide_keras", in("wide_keras")));
     assertEquals(0, none.code(), none.toString());
     assertEquals("", none.out());
   }
@@ -146,8 +147,8 @@ class CliTest {
   @ParameterizedTest
   @ValueSource(strings = {"mlp_keras", "wide_keras"})
   void checkOfTheSpecialValues(String id) {
-    Fixtures.Run run =
-        Fixtures.cli(
+    CliFixtures.Run run =
+        CliFixtures.cli(
             "--manifest",
             M.toString(),
             "--model",
@@ -167,8 +168,8 @@ class CliTest {
     wrong[9] = Float.NaN;
     Path bad = tmp.resolve("wrong.npy");
     Npy.write(bad, Tensor.ofFloats(expected.shape(), wrong));
-    Fixtures.Run run =
-        Fixtures.cli(args(M, "mlp_keras", in("mlp_keras"), "--check", bad.toString()));
+    CliFixtures.Run run =
+        CliFixtures.cli(args(M, "mlp_keras", in("mlp_keras"), "--check", bad.toString()));
     assertEquals(1, run.code(), run.toString());
     assertTrue(
         run.out()
@@ -179,7 +180,7 @@ class CliTest {
 
     // a reference of another shape or dtype is a failed check, not a crash
     Npy.write(bad, Tensor.ofFloats(new long[] {64, 2}, new float[128]));
-    run = Fixtures.cli(args(M, "mlp_keras", in("mlp_keras"), "--check", "output=" + bad));
+    run = CliFixtures.cli(args(M, "mlp_keras", in("mlp_keras"), "--check", "output=" + bad));
     assertEquals(1, run.code(), run.toString());
     assertTrue(
         run.out()
@@ -189,14 +190,15 @@ class CliTest {
         run.out());
     Npy.write(bad, Tensor.ofInts(new long[] {64, 1}, new int[64]));
     assertEquals(
-        1, Fixtures.cli(args(M, "mlp_keras", in("mlp_keras"), "--check", bad.toString())).code());
+        1,
+        CliFixtures.cli(args(M, "mlp_keras", in("mlp_keras"), "--check", bad.toString())).code());
   }
 
   @Test
   void timingFile() throws IOException {
     Path t = tmp.resolve("timing.json");
-    Fixtures.Run run =
-        Fixtures.cli(
+    CliFixtures.Run run =
+        CliFixtures.cli(
             args(
                 M,
                 "mlp_keras",
@@ -224,8 +226,8 @@ class CliTest {
     Path t = tmp.resolve("timing-direct.json");
     Path one = tmp.resolve("one.npy");
     Npy.write(one, Fixtures.head(Npy.read(in("mlp_keras")), 1));
-    Fixtures.Run run =
-        Fixtures.cli(
+    CliFixtures.Run run =
+        CliFixtures.cli(
             args(M, "mlp_keras", one, "--repeat", "25", "--warmup", "2", "--timing", t.toString()));
     assertEquals(0, run.code(), run.toString());
     JsonObject doc = JsonParser.parseString(Files.readString(t)).getAsJsonObject();
@@ -246,13 +248,14 @@ class CliTest {
     assertError(
         2,
         "no such file",
-        Fixtures.cli(args(M, "mlp_keras", tmp.resolve("missing.npy"), "--output", o)));
+        CliFixtures.cli(args(M, "mlp_keras", tmp.resolve("missing.npy"), "--output", o)));
     assertError(
         2,
         "no such file",
-        Fixtures.cli(args(tmp.resolve("none.json"), "mlp_keras", in("mlp_keras"), "--output", o)));
+        CliFixtures.cli(
+            args(tmp.resolve("none.json"), "mlp_keras", in("mlp_keras"), "--output", o)));
     assertError(
-        2, "not in", Fixtures.cli(args(M, "no_such_model", in("mlp_keras"), "--output", o)));
+        2, "not in", CliFixtures.cli(args(M, "no_such_model", in("mlp_keras"), "--output", o)));
     // every exported model now has a saved-model artifact: drop mlp_torch's from a copy
     Path noSavedModel =
         Fixtures.copyModel(
@@ -271,64 +274,65 @@ class CliTest {
     assertError(
         2,
         "has no saved-model artifact",
-        Fixtures.cli(args(noSavedModel, "mlp_torch", in("mlp_torch"), "--output", o)));
+        CliFixtures.cli(args(noSavedModel, "mlp_torch", in("mlp_torch"), "--output", o)));
     assertError(
         2,
         "only saved-model",
-        Fixtures.cli(args(M, "mlp_keras", in("mlp_keras"), "--format", "onnx", "--output", o)));
+        CliFixtures.cli(args(M, "mlp_keras", in("mlp_keras"), "--format", "onnx", "--output", o)));
     // wrong shape: wide_keras's 256-wide rows into the 10-wide mlp
     assertError(
         2,
         "error: input input: dim 1 is 256, expected 10",
-        Fixtures.cli(args(M, "mlp_keras", in("wide_keras"), "--output", o)));
+        CliFixtures.cli(args(M, "mlp_keras", in("wide_keras"), "--output", o)));
     assertError(
         2,
         "unknown input \"x\" (model inputs: input)",
-        Fixtures.cli(args(M, "mlp_keras", Path.of("x=" + in("mlp_keras")))));
+        CliFixtures.cli(args(M, "mlp_keras", Path.of("x=" + in("mlp_keras")))));
     assertError(
         2,
         "unknown output \"y\"",
-        Fixtures.cli(args(M, "mlp_keras", in("mlp_keras"), "--output", "y=" + o)));
+        CliFixtures.cli(args(M, "mlp_keras", in("mlp_keras"), "--output", "y=" + o)));
     assertError(
         2,
         "given twice",
-        Fixtures.cli(args(M, "mlp_keras", in("mlp_keras"), "--input", in("mlp_keras").toString())));
+        CliFixtures.cli(
+            args(M, "mlp_keras", in("mlp_keras"), "--input", in("mlp_keras").toString())));
     assertError(
         2,
         "no such file",
-        Fixtures.cli(
+        CliFixtures.cli(
             "--manifest", M.toString(), "--model", "mlp_keras", "--input-dir", tmp.toString()));
     Path ints = tmp.resolve("ints.npy");
     Npy.write(ints, Tensor.ofInts(new long[] {2, 10}, new int[20]));
     assertError(
         2,
         "error: input input: expected float32, got int32",
-        Fixtures.cli(args(M, "mlp_keras", ints)));
+        CliFixtures.cli(args(M, "mlp_keras", ints)));
 
     Path f8 = tmp.resolve("f8.npy");
     Files.write(
         f8, NpyTest.npy(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (1, 10), }", 20));
-    assertError(2, "dtype '<f8'", Fixtures.cli(args(M, "mlp_keras", f8, "--output", o)));
+    assertError(2, "dtype '<f8'", CliFixtures.cli(args(M, "mlp_keras", f8, "--output", o)));
 
     byte[] golden = Files.readAllBytes(in("mlp_keras"));
     Path truncated = tmp.resolve("truncated.npy");
     Files.write(truncated, Arrays.copyOf(golden, golden.length - 100));
-    assertError(2, "data bytes", Fixtures.cli(args(M, "mlp_keras", truncated, "--output", o)));
+    assertError(2, "data bytes", CliFixtures.cli(args(M, "mlp_keras", truncated, "--output", o)));
 
     Path broken = tmp.resolve("broken.json");
     Files.writeString(broken, "{\"schema_version\": 2, \"models\": [");
     assertError(
-        2, "not JSON", Fixtures.cli(args(broken, "mlp_keras", in("mlp_keras"), "--output", o)));
+        2, "not JSON", CliFixtures.cli(args(broken, "mlp_keras", in("mlp_keras"), "--output", o)));
     Files.writeString(broken, "{\"schema_version\": 2, \"models\": [{\"id\": \"x\"}]}");
     assertError(
         2,
         "model x: 'inputs' is not a list",
-        Fixtures.cli(args(broken, "x", in("mlp_keras"), "--output", o)));
+        CliFixtures.cli(args(broken, "x", in("mlp_keras"), "--output", o)));
     Files.writeString(broken, "{\"models\": []}");
     assertError(
         3,
         "schema_version (missing) is not supported (this client reads 2)",
-        Fixtures.cli(args(broken, "x", in("mlp_keras"))));
+        CliFixtures.cli(args(broken, "x", in("mlp_keras"))));
   }
 
   @Test
@@ -345,7 +349,7 @@ class CliTest {
     assertError(
         3,
         "sha256 mismatch",
-        Fixtures.cli(
+        CliFixtures.cli(
             args(a, "mlp_keras", in("mlp_keras"), "--output", tmp.resolve("o.npy").toString())));
 
     // the artifact folder is missing
@@ -354,7 +358,7 @@ class CliTest {
     assertError(
         3,
         "is missing",
-        Fixtures.cli(
+        CliFixtures.cli(
             args(b, "mlp_keras", in("mlp_keras"), "--output", tmp.resolve("o.npy").toString())));
   }
 
@@ -370,7 +374,7 @@ class CliTest {
     Files.write(data, bytes);
     String[] run =
         args(manifest, "wide_keras", in("wide_keras"), "--output", tmp.resolve("o.npy").toString());
-    assertError(3, "sha256 mismatch", Fixtures.cli(run));
+    assertError(3, "sha256 mismatch", CliFixtures.cli(run));
 
     // The manifest's sha256 updated to match: the integrity check passes, TF's restore must fail
     // cleanly.
@@ -384,7 +388,7 @@ class CliTest {
     assertError(
         3,
         "TensorFlow could not load the SavedModel",
-        Fixtures.cli(
+        CliFixtures.cli(
             args(
                 rehashed,
                 "wide_keras",
@@ -410,7 +414,7 @@ class CliTest {
     assertError(
         3,
         "saved_model.pb",
-        Fixtures.cli(
+        CliFixtures.cli(
             args(
                 rehashed,
                 "mlp_keras",
@@ -445,8 +449,8 @@ class CliTest {
               "mlp_keras",
               tmp.resolve("flipped" + trial),
               doc -> Fixtures.savedModelArtifact(doc, "mlp_keras").addProperty("sha256", sha));
-      Fixtures.Run run =
-          Fixtures.cli(
+      CliFixtures.Run run =
+          CliFixtures.cli(
               args(
                   manifest,
                   "mlp_keras",
@@ -468,9 +472,10 @@ class CliTest {
     String expected =
         Fixtures.expectedDir(u, "unsafe_readfile", "golden").resolve("output.npy").toString();
     assertError(
-        3, "ReadFile", Fixtures.cli(args(u, "unsafe_readfile", input, "--check", expected)));
-    Fixtures.Run allowed =
-        Fixtures.cli(args(u, "unsafe_readfile", input, "--check", expected, "--allow-unsafe-ops"));
+        3, "ReadFile", CliFixtures.cli(args(u, "unsafe_readfile", input, "--check", expected)));
+    CliFixtures.Run allowed =
+        CliFixtures.cli(
+            args(u, "unsafe_readfile", input, "--check", expected, "--allow-unsafe-ops"));
     assertEquals(0, allowed.code(), allowed.toString());
     assertTrue(allowed.out().startsWith("check output: pass"), allowed.out());
     assertTrue(

@@ -93,12 +93,4 @@ class HashingCompareTest {
     assertFalse(
         Compare.compare(f(1f), Tensor.ofInts(new long[] {1}, new int[] {1}), 1, 1).passed());
   }
-
-  @Test
-  void tolerancesPrintLikePython() {
-    assertEquals("1e-05", Cli.num(1e-5));
-    assertEquals("0.0001", Cli.num(1e-4));
-    assertEquals("0.5", Cli.num(0.5));
-    assertEquals("2.5e-07", Cli.num(2.5e-7));
-  }
 }

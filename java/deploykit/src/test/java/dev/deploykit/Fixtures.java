@@ -7,11 +7,8 @@ import com.google.gson.GsonBuilder;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -27,7 +24,7 @@ import java.util.stream.Stream;
  */
 final class Fixtures {
   static final Path REPO =
-      Path.of(System.getenv().getOrDefault("DEPLOYKIT_REPO", "..")).toAbsolutePath().normalize();
+      Path.of(System.getenv().getOrDefault("DEPLOYKIT_REPO", "../..")).toAbsolutePath().normalize();
   static final Path TEST_MANIFEST =
       fromEnv("DEPLOYKIT_TEST_MANIFEST", "build/test-models/manifest.json");
   static final Path UNSAFE_MANIFEST =
@@ -91,21 +88,6 @@ final class Fixtures {
     Map<String, Tensor> out = new LinkedHashMap<>();
     tensors.forEach((k, v) -> out.put(k, head(v, rows)));
     return out;
-  }
-
-  /** The outcome of one in-process CLI run. */
-  record Run(int code, String out, String err) {}
-
-  static Run cli(String... args) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
-    int code =
-        Cli.run(
-            args,
-            new PrintStream(out, true, StandardCharsets.UTF_8),
-            new PrintStream(err, true, StandardCharsets.UTF_8));
-    return new Run(
-        code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
   }
 
   /**

@@ -137,8 +137,8 @@ class MultiTensorTest {
       Npy.write(in.resolve(e.getKey() + ".npy"), e.getValue());
     }
     Path out = dir.resolve("cli-out");
-    Fixtures.Run run =
-        Fixtures.cli(
+    CliFixtures.Run run =
+        CliFixtures.cli(
             "--manifest",
             manifest.toString(),
             "--model",
@@ -154,7 +154,7 @@ class MultiTensorTest {
     // the outputs just written are the reference: every output passes, one line each, in the
     // model's order
     run =
-        Fixtures.cli(
+        CliFixtures.cli(
             "--manifest",
             manifest.toString(),
             "--model",
@@ -188,7 +188,7 @@ class MultiTensorTest {
     Path wrong = dir.resolve("wrong-sum.npy");
     Npy.write(wrong, Tensor.ofInts(new long[] {2, 2}, new int[] {1, 2, 255, 257}));
     run =
-        Fixtures.cli(
+        CliFixtures.cli(
             "--manifest",
             manifest.toString(),
             "--model",
@@ -200,8 +200,8 @@ class MultiTensorTest {
     assertEquals(1, run.code(), run.toString());
     assertTrue(run.out().startsWith("check sum: FAIL max_abs=1 mismatches=1/4"), run.out());
 
-    Fixtures.Run bare =
-        Fixtures.cli(
+    CliFixtures.Run bare =
+        CliFixtures.cli(
             "--manifest",
             manifest.toString(),
             "--model",
@@ -212,8 +212,8 @@ class MultiTensorTest {
     assertTrue(
         bare.err().startsWith("error: --input ") && bare.err().contains("use NAME=FILE"),
         bare.err());
-    Fixtures.Run missing =
-        Fixtures.cli(
+    CliFixtures.Run missing =
+        CliFixtures.cli(
             "--manifest",
             manifest.toString(),
             "--model",
@@ -256,7 +256,8 @@ class MultiTensorTest {
                 + " \"jobs-in/small.npy\"}, \"check\": {\"out\": \"jobs-in/scale.npy\"}}",
             "{\"id\": \"f\", \"model\": \"multi\", \"format\": \"onnx\", \"inputs\": " + all + "}",
             ""));
-    Fixtures.Run run = Fixtures.cli("--manifest", manifest.toString(), "--jobs", jobs.toString());
+    CliFixtures.Run run =
+        CliFixtures.cli("--manifest", manifest.toString(), "--jobs", jobs.toString());
     assertEquals(2, run.code(), run.toString());
     List<String> lines = run.out().lines().toList();
     assertEquals(6, lines.size(), run.out());
@@ -283,12 +284,13 @@ class MultiTensorTest {
     Files.writeString(
         jobs,
         "{\"model\": \"multi\", \"inputs\": " + all + "}\n{\"model\": \"multi\", \"inputs\": [\n");
-    Fixtures.Run bad = Fixtures.cli("--manifest", manifest.toString(), "--jobs", jobs.toString());
+    CliFixtures.Run bad =
+        CliFixtures.cli("--manifest", manifest.toString(), "--jobs", jobs.toString());
     assertEquals(2, bad.code());
     assertEquals("", bad.out());
     assertTrue(bad.err().startsWith("error: jobs " + jobs + " line 2: not JSON"), bad.err());
-    Fixtures.Run mixed =
-        Fixtures.cli(
+    CliFixtures.Run mixed =
+        CliFixtures.cli(
             "--manifest", manifest.toString(), "--jobs", jobs.toString(), "--model", "multi");
     assertEquals(2, mixed.code());
   }

@@ -90,7 +90,7 @@ class LauncherTest {
     assertEquals("", p.out());
     assertEquals(
         "error: deploykit-java: "
-            + root.resolve("java/target/deploykit-java.jar")
+            + root.resolve("java/deploykit-cli/target/deploykit-java.jar")
             + " is not built: run 'make setup-java' in "
             + root
             + "\n",

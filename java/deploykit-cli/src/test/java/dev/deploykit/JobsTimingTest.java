@@ -97,7 +97,7 @@ class JobsTimingTest {
             job("f", "wide_keras", in("wide_keras"), ", \"repeat\": 3, \"warmup\": 1"),
             job("g", "mlp_keras", in("mlp_keras"), ", \"repeat\": 1, \"warmup\": 0"),
             ""));
-    Fixtures.Run run = Fixtures.cli("--manifest", M.toString(), "--jobs", jobs.toString());
+    CliFixtures.Run run = CliFixtures.cli("--manifest", M.toString(), "--jobs", jobs.toString());
     assertEquals(1, run.code(), run.toString());
     assertEquals("", run.err());
     List<JsonObject> lines = run.out().lines().map(JobsTimingTest::parse).toList();
@@ -192,7 +192,7 @@ class JobsTimingTest {
             + "\n"
             + job("bad", "mlp_keras", in("mlp_keras"), ", " + bad)
             + "\n");
-    Fixtures.Run run = Fixtures.cli("--manifest", M.toString(), "--jobs", jobs.toString());
+    CliFixtures.Run run = CliFixtures.cli("--manifest", M.toString(), "--jobs", jobs.toString());
     assertEquals(2, run.code(), run.toString());
     assertEquals("", run.out());
     List<String> err = run.err().lines().toList();

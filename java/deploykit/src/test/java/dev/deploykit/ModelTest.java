@@ -109,22 +109,6 @@ class ModelTest {
   }
 
   @Test
-  void interleavedTimingGivesEveryLoopRepeatSamplesInAlternatingBlocks() {
-    List<String> calls = new ArrayList<>();
-    long[][] samples = Timing.interleaved(2, 25, () -> calls.add("a"), () -> calls.add("b"));
-    assertEquals(25, samples[0].length);
-    assertEquals(25, samples[1].length);
-    assertEquals(2 + 2 + 50, calls.size());
-    // warm-ups a a b b, then round 0 (3 calls each: 25 = 10 x 2 + 5) a-first, round 1 b-first
-    assertEquals(
-        List.of("a", "a", "b", "b", "a", "a", "a", "b", "b", "b", "b", "b", "b", "a", "a", "a"),
-        calls.subList(0, 16));
-    assertEquals(
-        List.of("b", "b", "a", "a"),
-        calls.subList(calls.size() - 4, calls.size())); // round 9 (2 each), b-first
-  }
-
-  @Test
   void checksInputsBeforeTheCallAndRefusesUseAfterClose() {
     Model model = Model.load(Fixtures.TEST_MANIFEST, "mlp_keras");
     DeploykitException e =

@@ -32,14 +32,14 @@ class GenerateTest {
     chars = SyntheticCharModel.write(dir);
   }
 
-  private static Fixtures.Run gen(Path manifest, String model, String... more) {
+  private static CliFixtures.Run gen(Path manifest, String model, String... more) {
     List<String> a = new ArrayList<>(List.of("--manifest", manifest.toString(), "--model", model));
     a.addAll(Arrays.asList(more));
-    return Fixtures.cli(a.toArray(String[]::new));
+    return CliFixtures.cli(a.toArray(String[]::new));
   }
 
   /** Exit 2, nothing on stdout, exactly {@code line} on stderr. */
-  private static void assertRefused(String line, Fixtures.Run run) {
+  private static void assertRefused(String line, CliFixtures.Run run) {
     assertEquals(2, run.code(), run.toString());
     assertEquals("", run.out());
     assertEquals(line + "\n", run.err().replace("\r\n", "\n"));
@@ -67,7 +67,7 @@ class GenerateTest {
     assertRefused(
         "error: --generate: model mlp_keras is not a character model (no vocabulary)",
         gen(M, "mlp_keras", "--generate", "def ", "--tokens", "4"));
-    Fixtures.Run two = gen(M, "textcls_keras", "--generate", "def ", "--tokens", "4");
+    CliFixtures.Run two = gen(M, "textcls_keras", "--generate", "def ", "--tokens", "4");
     assertEquals(2, two.code(), two.toString());
     assertTrue(
         two.err()
@@ -147,7 +147,7 @@ class GenerateTest {
   @Test
   void zeroTokensPrintsExactlyThePrompt() {
     String prompt = "a\u00e9 \uD83D\uDE00\nx";
-    Fixtures.Run run = gen(chars, "chars", "--generate", prompt, "--tokens", "0");
+    CliFixtures.Run run = gen(chars, "chars", "--generate", prompt, "--tokens", "0");
     assertEquals(0, run.code(), run.toString());
     assertEquals(prompt, run.out());
     assertEquals("", run.err());
@@ -157,11 +157,11 @@ class GenerateTest {
   @Test
   void theWindowSlidesOverTheText() {
     String prompt = "b\uD83D\uDE00y";
-    Fixtures.Run run = gen(chars, "chars", "--generate", prompt, "--tokens", "12");
+    CliFixtures.Run run = gen(chars, "chars", "--generate", prompt, "--tokens", "12");
     assertEquals(0, run.code(), run.toString());
     assertEquals(expected(prompt, 12, SyntheticCharModel.WINDOW), run.out());
     assertEquals("", run.err());
-    Fixtures.Run whole = gen(chars, "chars_whole", "--generate", prompt, "--tokens", "12");
+    CliFixtures.Run whole = gen(chars, "chars_whole", "--generate", prompt, "--tokens", "12");
     assertEquals(0, whole.code(), whole.toString());
     assertEquals(expected(prompt, 12, Long.MAX_VALUE), whole.out());
     assertTrue(!run.out().equals(whole.out()), "the window must change the text here");
@@ -222,7 +222,7 @@ class GenerateTest {
                 .collect(Collectors.joining(", "))
             + "); regenerate the test export");
     String prompt = "def __init__(self, ";
-    Fixtures.Run run = gen(M, "chargpt_torch", "--generate", prompt, "--tokens", "40");
+    CliFixtures.Run run = gen(M, "chargpt_torch", "--generate", prompt, "--tokens", "40");
     assertEquals(0, run.code(), run.toString());
     assertEquals("", run.err());
     String text = run.out();

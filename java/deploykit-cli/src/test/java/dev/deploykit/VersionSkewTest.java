@@ -184,7 +184,7 @@ class VersionSkewTest {
         assertTrue(e.getMessage().contains(where), e.getMessage());
 
         // The CLI: exit 2, one "error: manifest ...: model ...: artifact ...: min_runtime.<family>"
-        Fixtures.Run run = Fixtures.cli(goldenArgs(manifest));
+        CliFixtures.Run run = CliFixtures.cli(goldenArgs(manifest));
         assertEquals(2, run.code(), run.toString());
         assertEquals("", run.out());
         assertEquals(1, run.err().lines().count(), run.err());
@@ -247,7 +247,7 @@ class VersionSkewTest {
         linkedCopy(
             tmp.resolve("cli"),
             doc -> Fixtures.savedModelArtifact(doc, MODEL).add("min_runtime", tensorflow("99")));
-    Fixtures.Run run = Fixtures.cli(goldenArgs(manifest));
+    CliFixtures.Run run = CliFixtures.cli(goldenArgs(manifest));
     assertEquals(3, run.code(), run.toString());
     assertEquals("", run.out());
     assertEquals(refusal("99") + "\n", run.err().replace(System.lineSeparator(), "\n"));
@@ -257,7 +257,8 @@ class VersionSkewTest {
     Path jobs = tmp.resolve("jobs.jsonl");
     Files.writeString(
         jobs, jobLine(manifest, MODEL, "a") + "\n" + jobLine(manifest, "wide_keras", "b") + "\n");
-    Fixtures.Run j = Fixtures.cli("--manifest", manifest.toString(), "--jobs", jobs.toString());
+    CliFixtures.Run j =
+        CliFixtures.cli("--manifest", manifest.toString(), "--jobs", jobs.toString());
     assertEquals(3, j.code(), j.toString());
     assertEquals("", j.err());
     List<JsonObject> lines =
