@@ -7,6 +7,7 @@ from the saved SavedModel, never assumed.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import io
 import json
@@ -193,6 +194,7 @@ def convert_tfjs(saved_model: str, out: str) -> None:
     with contextlib.redirect_stdout(io.StringIO()):
         tfjs.converters.convert_tf_saved_model(saved_model, out, signature_def=SIGNATURE, saved_model_tags="serve")
     _one_dimensional_fused_biases(Path(out) / "model.json")
+    _unfuse_tensor_biases(Path(out) / "model.json")
 
 
 _FUSED_OPS = ("_FusedMatMul", "_FusedConv2D", "FusedDepthwiseConv2dNative")
@@ -215,4 +217,65 @@ def _one_dimensional_fused_biases(model_json: Path) -> None:
                 weight["shape"] = shape[-1:]
                 changed = True
     if changed:
+        model_json.write_text(json.dumps(spec))
+
+
+# The plain op each base of a fused op stands for, and the attrs it keeps.
+_BASE_OPS = {
+    "_FusedConv2D": ("Conv2D", ("T", "strides", "padding", "explicit_paddings", "data_format", "dilations")),
+    "FusedDepthwiseConv2dNative": (
+        "DepthwiseConv2dNative",
+        ("T", "strides", "padding", "explicit_paddings", "data_format", "dilations"),
+    ),
+    "_FusedMatMul": ("MatMul", ("T", "transpose_a", "transpose_b")),
+}
+_ACTIVATIONS = ("Relu", "Relu6", "Elu", "Sigmoid", "Tanh", "LeakyRelu")
+
+
+def _unfuse_tensor_biases(model_json: Path) -> None:
+    """Splits, in place, a fused op whose "bias" is not a 1-D weight back into its base op, AddV2 and
+    the activation. TensorFlow's grappler fuses a residual connection (conv + add(shortcut) + relu in
+    a ResNet) as a BiasAdd of a 4-D tensor, and a scalar add (hard-swish's +3 in MobileNetV3) as a
+    BiasAdd of a 0-D weight; TensorFlow's own fused kernels and TF.js's wasm backend reject both
+    (`bias must be 1-dimensional[1,16,16,64]` on torchvision's ResNet-18, `[]` on keras'
+    MobileNetV3Small). The split ops broadcast like the original graph."""
+    spec = json.loads(model_json.read_text())
+    weights = {w["name"]: w["shape"] for group in spec["weightsManifest"] for w in group["weights"]}
+    nodes: list[dict] = []
+    changed = False
+    for node in spec["modelTopology"]["node"]:
+        inputs = node.get("input", [])
+        attr = node.get("attr", {})
+        num_args = int(attr.get("num_args", {}).get("i", 0))
+        args = list(inputs[2 : 2 + num_args])
+        fused = [base64.b64decode(f).decode() for f in attr.get("fused_ops", {}).get("list", {}).get("s", [])]
+        splittable = all(f in ("BiasAdd", "Add", *_ACTIVATIONS) for f in fused)
+        one_dimensional = all(len(weights.get(a.split(":")[0], ())) == 1 for a in args)
+        if node["op"] not in _BASE_OPS or one_dimensional or not splittable:
+            nodes.append(node)
+            continue
+        op, kept = _BASE_OPS[node["op"]]
+        name = node["name"]
+        controls = [i for i in inputs if i.startswith("^")]
+        current = f"{name}/unfused_{op}"
+        nodes.append(
+            {"name": current, "op": op, "input": inputs[:2] + controls, "attr": {k: attr[k] for k in kept if k in attr}}
+        )
+        pending_args = list(args)
+        for step, f in enumerate(fused):
+            last = step == len(fused) - 1
+            out = name if last else f"{name}/unfused_{step}_{f}"
+            if f in ("BiasAdd", "Add"):
+                nodes.append(
+                    {"name": out, "op": "AddV2", "input": [current, pending_args.pop(0)], "attr": {"T": attr["T"]}}
+                )
+            else:
+                extra = {"alpha": {"f": attr.get("leakyrelu_alpha", {}).get("f", 0.2)}} if f == "LeakyRelu" else {}
+                nodes.append({"name": out, "op": f, "input": [current], "attr": {"T": attr["T"], **extra}})
+            current = out
+        if not fused:  # no fused step: the base op takes the node's name
+            nodes[-1]["name"] = name
+        changed = True
+    if changed:
+        spec["modelTopology"]["node"] = nodes
         model_json.write_text(json.dumps(spec))
