@@ -23,7 +23,7 @@ REACHED = {
     "bert_tiny": {"torchscript-trace", "onnx"},
     "gpt2_tiny": {"torchscript-trace", "onnx"},
     "mobilenet_v3_small": {"saved-model", "tflite", "tfjs-graph", "onnx", "torchscript-trace"},
-    "flax_cnn": {"onnx", "saved-model", "tflite", "tfjs-graph", "torchscript-trace"},
+    "flax_cnn": {"onnx", "saved-model", "tflite", "tfjs-graph"},
     "onnx_mlp": {"onnx", "saved-model", "tflite", "tfjs-graph", "torchscript-trace"},
 }
 

@@ -10,7 +10,7 @@ import dataclasses
 
 import numpy as np
 
-from builder import _native
+from builder.runtimes import native
 
 FLOATS = (np.float32, np.float16)
 
@@ -56,15 +56,19 @@ def compare(reference: np.ndarray, candidate: np.ndarray, atol: float, rtol: flo
     if reference.dtype != candidate.dtype:
         raise ValueError(f"dtype {candidate.dtype} differs from the reference's {reference.dtype}")
     if reference.dtype.type in FLOATS:
-        native = _native.compare(
-            np.ascontiguousarray(reference, np.float32).reshape(-1),
-            np.ascontiguousarray(candidate, np.float32).reshape(-1),
-            float(atol),
-            float(rtol),
-        ).as_dict()
+        native_result = (
+            native.load()
+            .compare(
+                np.ascontiguousarray(reference, np.float32).reshape(-1),
+                np.ascontiguousarray(candidate, np.float32).reshape(-1),
+                float(atol),
+                float(rtol),
+            )
+            .as_dict()
+        )
         if reference.dtype == np.float16:
-            native["max_ulp"] = _float16_ulps(reference, candidate)
-        return Result(**native)
+            native_result["max_ulp"] = _float16_ulps(reference, candidate)
+        return Result(**native_result)
     diff = np.abs(reference.astype(np.int64) - candidate.astype(np.int64)).reshape(-1)
     worst = int(diff.argmax()) if diff.size else 0
     mismatches = int(np.count_nonzero(diff))
