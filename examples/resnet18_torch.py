@@ -17,8 +17,9 @@ def build() -> builder.UserModel:
         inputs=[builder.TensorSpec("image", "float32", ("batch", 3, 64, 64))],
         outputs=["logits"],
         id="resnet18",
-        # Measured (docs/your-model.md): 20 convolutions over logits that reach ~1e2 on the golden
-        # set's magnitude-100 images; runtimes sum in other orders.
+        # Measured (docs/measurements.md, "Your own model"): 20 convolutions summed in other orders
+        # differ by up to 5.5e-5 (TFLite) on logits up to ~41; near-zero logits would fail the
+        # default atol of 1e-5, so the absolute part is 1e-4 (the relative part stays the default).
         tolerance={"atol": 1e-4, "rtol": 1e-4},
         description="torchvision ResNet-18, random weights, NCHW 64x64",
     )

@@ -47,7 +47,9 @@ def _names_any(text: str) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m builder", description=__doc__.split("\n")[0])
+    # `deploykit` (the wheel's console script) or `python -m builder`: the same commands.
+    prog = "deploykit" if Path(sys.argv[0]).name == "deploykit" else "python -m builder"
+    parser = _Parser(prog=prog, description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=f"deploykit-builder {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 

@@ -141,7 +141,10 @@ class KerasAdapter:
     def _read_inputs(self) -> tuple[TensorSpec, ...]:
         specs = []
         for tensor in self.model.inputs:
-            name = _identifier(self.user.id, tensor.name.split(":")[0], "input")
+            # The input layer's name (`keras.Input(name=...)`, else e.g. `input_layer`), not the
+            # symbolic tensor's (`keras_tensor`).
+            layer = getattr(getattr(tensor, "_keras_history", None), "operation", None)
+            name = _identifier(self.user.id, getattr(layer, "name", None) or tensor.name.split(":")[0], "input")
             shape = tuple(
                 d if d is not None else ("batch" if axis == 0 else f"d{axis}") for axis, d in enumerate(tensor.shape)
             )
