@@ -42,6 +42,15 @@ def smoke_export(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def manifest_path() -> Path:
+    """The Makefile's test export (DEPLOYKIT_TEST_MANIFEST), which the C++ tests run against."""
+    default = Path(__file__).resolve().parents[1] / "build" / "test-models" / "manifest.json"
+    path = Path(os.environ.get("DEPLOYKIT_TEST_MANIFEST", default))
+    assert path.is_file(), f"{path} is missing: run `make test-fixtures`"
+    return path
+
+
+@pytest.fixture(scope="session")
 def smoke_manifest(smoke_export) -> dict:
     from builder import manifest
 

@@ -47,13 +47,6 @@ def torch_cmake_dir() -> Path:
 
 
 @pytest.fixture(scope="module")
-def manifest_path() -> Path:
-    path = Path(os.environ.get("DEPLOYKIT_TEST_MANIFEST", REPO / "build" / "test-models" / "manifest.json"))
-    assert path.is_file(), f"{path} is missing: run `make test-fixtures`"
-    return path
-
-
-@pytest.fixture(scope="module")
 def prefix(tmp_path_factory) -> Path:
     assert (CPP_BUILD / "cmake_install.cmake").is_file(), f"{CPP_BUILD} is not configured: run `make setup-cpp`"
     out = tmp_path_factory.mktemp("cpp-package") / "prefix"

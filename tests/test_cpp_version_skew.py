@@ -7,7 +7,6 @@ side is cpp/tests/version_skew_cli_test.cpp (ctest)."""
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
@@ -18,13 +17,6 @@ from builder import _native
 
 REPO = Path(__file__).resolve().parents[1]
 FORMAT = "torchscript-trace"
-
-
-@pytest.fixture(scope="module")
-def manifest_path() -> Path:
-    path = Path(os.environ.get("DEPLOYKIT_TEST_MANIFEST", REPO / "build" / "test-models" / "manifest.json"))
-    assert path.is_file(), f"{path} is missing: run `make test-fixtures`"
-    return path
 
 
 @pytest.fixture(scope="module")

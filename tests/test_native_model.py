@@ -21,13 +21,6 @@ TORCH_FORMATS = ("torchscript-script", "torchscript-trace", "aoti")
 
 
 @pytest.fixture(scope="module")
-def manifest_path() -> Path:
-    path = Path(os.environ.get("DEPLOYKIT_TEST_MANIFEST", REPO / "build" / "test-models" / "manifest.json"))
-    assert path.is_file(), f"{path} is missing: run `make test-fixtures`"
-    return path
-
-
-@pytest.fixture(scope="module")
 def torch_models(manifest_path) -> list[dict]:
     models = [
         m
