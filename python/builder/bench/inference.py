@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from builder import manifest as manifest_io
+from builder.bench import stats
 from builder.bench.flops import onnx_flops_per_row
 from builder.verify.inputs import input_sets
 from builder.verify.runners import RUNNERS, CliRunner, Job, unsupported
@@ -110,6 +111,9 @@ def _cli_row(one: dict, big: dict) -> dict:
     }
     if "direct_latency_us" in one:  # the same batch through the bare runtime call, in the same process
         row |= {"direct_latency_us": one["direct_latency_us"], "direct": one.get("direct", "")}
+        samples = one.get("samples_us")
+        if samples:  # the calls themselves: the ratio's confidence interval (bench/stats.py)
+            row["overhead_interval"] = stats.ratio_interval(samples["latency"], samples["direct"], samples["blocks"])
     return row
 
 

@@ -22,10 +22,30 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def governor() -> str:
+    """The CPU frequency governor of cpu0 (`performance`, `powersave`...), or `unknown` (a VM)."""
+    try:
+        with open("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor", encoding="utf-8") as f:
+            return f.read().strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+def load_average() -> list[float]:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return []
+
+
 def info() -> dict:
+    """What the figures depend on, recorded with them: a busy machine (load average above its
+    core count) or a power-saving governor explains a wide interval."""
     return {
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
+        "governor": governor(),
+        "load_average": load_average(),  # 1, 5 and 15 minutes, when the run started
         "platform": platform.platform(),
         "versions": producer(),
     }

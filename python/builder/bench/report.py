@@ -13,6 +13,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from builder.bench import stats
+
 # Each client CLI against the same artifact run in-process from Python, for scale. The per-call
 # overhead itself is measured inside each client against its bare runtime call
 # (`direct_latency_us` in the timing JSON), in the same process and interleaved.
@@ -34,10 +36,18 @@ def overheads(rows: list[dict]) -> list[dict]:
             "client_us": r["latency_us"]["p50"],
             "direct_us": r["direct_latency_us"]["p50"],
             "ratio": r["latency_us"]["p50"] / r["direct_latency_us"]["p50"],
+            "interval": r.get("overhead_interval"),
         }
         for r in rows
         if r["status"] == "ok" and r.get("direct_latency_us")
     ]
+
+
+def _ratio(overhead: dict) -> str:
+    """The ratio with its 95% interval, or marked as a bare ratio when the client sent no samples."""
+    if overhead["interval"]:
+        return stats.describe(overhead["interval"])
+    return f"{overhead['ratio']:.2f}x (no samples, no interval)"
 
 
 def versus_python(rows: list[dict]) -> list[dict]:
@@ -64,7 +74,8 @@ def markdown(result: dict) -> str:
     lines = [
         "# deploykit bench",
         "",
-        f"{m['cpu']}, {m['cores']} cores. float32 GEMM peak ({g['n']}x{g['n']}): "
+        f"{m['cpu']}, {m['cores']} cores, governor {m.get('governor', 'unknown')}, load average "
+        f"{' '.join(str(x) for x in m.get('load_average', [])) or 'unknown'}. float32 GEMM peak ({g['n']}x{g['n']}): "
         + ", ".join(f"{k} {v:.1f} GFLOP/s" for k, v in g["gflops"].items())
         + ".",
         "",
@@ -92,13 +103,24 @@ def markdown(result: dict) -> str:
     ]
     if over:
         lines += [
-            "| model | format | client | predict us | bare us | ratio | bare call |",
+            "| model | format | client | predict us | bare us | ratio [95% interval] | bare call |",
             "|---|---|---|---|---|---|---|",
         ]
         lines += [
-            f"| {o['model']} | {o['format']} | {o['client']} | {o['client_us']:.1f} | {o['direct_us']:.1f} | {o['ratio']:.2f}x | {o['baseline']} |"
+            f"| {o['model']} | {o['format']} | {o['client']} | {o['client_us']:.1f} | {o['direct_us']:.1f} | "
+            f"{_ratio(o)} | {o['baseline']} |"
             for o in over
         ]
+        noisy = [o for o in over if o["interval"] and o["interval"]["too_wide"]]
+        if noisy:
+            lines += [
+                "",
+                (
+                    f"{len(noisy)} of {len(over)} intervals are wider than {stats.TOO_WIDE:.0%} of their ratio: this "
+                    f"run cannot judge them against a target (load average {m.get('load_average')}, "
+                    f"{m['cores']} cores)."
+                ),
+            ]
     else:
         lines += ["- no client reported a bare-call timing here"]
     scale = versus_python(result["inference"])
