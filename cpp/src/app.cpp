@@ -7,6 +7,7 @@
 #include <optional>
 #include <ostream>
 #include <sstream>
+#include <utility>
 
 #include "deploykit/checks.hpp"
 #include "deploykit/cli.hpp"
@@ -94,18 +95,20 @@ std::int64_t batch_of(const Prepared& p) {
 
 // After the first call: `warmup` untimed calls, then `n` timed predict calls, with `direct`
 // interleaved in blocks (cli::interleave) with as many timed bare runtime calls
-// (Model::direct_call) on the same inputs. --timing and timed --jobs lines both come here.
+// (Model::direct_call) on the same inputs, whose samples the timing then keeps as well.
+// --timing and timed --jobs lines both come here.
 Timing time_calls(const Model& model, const Prepared& p, std::int64_t n, std::int64_t warmup, bool direct) {
   Timing t;
   t.batch = batch_of(p);
   std::optional<DirectCall> bare;
   if (direct) bare = model.direct_call(p.inputs);
-  const Interleaved runs =
+  Interleaved runs =
       interleave([&] { (void)model.predict(p.inputs); }, bare ? bare->run : std::function<void()>{}, n, warmup);
   t.latency = summarize(runs.a);
   if (bare) {
     t.direct_latency = summarize(runs.b);
     t.direct = bare->description;
+    t.samples = TimingSamples{std::move(runs.a), std::move(runs.b), runs.blocks};
   }
   return t;
 }

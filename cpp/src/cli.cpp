@@ -180,6 +180,7 @@ Interleaved interleave(const std::function<void()>& a, const std::function<void(
     }
   };
   rounds = std::clamp<std::int64_t>(rounds, 1, n);
+  t.blocks = rounds;
   for (std::int64_t r = 0; r < rounds; ++r) {
     const std::int64_t calls = n / rounds + (r < n % rounds ? 1 : 0);
     if (r % 2 == 0 || !b) {

@@ -121,7 +121,7 @@ nlohmann::ordered_json percentiles(const LatencySummary& s) {
 }
 
 nlohmann::ordered_json timing_object(const Timing& t) {
-  return {
+  nlohmann::ordered_json object = {
       {"load_ms", t.load_ms},
       {"first_ms", t.first_ms},
       {"batch", t.batch},
@@ -129,6 +129,10 @@ nlohmann::ordered_json timing_object(const Timing& t) {
       {"direct_latency_us", percentiles(t.direct_latency)},
       {"direct", t.direct},
   };
+  if (t.samples)
+    object["samples_us"] = {
+        {"latency", t.samples->latency}, {"direct", t.samples->direct}, {"blocks", t.samples->blocks}};
+  return object;
 }
 
 }  // namespace

@@ -1,7 +1,9 @@
 // The demo CLI end to end through cli::main (src/app.cpp): timed --jobs lines and
 // --timing, on the test export named by DEPLOYKIT_TEST_MANIFEST (as model_test.cpp).
 // tests/test_cpp_client.py drives the built binary through the rest of the command line.
+#include <algorithm>
 #include <cstdlib>
+#include <numeric>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -82,13 +84,45 @@ std::int64_t golden_batch() {
   return first.shape.empty() ? 1 : first.shape.front();
 }
 
-void expect_timing_object(const json& t, const std::string& what) {
+// The median as numpy.median: the middle sample, or the mean of the two middle ones.
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t mid = v.size() / 2;
+  return v.size() % 2 == 1 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+}
+
+// The "samples_us" of a timing object of `repeat` timed calls: both lists in full, in as many
+// blocks as interleave makes (min(10, repeat)), and the very samples the percentiles came from.
+void expect_samples(const json& t, std::int64_t repeat, const std::string& what) {
+  const json& s = t["samples_us"];
+  ASSERT_TRUE(s.is_object()) << what;
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : s.items()) keys.push_back(key);
+  EXPECT_EQ(keys, (std::vector<std::string>{"latency", "direct", "blocks"})) << what;
+  EXPECT_EQ(s["blocks"].get<std::int64_t>(), std::min<std::int64_t>(10, repeat)) << what;
+  for (const auto& [list, summary] : {std::pair{"latency", "latency_us"}, std::pair{"direct", "direct_latency_us"}}) {
+    ASSERT_TRUE(s[list].is_array()) << what << " " << list;
+    const auto samples = s[list].get<std::vector<double>>();
+    ASSERT_EQ(static_cast<std::int64_t>(samples.size()), repeat) << what << " " << list;
+    for (double us : samples) EXPECT_GT(us, 0) << what << " " << list;
+    EXPECT_DOUBLE_EQ(t[summary]["p50"].get<double>(), median(samples)) << what << " " << list;
+    EXPECT_LE(t[summary]["p99"].get<double>(), *std::max_element(samples.begin(), samples.end()))
+        << what << " " << list;
+    EXPECT_NEAR(t[summary]["mean"].get<double>(),
+                std::accumulate(samples.begin(), samples.end(), 0.0) / static_cast<double>(samples.size()),
+                1e-9 * t[summary]["mean"].get<double>())
+        << what << " " << list;
+  }
+}
+
+void expect_timing_object(const json& t, std::int64_t repeat, const std::string& what) {
   ASSERT_TRUE(t.is_object()) << what;
   std::vector<std::string> keys;
   for (const auto& [key, value] : t.items()) keys.push_back(key);
-  EXPECT_EQ(keys,
-            (std::vector<std::string>{"load_ms", "first_ms", "batch", "latency_us", "direct_latency_us", "direct"}))
+  EXPECT_EQ(keys, (std::vector<std::string>{"load_ms", "first_ms", "batch", "latency_us", "direct_latency_us", "direct",
+                                            "samples_us"}))
       << what;
+  expect_samples(t, repeat, what);
   EXPECT_GT(t["load_ms"].get<double>(), 0) << what;
   EXPECT_GT(t["first_ms"].get<double>(), 0) << what;
   EXPECT_EQ(t["batch"].get<std::int64_t>(), golden_batch()) << what;
@@ -109,8 +143,8 @@ TEST(TimedJobs, CarryTheTimingObjectWithOneLoadMsPerModel) {
   ASSERT_EQ(r.exit, 0) << r.err << r.out;
   const std::vector<json> lines = r.lines();
   ASSERT_EQ(lines.size(), 3u) << r.out;
-  expect_timing_object(lines[0]["timing"], "t1");
-  expect_timing_object(lines[2]["timing"], "t2");
+  expect_timing_object(lines[0]["timing"], 20, "t1");
+  expect_timing_object(lines[2]["timing"], 5, "t2");
   EXPECT_FALSE(lines[1].contains("timing")) << lines[1];
   EXPECT_EQ(lines[0]["timing"]["load_ms"], lines[2]["timing"]["load_ms"]);  // one load, one figure
   for (const json& line : lines) EXPECT_EQ(line["exit"], 0) << line;
@@ -132,7 +166,7 @@ TEST(TimedJobs, AFailedJobHasNoTiming) {
   EXPECT_EQ(lines[1]["exit"], 2);
   EXPECT_FALSE(lines[0].contains("timing")) << lines[0];
   EXPECT_FALSE(lines[1].contains("timing")) << lines[1];
-  expect_timing_object(lines[2]["timing"], "ok");
+  expect_timing_object(lines[2]["timing"], 2, "ok");
 }
 
 TEST(TimedJobs, MalformedRepeatOrWarmupExits2BeforeAnyJobRuns) {
@@ -169,7 +203,7 @@ TEST(Timing, TheFileHoldsTheSameObjectAsATimedJob) {
                             m.find_golden("golden")->inputs.begin()->second.parent_path().string(), "--repeat", "10",
                             "--warmup", "2", "--timing", (dir / "t.json").string()});
   ASSERT_EQ(r.exit, 0) << r.err;
-  expect_timing_object(json::parse(testing::read_file(dir / "t.json")), "--timing");
+  expect_timing_object(json::parse(testing::read_file(dir / "t.json")), 10, "--timing");
 }
 
 }  // namespace

@@ -220,6 +220,32 @@ TEST(Jobs, ATimedResultLineEndsWithTheTimingObject) {
   EXPECT_EQ(nlohmann::json::parse(timing_json(t, 2)), nlohmann::json::parse(timing));
 }
 
+TEST(Jobs, TimingSamplesFollowTheOtherKeys) {
+  Job job;
+  job.id = "m/aoti/b1";
+  Timing t;
+  t.load_ms = 212;
+  t.first_ms = 3.5;
+  t.batch = 1;
+  t.latency = {160.25, 171, 230.5, 163.5};
+  t.direct_latency = {150, 160, 200, 155};
+  t.direct = "bare";
+  t.samples = TimingSamples{{160.25, 171.5, 150.125}, {150, 140.5, 160.75}, 2};
+  const std::string timing =
+      R"({"load_ms":212.0,"first_ms":3.5,"batch":1,"latency_us":{"p50":160.25,"p90":171.0,"p99":230.5,"mean":163.5},)"
+      R"("direct_latency_us":{"p50":150.0,"p90":160.0,"p99":200.0,"mean":155.0},"direct":"bare",)"
+      R"("samples_us":{"latency":[160.25,171.5,150.125],"direct":[150.0,140.5,160.75],"blocks":2}})";
+  EXPECT_EQ(timing_json(t), timing);
+  EXPECT_EQ(job_line(job, {0, std::nullopt, 0.5, t}),
+            R"({"id":"m/aoti/b1","index":0,"exit":0,"error":null,"seconds":0.5,"timing":)" + timing + "}");
+  EXPECT_EQ(nlohmann::json::parse(timing_json(t, 2)), nlohmann::json::parse(timing));
+  // A sample keeps every bit of its double through the JSON text.
+  t.samples = TimingSamples{{0.1 + 0.2, 1.0 / 3.0}, {1e-3, 123456.789012345}, 1};
+  const nlohmann::json back = nlohmann::json::parse(timing_json(t))["samples_us"];
+  EXPECT_EQ(back["latency"].get<std::vector<double>>(), t.samples->latency);
+  EXPECT_EQ(back["direct"].get<std::vector<double>>(), t.samples->direct);
+}
+
 TEST(Jobs, ReadJobsNeedsTheFile) {
   const testing::TempDir dir;
   EXPECT_THROW(read_jobs(dir / "missing.jsonl"), InputError);

@@ -38,12 +38,47 @@ export function initTf() {
   if (!tf.wasm || typeof tf.wasm.setWasmPaths !== 'function')
     throw new LoadError('load', 'the TF.js wasm backend did not load (/vendor/tf-backend-wasm.es2017.min.js)');
   // The wasm binaries come from the page's own server (the demo: node_modules via /vendor/), never
-  // a CDN. Threads are off so the browser runs the same single-threaded SIMD kernels as Node (same
-  // numbers).
+  // a CDN. A cross-origin isolated page (the demo server's COOP/COEP headers) has
+  // SharedArrayBuffer, so the backend loads its threaded SIMD build, one XNNPACK thread per
+  // logical core (its worker is a blob: URL made from the bundle, no extra file); elsewhere
+  // it runs single-threaded SIMD, as in Node. Threads split GEMM rows and columns, never a
+  // sum, so the numbers are the same either way.
   tf.wasm.setWasmPaths(wasmPaths);
-  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+  if (globalThis.crossOriginIsolated === true) tf.wasm.setThreadsCount(wasmThreads());
+  else tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
   tf.enableProdMode();
   initialised = true;
+}
+
+/** XNNPACK threads for the wasm backend: one per logical core the browser reports. */
+export function wasmThreads(cores = globalThis.navigator?.hardwareConcurrency) {
+  return Number.isInteger(cores) && cores > 0 ? cores : 1;
+}
+
+/**
+ * How the wasm backend runs here: whether the page is cross-origin isolated, which binary it
+ * loads (tfjs-backend-wasm[-simd|-threaded-simd].wasm) and its thread count (null until the
+ * backend has started).
+ * @returns {Promise<{isolated: boolean, simd: boolean, threads: boolean, binary: string, threadsCount: number | null}>}
+ */
+export async function wasmInfo() {
+  initTf();
+  const simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
+  const threads = Boolean(await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT'));
+  const flavour = simd && threads ? '-threaded-simd' : simd ? '-simd' : '';
+  let threadsCount = null;
+  try {
+    threadsCount = tf.wasm.getThreadsCount();
+  } catch {
+    // not started yet
+  }
+  return {
+    isolated: globalThis.crossOriginIsolated === true,
+    simd,
+    threads,
+    binary: `tfjs-backend-wasm${flavour}.wasm`,
+    threadsCount,
+  };
 }
 
 /** @param {ArrayBuffer | Uint8Array<ArrayBuffer>} bytes */

@@ -105,7 +105,7 @@ export async function time({ handle, inputs, warmup = 0, repeat = 0, direct = fa
     const bare = direct ? model.directCall(x) : null;
     try {
       const t = await interleave(() => model.predictTensors(x), bare?.run ?? null, repeat, warmup);
-      return { ok: true, timesUs: t.a, ...(bare && { directUs: t.b, direct: bare.description }) };
+      return { ok: true, timesUs: t.a, blocks: t.blocks, ...(bare && { directUs: t.b, direct: bare.description }) };
     } finally {
       bare?.dispose();
     }

@@ -175,7 +175,13 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     _add_matrix_args(bench)
-    bench.add_argument("--repeat", type=int, default=200, help="timed batch-1 calls per runtime (default: 200)")
+    bench.add_argument(
+        "--repeat",
+        type=int,
+        default=2000,
+        help="timed batch-1 calls per runtime, in 10 interleaved blocks for the clients' overhead intervals "
+        "(default: 2000)",
+    )
     bench.add_argument("--warmup", type=int, default=20, help="untimed calls first (default: 20)")
     bench.add_argument(
         "--training-steps", type=int, default=50, help="timed steps per training repeat (default: 50; 0 skips training)"

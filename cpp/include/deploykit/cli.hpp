@@ -61,23 +61,37 @@ struct LatencySummary {
 };
 LatencySummary summarize(std::vector<double> samples);
 
+// The timed calls' own samples, in microseconds and in call order, from which the
+// percentiles are computed: the timing's "samples_us" (docs/contract.md), kept only when
+// the bare call is timed, so that bench can bootstrap over the interleaved blocks.
+// Block k (from 0) holds the `latency.size() / blocks` entries that follow the earlier
+// blocks, plus one when k < `latency.size() % blocks` (the remainder goes to the first
+// blocks; see interleave), in both lists alike.
+struct TimingSamples {
+  std::vector<double> latency;  // predict, one per timed call
+  std::vector<double> direct;   // the bare runtime call, as many
+  std::int64_t blocks = 0;      // how many interleaved blocks the calls ran in
+};
+
 // What --timing writes and a timed --jobs line carries as "timing" (docs/contract.md).
 struct Timing {
-  double load_ms = 0;             // loading the (model, format): sha256 check + load
-  double first_ms = 0;            // the first predict call
-  std::int64_t batch = 0;         // dim 0 of the model's first input (1 for a scalar)
-  LatencySummary latency;         // predict
-  LatencySummary direct_latency;  // the bare runtime call (Model::direct_call)
-  std::string direct;             // one line: what the bare call is
+  double load_ms = 0;                    // loading the (model, format): sha256 check + load
+  double first_ms = 0;                   // the first predict call
+  std::int64_t batch = 0;                // dim 0 of the model's first input (1 for a scalar)
+  LatencySummary latency;                // predict
+  LatencySummary direct_latency;         // the bare runtime call (Model::direct_call)
+  std::string direct;                    // one line: what the bare call is
+  std::optional<TimingSamples> samples;  // with the bare call timed: "samples_us"
 };
 
 // Per-call microseconds of `a` and `b`, `n` calls each, after `warmup` untimed
 // calls of each (alternating a, b). The timed calls run in `rounds` alternating
-// blocks (min(rounds, n) blocks whose sizes differ by at most one; a then b,
-// then b then a, ...) so that machine noise hits both alike. An empty `b` is
-// skipped (its samples stay empty).
+// blocks (min(rounds, n) blocks; block k has n / blocks calls, plus one when
+// k < n % blocks; a then b, then b then a, ...) so that machine noise hits both
+// alike. An empty `b` is skipped (its samples stay empty).
 struct Interleaved {
   std::vector<double> a, b;
+  std::int64_t blocks = 0;  // the number of blocks the timed calls ran in (0 when n <= 0)
 };
 Interleaved interleave(const std::function<void()>& a, const std::function<void()>& b, std::int64_t n,
                        std::int64_t warmup = 0, std::int64_t rounds = 10);

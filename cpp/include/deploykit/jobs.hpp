@@ -46,7 +46,9 @@ struct JobResult {
 std::string job_line(const Job& job, const JobResult& result);
 
 // The timing object, {"load_ms", "first_ms", "batch", "latency_us": {"p50", "p90", "p99",
-// "mean"}, "direct_latency_us": {...}, "direct"}; `indent` as nlohmann's dump (-1: one line).
+// "mean"}, "direct_latency_us": {...}, "direct"}, and, when it has samples, "samples_us":
+// {"latency": [...], "direct": [...], "blocks": B} (TimingSamples); `indent` as nlohmann's
+// dump (-1: one line).
 std::string timing_json(const Timing& timing, int indent = -1);
 
 }  // namespace deploykit::cli

@@ -114,7 +114,11 @@ function pageSession({ manifest, backend, verbose }) {
         // Timed in the page: predictTensors interleaved with the bare TF.js call there.
         time: async (inputs, { warmup, repeat, direct }) => {
           const t = await call((j) => globalThis.deploykit.time(j), job(inputs, { warmup, repeat, direct }));
-          return { timesUs: t.timesUs, ...(t.directUs && { directUs: t.directUs, direct: t.direct }) };
+          return {
+            timesUs: t.timesUs,
+            blocks: t.blocks,
+            ...(t.directUs && { directUs: t.directUs, direct: t.direct }),
+          };
         },
         dispose: async () => {
           const { page } = await started;

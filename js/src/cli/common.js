@@ -46,7 +46,7 @@ async function readAll(files, what) {
 /**
  * @typedef {object} Runner a loaded model in an engine
  * @property {(inputs: Record<string, import('../common/tensor.js').Tensor>) => Promise<Record<string, import('../common/tensor.js').Tensor>>} predict
- * @property {(inputs: Record<string, import('../common/tensor.js').Tensor>, o: {warmup: number, repeat: number, direct: boolean}) => Promise<{timesUs: number[], directUs?: number[], direct?: string}>} time
+ * @property {(inputs: Record<string, import('../common/tensor.js').Tensor>, o: {warmup: number, repeat: number, direct: boolean}) => Promise<{timesUs: number[], blocks: number, directUs?: number[], direct?: string}>} time
  * @property {number} loadMs
  * @property {number} [lastMs] the last predict's own duration, where the engine measures it
  * @property {() => Promise<void> | void} dispose
@@ -110,7 +110,13 @@ async function runJob(job, { doc, loadOnce, timing }) {
         backend: timing.backend,
         runtime: timing.runtime,
       };
-      if (t.directUs?.length) Object.assign(timed, { direct_latency_us: latencySummary(t.directUs), direct: t.direct });
+      // samples_us: the calls behind both summaries, in call order, for bench's block bootstrap.
+      if (t.directUs?.length)
+        Object.assign(timed, {
+          direct_latency_us: latencySummary(t.directUs),
+          direct: t.direct,
+          samples_us: { latency: t.timesUs, direct: t.directUs, blocks: t.blocks },
+        });
     }
     if (timing.file) {
       try {

@@ -31,7 +31,7 @@ const engine = {
           const bare = direct ? m.directCall(inputs) : null;
           try {
             const t = await interleave(() => m.predictTensors(inputs), bare?.run ?? null, repeat, warmup);
-            return { timesUs: t.a, ...(bare && { directUs: t.b, direct: bare.description }) };
+            return { timesUs: t.a, blocks: t.blocks, ...(bare && { directUs: t.b, direct: bare.description }) };
           } finally {
             bare?.dispose();
           }

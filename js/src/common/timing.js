@@ -22,17 +22,18 @@ export function latencySummary(micros) {
 
 /**
  * Per-call microseconds of `a` and `b` (each may be async), `n` calls each, after `warmup`
- * untimed calls of each (alternating). The timed calls run in min(rounds, n) blocks whose sizes
- * differ by at most one, a then b, then b then a, ..., so that machine noise hits both alike.
+ * untimed calls of each (alternating). The timed calls run in `blocks` = min(rounds, n) blocks,
+ * a then b, then b then a, ..., so that machine noise hits both alike: block k holds
+ * floor(n / blocks) calls of each, plus one for the first n % blocks blocks (`blockBounds`).
  * A null `b` is skipped (its list stays empty).
- * @returns {Promise<{a: number[], b: number[]}>}
+ * @returns {Promise<{a: number[], b: number[], blocks: number}>}
  */
 export async function interleave(a, b, n, warmup = 0, rounds = 10) {
   for (let i = 0; i < warmup; i++) {
     await a();
     if (b) await b();
   }
-  const times = { a: [], b: [] };
+  const times = { a: [], b: [], blocks: 0 };
   const block = async (fn, calls, out) => {
     for (let i = 0; i < calls; i++) {
       const start = performance.now();
@@ -40,9 +41,11 @@ export async function interleave(a, b, n, warmup = 0, rounds = 10) {
       out.push((performance.now() - start) * 1e3);
     }
   };
-  rounds = Math.max(1, Math.min(rounds, n));
-  for (let r = 0; r < rounds && n > 0; r++) {
-    const calls = Math.floor(n / rounds) + (r < n % rounds ? 1 : 0);
+  if (n <= 0) return times;
+  const bounds = blockBounds(n, rounds);
+  times.blocks = bounds.length - 1;
+  for (let r = 0; r < times.blocks; r++) {
+    const calls = bounds[r + 1] - bounds[r];
     if (r % 2 === 0 || !b) {
       await block(a, calls, times.a);
       if (b) await block(b, calls, times.b);
@@ -53,3 +56,19 @@ export async function interleave(a, b, n, warmup = 0, rounds = 10) {
   }
   return times;
 }
+
+/**
+ * Where `interleave`'s blocks start in its lists of `n` calls: min(rounds, n) + 1 offsets from
+ * 0 to n, block k being [bounds[k], bounds[k + 1]). Each block has floor(n / blocks) calls and
+ * the first n % blocks blocks one more.
+ * @param {number} n
+ * @param {number} [rounds]
+ * @returns {number[]}
+ */
+export function blockBounds(n, rounds = 10) {
+  const blocks = Math.max(1, Math.min(rounds, n));
+  const bounds = [0];
+  for (let k = 0; k < blocks; k++) bounds.push(bounds[k] + Math.floor(n / blocks) + (k < n % blocks ? 1 : 0));
+  return bounds;
+}
+

@@ -165,6 +165,18 @@ describe('deploykit-node CLI', { concurrency: 4 }, () => {
     );
     assert.ok(typeof doc.direct === 'string' && doc.direct.trim() !== '' && !doc.direct.includes('\n'), doc.direct);
     assert.match(doc.direct, /execute/);
+    // samples_us: the 5 timed calls of each behind the summaries, in 5 blocks of one.
+    const { latency, direct, blocks } = doc.samples_us;
+    assert.equal(blocks, 5);
+    for (const [name, list, summary] of [
+      ['latency', latency, doc.latency_us],
+      ['direct', direct, doc.direct_latency_us],
+    ]) {
+      assert.equal(list.length, 5, name);
+      assert.ok(list.every((v) => typeof v === 'number' && v > 0), `${name}: ${list}`);
+      const sorted = [...list].sort((x, y) => x - y);
+      assert.equal(summary.p50, sorted[2], `${name}: p50 is the samples' median`);
+    }
   });
 
   it('--verbose shows the stack of a failure', async () => {

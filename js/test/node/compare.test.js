@@ -93,6 +93,7 @@ describe('interleave (the --timing loops)', () => {
     assert.equal(order, 'abab' + 'aaabbb' + 'bbaa');
     assert.equal(t.a.length, 5);
     assert.equal(t.b.length, 5);
+    assert.equal(t.blocks, 2);
     assert.ok([...t.a, ...t.b].every((us) => Number.isFinite(us) && us >= 0));
     order = '';
     assert.equal(
@@ -120,5 +121,37 @@ describe('interleave (the --timing loops)', () => {
       3,
     );
     assert.equal(order, 'abbaab', 'more rounds than calls: blocks of one');
+    assert.equal((await interleave(() => {}, null, 0)).blocks, 0, 'no timed call, no block');
+  });
+
+  it('splits n calls into min(rounds, n) blocks, the first n % blocks one call longer', async () => {
+    const { blockBounds, interleave } = await import('../../src/common/timing.js');
+    assert.deepEqual(blockBounds(23, 10), [0, 3, 6, 9, 11, 13, 15, 17, 19, 21, 23]);
+    assert.deepEqual(blockBounds(20, 10), [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20]);
+    assert.deepEqual(blockBounds(3, 10), [0, 1, 2, 3]);
+    assert.deepEqual(blockBounds(1), [0, 1]);
+    // interleave runs exactly those blocks: a then b in even rounds, b then a in odd ones.
+    let order = '';
+    const t = await interleave(
+      () => {
+        order += 'a';
+      },
+      () => {
+        order += 'b';
+      },
+      23,
+      0,
+      10,
+    );
+    assert.equal(t.blocks, 10);
+    const bounds = blockBounds(23, 10);
+    const want = bounds
+      .slice(1)
+      .map((end, k) => {
+        const n = end - bounds[k];
+        return k % 2 === 0 ? 'a'.repeat(n) + 'b'.repeat(n) : 'b'.repeat(n) + 'a'.repeat(n);
+      })
+      .join('');
+    assert.equal(order, want);
   });
 });

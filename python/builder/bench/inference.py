@@ -22,6 +22,12 @@ from builder.verify.runners import RUNNERS, CliRunner, Job, unsupported
 THROUGHPUT_BATCH = 1024
 
 
+def batch_repeats(repeat: int) -> int:
+    """Timed calls at the throughput batch: each is ~1,000x a batch-1 call, so 3 to 10 of them
+    (the batch-1 calls are many for the overhead intervals; throughput needs few)."""
+    return max(3, min(repeat // 20, 10))
+
+
 def flops_per_row(manifest: Path, model: dict, golden: dict[str, np.ndarray]) -> tuple[int, str]:
     """(FLOPs per batch row, how they were counted): from the layers of the model's ONNX graph
     (bench/flops.py), or 2 x parameters when the model has no ONNX artifact."""
@@ -79,7 +85,7 @@ def _bench_python(runner, manifest: Path, model: dict, artifact: dict, x1, xb, r
     predict(x1)
     first_ms = (time.perf_counter() - start) * 1e3
     latency = _percentiles(_time_python(predict, x1, repeat, warmup))
-    batch = _percentiles(_time_python(predict, xb, max(3, repeat // 20), max(1, warmup // 10)))
+    batch = _percentiles(_time_python(predict, xb, batch_repeats(repeat), max(1, warmup // 10)))
     return {"load_ms": load_ms, "first_ms": first_ms, "latency_us": latency, "batch_latency_us": batch}
 
 
@@ -95,7 +101,7 @@ def _cli_jobs(model: dict, artifact: dict, x1, xb, repeat: int, warmup: int) -> 
             artifact["format"],
             xb,
             outputs=False,
-            repeat=max(3, repeat // 20),
+            repeat=batch_repeats(repeat),
             warmup=max(1, warmup // 10),
         ),
     ]
