@@ -10,7 +10,9 @@ from builder.bench import report, stats
 
 def test_blocks_split_like_the_clients():
     assert [(s.start, s.stop) for s in stats.block_slices(2000, 10)][:2] == [(0, 200), (200, 400)]
-    assert [(s.start, s.stop) for s in stats.block_slices(7, 3)] == [(0, 2), (2, 4), (4, 7)]
+    assert [(s.start, s.stop) for s in stats.block_slices(7, 3)] == [(0, 3), (3, 5), (5, 7)]
+    sizes = [s.stop - s.start for s in stats.block_slices(23, 10)]
+    assert sizes == [3, 3, 3, 2, 2, 2, 2, 2, 2, 2]  # the C++, Go and JS clients' split
     assert len(stats.block_slices(3, 10)) == 3  # never an empty block
 
 

@@ -108,7 +108,7 @@ Timing time_calls(const Model& model, const Prepared& p, std::int64_t n, std::in
   if (bare) {
     t.direct_latency = summarize(runs.b);
     t.direct = bare->description;
-    t.samples = TimingSamples{std::move(runs.a), std::move(runs.b), runs.blocks};
+    t.samples = TimingSamples{std::move(runs.a), std::move(runs.b), interleave_blocks(n)};
   }
   return t;
 }

@@ -161,6 +161,10 @@ LatencySummary summarize(std::vector<double> samples) {
   return s;
 }
 
+std::int64_t interleave_blocks(std::int64_t n, std::int64_t rounds) noexcept {
+  return n <= 0 ? 0 : std::clamp<std::int64_t>(rounds, 1, n);
+}
+
 Interleaved interleave(const std::function<void()>& a, const std::function<void()>& b, std::int64_t n,
                        std::int64_t warmup, std::int64_t rounds) {
   using Clock = std::chrono::steady_clock;
@@ -179,8 +183,7 @@ Interleaved interleave(const std::function<void()>& a, const std::function<void(
       out.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
     }
   };
-  rounds = std::clamp<std::int64_t>(rounds, 1, n);
-  t.blocks = rounds;
+  rounds = interleave_blocks(n, rounds);
   for (std::int64_t r = 0; r < rounds; ++r) {
     const std::int64_t calls = n / rounds + (r < n % rounds ? 1 : 0);
     if (r % 2 == 0 || !b) {

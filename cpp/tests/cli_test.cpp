@@ -195,19 +195,22 @@ TEST(Cli, InterleaveTimesBothInAlternatingBlocks) {
             "bbaa");
   ASSERT_EQ(t.a.size(), 5u);
   ASSERT_EQ(t.b.size(), 5u);
-  EXPECT_EQ(t.blocks, 2);
   for (double us : t.a) EXPECT_GE(us, 0);
   order.clear();
-  const Interleaved only_a = interleave([&] { order += 'a'; }, {}, 3, 1);  // no b: only a, in ten blocks at most
-  EXPECT_EQ(only_a.b.size(), 0u);
-  EXPECT_EQ(only_a.blocks, 3);
+  EXPECT_EQ(interleave([&] { order += 'a'; }, {}, 3, 1).b.size(), 0u);  // no b: only a, in ten blocks at most
   EXPECT_EQ(order, "aaaa");
   order.clear();
-  const Interleaved ones = interleave([&] { order += 'a'; }, [&] { order += 'b'; }, 3);  // rounds > n: n blocks of 1
-  EXPECT_EQ(ones.a.size(), 3u);
-  EXPECT_EQ(ones.blocks, 3);
+  EXPECT_EQ(interleave([&] { order += 'a'; }, [&] { order += 'b'; }, 3).a.size(), 3u);  // rounds > n: n blocks of 1
   EXPECT_EQ(order, "abbaab");
-  EXPECT_EQ(interleave([] {}, [] {}, 0).blocks, 0);  // nothing timed, no blocks
+}
+
+TEST(Cli, InterleaveBlocksIsRoundsClampedToTheCalls) {
+  EXPECT_EQ(interleave_blocks(5, 2), 2);
+  EXPECT_EQ(interleave_blocks(3), 3);  // rounds > n: n blocks of 1
+  EXPECT_EQ(interleave_blocks(200), kInterleaveRounds);
+  EXPECT_EQ(interleave_blocks(7, 0), 1);
+  EXPECT_EQ(interleave_blocks(0), 0);  // nothing timed, no blocks
+  EXPECT_EQ(interleave_blocks(-1), 0);
 }
 
 // The block sizes that TimingSamples documents (and bench's bootstrap relies on): block k
@@ -215,7 +218,7 @@ TEST(Cli, InterleaveTimesBothInAlternatingBlocks) {
 TEST(Cli, InterleaveGivesTheRemainderToTheFirstBlocks) {
   std::string order;
   const Interleaved t = interleave([&] { order += 'a'; }, [&] { order += 'b'; }, 23);  // 10 blocks: 3 x 3, 7 x 2
-  EXPECT_EQ(t.blocks, 10);
+  EXPECT_EQ(interleave_blocks(23), 10);
   EXPECT_EQ(t.a.size(), 23u);
   EXPECT_EQ(t.b.size(), 23u);
   EXPECT_EQ(order,

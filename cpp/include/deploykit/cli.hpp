@@ -85,16 +85,20 @@ struct Timing {
 };
 
 // Per-call microseconds of `a` and `b`, `n` calls each, after `warmup` untimed
-// calls of each (alternating a, b). The timed calls run in `rounds` alternating
-// blocks (min(rounds, n) blocks; block k has n / blocks calls, plus one when
+// calls of each (alternating a, b). The timed calls run in interleave_blocks(n,
+// rounds) alternating blocks (block k has n / blocks calls, plus one when
 // k < n % blocks; a then b, then b then a, ...) so that machine noise hits both
 // alike. An empty `b` is skipped (its samples stay empty).
 struct Interleaved {
   std::vector<double> a, b;
-  std::int64_t blocks = 0;  // the number of blocks the timed calls ran in (0 when n <= 0)
 };
+inline constexpr std::int64_t kInterleaveRounds = 10;
 Interleaved interleave(const std::function<void()>& a, const std::function<void()>& b, std::int64_t n,
-                       std::int64_t warmup = 0, std::int64_t rounds = 10);
+                       std::int64_t warmup = 0, std::int64_t rounds = kInterleaveRounds);
+
+// How many blocks interleave splits `n` timed calls into: min(rounds, n), at least 1
+// (0 when n <= 0: nothing is timed).
+std::int64_t interleave_blocks(std::int64_t n, std::int64_t rounds = kInterleaveRounds) noexcept;
 
 // Parses, runs and reports errors as one "error: ..." line on `err`; returns
 // the exit code. Never throws.

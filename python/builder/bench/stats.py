@@ -1,7 +1,8 @@
 """Confidence intervals for bench ratios: a bootstrap over interleaved blocks.
 
 A client times `repeat` predict calls and as many bare runtime calls in B alternating blocks
-(docs/contract.md, `samples_us`): block k of predict calls, then block k of bare calls, and so on.
+(docs/contract.md, `samples_us`): block k of predict calls next to block k of bare calls (which
+goes first alternates), and so on.
 Noise on a shared machine comes in bursts that span a block, so calls are not independent draws;
 blocks nearly are. The bootstrap therefore resamples whole blocks (the same block indices for both
 series, keeping each pair of neighbouring blocks together), recomputes median(predict) /
@@ -20,10 +21,16 @@ TOO_WIDE = 0.10
 
 
 def block_slices(count: int, blocks: int) -> list[slice]:
-    """The blocks of `count` samples: `count // blocks` each, the last taking the remainder."""
+    """The blocks of `count` samples as the clients split them: `count // blocks` each, one more in
+    each of the first `count % blocks` blocks (23 calls in 10 blocks: 3, 3, 3, 2, ..., 2)."""
     blocks = max(1, min(blocks, count))
-    size = count // blocks
-    return [slice(k * size, (k + 1) * size if k < blocks - 1 else count) for k in range(blocks)]
+    size, extra = divmod(count, blocks)
+    slices, start = [], 0
+    for k in range(blocks):
+        stop = start + size + (1 if k < extra else 0)
+        slices.append(slice(start, stop))
+        start = stop
+    return slices
 
 
 def ratio_interval(
