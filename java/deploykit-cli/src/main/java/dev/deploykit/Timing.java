@@ -15,7 +15,8 @@ final class Timing {
    * Times {@code repeat} calls of {@code net.predict(x)} interleaved with as many bare session
    * calls on the same inputs (after {@code warmup} untimed calls of each) and returns the timing
    * object: {@code runtime_init_ms, load_ms, first_ms, batch, latency_us, direct_latency_us,
-   * direct, runtime}. The caller has made the first call ({@code firstMs}) and measured the rest.
+   * direct, runtime, samples_us}. The caller has made the first call ({@code firstMs}) and measured
+   * the rest.
    */
   static Map<String, Object> measure(
       Model net,
@@ -41,6 +42,7 @@ final class Timing {
     doc.put(
         "runtime",
         "TF Java " + Versions.tensorflowJava() + " (TensorFlow " + Versions.tensorflow() + ")");
+    doc.put("samples_us", samplesUs(samples[0], samples[1], repeat));
     return doc;
   }
 
@@ -50,14 +52,21 @@ final class Timing {
     return first.rank() == 0 ? 1 : first.dim(0);
   }
 
-  /** How many alternating blocks {@link #interleaved} splits the timed calls into. */
+  /** The most alternating blocks {@link #interleaved} splits the timed calls into. */
   static final int ROUNDS = 10;
+
+  /** How many blocks {@link #interleaved} splits {@code repeat} timed calls of each loop into. */
+  static int blocks(int repeat) {
+    return Math.max(1, Math.min(ROUNDS, repeat));
+  }
 
   /**
    * Times each loop: {@code warmup} untimed calls of each, then {@code repeat} timed calls of each,
-   * interleaved in up to {@link #ROUNDS} blocks of {@code repeat / ROUNDS} calls (the remainder in
-   * the first blocks), flipping which loop goes first every round, so that load changes on a shared
-   * machine hit all loops alike. Returns each loop's samples in nanoseconds.
+   * interleaved in {@link #blocks} blocks: block k of the first loop, block k of the next, and so
+   * on, flipping which loop goes first every block, so that load changes on a shared machine hit
+   * all loops alike. Block k holds {@code repeat / B} calls, one more for each of the first {@code
+   * repeat % B} blocks (the contract's {@code samples_us} blocks, as in every client). Returns each
+   * loop's samples in nanoseconds, in call order.
    */
   static long[][] interleaved(int warmup, int repeat, Runnable... loops) {
     for (Runnable loop : loops) {
@@ -66,21 +75,43 @@ final class Timing {
       }
     }
     long[][] samples = new long[loops.length][repeat];
-    int[] filled = new int[loops.length];
-    int rounds = Math.max(1, Math.min(ROUNDS, repeat));
+    int rounds = blocks(repeat);
+    int from = 0;
     for (int r = 0; r < rounds; r++) {
-      int n = repeat / rounds + (r < repeat % rounds ? 1 : 0);
+      int to = from + repeat / rounds + (r < repeat % rounds ? 1 : 0);
       for (int k = 0; k < loops.length; k++) {
         int i = r % 2 == 0 ? k : loops.length - 1 - k;
         Runnable loop = loops[i];
-        for (int j = 0; j < n; j++) {
+        long[] into = samples[i];
+        for (int j = from; j < to; j++) {
           long s = System.nanoTime();
           loop.run();
-          samples[i][filled[i]++] = System.nanoTime() - s;
+          into[j] = System.nanoTime() - s;
         }
       }
+      from = to;
     }
     return samples;
+  }
+
+  /**
+   * The contract's {@code samples_us}: every timed predict call ({@code latency}) and bare call
+   * ({@code direct}) in microseconds, in call order, and the number of interleaved blocks.
+   */
+  static Map<String, Object> samplesUs(long[] latency, long[] direct, int repeat) {
+    Map<String, Object> out = new LinkedHashMap<>();
+    out.put("latency", micros(latency));
+    out.put("direct", micros(direct));
+    out.put("blocks", blocks(repeat));
+    return out;
+  }
+
+  private static double[] micros(long[] nanos) {
+    double[] us = new double[nanos.length];
+    for (int i = 0; i < nanos.length; i++) {
+      us[i] = nanos[i] / 1e3;
+    }
+    return us;
   }
 
   /** p50/p90/p99/mean of the samples (nanoseconds in, microseconds out). */

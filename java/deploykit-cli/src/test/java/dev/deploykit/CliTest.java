@@ -219,6 +219,7 @@ class CliTest {
       assertTrue(lat.get(k).getAsDouble() > 0, k);
     }
     assertTrue(lat.get("p50").getAsDouble() <= lat.get("p99").getAsDouble());
+    CliFixtures.assertSamples(doc, 20, t.toString());
   }
 
   @Test
@@ -240,6 +241,7 @@ class CliTest {
     assertTrue(direct.get("p50").getAsDouble() <= direct.get("p99").getAsDouble());
     String line = doc.get("direct").getAsString();
     assertTrue(!line.isBlank() && !line.contains("\n"), line);
+    CliFixtures.assertSamples(doc, 25, t.toString());
   }
 
   @Test

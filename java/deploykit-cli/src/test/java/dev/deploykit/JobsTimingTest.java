@@ -105,6 +105,7 @@ class JobsTimingTest {
     int[] exits = {0, 0, 0, 1, 2, 0, 0};
     boolean[] timed = {true, true, false, false, false, true, true};
     long[] batch = {64, 1, 0, 0, 0, 64, 64};
+    int[] repeat = {20, 5, 0, 0, 0, 3, 1};
     for (int i = 0; i < lines.size(); i++) {
       JsonObject line = lines.get(i);
       String where = line.toString();
@@ -127,7 +128,8 @@ class JobsTimingTest {
               "latency_us",
               "direct_latency_us",
               "direct",
-              "runtime")) {
+              "runtime",
+              "samples_us")) {
         assertTrue(t.has(k), where + " lacks " + k);
       }
       assertTrue(t.get("load_ms").getAsDouble() > 0, where);
@@ -136,6 +138,7 @@ class JobsTimingTest {
       assertLatency(t.getAsJsonObject("latency_us"), where);
       assertLatency(t.getAsJsonObject("direct_latency_us"), where);
       assertEquals(Model.DIRECT_DESCRIPTION, t.get("direct").getAsString());
+      CliFixtures.assertSamples(t, repeat[i], where);
     }
     JsonObject a = lines.get(0).getAsJsonObject("timing");
     JsonObject b = lines.get(1).getAsJsonObject("timing");

@@ -19,6 +19,68 @@ public final class InputCheck {
    */
   public static void check(
       Manifest.ModelEntry model, Manifest.Artifact artifact, Map<String, Tensor> inputs) {
+    if (!conforms(model, inputs)) {
+      checkSpecs(model, inputs);
+    }
+    if (artifact != null && !artifact.boundaryDtypes().isEmpty()) {
+      for (TensorSpec spec : model.inputs()) {
+        DType to = artifact.boundaryDtypes().get(spec.name());
+        if (to != null && to != spec.dtype()) {
+          BoundaryCast.checkFits(spec.name(), inputs.get(spec.name()), to);
+        }
+      }
+    }
+  }
+
+  /**
+   * Whether {@code inputs} pass every check but the boundary casts' fit: the per-call path, which
+   * allocates nothing. False means {@link #checkSpecs} finds the first failure in the contract's
+   * order and throws it.
+   */
+  static boolean conforms(Manifest.ModelEntry model, Map<String, Tensor> inputs) {
+    List<TensorSpec> specs = model.inputs();
+    if (inputs.size() != specs.size()) {
+      return false;
+    }
+    for (int s = 0; s < specs.size(); s++) {
+      TensorSpec spec = specs.get(s);
+      for (int before = 0; before < s; before++) {
+        if (specs.get(before).name().equals(spec.name())) {
+          return false; // a name twice in the specs: the same size would not mean the same names
+        }
+      }
+      Tensor t = inputs.get(spec.name());
+      if (t == null || t.dtype() != spec.dtype() || t.rank() != spec.rank()) {
+        return false;
+      }
+      List<TensorSpec.Dim> shape = spec.shape();
+      for (int i = 0; i < shape.size(); i++) {
+        TensorSpec.Dim d = shape.get(i);
+        long size = t.dim(i);
+        if (d.dynamic()
+            ? !model.range(d.name()).contains(size) || size != firstSize(specs, inputs, d.name())
+            : size != d.size()) {
+          return false;
+        }
+      }
+    }
+    return true;
+  }
+
+  /** The size of the first dim named {@code dim} in the inputs, in spec order. */
+  private static long firstSize(List<TensorSpec> specs, Map<String, Tensor> inputs, String dim) {
+    for (TensorSpec spec : specs) {
+      for (int i = 0; i < spec.rank(); i++) {
+        if (dim.equals(spec.shape().get(i).name())) {
+          return inputs.get(spec.name()).dim(i);
+        }
+      }
+    }
+    throw new IllegalStateException("no dim " + dim);
+  }
+
+  /** Every check but the boundary casts', in the contract's order: throws the first failure. */
+  private static void checkSpecs(Manifest.ModelEntry model, Map<String, Tensor> inputs) {
     List<String> names = model.inputNames();
     for (String given : inputs.keySet()) {
       if (!names.contains(given)) {
@@ -95,14 +157,6 @@ public final class InputCheck {
                   + seenIn.get(d.name())
                   + " has "
                   + before);
-        }
-      }
-    }
-    if (artifact != null) {
-      for (TensorSpec spec : model.inputs()) {
-        DType to = artifact.boundaryDtypes().get(spec.name());
-        if (to != null && to != spec.dtype()) {
-          BoundaryCast.checkFits(spec.name(), inputs.get(spec.name()), to);
         }
       }
     }

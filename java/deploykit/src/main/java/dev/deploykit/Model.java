@@ -54,6 +54,11 @@ public final class Model implements AutoCloseable {
 
   private final List<Output<?>> outputTensors;
   private final List<TensorPool> pools;
+
+  /** The inputs' names and the outputs' dtypes at the runtime boundary, in the model's order. */
+  private final String[] inputNames;
+
+  private final DType[] outputRuntimeDtypes;
   private final Map<String, Double> loadPhases;
 
   /** Read-held by every call, write-held by {@link #close}, which so waits for them. */
@@ -93,6 +98,11 @@ public final class Model implements AutoCloseable {
                             signature.getOutputs().get(artifact.outputKeys().get(s.name())).name))
             .toList();
     this.pools = entry.inputs().stream().map(s -> new TensorPool()).toList();
+    this.inputNames = entry.inputNames().toArray(String[]::new);
+    this.outputRuntimeDtypes =
+        entry.outputs().stream()
+            .map(s -> artifact.boundaryDtypes().getOrDefault(s.name(), s.dtype()))
+            .toArray(DType[]::new);
   }
 
   public static Model load(Path manifestPath, String modelId) {
@@ -253,21 +263,22 @@ public final class Model implements AutoCloseable {
     Map<String, Tensor> fed = InputCheck.toBoundary(entry, artifact, inputs);
     long stamp = readLock();
     try {
-      List<TType> taken = new ArrayList<>(inputTensors.size());
+      TType[] taken = new TType[inputTensors.size()];
       try {
         Session.Runner runner = session.runner();
-        for (int i = 0; i < inputTensors.size(); i++) {
-          TType t = pools.get(i).take(fed.get(entry.inputs().get(i).name()));
-          taken.add(t);
-          runner.feed(inputTensors.get(i), t);
+        for (int i = 0; i < taken.length; i++) {
+          taken[i] = pools.get(i).take(fed.get(inputNames[i]));
+          runner.feed(inputTensors.get(i), taken[i]);
         }
-        outputTensors.forEach(runner::fetch);
+        for (int i = 0; i < outputTensors.size(); i++) {
+          runner.fetch(outputTensors.get(i));
+        }
         try (Result result = runner.run()) {
           return outputs(result);
         }
       } finally {
-        for (int i = 0; i < taken.size(); i++) {
-          pools.get(i).giveBack(taken.get(i));
+        for (int i = 0; i < taken.length && taken[i] != null; i++) {
+          pools.get(i).giveBack(taken[i]);
         }
       }
     } finally {
@@ -301,7 +312,7 @@ public final class Model implements AutoCloseable {
     for (int i = 0; i < outputTensors.size(); i++) {
       TensorSpec spec = entry.outputs().get(i);
       Tensor y = TfTensors.fromTf(result.get(i));
-      DType runtime = artifact.boundaryDtypes().getOrDefault(spec.name(), spec.dtype());
+      DType runtime = outputRuntimeDtypes[i];
       if (y.dtype() != runtime || y.rank() != spec.rank()) {
         throw new IllegalStateException(
             "output "
@@ -364,7 +375,9 @@ public final class Model implements AutoCloseable {
       for (int i = 0; i < inputs.size(); i++) {
         runner.feed(inputs.get(i), tensors.get(i));
       }
-      outputs.forEach(runner::fetch);
+      for (int i = 0; i < outputs.size(); i++) {
+        runner.fetch(outputs.get(i));
+      }
       return runner;
     }
 

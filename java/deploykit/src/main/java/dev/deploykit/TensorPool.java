@@ -1,6 +1,7 @@
 package dev.deploykit;
 
 import java.util.concurrent.atomic.AtomicReferenceArray;
+import org.tensorflow.ndarray.Shape;
 import org.tensorflow.types.family.TType;
 
 /**
@@ -24,8 +25,7 @@ final class TensorPool implements AutoCloseable {
         if (spares.get(i) != null) {
           TType spare = spares.getAndSet(i, null);
           if (spare != null) {
-            if (type.isInstance(spare)
-                && java.util.Arrays.equals(spare.shape().asArray(), t.shape())) {
+            if (type.isInstance(spare) && sameShape(spare.shape(), t)) {
               TfTensors.write(spare, t);
               return spare;
             }
@@ -35,6 +35,19 @@ final class TensorPool implements AutoCloseable {
       }
     }
     return TfTensors.toTf(t);
+  }
+
+  /** Whether {@code shape} is {@code t}'s shape (compared in place: no array copies per call). */
+  private static boolean sameShape(Shape shape, Tensor t) {
+    if (shape.numDimensions() != t.rank()) {
+      return false;
+    }
+    for (int i = 0; i < t.rank(); i++) {
+      if (shape.get(i) != t.dim(i)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** Puts a taken tensor back into a free slot, or closes it. */

@@ -45,12 +45,15 @@ public final class TfTensors {
 
   /** The contract dtype of a TensorFlow dtype, or null when it has none. */
   public static DType fromDataType(DataType type) {
-    for (DType d : DType.values()) {
-      if (dataType(d) == type) {
-        return d;
-      }
-    }
-    return null;
+    return switch (type) {
+      case DT_FLOAT -> DType.FLOAT32;
+      case DT_HALF -> DType.FLOAT16;
+      case DT_INT32 -> DType.INT32;
+      case DT_INT64 -> DType.INT64;
+      case DT_UINT8 -> DType.UINT8;
+      case DT_BOOL -> DType.BOOL;
+      default -> null;
+    };
   }
 
   public static Shape shape(long[] dims) {

@@ -158,6 +158,8 @@ class ConformanceTest {
                       inputs.put(e.getKey(), Npy.read(DIR.resolve(e.getValue().getAsString())));
                     }
                     if (v.get("valid").getAsBoolean()) {
+                      // valid inputs take predict's allocation-free path
+                      assertTrue(InputCheck.conforms(model, inputs), "conforms");
                       InputCheck.check(model, artifact, inputs);
                       if (artifact
                           != null) { // the boundary casts themselves succeed and keep the values
@@ -180,6 +182,20 @@ class ConformanceTest {
                               () -> InputCheck.check(model, artifact, inputs));
                       assertEquals(v.get("exit").getAsInt(), e.exitCode(), e.getMessage());
                       assertTrue(e.getMessage().startsWith("input "), e.getMessage());
+                      // the fast path passes only what fails the one check it leaves out: a
+                      // boundary cast that does not fit
+                      assertTrue(
+                          !InputCheck.conforms(model, inputs)
+                              || (artifact != null
+                                  && artifact.boundaryDtypes().entrySet().stream()
+                                      .anyMatch(
+                                          b ->
+                                              model.inputs().stream()
+                                                  .anyMatch(
+                                                      sp ->
+                                                          sp.name().equals(b.getKey())
+                                                              && sp.dtype() != b.getValue()))),
+                          "conforms let through " + e.getMessage());
                     }
                   });
             });
