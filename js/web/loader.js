@@ -39,10 +39,9 @@ export function initTf() {
     throw new LoadError('load', 'the TF.js wasm backend did not load (/vendor/tf-backend-wasm.es2017.min.js)');
   // The wasm binaries come from the page's own server (the demo: node_modules via /vendor/), never
   // a CDN. A cross-origin isolated page (the demo server's COOP/COEP headers) has
-  // SharedArrayBuffer, so the backend loads its threaded SIMD build, one XNNPACK thread per
+  // SharedArrayBuffer, so the backend loads its threaded SIMD build, asking one XNNPACK thread per
   // logical core (its worker is a blob: URL made from the bundle, no extra file); elsewhere
-  // it runs single-threaded SIMD, as in Node. Threads split GEMM rows and columns, never a
-  // sum, so the numbers are the same either way.
+  // it runs single-threaded SIMD, as Node does (the page test checks parity threaded).
   tf.wasm.setWasmPaths(wasmPaths);
   if (globalThis.crossOriginIsolated === true) tf.wasm.setThreadsCount(wasmThreads());
   else tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
@@ -50,9 +49,24 @@ export function initTf() {
   initialised = true;
 }
 
-/** XNNPACK threads for the wasm backend: one per logical core the browser reports. */
+/**
+ * XNNPACK threads asked of the wasm backend: one per logical core the browser reports. TF.js
+ * 4.22 caps what it starts at hardwareConcurrency / 2 (1 to 8); wasmInfo says what it started.
+ */
 export function wasmThreads(cores = globalThis.navigator?.hardwareConcurrency) {
   return Number.isInteger(cores) && cores > 0 ? cores : 1;
+}
+
+/** `<binary>, N thread(s)` of the started wasm backend (the flags are known once it runs). */
+function wasmRunning() {
+  try {
+    const simd = tf.env().get('WASM_HAS_SIMD_SUPPORT');
+    const threads = tf.env().get('WASM_HAS_MULTITHREAD_SUPPORT');
+    const flavour = simd && threads ? '-threaded-simd' : simd ? '-simd' : '';
+    return `tfjs-backend-wasm${flavour}.wasm, ${tf.wasm.getThreadsCount()} thread(s)`;
+  } catch {
+    return 'not started';
+  }
 }
 
 /**
@@ -199,7 +213,9 @@ export class BrowserModel {
     return {
       run,
       dispose,
-      description: `tf.GraphModel.execute(prebuilt tensors) + await data() + dispose() on the ${this.backend} backend (in Chromium)`,
+      description: `tf.GraphModel.execute(prebuilt tensors) + await data() + dispose() on the ${this.backend} backend${
+        this.backend === 'wasm' ? ` (${wasmRunning()})` : ''
+      } (in Chromium)`,
     };
   }
 

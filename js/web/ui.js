@@ -5,8 +5,10 @@
 
 import { compareTensors, formatSci } from '../src/common/compare.js';
 import { runnableModels, toleranceFor } from '../src/common/manifest.js';
+import { Tensor } from '../src/common/tensor.js';
+import { chooseBackend, median } from './choose.js';
 import { startCompletion } from './complete.js';
-import { BACKENDS, fetchManifest, fetchNpy, loadModel, probeBackend } from './loader.js';
+import { BACKENDS, fetchManifest, fetchNpy, loadModel, probeBackend, useBackend, wasmInfo } from './loader.js';
 import { PAD_MODEL, startPad } from './pad.js';
 
 /** The page's element `id` (index.html has every one this module asks for). */
@@ -17,6 +19,9 @@ const $input = (id) => /** @type {HTMLInputElement} */ ($(id));
 const $select = (id) => /** @type {HTMLSelectElement} */ ($(id));
 const MANY = 16; // above this width the input is a seed/scale control plus a few sliders
 const SLIDERS_WHEN_MANY = 8;
+const TIMED_TRIALS = 5; // batch-1 predictions timed per backend when choosing the default
+// The backend the page starts on before it has chosen: wasm starts fastest (no shaders to compile).
+const FIRST_BACKEND = 'wasm';
 
 const state = {
   doc: null,
@@ -299,6 +304,106 @@ async function reload() {
   }
 }
 
+/** A golden set's files (name -> .npy path) fetched and parsed. */
+const fetchAll = async (files) =>
+  Object.fromEntries(await Promise.all(Object.entries(files).map(async ([k, rel]) => [k, await fetchNpy(rel)])));
+
+/** The first row of each input (batch 1, what the sliders send). */
+function firstRows(inputs) {
+  return Object.fromEntries(
+    Object.entries(inputs).map(([k, t]) => {
+      if (!t.shape.length || t.shape[0] <= 1) return [k, t];
+      return [k, new Tensor(t.dtype, [1, ...t.shape.slice(1)], t.data.subarray(0, t.size / t.shape[0]))];
+    }),
+  );
+}
+
+/**
+ * One backend's trial for the default: load `modelId` on it, run every golden set under the
+ * manifest's tolerance, then time TIMED_TRIALS batch-1 predictions after one warm-up.
+ * @returns {Promise<import('./choose.js').Candidate>}
+ */
+async function trialBackend(modelId, backend) {
+  let model = null;
+  try {
+    model = await loadModel(state.doc, modelId, backend);
+    const sets = model.model.golden || [];
+    if (sets.length === 0) return { backend, pass: false, ms: null, why: 'no golden set to check' };
+    let x1 = null;
+    for (const set of sets) {
+      const [x, want] = await Promise.all([fetchAll(set.inputs), fetchAll(set.expected)]);
+      x1 ??= firstRows(x);
+      const y = await model.predictTensors(x);
+      for (const [name, ref] of Object.entries(want)) {
+        const r = compareTensors(y[name], ref, toleranceFor(model.artifact, name));
+        if (!r.pass)
+          return { backend, pass: false, ms: null, why: `${set.name}/${name}: ${r.mismatches} of ${r.count}` };
+      }
+    }
+    await model.predictTensors(x1);
+    const times = [];
+    for (let i = 0; i < TIMED_TRIALS; i++) {
+      const start = performance.now();
+      await model.predictTensors(x1);
+      times.push(performance.now() - start);
+    }
+    return { backend, pass: true, ms: median(times) };
+  } catch (e) {
+    return { backend, pass: false, ms: null, why: String(e?.message ?? e).split('\n')[0] };
+  } finally {
+    model?.dispose();
+  }
+}
+
+/**
+ * Picks the page's default backend for the selected model among `available` (the fastest
+ * that passes parity, choose.js), shows the choice and why, and switches to it.
+ */
+async function chooseDefault(available) {
+  const box = $('backend-choice');
+  const modelId = $select('model').value;
+  const current = $select('backend').value;
+  box.dataset.state = 'running';
+  box.textContent = `Choosing the default backend: parity and timing of ${modelId} on ${available.join(', ')}…`;
+  // The trials switch TF.js's global backend: no reload may start meanwhile.
+  $select('backend').disabled = true;
+  $select('model').disabled = true;
+  const candidates = [];
+  try {
+    for (const b of available) candidates.push(await trialBackend(modelId, b));
+  } finally {
+    $select('backend').disabled = false;
+    $select('model').disabled = false;
+  }
+  const { backend, reason } = chooseBackend(candidates);
+  Object.assign(box.dataset, { model: modelId, chosen: backend ?? '', candidates: JSON.stringify(candidates) });
+  box.textContent = backend
+    ? `Default backend for ${modelId}: ${reason}.`
+    : `No default backend for ${modelId}: ${reason}.`;
+  box.dataset.state = 'done';
+  if (backend && backend !== current) {
+    $select('backend').value = backend;
+    await reload();
+  } else if (state.model) {
+    await useBackend(state.model.backend);
+  }
+}
+
+/** Shows how the wasm backend runs (its binary, threads, cross-origin isolation). */
+async function showWasmInfo() {
+  const box = $('wasm-info');
+  const info = await wasmInfo();
+  Object.assign(box.dataset, {
+    isolated: String(info.isolated),
+    binary: info.binary,
+    threads: String(info.threadsCount ?? ''),
+  });
+  const threads = info.threadsCount === null ? 'not started' : `${info.threadsCount} thread(s)`;
+  box.textContent = `wasm: ${info.binary}, ${threads}; ${
+    info.isolated ? 'cross-origin isolated' : 'not cross-origin isolated (threads off)'
+  }`;
+}
+
 async function runParity() {
   const model = state.model;
   const table = $('parity');
@@ -306,8 +411,6 @@ async function runParity() {
   body.replaceChildren();
   if (!model) return showError('Load a model first.');
   table.dataset.state = 'running';
-  const fetchAll = async (files) =>
-    Object.fromEntries(await Promise.all(Object.entries(files).map(async ([k, rel]) => [k, await fetchNpy(rel)])));
   try {
     for (const set of model.model.golden || []) {
       const [x, want] = await Promise.all([fetchAll(set.inputs), fetchAll(set.expected)]);
@@ -367,7 +470,7 @@ export async function startUi() {
   const wantModel = params.get('model');
   if (wantModel) $select('model').value = wantModel;
   const wantBackend = params.get('backend');
-  $select('backend').value = wantBackend && BACKENDS.includes(wantBackend) ? wantBackend : 'webgl';
+  $select('backend').value = wantBackend && BACKENDS.includes(wantBackend) ? wantBackend : FIRST_BACKEND;
   $('model').addEventListener('change', reload);
   $('backend').addEventListener('change', reload);
   $('parity-run').addEventListener('click', runParity);
@@ -384,11 +487,6 @@ export async function startUi() {
     return;
   }
   await reload();
-  // Without a GPU context webgl cannot start: fall back to wasm unless webgl was asked for.
-  if (!state.model && !wantBackend && $('status').dataset.state === 'error' && !(await probeBackend('webgl'))) {
-    $select('backend').value = 'wasm';
-    await reload();
-  }
   // Probe the other backends only now, so the first prediction does not wait for them.
   const available = [];
   for (const b of BACKENDS) {
@@ -397,6 +495,14 @@ export async function startUi() {
     const opt = [...$select('backend').options].find((o) => o.value === b);
     opt.disabled = !ok;
     opt.textContent = ok ? b : `${b} (unavailable)`;
+  }
+  await showWasmInfo();
+  // A backend asked for in the URL is kept; otherwise the page picks its default now.
+  if (wantBackend) {
+    $('backend-choice').textContent = `Backend ${wantBackend}: asked for in the URL.`;
+    $('backend-choice').dataset.state = 'skipped';
+  } else {
+    await chooseDefault(available);
   }
   $('backend').dataset.available = JSON.stringify(available);
 }

@@ -24,7 +24,8 @@ export function latencySummary(micros) {
  * Per-call microseconds of `a` and `b` (each may be async), `n` calls each, after `warmup`
  * untimed calls of each (alternating). The timed calls run in `blocks` = min(rounds, n) blocks,
  * a then b, then b then a, ..., so that machine noise hits both alike: block k holds
- * floor(n / blocks) calls of each, plus one for the first n % blocks blocks (`blockBounds`).
+ * floor(n / blocks) calls of each, one more for each of the first n % blocks blocks
+ * (`blockBounds`).
  * A null `b` is skipped (its list stays empty).
  * @returns {Promise<{a: number[], b: number[], blocks: number}>}
  */
@@ -59,16 +60,16 @@ export async function interleave(a, b, n, warmup = 0, rounds = 10) {
 
 /**
  * Where `interleave`'s blocks start in its lists of `n` calls: min(rounds, n) + 1 offsets from
- * 0 to n, block k being [bounds[k], bounds[k + 1]). Each block has floor(n / blocks) calls and
- * the first n % blocks blocks one more.
+ * 0 to n, block k being [bounds[k], bounds[k + 1]). Each block has floor(n / blocks) calls, one
+ * more for each of the first n % blocks blocks (the contract's `samples_us` blocks, as every
+ * client and bench split them).
  * @param {number} n
  * @param {number} [rounds]
  * @returns {number[]}
  */
 export function blockBounds(n, rounds = 10) {
   const blocks = Math.max(1, Math.min(rounds, n));
-  const bounds = [0];
-  for (let k = 0; k < blocks; k++) bounds.push(bounds[k] + Math.floor(n / blocks) + (k < n % blocks ? 1 : 0));
-  return bounds;
+  const size = Math.floor(n / blocks);
+  const extra = n % blocks;
+  return Array.from({ length: blocks + 1 }, (_, k) => k * size + Math.min(k, extra));
 }
-

@@ -41,7 +41,8 @@ const TYPES = {
 const HEADERS = {
   'cache-control': 'no-store',
   'x-content-type-options': 'nosniff',
-  // Cross-origin isolation gives the page a 5 µs performance.now() (100 µs otherwise), which
+  // Cross-origin isolation gives the page SharedArrayBuffer, so the wasm backend runs its
+  // threaded SIMD build (web/loader.js), and a 5 µs performance.now() (100 µs otherwise), which
   // the per-prediction timings need; it also forbids loading anything from other origins.
   'cross-origin-opener-policy': 'same-origin',
   'cross-origin-embedder-policy': 'require-corp',

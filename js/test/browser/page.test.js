@@ -85,7 +85,8 @@ describe('demo page in headless Chromium', { timeout: 240_000 }, () => {
     available = JSON.parse(await page.locator('#backend').getAttribute('data-available'));
     const first = await page.locator('#first-ms').getAttribute('data-ms');
     process.stderr.write(
-      `# chromium backends: ${available.join(', ')}; first prediction ${Number(first).toFixed(0)} ms after navigation start (${Date.now() - start} ms wall incl. goto)\n`,
+      `# chromium backends: ${available.join(', ')}; first prediction ${Number(first).toFixed(0)} ms after navigation start (${Date.now() - start} ms wall incl. goto)\n` +
+        `# ${await page.locator('#wasm-info').innerText()}\n# ${await page.locator('#backend-choice').innerText()}\n`,
     );
   });
 
@@ -98,6 +99,90 @@ describe('demo page in headless Chromium', { timeout: 240_000 }, () => {
 
   it('offers wasm and cpu (webgl where the browser has a GL context)', () => {
     assert.ok(available.includes('wasm') && available.includes('cpu'), `available: ${available}`);
+  });
+
+  it('is cross-origin isolated and runs the threaded SIMD wasm build, a thread per core', async () => {
+    const { isolated, cores } = await page.evaluate(() => ({
+      isolated: globalThis.crossOriginIsolated,
+      cores: navigator.hardwareConcurrency,
+    }));
+    assert.equal(isolated, true);
+    const info = page.locator('#wasm-info');
+    assert.equal(await info.getAttribute('data-isolated'), 'true');
+    assert.equal(await info.getAttribute('data-binary'), 'tfjs-backend-wasm-threaded-simd.wasm');
+    // The page asks for one thread per logical core; TF.js 4.22's wasm backend caps the pool at
+    // hardwareConcurrency / 2 (it assumes two hardware threads per core), at least 1, at most 8
+    // (tfjs-backend-wasm/src/cc/backend.cc, init_with_threads_count).
+    assert.equal(Number(await info.getAttribute('data-threads')), Math.min(8, Math.max(1, Math.floor(cores / 2))));
+    assert.ok(
+      requests.some((url) => url.endsWith('/vendor/tfjs-backend-wasm-threaded-simd.wasm')),
+      'the threaded SIMD binary came from /vendor/',
+    );
+  });
+
+  it('the default backend is the fastest that passed parity, and passes the parity panel', async () => {
+    const box = page.locator('#backend-choice');
+    assert.equal(await box.getAttribute('data-state'), 'done', await box.innerText());
+    const chosen = await box.getAttribute('data-chosen');
+    const modelId = await box.getAttribute('data-model');
+    const candidates = JSON.parse(await box.getAttribute('data-candidates'));
+    assert.deepEqual(
+      candidates.map((c) => c.backend),
+      available,
+      'every available backend was tried',
+    );
+    const winner = candidates.find((c) => c.backend === chosen);
+    assert.ok(winner?.pass, `${chosen} passed parity: ${JSON.stringify(candidates)}`);
+    for (const c of candidates.filter((c) => c.pass))
+      assert.ok(winner.ms <= c.ms, `${chosen} is not slower than ${c.backend}`);
+    assert.equal(await page.locator('#backend').inputValue(), chosen);
+    assert.match(
+      await box.innerText(),
+      new RegExp(`^Default backend for ${modelId}: ${chosen}: fastest that passed parity`),
+    );
+    await page.waitForFunction(
+      ([want]) => document.getElementById('status').textContent === want,
+      [`${modelId} on ${chosen}: ready`],
+      { timeout: 60_000 },
+    );
+    await page.click('#parity-run');
+    await page.waitForFunction(
+      () => ['done', 'error'].includes(document.getElementById('parity').dataset.state),
+      null,
+      {
+        timeout: 60_000,
+      },
+    );
+    const rows = await page.locator('#parity tbody tr').evaluateAll((trs) => trs.map((tr) => ({ ...tr.dataset })));
+    assert.ok(rows.length > 0);
+    for (const r of rows) assert.deepEqual([r.backend, r.pass], [chosen, 'true'], `${r.set}: max abs ${r.maxAbs}`);
+  });
+
+  it('works without cross-origin isolation: single-threaded SIMD wasm', async () => {
+    const plain = await browser.context.newPage();
+    plain.on('pageerror', (e) => pageErrors.push(e.message));
+    // The same server with its isolation headers taken off.
+    await plain.route('**/*', async (route) => {
+      const response = await route.fetch();
+      const headers = { ...response.headers() };
+      delete headers['cross-origin-opener-policy'];
+      delete headers['cross-origin-embedder-policy'];
+      await route.fulfill({ response, headers });
+    });
+    try {
+      await plain.goto(`${server.url}app/?model=mlp_keras&backend=wasm`);
+      await plain.waitForFunction(() => document.getElementById('wasm-info')?.dataset.binary, null, {
+        timeout: 60_000,
+      });
+      assert.equal(await plain.evaluate(() => globalThis.crossOriginIsolated), false);
+      const info = plain.locator('#wasm-info');
+      assert.equal(await info.getAttribute('data-isolated'), 'false');
+      assert.equal(await info.getAttribute('data-binary'), 'tfjs-backend-wasm-simd.wasm');
+      assert.equal(await info.getAttribute('data-threads'), '1');
+      assert.equal(await plain.locator('#status').innerText(), 'mlp_keras on wasm: ready');
+    } finally {
+      await plain.close();
+    }
   });
 
   it('raw webgl Relu turns -Inf into NaN (why loader.js rewrites Relu on webgl)', async (t) => {

@@ -162,6 +162,8 @@ describe('deploykit-browser CLI', { concurrency: 2, timeout: 240_000 }, () => {
         assert.ok(p50 <= p90 && p90 <= p99, `${l.id} ${key}: ${JSON.stringify(t[key])}`);
       }
       assert.match(t.direct, /execute.*wasm.*Chromium/);
+      // The runner page is cross-origin isolated: the threaded SIMD build ran.
+      assert.match(t.direct, /wasm backend \(tfjs-backend-wasm-threaded-simd\.wasm, \d+ thread\(s\)\)/);
       assert.equal(t.samples_us.latency.length, jobs[i].repeat, l.id);
       assert.equal(t.samples_us.direct.length, jobs[i].repeat, l.id);
       assert.equal(t.samples_us.blocks, Math.min(10, jobs[i].repeat), l.id);

@@ -54,6 +54,7 @@ describe('demo server', () => {
     ['/src/common/npy.js', /readNpy/],
     ['/vendor/tf.es2017.min.js', /./],
     ['/vendor/tfjs-backend-wasm-simd.wasm', /./],
+    ['/vendor/tfjs-backend-wasm-threaded-simd.wasm', /./],
     ['/models/manifest.json', /schema_version/],
     ['/models/m/a.bin', /weights/],
   ];
@@ -62,9 +63,20 @@ describe('demo server', () => {
       const r = await get(server.port, p);
       assert.equal(r.status, 200);
       assert.match(r.body, body);
+      // Cross-origin isolation (the wasm backend's threads need SharedArrayBuffer).
+      assert.equal(r.headers['cross-origin-opener-policy'], 'same-origin');
       assert.equal(r.headers['cross-origin-embedder-policy'], 'require-corp');
+      assert.equal(r.headers['cross-origin-resource-policy'], 'same-origin');
     });
   }
+
+  it('sends the isolation headers on errors and redirects too', async () => {
+    for (const p of ['/', '/nowhere']) {
+      const r = await get(server.port, p);
+      assert.equal(r.headers['cross-origin-opener-policy'], 'same-origin', p);
+      assert.equal(r.headers['cross-origin-embedder-policy'], 'require-corp', p);
+    }
+  });
 
   const refused = [
     '/models/../package.json',

@@ -173,7 +173,10 @@ describe('deploykit-node CLI', { concurrency: 4 }, () => {
       ['direct', direct, doc.direct_latency_us],
     ]) {
       assert.equal(list.length, 5, name);
-      assert.ok(list.every((v) => typeof v === 'number' && v > 0), `${name}: ${list}`);
+      assert.ok(
+        list.every((v) => typeof v === 'number' && v > 0),
+        `${name}: ${list}`,
+      );
       const sorted = [...list].sort((x, y) => x - y);
       assert.equal(summary.p50, sorted[2], `${name}: p50 is the samples' median`);
     }

@@ -90,7 +90,7 @@ describe('interleave (the --timing loops)', () => {
       2,
       2,
     );
-    assert.equal(order, 'abab' + 'aaabbb' + 'bbaa');
+    assert.equal(order, 'abab' + 'aaabbb' + 'bbaa', 'blocks of 5 / 2, the first with the remainder');
     assert.equal(t.a.length, 5);
     assert.equal(t.b.length, 5);
     assert.equal(t.blocks, 2);
@@ -124,7 +124,7 @@ describe('interleave (the --timing loops)', () => {
     assert.equal((await interleave(() => {}, null, 0)).blocks, 0, 'no timed call, no block');
   });
 
-  it('splits n calls into min(rounds, n) blocks, the first n % blocks one call longer', async () => {
+  it('splits n calls into min(rounds, n) blocks of n / blocks, the first ones one more', async () => {
     const { blockBounds, interleave } = await import('../../src/common/timing.js');
     assert.deepEqual(blockBounds(23, 10), [0, 3, 6, 9, 11, 13, 15, 17, 19, 21, 23]);
     assert.deepEqual(blockBounds(20, 10), [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20]);
