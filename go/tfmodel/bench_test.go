@@ -34,12 +34,12 @@ func benchInput(b *testing.B, id string, rows int64) map[string]*tensor.Tensor {
 
 // bareRun is a bare Session.Run on input tensors built once, outputs left as tensors.
 func bareRun(b *testing.B, m *Model, inputs map[string]*tensor.Tensor) func() {
-	feeds, err := m.feeds(inputs)
-	if err != nil {
+	c := m.newCall()
+	if err := m.feeds(inputs, c); err != nil {
 		b.Fatal(err)
 	}
 	return func() {
-		if _, err := m.sm.Session.Run(feeds, m.fetches, nil); err != nil {
+		if _, err := m.sm.Session.Run(c.feeds, m.fetches, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

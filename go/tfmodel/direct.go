@@ -28,11 +28,12 @@ type Direct struct {
 // Direct prepares the bare call for inputs (same checks as Predict). It runs the model
 // once to size the output buffers.
 func (m *Model) Direct(inputs map[string]*tensor.Tensor) (*Direct, error) {
-	feeds, res, err := m.run(inputs)
+	c := m.newCall() // Direct's own for good: its tensors are filled once
+	res, err := m.run(inputs, c)
 	if err != nil {
 		return nil, err
 	}
-	d := &Direct{session: m.sm.Session, feeds: feeds, fetches: m.fetches, outs: make([]bytesWriter, len(m.fetches))}
+	d := &Direct{session: m.sm.Session, feeds: c.feeds, fetches: m.fetches, outs: make([]bytesWriter, len(m.fetches))}
 	for i, y := range res {
 		d.outs[i].buf = make([]byte, tensor.NumElements(y.Shape())*int64(m.outputs[i].boundary.Size()))
 	}

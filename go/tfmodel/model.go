@@ -7,7 +7,6 @@
 package tfmodel
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -101,9 +100,9 @@ type Model struct {
 	inputs  []port
 	outputs []port
 	fetches []tf.Output
-	// feedMaps recycles Predict's feed maps: graft's Run takes a map, and a fresh one per
-	// call is garbage on the hot path.
-	feedMaps sync.Pool
+	// calls recycles Predict's per-call state (*call: the feed map and the input tensors),
+	// so that a call of a shape seen before allocates neither.
+	calls sync.Pool
 }
 
 // LoadManifest loads model modelID from an already read manifest.
@@ -250,59 +249,56 @@ var (
 func (m *Model) Inputs() []manifest.TensorSpec  { return m.Spec.Inputs }
 func (m *Model) Outputs() []manifest.TensorSpec { return m.Spec.Outputs }
 
-// feeds checks inputs against the model's specs and builds the session's feed map: one
-// TensorFlow tensor per input, cast to its boundary dtype.
-func (m *Model) feeds(inputs map[string]*tensor.Tensor) (map[tf.Output]*tf.Tensor, error) {
+// feeds checks inputs against the model's specs and fills c's feed map: one TensorFlow
+// tensor per input, cast to its boundary dtype.
+func (m *Model) feeds(inputs map[string]*tensor.Tensor, c *call) error {
 	if err := m.Spec.Check(inputs, &m.Artifact); err != nil {
-		return nil, classify(ErrInput, err)
+		return classify(ErrInput, err)
 	}
-	feeds, _ := m.feedMaps.Get().(map[tf.Output]*tf.Tensor)
-	if feeds == nil {
-		feeds = make(map[tf.Output]*tf.Tensor, len(m.inputs))
-	}
-	for _, p := range m.inputs {
+	for i, p := range m.inputs {
 		t, err := tensor.Cast(inputs[p.name], p.boundary)
 		if err != nil { // Check has proven every cast fits
-			return nil, classify(ErrInput, fmt.Errorf("input %s: %v", p.name, err))
+			return classify(ErrInput, fmt.Errorf("input %s: %v", p.name, err))
 		}
-		x, err := tf.ReadTensor(tfDTypes[p.boundary], t.Shape, bytes.NewReader(t.Data))
+		x, err := c.inputs[i].fill(tfDTypes[p.boundary], t)
 		if err != nil {
-			return nil, classify(ErrInput, fmt.Errorf("input %s: %v", p.name, err))
+			return classify(ErrInput, fmt.Errorf("input %s: %v", p.name, err))
 		}
-		feeds[p.out] = x
+		c.feeds[p.out] = x
 	}
-	return feeds, nil
+	return nil
 }
 
-// run checks inputs, builds their feeds and runs the session on them under the read lock
+// run checks inputs, fills c's feeds and runs the session on them under the read lock
 // (ErrClosed after Close): what Predict and Direct share. The results are Go-owned tensors,
-// valid after the lock is released. It returns the feeds it built, once built, for the
-// caller to keep or recycle.
-func (m *Model) run(inputs map[string]*tensor.Tensor) (map[tf.Output]*tf.Tensor, []*tf.Tensor, error) {
-	feeds, err := m.feeds(inputs)
-	if err != nil {
-		return nil, nil, err
+// valid after the lock is released; they may share memory with c's input tensors (an output
+// that is an input), so c is refilled only once they have been read.
+func (m *Model) run(inputs map[string]*tensor.Tensor, c *call) ([]*tf.Tensor, error) {
+	if err := m.feeds(inputs, c); err != nil {
+		return nil, err
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	if m.closed {
-		return feeds, nil, ErrClosed
+		return nil, ErrClosed
 	}
-	res, err := m.sm.Session.Run(feeds, m.fetches, nil)
+	res, err := m.sm.Session.Run(c.feeds, m.fetches, nil)
 	if err != nil {
-		return feeds, nil, classify(ErrLoad, fmt.Errorf("running %q: %v", m.ID, firstLine(err.Error())))
+		return nil, classify(ErrLoad, fmt.Errorf("running %q: %v", m.ID, firstLine(err.Error())))
 	}
-	return feeds, res, nil
+	return res, nil
 }
 
 // Predict runs the model on named inputs (every model input exactly once, each matching
 // its spec) and returns every output by name, in the spec's dtype. NaN and Inf are data.
 func (m *Model) Predict(inputs map[string]*tensor.Tensor) (map[string]*tensor.Tensor, error) {
-	feeds, res, err := m.run(inputs)
-	if feeds != nil {
-		clear(feeds)
-		m.feedMaps.Put(feeds)
+	c, _ := m.calls.Get().(*call)
+	if c == nil {
+		c = m.newCall()
 	}
+	// Back to the pool once the outputs are copied out: they may alias c's input tensors.
+	defer m.calls.Put(c)
+	res, err := m.run(inputs, c)
 	if err != nil {
 		return nil, err
 	}
@@ -332,12 +328,15 @@ func (m *Model) output(p port, y *tf.Tensor) (*tensor.Tensor, error) {
 			return nil, fmt.Errorf("model %q output %s has shape %v, dim %d should be %d", m.ID, p.name, shape, i, d.Size)
 		}
 	}
-	var buf bytes.Buffer
-	buf.Grow(int(tensor.NumElements(shape)) * p.boundary.Size())
-	if _, err := y.WriteContentsTo(&buf); err != nil {
-		return nil, err
+	// Straight into the returned tensor's own buffer, sized from the shape.
+	w := bytesWriter{buf: make([]byte, tensor.NumElements(shape)*int64(p.boundary.Size()))}
+	if _, err := y.WriteContentsTo(&w); err != nil {
+		return nil, fmt.Errorf("model %q output %s: %v", m.ID, p.name, err)
 	}
-	t, err := tensor.FromBytes(p.boundary, shape, buf.Bytes())
+	if w.n != len(w.buf) {
+		return nil, fmt.Errorf("model %q output %s has %d bytes, shape %v needs %d", m.ID, p.name, w.n, shape, len(w.buf))
+	}
+	t, err := tensor.FromBytes(p.boundary, shape, w.buf)
 	if err != nil {
 		return nil, fmt.Errorf("model %q output %s: %v", m.ID, p.name, err)
 	}

@@ -144,6 +144,7 @@ func TestJobsTimed(t *testing.T) {
 		LatencyUS map[string]float64 `json:"latency_us"`
 		DirectUS  map[string]float64 `json:"direct_latency_us"`
 		Direct    string             `json:"direct"`
+		SamplesUS *samplesUS         `json:"samples_us"`
 	}
 	reports := map[string]*report{}
 	for i, line := range got {
@@ -178,6 +179,7 @@ func TestJobsTimed(t *testing.T) {
 			rep.Repeat != want.repeat || rep.Warmup != want.warmup || rep.Direct == "" || strings.Contains(rep.Direct, "\n") {
 			t.Errorf("%s: timing %+v, want batch %d repeat %d warmup %d", id, rep, want.batch, want.repeat, want.warmup)
 		}
+		checkSamples(t, rep.SamplesUS, want.repeat, min(want.repeat, 10), rep.LatencyUS["p50"], rep.DirectUS["p50"])
 		for what, lat := range map[string]map[string]float64{"latency_us": rep.LatencyUS, "direct_latency_us": rep.DirectUS} {
 			if len(lat) != 4 || !(lat["p50"] > 0) || lat["p50"] > lat["p90"] || lat["p90"] > lat["p99"] || !(lat["mean"] > 0) || math.IsInf(lat["p99"], 0) {
 				t.Errorf("%s: %s %v, want p50 <= p90 <= p99, all positive", id, what, lat)

@@ -150,9 +150,17 @@ func TestRuns(t *testing.T) {
 				LatencyUS map[string]float64 `json:"latency_us"`
 				DirectUS  map[string]float64 `json:"direct_latency_us"`
 				Direct    *string            `json:"direct"`
+				SamplesUS *samplesUS         `json:"samples_us"`
 			}
 			if err := json.Unmarshal(raw, &doc); err != nil {
 				t.Fatal(err)
+			}
+			if repeat == "0" { // no timed calls: the statistics come from the first call alone
+				if doc.SamplesUS != nil {
+					t.Errorf("samples_us with --repeat 0 in %s", raw)
+				}
+			} else {
+				checkSamples(t, doc.SamplesUS, 25, 10, doc.LatencyUS["p50"], doc.DirectUS["p50"])
 			}
 			if doc.Batch != 1 || len(doc.LatencyUS) != 4 || len(doc.DirectUS) != 4 {
 				t.Errorf("timing %s", raw)
@@ -170,4 +178,49 @@ func TestRuns(t *testing.T) {
 			}
 		})
 	}
+}
+
+// samplesUS is a timing report's "samples_us".
+type samplesUS struct {
+	Latency []float64 `json:"latency"`
+	Direct  []float64 `json:"direct"`
+	Blocks  int       `json:"blocks"`
+}
+
+// checkSamples checks a report's samples_us: repeat positive samples per list, the block
+// count, and the written p50s equal to the samples' medians.
+func checkSamples(t *testing.T, s *samplesUS, repeat, blocks int, p50, directP50 float64) {
+	t.Helper()
+	if s == nil {
+		t.Errorf("no samples_us, want %d samples per list", repeat)
+		return
+	}
+	if len(s.Latency) != repeat || len(s.Direct) != repeat || s.Blocks != blocks {
+		t.Errorf("samples_us has %d latency and %d direct samples in %d blocks, want %d, %d in %d",
+			len(s.Latency), len(s.Direct), s.Blocks, repeat, repeat, blocks)
+	}
+	for _, v := range append(slices.Clone(s.Latency), s.Direct...) {
+		if !(v > 0) || math.IsInf(v, 0) {
+			t.Errorf("sample %v in %+v, want positive and finite", v, s)
+		}
+	}
+	if m := median(s.Latency); m != p50 {
+		t.Errorf("latency_us.p50 %v, the median of samples_us.latency is %v", p50, m)
+	}
+	if m := median(s.Direct); m != directP50 {
+		t.Errorf("direct_latency_us.p50 %v, the median of samples_us.direct is %v", directP50, m)
+	}
+}
+
+// median is numpy's median (the mean of the two middle values of an even count).
+func median(v []float64) float64 {
+	s := slices.Sorted(slices.Values(v))
+	n := len(s)
+	if n == 0 {
+		return math.NaN()
+	}
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
 }

@@ -1,12 +1,13 @@
 // Package timing measures the CLI's --repeat/--warmup runs and makes the timing report,
-// {"load_ms", "first_ms", "batch", "latency_us", "direct_latency_us", "direct"}: the
-// --timing file, and a timed --jobs job's "timing".
+// {"load_ms", "first_ms", "batch", "latency_us", "direct_latency_us", "direct", "samples_us"}:
+// the --timing file, and a timed --jobs job's "timing".
 package timing
 
 import (
 	"encoding/json"
 	"math"
 	"os"
+	"slices"
 	"sort"
 	"time"
 )
@@ -14,10 +15,25 @@ import (
 // rounds is how many alternating blocks the timed runs are split into.
 const rounds = 10
 
+// Blocks is how many interleaved blocks Measure splits repeat timed calls into: 10, or
+// repeat itself when smaller (at least 1).
+func Blocks(repeat int) int { return max(1, min(rounds, repeat)) }
+
+// BlockSize is how many of repeat timed calls block k holds: repeat/B, one more for each of
+// the first repeat%B blocks (B = Blocks(repeat)), the split every client uses (docs/contract.md).
+func BlockSize(repeat, k int) int {
+	n := Blocks(repeat)
+	if k < repeat%n {
+		return repeat/n + 1
+	}
+	return repeat / n
+}
+
 // Measure times client: warmup untimed calls, then repeat timed ones. With a direct call it
-// also times that the same way, the two loops interleaved in up to 10 blocks of
-// repeat/10 calls each, with the order flipped every round, so that load changes on a
-// shared machine hit both alike. Samples are in microseconds.
+// also times that the same way, the two loops interleaved in Blocks(repeat) blocks, block k
+// holding BlockSize(repeat, k) calls of each loop, with the order
+// flipped every block (client first in even blocks, direct first in odd ones), so that load
+// changes on a shared machine hit both alike. Samples are in microseconds, in call order.
 func Measure(client, direct func() error, warmup, repeat int) (lat, directLat []float64, err error) {
 	loops := []func() error{client}
 	if direct != nil {
@@ -34,9 +50,9 @@ func Measure(client, direct func() error, warmup, repeat int) (lat, directLat []
 	for i := range samples {
 		samples[i] = make([]float64, 0, repeat)
 	}
-	n := max(1, min(rounds, repeat))
+	n := Blocks(repeat)
 	for r := range n {
-		calls := repeat/n + btoi(r < repeat%n) // the remainder goes to the first rounds
+		calls := BlockSize(repeat, r)
 		for k := range loops {
 			i := k
 			if r%2 == 1 { // flip which loop goes first
@@ -64,13 +80,6 @@ func Measure(client, direct func() error, warmup, repeat int) (lat, directLat []
 	return samples[0], directLat, nil
 }
 
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
 
 // MS converts a duration to milliseconds.
@@ -87,11 +96,26 @@ type Report struct {
 	// The same inputs through the bare runtime call, timed interleaved with latency_us.
 	DirectLatencyUS map[string]float64 `json:"direct_latency_us"`
 	Direct          string             `json:"direct"`
+	// Every timed call's sample, for bench's bootstrap over the interleaved blocks; only when
+	// the bare call was timed alongside repeat >= 1 client calls.
+	SamplesUS *Samples `json:"samples_us,omitempty"`
 }
 
-// Fill sets the latency statistics from the samples. With no timed runs the first call is
-// the only sample.
+// Samples are a report's timed calls in microseconds, each list in call order with Repeat
+// entries; block k of Blocks holds BlockSize(Repeat, k) entries of each, in order.
+type Samples struct {
+	Latency []float64 `json:"latency"`
+	Direct  []float64 `json:"direct"`
+	Blocks  int       `json:"blocks"`
+}
+
+// Fill sets the latency statistics from Measure's samples (r.Repeat of each) and, when the
+// bare call was timed, keeps the samples themselves in call order. With no timed runs the
+// first call is the only sample.
 func (r *Report) Fill(lat, directLat []float64) {
+	if r.Repeat > 0 && len(lat) == r.Repeat && len(directLat) == r.Repeat {
+		r.SamplesUS = &Samples{Latency: slices.Clone(lat), Direct: slices.Clone(directLat), Blocks: Blocks(r.Repeat)}
+	}
 	if len(lat) == 0 {
 		lat = []float64{r.FirstMS * 1e3}
 	}
