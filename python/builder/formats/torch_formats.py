@@ -116,6 +116,9 @@ def _export_noise_silenced() -> Iterator[None]:
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r".*LeafSpec.*is deprecated", category=FutureWarning)
+            # Two inputs sharing the dim `batch` give the ONNX exporter one constraint under two
+            # names; it keeps one and says so (the ONNX graph's dims are checked right after).
+            warnings.filterwarnings("ignore", message=r"# The axis name: .* will not be used", category=UserWarning)
             yield
     finally:
         onnx_logger.setLevel(level)
