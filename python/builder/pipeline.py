@@ -264,7 +264,7 @@ def _export_one(
                 raise ExportError(f"{model_id}/{fmt}: export failed: {type(e).__name__}: {e}") from e
             # A user's model meets converters' limits we cannot list in advance (an op without a
             # kernel, Python that does not trace): that format and those made from it are skipped.
-            reason = f"{'/'.join(via[1:]) or fmt} failed: {type(e).__name__}: {_first_line(e)}"
+            reason = f"{'/'.join(via[1:]) or fmt} failed: {formats.error_line(e)}"
             skipped[fmt] = {"format": fmt, "via": list(via), "reason": reason}
             reporter.skipped(model_id, fmt, reason)
             continue
@@ -303,11 +303,6 @@ def _export_one(
     formats.drop_scratch(scratch)
     skipped_list = list(skipped.values())
     return manifest.model_entry(trained, golden, artifacts, skipped_list)
-
-
-def _first_line(error: Exception, limit: int = 300) -> str:
-    text = str(error).strip()
-    return (text.splitlines()[0] if text else "")[:limit]
 
 
 def _prepare_user_model(user, cfg: ExportConfig, reporter: Reporter) -> Trained:

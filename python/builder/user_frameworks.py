@@ -55,11 +55,16 @@ def select(result: Any, keys: Sequence[str] | None):
     return tuple(result[k] for k in keys)
 
 
-def _spec_names(specs: Sequence[TensorSpec | str] | None) -> list[str] | None:
-    return None if specs is None else [s if isinstance(s, str) else s.name for s in specs]
+class _KeyedAdapter:
+    """An adapter whose model may return a dict: after the probe, `keys` are the outputs kept."""
+
+    keys: list[str] | None = None
+
+    def bind_outputs(self, outputs: Sequence[TensorSpec], keys: list[str] | None) -> None:
+        self.keys = keys
 
 
-class TorchAdapter:
+class TorchAdapter(_KeyedAdapter):
     def __init__(self, user: UserModel) -> None:
         import torch
 
@@ -74,7 +79,6 @@ class TorchAdapter:
         # Inputs named after forward's parameters are passed by keyword (a Hugging Face model's
         # input_ids, attention_mask); others by position, in the specs' order.
         self.keyword = bool(names) and all(n in params for n in names) and list(params)[: len(names)] != names
-        self.keys: list[str] | None = None
         self.torch = torch
 
     def _call(self, tensors: Sequence) -> Any:
@@ -87,9 +91,6 @@ class TorchAdapter:
         with torch.no_grad():
             result = self._call([torch.from_numpy(np.ascontiguousarray(arrays[s.name])) for s in self.inputs])
         return flatten(self.user.id, select(result, self.keys), lambda t: t.detach().cpu().numpy())
-
-    def bind_outputs(self, outputs: Sequence[TensorSpec], keys: list[str] | None) -> None:
-        self.keys = keys
 
     @property
     def module(self):
@@ -131,12 +132,11 @@ def boundary_module(adapter: TorchAdapter):
     return boundary
 
 
-class KerasAdapter:
+class KerasAdapter(_KeyedAdapter):
     def __init__(self, user: UserModel) -> None:
         self.user = user
         self.model = user.model
         self.inputs = tuple(user.inputs) if user.inputs is not None else self._read_inputs()
-        self.keys: list[str] | None = None
 
     def _read_inputs(self) -> tuple[TensorSpec, ...]:
         specs = []
@@ -156,9 +156,6 @@ class KerasAdapter:
         result = self.model(values[0] if len(values) == 1 else values, training=False)
         return flatten(self.user.id, select(result, self.keys), lambda t: np.asarray(t))
 
-    def bind_outputs(self, outputs: Sequence[TensorSpec], keys: list[str] | None) -> None:
-        self.keys = keys
-
     @property
     def module(self):
         return self.model
@@ -170,7 +167,7 @@ class KerasAdapter:
         return f"keras {type(self.model).__name__} {self.model.name}"
 
 
-class JaxAdapter:
+class JaxAdapter(_KeyedAdapter):
     def __init__(self, user: UserModel) -> None:
         import jax
 
@@ -180,7 +177,6 @@ class JaxAdapter:
         self.apply = (
             user.model.apply if hasattr(user.model, "apply") and not inspect.isfunction(user.model) else user.model
         )
-        self.keys: list[str] | None = None
 
     def _apply(self, params, *inputs):
         return select(self.apply(params, *inputs), self.keys)
@@ -191,9 +187,6 @@ class JaxAdapter:
         with self.jax.disable_jit():  # the reference is op by op; every export is compiled
             result = self._apply(self.user.params, *(jnp.asarray(arrays[s.name]) for s in self.inputs))
         return flatten(self.user.id, result, lambda t: np.asarray(t))
-
-    def bind_outputs(self, outputs: Sequence[TensorSpec], keys: list[str] | None) -> None:
-        self.keys = keys
 
     @property
     def module(self):

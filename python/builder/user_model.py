@@ -106,7 +106,7 @@ class UserModel:
         for name in self.causal:
             if name not in dims:
                 raise UserModelError(f"{self.id}: causal dim {name!r} is not a dim of its inputs ({', '.join(dims)})")
-        golden = check_golden(self, inputs) if self.golden is not None else None
+        golden, given_sizes = check_golden(self, inputs) if self.golden is not None else (None, None)
         outputs, keys = infer_outputs(self.id, adapter.run, inputs, dims, self.outputs, seed)
         adapter.bind_outputs(outputs, keys)
 
@@ -114,9 +114,7 @@ class UserModel:
             results = [a for _, a in adapter.run(arrays)]
             return {s.name: np.asarray(r, dtype=s.dtype) for r, s in zip(results, outputs, strict=True)}
 
-        sizes = {d: golden_dim_size(dims[d]) for d in dims if d != "batch"}
-        if golden is not None:
-            sizes = golden_sizes(inputs, golden)
+        sizes = given_sizes or {d: golden_dim_size(dims[d]) for d in dims if d != "batch"}
         return Trained(
             model_id=self.id,
             source=self.kind,
@@ -192,7 +190,8 @@ def golden_dim_size(dim: Dim) -> int:
     return max(min(size, DEFAULT_DIM_SIZE * 2), dim.min, 1)
 
 
-def check_golden(user: UserModel, inputs: Sequence[TensorSpec]) -> Arrays:
+def check_golden(user: UserModel, inputs: Sequence[TensorSpec]) -> tuple[Arrays, dict[str, int]]:
+    """The user's golden inputs, checked against the specs, and the size of every named dim in them."""
     golden = {k: np.asarray(v) for k, v in dict(user.golden).items()}
     names = [s.name for s in inputs]
     if sorted(golden) != sorted(names):
@@ -204,10 +203,10 @@ def check_golden(user: UserModel, inputs: Sequence[TensorSpec]) -> Arrays:
         if array.ndim != len(spec.shape) or array.shape[0] < 1:
             raise UserModelError(f"{user.id}: golden {spec.name} has shape {array.shape}, its spec {spec.shape}")
     try:
-        golden_sizes(inputs, golden)
+        sizes = golden_sizes(inputs, golden)
     except ValueError as e:
         raise UserModelError(f"{user.id}: golden: {e}") from e
-    return {s.name: np.ascontiguousarray(golden[s.name]) for s in inputs}
+    return {s.name: np.ascontiguousarray(golden[s.name]) for s in inputs}, sizes
 
 
 def golden_sizes(inputs: Sequence[TensorSpec], arrays: Arrays) -> dict[str, int]:

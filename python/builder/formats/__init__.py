@@ -158,6 +158,13 @@ class ExportContext:
         return path
 
 
+def error_line(error: Exception, limit: int = 300) -> str:
+    """`Type: first line of the message` (at most `limit` characters of it): a converter's
+    error as a skipped format's one-line reason."""
+    text = str(error).strip()
+    return f"{type(error).__name__}: {(text.splitlines()[0] if text else '')[:limit]}"
+
+
 def drop_scratch(scratch: dict) -> None:
     """Ends a model's scratch: removes its temporary folders, drops its converted modules."""
     for value in scratch.values():

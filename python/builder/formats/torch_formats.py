@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import torch
 
-from builder.formats import ExportContext, Exported, Unsupported, background, onnx_checks
+from builder.formats import ExportContext, Exported, Unsupported, background, error_line, onnx_checks
 from builder.formats.artifact_cache import ArtifactCache
 from builder.models.common import Trained
 
@@ -84,14 +84,9 @@ def export_torchscript_script(ctx: ExportContext) -> Exported:
                 raise
             # Python that TorchScript's compiler does not know (most third-party models): an op the
             # format cannot express, so only this format is skipped.
-            raise Unsupported(f"torch.jit.script cannot compile it: {first_line(e)}") from e
+            raise Unsupported(f"torch.jit.script cannot compile it: {error_line(e)}") from e
         torch.jit.save(scripted, str(path))
     return Exported("torchscript-script", path, {"method": "forward"})
-
-
-def first_line(error: Exception) -> str:
-    text = str(error).strip()
-    return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}"[:300]
 
 
 def export_torchscript_trace(ctx: ExportContext) -> Exported:
