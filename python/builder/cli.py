@@ -16,6 +16,7 @@ from builder import __version__, generate, quiet
 from builder.formats import FORMATS, artifact_cache
 from builder.models import MODEL_IDS
 from builder.models.common import TRAINERS, TrainConfig, headline
+from builder.serve import cli as serve_cli
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -190,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--clients", metavar="DIR", action=ClientsDirAction, help=clients_help)
     bench.add_argument("-v", "--verbose", action="store_true", help="show framework logs and tracebacks")
     generate.add_parser(sub)
+    serve_cli.add_parsers(sub)
     conformance = sub.add_parser(
         "conformance",
         help="write the language-neutral conformance fixtures (npy files, manifests, verdicts.json)",
@@ -502,6 +504,8 @@ COMMANDS = {
     "train": cmd_train,
     "verify": cmd_verify,
     "bench": cmd_bench,
+    "serve": serve_cli.cmd_serve,
+    "loadtest": serve_cli.cmd_loadtest,
 }
 
 

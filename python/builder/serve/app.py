@@ -1,0 +1,160 @@
+"""The HTTP front every engine answers through: routes of the Open Inference Protocol, one status
+code per kind of bad request (protocol.py), and the engine behind an `infer` coroutine.
+
+`Front.handle(method, path, body)` is plain async code with no web framework in it, so the same
+front runs under uvicorn (Triton engine: `asgi_app`) and inside a Ray Serve ingress deployment's
+`__call__` (Ray engine), and a test can call it directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+import numpy as np
+
+from builder.serve import protocol
+from builder.serve.protocol import ProtocolError
+from builder.serve.servables import Servable
+
+log = logging.getLogger("deploykit.serve")
+
+# infer(servable, parsed request, raw body) -> {output name: array}, or the response body itself
+# (bytes, already in the protocol's form, e.g. an engine's own answer passed through). Raise
+# ProtocolError for a request the runtime refuses (400), EngineUnavailable when no replica could
+# answer (503).
+Infer = Callable[[Servable, protocol.InferRequest, bytes], Awaitable[dict[str, np.ndarray] | bytes]]
+
+
+class EngineUnavailable(Exception):
+    """No replica answered (it died, or the engine is still starting): HTTP 503, one line."""
+
+
+class Front:
+    def __init__(
+        self,
+        servables: list[Servable],
+        infer: Infer,
+        ready: Callable[[], Awaitable[bool]] | None = None,
+        max_body_bytes: int = protocol.DEFAULT_MAX_BODY_BYTES,
+        timeout_s: float = 30.0,
+        server_version: str = "",
+    ):
+        self.models = {s.name: s for s in servables}
+        self.infer = infer
+        self.ready = ready
+        self.max_body_bytes = max_body_bytes
+        self.timeout_s = timeout_s
+        self.server_version = server_version
+
+    async def handle(self, method: str, path: str, body: bytes) -> tuple[int, bytes]:
+        """(status, JSON body) for one request; never raises."""
+        try:
+            return await self._route(method, path.rstrip("/"), body)
+        except ProtocolError as e:
+            return e.status, protocol.error_body(e.message)
+        except EngineUnavailable as e:
+            return 503, protocol.error_body(f"unavailable: {e}")
+        except TimeoutError:
+            return 503, protocol.error_body(f"no answer within {self.timeout_s:g} s; retry")
+        except Exception as e:  # a runtime failure on a valid request: the server's fault, one line
+            log.exception("infer failed")
+            return 500, protocol.error_body(f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+
+    async def _route(self, method: str, path: str, body: bytes) -> tuple[int, bytes]:
+        parts = path.strip("/").split("/")
+        if parts[:1] != ["v2"]:
+            raise ProtocolError(404, f"no route {path!r}: the protocol's routes start with /v2")
+        rest = parts[1:]
+        if rest in ([], ["health", "live"], ["health", "ready"]):
+            self._method(method, "GET")
+            if rest == []:
+                return 200, protocol.dumps({"name": "deploykit", "version": self.server_version, "extensions": []})
+            if rest[1] == "live":
+                return 200, protocol.dumps({"live": True})
+            ok = await self._is_ready()
+            return (200 if ok else 503), protocol.dumps({"ready": ok})
+        if len(rest) < 2 or rest[0] != "models":
+            raise ProtocolError(404, f"no route {path!r}")
+        s = self.models.get(rest[1])
+        if s is None:
+            raise ProtocolError(404, f"unknown model {rest[1]!r}; this server has {', '.join(self.models)}")
+        tail = rest[2:]
+        if tail[:1] == ["versions"]:
+            if len(tail) < 2 or tail[1] != protocol.VERSION:
+                raise ProtocolError(404, f"model {s.name!r} has only version {protocol.VERSION}")
+            tail = tail[2:]
+        if tail == []:
+            self._method(method, "GET")
+            return 200, protocol.dumps(protocol.metadata(s))
+        if tail == ["ready"]:
+            self._method(method, "GET")
+            ok = await self._is_ready()
+            return (200 if ok else 503), protocol.dumps({"name": s.name, "ready": ok})
+        if tail == ["infer"]:
+            self._method(method, "POST")
+            if len(body) > self.max_body_bytes:
+                raise ProtocolError(413, f"body of {len(body)} bytes is over the limit of {self.max_body_bytes}")
+            request = protocol.parse_infer(body, s)
+            outputs = await asyncio.wait_for(self.infer(s, request, body), self.timeout_s)
+            if isinstance(outputs, bytes):  # an engine that already holds the protocol's answer
+                return 200, outputs
+            return 200, protocol.dumps(protocol.infer_response(s, request, outputs))
+        raise ProtocolError(404, f"no route {path!r}")
+
+    @staticmethod
+    def _method(method: str, allowed: str) -> None:
+        if method != allowed:
+            raise ProtocolError(405, f"use {allowed} here, not {method}")
+
+    async def _is_ready(self) -> bool:
+        return True if self.ready is None else bool(await self.ready())
+
+
+def asgi_app(front: Front):
+    """A bare ASGI app (uvicorn) over `front`: refuses an oversized body from its Content-Length
+    before reading it, and stops reading a chunked one at the limit."""
+
+    async def app(scope, receive, send):
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        status, body = await _answer(front, scope, receive)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
+async def _answer(front: Front, scope, receive) -> tuple[int, bytes]:
+    limit = front.max_body_bytes
+    declared = dict(scope.get("headers") or []).get(b"content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return 413, protocol.error_body(f"body of {int(declared)} bytes is over the limit of {limit}")
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return 400, protocol.error_body("the client went away")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return 413, protocol.error_body(f"body is over the limit of {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return await front.handle(scope["method"], scope["path"], b"".join(chunks))
