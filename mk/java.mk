@@ -55,10 +55,12 @@ test-java: setup-java test-fixtures
 demo-java: setup-java
 	java/scripts/demo.sh "$(MODELS)/manifest.json" "$(PY)"
 
-# Latency, throughput and native memory of TF Java in-process (not a test). A fixed, pre-touched
-# heap keeps the Java heap's growth out of the RSS numbers. TF Python on the same SavedModels:
+# Latency, throughput and native memory of TF Java in-process (not a test), and its peer: ONNX
+# Runtime Java on the same models' onnx artifacts, interleaved (the bench's own lib/ holds it, never
+# the CLI's). A fixed, pre-touched heap keeps the Java heap's growth out of the RSS numbers. TF
+# Python on the same SavedModels:
 #   $(PY) -m builder bench --manifest $(DEPLOYKIT_TEST_MANIFEST) --models mlp_keras wide_keras --runtimes tf-python java
 bench-java: setup-java test-fixtures
 	TF_CPP_MIN_LOG_LEVEL=3 java -Xms128m -Xmx128m -XX:+AlwaysPreTouch \
-	  -cp "$(JAVA_DIR)/deploykit-bench/target/deploykit-bench.jar:$(JAVA_CLI_TARGET)/deploykit-java.jar:$(JAVA_CLI_TARGET)/lib/*" \
+	  -cp "$(JAVA_DIR)/deploykit-bench/target/deploykit-bench.jar:$(JAVA_DIR)/deploykit-bench/target/lib/*" \
 	  dev.deploykit.Bench "$(DEPLOYKIT_TEST_MANIFEST)" 2>/dev/null

@@ -1,7 +1,9 @@
 // The demo page's static server: 127.0.0.1 only, GET/HEAD only, and only these folders:
 //   /app/     js/web/ (the page)          /src/common/  js/src/common/ (modules shared with Node; the
 //                                         page imports them as ../src/common/, as in the npm package)
-//   /vendor/  TF.js's browser bundles and the wasm backend's .wasm files, from node_modules
+//   /vendor/  TF.js's browser bundles and the wasm backend's .wasm files, from node_modules, and
+//             /vendor/ort/: onnxruntime-web's wasm build (a devDependency: the bench's peer,
+//             js/bench/measure.js; absent from an installed npm package, then not served)
 //   /models/  the export folder (the manifest's folder)
 // Anything else, any path that escapes its folder (.., encoded separators, symlinks pointing
 // out) is a 404. No request ever goes to another host: the page is built to work offline.
@@ -24,11 +26,29 @@ const VENDOR = {
   'tfjs-backend-wasm.wasm': path.join(WASM_DIST, 'tfjs-backend-wasm.wasm'),
   'tfjs-backend-wasm-simd.wasm': path.join(WASM_DIST, 'tfjs-backend-wasm-simd.wasm'),
   'tfjs-backend-wasm-threaded-simd.wasm': path.join(WASM_DIST, 'tfjs-backend-wasm-threaded-simd.wasm'),
+  ...ortWebFiles(),
 };
+
+/**
+ * onnxruntime-web's wasm execution provider as /vendor/ort/<file>: its ES module (without the
+ * bundled binary) and the SIMD + threads build it loads (one binary since 1.19; threads only when
+ * the page is cross-origin isolated). Empty when the devDependency is not installed.
+ */
+function ortWebFiles() {
+  let dist;
+  try {
+    dist = path.dirname(require.resolve('onnxruntime-web'));
+  } catch {
+    return {};
+  }
+  const files = ['ort.wasm.min.mjs', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm'];
+  return Object.fromEntries(files.map((f) => [`ort/${f}`, path.join(dist, f)]));
+}
 
 const TYPES = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
   '.json': 'application/json',
   '.wasm': 'application/wasm',

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from builder import manifest as manifest_io
-from builder.bench import stats
+from builder.bench import peers, stats
 from builder.bench.flops import onnx_flops_per_row
 from builder.verify.inputs import input_sets
 from builder.verify.runners import RUNNERS, CliRunner, Job, unsupported
@@ -139,16 +139,20 @@ def _add_throughput(row: dict, flops: int, counted: str, throughput_unit: str, i
 def run(manifest: Path, models=None, runtimes=None, repeat: int = 200, warmup: int = 20, progress=None) -> list[dict]:
     """One row per (model, artifact, runtime); unavailable runtimes give a row with its reason.
     In-process runtimes are timed cell by cell; each client CLI times all of its cells in one
-    process (timed `--jobs`), after the in-process ones."""
+    process (timed `--jobs`), after the in-process ones. Then the peers (bench/peers.py): the
+    runtime a user would otherwise pick, timed against a client in its own process, added to that
+    client's rows as `peers`."""
     progress = progress or (lambda message: None)
     doc = manifest_io.read(manifest)
     runners = [RUNNERS[name] for name in (runtimes or RUNNERS)]
     reasons = {r.name: r.unavailable() for r in runners}
     rows: list[dict] = []
     cli_cells: dict[str, list[tuple[dict, list[Job], tuple]]] = {}  # runner -> (row, its jobs, throughput args)
+    selected: dict[str, dict] = {}
     for model in doc["models"]:
         if models and model["id"] not in models:
             continue
+        selected[model["id"]] = model
         golden = next(s for s in input_sets(manifest.parent, model) if s.name == "golden").inputs
         x1, xb = batch_of_rows(golden, 1), batch_of_rows(golden, THROUGHPUT_BATCH)
         per_model = (*flops_per_row(manifest, model, golden), *unit(model, golden))
@@ -190,4 +194,5 @@ def run(manifest: Path, models=None, runtimes=None, repeat: int = 200, warmup: i
                 continue
             row |= _cli_row(one["timing"], big["timing"])
             _add_throughput(row, *per_model)
+    peers.attach(manifest, rows, selected, repeat, warmup, batch_repeats(repeat), progress)
     return rows

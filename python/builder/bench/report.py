@@ -50,6 +50,81 @@ def _ratio(overhead: dict) -> str:
     return f"{overhead['ratio']:.2f}x (no samples, no interval)"
 
 
+def peer_rows(rows: list[dict]) -> list[dict]:
+    """Each client row's peers (bench/peers.py), one item per batch; a peer that did not run is one
+    item with its status and reason."""
+    out = []
+    for r in rows:
+        for p in r.get("peers", []):
+            base = {
+                "model": r["model"],
+                "client": r["runtime"],
+                "client_format": p["client_format"],
+                "peer": p["peer"],
+                "peer_format": p["peer_format"],
+                "status": p["status"],
+                "reason": p.get("reason"),
+            }
+            if p["status"] != "ok":
+                out.append(base)
+                continue
+            for b in p["batches"]:
+                out.append(
+                    base
+                    | {k: b[k] for k in ("batch", "client_us", "peer_us", "ratio", "interval")}
+                    | {"client_runtime": p["client_runtime"], "peer_runtime": p["peer_runtime"], "how": p["how"]}
+                )
+    return out
+
+
+def _how(peer: dict) -> str:
+    """How the client and its peer ran: versions, wasm binaries and threads where a page ran them."""
+    how = peer["how"]
+    if "tfjs_backend" in how:
+        isolated = "cross-origin isolated" if how.get("cross_origin_isolated") else "not cross-origin isolated"
+        return (
+            f"{peer['client_runtime']} {how['tfjs_backend']} ({how.get('tfjs_wasm_variant')}, "
+            f"{how.get('tfjs_threads')} thread(s)); {peer['peer_runtime']} wasm ({how.get('peer_wasm_binary')}, "
+            f"{how.get('peer_threads')} thread(s)); {isolated}"
+        )
+    return f"{peer['client_runtime']}; {peer['peer_runtime']}: {how.get('peer_inputs', '')}"
+
+
+def _peers_markdown(rows: list[dict], machine: dict) -> list[str]:
+    peers = peer_rows(rows)
+    if not peers:
+        return []
+    lines = [
+        "",
+        (
+            "## Peers (the runtime a user would otherwise pick: same model, same process, interleaved blocks; "
+            "ratio = the client's p50 / the peer's, above 1: the peer is faster)"
+        ),
+        "",
+        "| model | batch | client (format) | client us | peer (format) | peer us | ratio [95% interval] | how they ran |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for p in peers:
+        client, peer = f"{p['client']} ({p['client_format']})", f"{p['peer']} ({p['peer_format']})"
+        if p["status"] != "ok":
+            lines.append(f"| {p['model']} | | {client} | | {peer} | | {p['status']}: {p['reason']} | |")
+            continue
+        lines.append(
+            f"| {p['model']} | {p['batch']} | {client} | {p['client_us']:.1f} | {peer} | {p['peer_us']:.1f} | "
+            f"{stats.describe(p['interval'])} | {_how(p)} |"
+        )
+    noisy = [p for p in peers if p["status"] == "ok" and p["interval"]["too_wide"]]
+    if noisy:
+        lines += [
+            "",
+            (
+                f"{len(noisy)} peer intervals are wider than {stats.TOO_WIDE:.0%} of their ratio: too noisy to judge "
+                f"(load average {machine.get('load_average')}, {machine['cores']} cores)."
+            ),
+        ]
+    return lines
+
+
 def versus_python(rows: list[dict]) -> list[dict]:
     """Batch-1 p50 of each client over the same artifact run in-process from Python, where both ran."""
     ok = {(r["model"], r["format"], r["runtime"]): r for r in rows if r["status"] == "ok"}
@@ -123,6 +198,7 @@ def markdown(result: dict) -> str:
             ]
     else:
         lines += ["- no client reported a bare-call timing here"]
+    lines += _peers_markdown(result["inference"], m)
     scale = versus_python(result["inference"])
     if scale:
         lines += [

@@ -1,8 +1,10 @@
 package dev.deploykit;
 
+import com.google.gson.GsonBuilder;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -19,27 +21,87 @@ import java.util.Random;
  * {@code -Xms128m -Xmx128m -XX:+AlwaysPreTouch}) so RSS growth is native memory and not the Java
  * heap filling up.
  *
- * <p>Usage: {@code Bench MANIFEST [MODEL...]} (default: every model TF Java runs: mlp_keras,
- * wide_keras); inputs follow each model's v2 tensor specs.
+ * <p>Peers: for each model with an {@code onnx} artifact, ONNX Runtime's Java API ({@link OrtPeer})
+ * on that artifact, timed against TF Java's predict in the same process with the CLI's interleaved
+ * blocks ({@link Timing#interleaved}: predict and {@code OrtSession.run} alternate in blocks, which
+ * goes first flipping every block), at batch 1 and batch 1024; each line gives both p50s and the
+ * ratio TF Java / ONNX Runtime (above 1: the peer is faster).
+ *
+ * <p>Usage: {@code Bench [--peers-only] [--json FILE] [--repeat N] [--warmup K] [--batch-repeat M]
+ * [--batch-warmup W] MANIFEST [MODEL...]} (default: every model TF Java runs: mlp_keras,
+ * wide_keras); inputs follow each model's v2 tensor specs. {@code --repeat/--warmup} are the peers'
+ * batch-1 calls of each runtime (default 2000/200), {@code --batch-repeat/--batch-warmup} their
+ * batch-1024 calls (default 20/3). {@code --json FILE} writes the peer results with every call's
+ * time ({@code samples_us}: {@code latency} TF Java, {@code direct} the peer, {@code blocks}),
+ * which {@code python -m builder bench} reads; {@code --peers-only} skips the TF Java figures and
+ * the memory check.
  */
 public final class Bench {
   private static final int LATENCY_WARMUP = 500;
   private static final int LATENCY_RUNS = 5000;
   private static final int BATCH = 1024;
   private static final int BATCH_RUNS = 50;
+  private static final String USAGE =
+      "usage: Bench [--peers-only] [--json FILE] [--repeat N] [--warmup K] [--batch-repeat M]"
+          + " [--batch-warmup W] MANIFEST [MODEL...]";
 
   private Bench() {}
 
-  public static void main(String[] args) throws IOException {
-    if (args.length < 1) {
-      System.err.println("usage: Bench MANIFEST [MODEL...]");
-      System.exit(2);
+  /** The command line: flags first, then the manifest and the models. */
+  private record Options(
+      boolean peersOnly,
+      Path json,
+      int repeat,
+      int warmup,
+      int batchRepeat,
+      int batchWarmup,
+      Path manifest,
+      List<String> models) {
+
+    static Options parse(String[] args) {
+      boolean peersOnly = false;
+      Path json = null;
+      int[] counts = {2000, 200, 20, 3};
+      List<String> flags = List.of("--repeat", "--warmup", "--batch-repeat", "--batch-warmup");
+      int i = 0;
+      for (; i < args.length && args[i].startsWith("--"); i++) {
+        if (args[i].equals("--peers-only")) {
+          peersOnly = true;
+        } else if (args[i].equals("--json") && i + 1 < args.length) {
+          json = Path.of(args[++i]);
+        } else if (flags.contains(args[i]) && i + 1 < args.length) {
+          counts[flags.indexOf(args[i])] = Integer.parseInt(args[++i]);
+        } else {
+          throw new IllegalArgumentException("unknown or incomplete option " + args[i]);
+        }
+      }
+      if (i >= args.length || counts[0] < 1 || counts[2] < 1 || counts[1] < 0 || counts[3] < 0) {
+        throw new IllegalArgumentException("a manifest is required; repeats >= 1, warmups >= 0");
+      }
+      List<String> rest = List.of(args).subList(i + 1, args.length);
+      return new Options(
+          peersOnly,
+          json,
+          counts[0],
+          counts[1],
+          counts[2],
+          counts[3],
+          Path.of(args[i]),
+          rest.isEmpty() ? List.of("mlp_keras", "wide_keras") : rest);
     }
-    Path manifest = Path.of(args[0]);
-    List<String> models =
-        args.length > 1
-            ? List.of(args).subList(1, args.length)
-            : List.of("mlp_keras", "wide_keras");
+  }
+
+  public static void main(String[] args) throws IOException {
+    Options o;
+    try {
+      o = Options.parse(args);
+    } catch (IllegalArgumentException e) {
+      System.err.println(USAGE + "\n" + e.getMessage());
+      System.exit(2);
+      return;
+    }
+    Path manifest = o.manifest();
+    List<String> models = o.models();
     System.out.printf(
         Locale.ROOT,
         "TF Java %s (TensorFlow %s), %d cores, java %s%n",
@@ -47,10 +109,100 @@ public final class Bench {
         Versions.tensorflow(),
         Runtime.getRuntime().availableProcessors(),
         System.getProperty("java.version"));
+    List<Map<String, Object>> peers = new ArrayList<>();
     for (String id : models) {
-      bench(manifest, id);
+      if (!o.peersOnly()) {
+        bench(manifest, id);
+      }
+      Map<String, Object> peer = peer(manifest, id, o);
+      if (peer != null) {
+        peers.add(peer);
+      }
     }
-    memory(manifest, models.get(0));
+    if (o.json() != null) {
+      Map<String, Object> doc = new LinkedHashMap<>();
+      doc.put("client_runtime", clientRuntime());
+      doc.put("peer_runtime", OrtPeer.runtime());
+      doc.put("peers", peers);
+      Files.writeString(
+          o.json(),
+          new GsonBuilder().serializeSpecialFloatingPointValues().create().toJson(doc) + "\n",
+          StandardCharsets.UTF_8);
+    }
+    if (!o.peersOnly()) {
+      memory(manifest, models.get(0));
+    }
+  }
+
+  private static String clientRuntime() {
+    return "TF Java " + Versions.tensorflowJava() + " (TensorFlow " + Versions.tensorflow() + ")";
+  }
+
+  /**
+   * TF Java's predict (the saved-model artifact, through deploykit) against ONNX Runtime Java's run
+   * (the onnx artifact) on the same inputs, interleaved in blocks, at batch 1 and 1024; prints one
+   * line and returns the JSON object, with {@code error} when either failed, or null when the model
+   * has no onnx artifact.
+   */
+  private static Map<String, Object> peer(Path manifestPath, String id, Options o) {
+    Map<String, Object> doc = new LinkedHashMap<>();
+    doc.put("model", id);
+    doc.put("client", "java");
+    doc.put("client_format", "saved-model");
+    doc.put("peer", OrtPeer.NAME);
+    doc.put("peer_format", "onnx");
+    doc.put("peer_inputs", OrtPeer.INPUTS);
+    List<Map<String, Object>> batches = new ArrayList<>();
+    doc.put("batches", batches);
+    try {
+      Manifest manifest = Manifest.read(manifestPath);
+      if (OrtPeer.artifact(manifest.model(id)) == null) {
+        return null;
+      }
+      try (Model model = Model.load(manifestPath, id);
+          OrtPeer peer = OrtPeer.load(manifest, model.entry())) {
+        doc.put("load_ms", peer.loadMs());
+        int[][] plan = {{1, o.repeat(), o.warmup()}, {BATCH, o.batchRepeat(), o.batchWarmup()}};
+        for (int[] p : plan) {
+          Map<String, Tensor> x = random(model.entry(), p[0], 11);
+          peer.feed(model.entry(), x);
+          long s = System.nanoTime();
+          peer.run();
+          double firstMs = (System.nanoTime() - s) / 1e6;
+          long[][] t = Timing.interleaved(p[2], p[1], () -> model.predict(x), peer::run);
+          Map<String, Object> b = new LinkedHashMap<>();
+          b.put("batch", p[0]);
+          b.put("peer_first_ms", firstMs);
+          b.put("client_latency_us", Timing.latencyUs(t[0]));
+          b.put("peer_latency_us", Timing.latencyUs(t[1]));
+          b.put("samples_us", Timing.samplesUs(t[0], t[1], p[1]));
+          batches.add(b);
+        }
+      }
+    } catch (RuntimeException | ai.onnxruntime.OrtException e) {
+      doc.put("error", e.getClass().getSimpleName() + ": " + e.getMessage());
+      System.out.printf(Locale.ROOT, "%-11s peer %s: %s%n", id, OrtPeer.NAME, doc.get("error"));
+      return doc;
+    }
+    StringBuilder line = new StringBuilder();
+    for (Map<String, Object> b : batches) {
+      double tf = p50(b.get("client_latency_us"));
+      double ort = p50(b.get("peer_latency_us"));
+      line.append(
+          String.format(
+              Locale.ROOT,
+              " | batch %d: TF Java p50 %.1f us, ORT p50 %.1f us, TF Java / ORT %.2fx",
+              b.get("batch"),
+              tf,
+              ort,
+              tf / ort));
+    }
+    System.out.printf(Locale.ROOT, "%-11s vs %s (onnx)%s%n", id, OrtPeer.runtime(), line);
+    return doc;
+  }
+
+  private static double p50(Object latency) {
+    return ((Map<?, ?>) latency).get("p50") instanceof Double d ? d : Double.NaN;
   }
 
   private static void bench(Path manifest, String id) {
