@@ -113,8 +113,8 @@ class Front:
 
 
 def asgi_app(front: Front):
-    """A bare ASGI app (uvicorn) over `front`: refuses an oversized body from its Content-Length
-    before reading it, and stops reading a chunked one at the limit."""
+    """A bare ASGI app (uvicorn) over `front`: an oversized body (by its Content-Length or as it
+    arrives) is dropped as it is read, never held, and answered 413."""
 
     async def app(scope, receive, send):
         if scope["type"] == "lifespan":
@@ -143,18 +143,20 @@ def asgi_app(front: Front):
 async def _answer(front: Front, scope, receive) -> tuple[int, bytes]:
     limit = front.max_body_bytes
     declared = dict(scope.get("headers") or []).get(b"content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        return 413, protocol.error_body(f"body of {int(declared)} bytes is over the limit of {limit}")
+    over = declared is not None and declared.isdigit() and int(declared) > limit
     chunks, size = [], 0
-    while True:
+    while True:  # an oversized body is still read to its end (and dropped): a client that is
+        # still sending when the server closes sees a broken pipe instead of the 413
         message = await receive()
         if message["type"] == "http.disconnect":
             return 400, protocol.error_body("the client went away")
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size > limit:
-            return 413, protocol.error_body(f"body is over the limit of {limit} bytes")
-        chunks.append(chunk)
+        over = over or size > limit
+        if not over:
+            chunks.append(chunk)
         if not message.get("more_body", False):
             break
+    if over:
+        return 413, protocol.error_body(f"body of {max(size, int(declared or 0))} bytes is over the limit of {limit}")
     return await front.handle(scope["method"], scope["path"], b"".join(chunks))
