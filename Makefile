@@ -11,6 +11,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
+# The Triton engine of `serve` (nvidia-pytriton pins numpy<2): its own environment, requirements/triton.in.
+VENV_TRITON := .venv-triton
 UV_VERSION := 0.13.8
 MODELS ?= models
 BUILD := build
@@ -19,8 +21,8 @@ APT_PACKAGES := cmake g++ ninja-build libgtest-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 NATIVE_SOURCES := $(shell find cpp -type f -not -name '*.md') CMakeLists.txt pyproject.toml
 BUILDER_SOURCES := $(shell find python/builder -type f -not -name '*.pyc' -not -path '*/__pycache__/*')
-# What an export depends on (verify and bench only read exports).
-EXPORT_SOURCES := $(filter-out python/builder/verify/% python/builder/bench/%,$(BUILDER_SOURCES))
+# What an export depends on (verify, bench and serve only read exports).
+EXPORT_SOURCES := $(filter-out python/builder/verify/% python/builder/bench/% python/builder/serve/%,$(BUILDER_SOURCES))
 
 # A small real export (2 epochs, seed 7, every model and format) that the language suites test
 # against, and the unsafe-op fixture for the Java and Go clients. Rebuilt when the builder changes.
@@ -34,7 +36,7 @@ export DEPLOYKIT_UNSAFE_MANIFEST := $(abspath $(UNSAFE_FIXTURE))/manifest.json
 CLIENT_MK := $(sort $(wildcard mk/*.mk))
 CLIENTS := $(patsubst mk/%.mk,%,$(CLIENT_MK))
 
-.PHONY: help setup system-deps demo export verify bench test test-python test-fixtures test-verify lint lint-python format format-python lock clean
+.PHONY: help setup system-deps demo export verify bench bench-serve test test-python test-fixtures test-verify lint lint-python format format-python lock clean
 
 help:
 	@echo "make demo    set up, export every model, run every client's demo, print the parity table"
@@ -43,14 +45,15 @@ help:
 	@echo "make export  (re)export models into $(MODELS)/"
 	@echo "make verify  run every available runtime over $(MODELS)/ and print the parity matrix"
 	@echo "make bench   measure inference and training speed (exports first if $(MODELS)/ is stale)"
+	@echo "make bench-serve   the serving engines (Triton, Ray) under load against the in-process runtime"
 	@echo "make serve   the TF.js demo page on 127.0.0.1 over $(MODELS)/ (make export first)"
 	@echo "make {setup,test,demo}-{$(subst $(eval) ,$(comma),$(CLIENTS))}   one client's part; bench-{cpp,go,java}: its own benchmark (see mk/)"
 	@echo "make lint    every linter and formatter check (ruff, clang-format, gofmt/vet/staticcheck, Spotless, prettier/eslint/tsc)"
 	@echo "make format  apply every formatter to the tree"
-	@echo "make lock    re-resolve requirements/requirements.in into requirements/lock.txt"
-	@echo "make clean   remove build trees and exported models (keeps .venv)"
+	@echo "make lock    re-resolve requirements/requirements.in into requirements/lock.txt (triton.in: triton-lock.txt)"
+	@echo "make clean   remove build trees and exported models (keeps .venv and .venv-triton)"
 
-setup: system-deps $(VENV)/.deps-stamp $(VENV)/.native-stamp $(addprefix setup-,$(CLIENTS))
+setup: system-deps $(VENV)/.deps-stamp $(VENV_TRITON)/.deps-stamp $(VENV)/.native-stamp $(addprefix setup-,$(CLIENTS))
 
 system-deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -69,12 +72,18 @@ $(VENV)/.deps-stamp: requirements/lock.txt | $(PY)
 	$(UV) pip install --quiet --python $(PY) -r requirements/lock.txt
 	@touch $@
 
+$(VENV_TRITON)/.deps-stamp: requirements/triton-lock.txt | $(PY)
+	$(UV) venv --quiet --allow-existing --python $(PY) $(VENV_TRITON)
+	$(UV) pip install --quiet --python $(VENV_TRITON)/bin/python -r requirements/triton-lock.txt
+	@touch $@
+
 $(VENV)/.native-stamp: $(NATIVE_SOURCES) $(VENV)/.deps-stamp | system-deps
 	$(UV) pip install --quiet --python $(PY) --no-build-isolation --no-deps --reinstall-package deploykit-builder -e .
 	@touch $@
 
 lock: | $(PY)
 	$(UV) pip compile --quiet --python-version 3.11 requirements/requirements.in -o requirements/lock.txt
+	$(UV) pip compile --quiet --python-version 3.11 requirements/triton.in -o requirements/triton-lock.txt
 
 export: setup
 	$(PY) -m builder export --out $(MODELS)
@@ -91,6 +100,10 @@ endif
 
 bench: setup $(MODELS)/manifest.json
 	$(PY) -m builder bench --manifest $(MODELS)/manifest.json
+
+# The serving engines under load (docs/serving.md): 1 vs 2 replicas, batching off/on, c = 1, 8, 32.
+bench-serve: setup $(MODELS)/manifest.json
+	$(PY) -m builder.bench.serving --manifest $(MODELS)/manifest.json
 
 # Each client's demo prints its parity lines; then chargpt_torch continues one prompt in every
 # runtime and format, side by side; the demo ends with the verify matrix.

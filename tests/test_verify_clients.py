@@ -10,7 +10,7 @@ from builder.verify import matrix
 from builder.verify.runners import RUNNERS
 from conftest import mutated_copy
 
-CLIENTS = ["libtorch-native", "cpp", "java", "go", "node-cpu", "node-wasm", "chromium"]
+CLIENTS = ["libtorch-native", "cpp", "java", "go", "node-cpu", "node-wasm", "chromium", "serve-triton"]
 TFJS = {"node-cpu", "node-wasm", "chromium"}
 
 
@@ -45,7 +45,8 @@ def test_a_weight_scaled_by_1_001_fails_that_artifact_in_every_runtime_and_nothi
     rep = matrix.run(copy / "manifest.json", models=["cnn_torch", "cnn_keras", "textcls_keras"])
     statuses = _statuses(rep)
     broken = {key: s for key, s in statuses.items() if key[0] == "cnn_torch/torchscript-script"}
-    assert {runtime for _, runtime in broken} == {"torch-python", "libtorch-native", "cpp"}
+    # ... and the served copy (serve-triton): a server must not answer with the unmutated numbers
+    assert {runtime for _, runtime in broken} == {"torch-python", "libtorch-native", "cpp", "serve-triton"}
     # batch1 is the zero image, which the first conv weight cannot change: the golden batch must fail.
     failed = {
         (c["artifact"], c["runtime"]) for c in rep["cells"] if c["input_set"] == "golden" and c["status"] == "fail"

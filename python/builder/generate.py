@@ -90,10 +90,11 @@ def across_runtimes(manifest: Path, model: dict, prompt: str, tokens: int) -> di
     import subprocess
 
     from builder.verify.runners import RUNNERS, CliRunner
+    from builder.verify.serve_runner import ServeRunner
 
     texts: dict[tuple[str, str], str] = {}
     for runner in RUNNERS.values():
-        if runner.unavailable():
+        if isinstance(runner, ServeRunner) or runner.unavailable():  # a server is not a text client
             continue
         for artifact in model["artifacts"]:
             if artifact["format"] not in runner.formats:

@@ -18,6 +18,7 @@ from builder.bench import peers, stats
 from builder.bench.flops import onnx_flops_per_row
 from builder.verify.inputs import input_sets
 from builder.verify.runners import RUNNERS, CliRunner, Job, unsupported
+from builder.verify.serve_runner import ServeRunner
 
 THROUGHPUT_BATCH = 1024
 
@@ -144,7 +145,10 @@ def run(manifest: Path, models=None, runtimes=None, repeat: int = 200, warmup: i
     client's rows as `peers`."""
     progress = progress or (lambda message: None)
     doc = manifest_io.read(manifest)
-    runners = [RUNNERS[name] for name in (runtimes or RUNNERS)]
+    # Served runtimes are measured under load by bench-serve (builder.bench.serving), not here.
+    runners = [
+        RUNNERS[name] for name in (runtimes or [n for n, r in RUNNERS.items() if not isinstance(r, ServeRunner)])
+    ]
     reasons = {r.name: r.unavailable() for r in runners}
     rows: list[dict] = []
     cli_cells: dict[str, list[tuple[dict, list[Job], tuple]]] = {}  # runner -> (row, its jobs, throughput args)

@@ -180,6 +180,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(_table(server.rows), flush=True)
         with _sigterm_as_interrupt():
             server.wait()
+        print(f"error: serve: the {args.engine} engine stopped on its own (run with -v for its logs)", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         progress("stopping")
     finally:

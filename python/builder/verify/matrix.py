@@ -91,6 +91,18 @@ def run(
     doc = manifest_io.read(manifest_path)
     selected_runners = [RUNNERS[name] for name in (runtimes or RUNNERS)]
     reasons = {r.name: r.unavailable() for r in selected_runners}
+    for r in selected_runners:  # a runtime that starts a server serves only the chosen models
+        if hasattr(r, "prepare") and not reasons[r.name]:
+            r.prepare(manifest_path, models)
+    try:
+        return _run(manifest_path, doc, models, selected_runners, reasons, keep_outputs, progress, start)
+    finally:
+        for r in selected_runners:
+            if hasattr(r, "close"):
+                r.close()
+
+
+def _run(manifest_path, doc, models, selected_runners, reasons, keep_outputs, progress, start) -> dict:
     cells: list[dict] = []
     all_sets: dict[str, InputSet] = {}
     pending = []

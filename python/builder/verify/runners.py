@@ -19,6 +19,7 @@ import numpy as np
 from builder.runtimes import native, python_loaders
 from builder.runtimes.python_loaders import Predict
 from builder.verify import clients
+from builder.verify.serve_runner import ServeRunner
 from builder.versions import package_version
 
 CLI_TIMEOUT_S = 300
@@ -215,7 +216,7 @@ def save_arrays(folder: Path, arrays: dict[str, np.ndarray]) -> dict[str, str]:
     return paths
 
 
-Runner = PythonRunner | NativeRunner | CliRunner
+Runner = PythonRunner | NativeRunner | CliRunner | ServeRunner
 
 SETUP = "pass --clients DIR or set DEPLOYKIT_CLIENTS; in a checkout, make setup-{} builds it"
 
@@ -233,5 +234,9 @@ RUNNERS: dict[str, Runner] = {
         CliRunner("node-cpu", ("tfjs-graph",), "deploykit-node", ("--backend", "cpu"), needs=SETUP.format("js")),
         CliRunner("node-wasm", ("tfjs-graph",), "deploykit-node", ("--backend", "wasm"), needs=SETUP.format("js")),
         CliRunner("chromium", ("tfjs-graph",), "deploykit-browser", needs=SETUP.format("js")),
+        # The artifacts behind `serve --engine triton`, over HTTP. verify serves the ONNX and scripted
+        # TorchScript artifacts (two runtimes' worth: 15 served models on the test export, ~2 GB);
+        # all five servable formats took 160 s and 6 GB (docs/serving.md).
+        ServeRunner(formats=("onnx", "torchscript-script")),
     )
 }

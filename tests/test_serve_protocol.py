@@ -1,0 +1,285 @@
+"""The Open Inference Protocol suite: the same requests against the HTTP front alone (in-process,
+real runtimes) and against each engine (Triton, Ray) started for real on 127.0.0.1.
+
+Every answer is checked: golden rows must come back within the artifact's tolerance, each kind of
+bad request must get its status code and a JSON {"error": ...}, and the server must keep serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+
+from builder import compare
+from builder.serve import app, engine, protocol, servables
+from builder.verify.inputs import input_sets
+
+# A float model, an int64 model with a bounded dynamic dim, and a two-input two-output model.
+MODELS = ["mlp_torch", "chargpt_torch", "textcls_keras"]
+
+
+def _body(doc) -> bytes:
+    return json.dumps(doc).encode()
+
+
+def _mlp(data, shape=(1, 10), datatype="FP32", name="input") -> dict:
+    return {"name": name, "datatype": datatype, "shape": list(shape), "data": data}
+
+
+ROW = [float(i) for i in range(10)]
+# (what, method, path, body, status). Each must come back with a JSON {"error": ...} unless 200.
+BAD_REQUESTS = [
+    ("unknown model (infer)", "POST", "/v2/models/nope/infer", _body({"inputs": [_mlp(ROW)]}), 404),
+    ("unknown model (metadata)", "GET", "/v2/models/nope", b"", 404),
+    ("unknown version", "GET", "/v2/models/mlp_torch/versions/7", b"", 404),
+    ("no such route", "GET", "/v1/models", b"", 404),
+    ("malformed JSON", "POST", "/v2/models/mlp_torch/infer", b'{"inputs": [{"na', 400),
+    ("not an object", "POST", "/v2/models/mlp_torch/infer", b"[1, 2]", 400),
+    ("missing tensor", "POST", "/v2/models/mlp_torch/infer", _body({"inputs": []}), 400),
+    (
+        "extra tensor",
+        "POST",
+        "/v2/models/mlp_torch/infer",
+        _body({"inputs": [_mlp(ROW), _mlp([1.0], (1, 1), name="x")]}),
+        400,
+    ),
+    ("tensor given twice", "POST", "/v2/models/mlp_torch/infer", _body({"inputs": [_mlp(ROW), _mlp(ROW)]}), 400),
+    (
+        "wrong datatype",
+        "POST",
+        "/v2/models/mlp_torch/infer",
+        _body({"inputs": [_mlp(list(range(10)), datatype="INT64")]}),
+        400,
+    ),
+    ("wrong rank", "POST", "/v2/models/mlp_torch/infer", _body({"inputs": [_mlp(ROW, (10,))]}), 400),
+    ("wrong fixed dim", "POST", "/v2/models/mlp_torch/infer", _body({"inputs": [_mlp(ROW[:9], (1, 9))]}), 400),
+    ("data shorter than shape", "POST", "/v2/models/mlp_torch/infer", _body({"inputs": [_mlp(ROW[:3])]}), 400),
+    ("strings as data", "POST", "/v2/models/mlp_torch/infer", _body({"inputs": [_mlp(["a"] * 10)]}), 400),
+    ("ragged data", "POST", "/v2/models/mlp_torch/infer", _body({"inputs": [_mlp([[1.0], [1.0, 2.0]])]}), 400),
+    (
+        "unknown output",
+        "POST",
+        "/v2/models/mlp_torch/infer",
+        _body({"inputs": [_mlp(ROW)], "outputs": [{"name": "z"}]}),
+        400,
+    ),
+    (
+        "token id out of range",
+        "POST",
+        "/v2/models/chargpt_torch/infer",
+        _body({"inputs": [{"name": "tokens", "datatype": "INT64", "shape": [1, 2], "data": [1, 100000]}]}),
+        400,
+    ),
+    (
+        "sequence over the dim's max",
+        "POST",
+        "/v2/models/chargpt_torch/infer",
+        _body({"inputs": [{"name": "tokens", "datatype": "INT64", "shape": [1, 49], "data": [1] * 49}]}),
+        400,
+    ),
+    (
+        "float data for an integer input",
+        "POST",
+        "/v2/models/chargpt_torch/infer",
+        _body({"inputs": [{"name": "tokens", "datatype": "INT64", "shape": [1, 2], "data": [1.5, 2.0]}]}),
+        400,
+    ),
+    (
+        "a shared dim that differs between inputs",
+        "POST",
+        "/v2/models/textcls_keras/infer",
+        _body(
+            {
+                "inputs": [
+                    {"name": "tokens", "datatype": "INT32", "shape": [1, 3], "data": [1, 2, 3]},
+                    {"name": "mask", "datatype": "FP32", "shape": [1, 4], "data": [1, 1, 1, 1]},
+                ]
+            }
+        ),
+        400,
+    ),
+    ("GET on infer", "GET", "/v2/models/mlp_torch/infer", b"", 405),
+]
+
+
+def _golden_cases(manifest_path, chosen: list[servables.Servable]):
+    """(servable, input set) for the golden and batch-1 sets of each served model."""
+    root = manifest_path.parent
+    return [(s, st) for s in chosen for st in input_sets(root, s.model) if st.name in ("golden", "batch1", "special")]
+
+
+def _check_answer(s: servables.Servable, inputs_set, status: int, body: bytes) -> None:
+    assert status == 200, body[:300]
+    got = protocol.response_arrays(s.model, json.loads(body))
+    results = compare.compare_outputs(inputs_set.expected, got, s.artifact["tolerance"])
+    bad = {n: r.as_dict() for n, r in results.items() if not r.passed}
+    assert not bad, f"{s.name} {inputs_set.name}: {bad}"
+
+
+@pytest.fixture(scope="module")
+def chosen(manifest_path):
+    return servables.choose(manifest_path, MODELS, ["onnx"])
+
+
+def test_names_are_ids_for_one_format_and_id_format_for_several(manifest_path):
+    one = servables.choose(manifest_path, ["mlp_torch"])
+    assert [(s.name, s.artifact["format"]) for s in one] == [("mlp_torch", "onnx")]
+    several = servables.choose(manifest_path, ["mlp_torch"], ["onnx", "torchscript-script"])
+    assert [s.name for s in several] == ["mlp_torch-onnx", "mlp_torch-torchscript-script"]
+    with pytest.raises(servables.ServeError, match="cannot serve format tflite"):
+        servables.choose(manifest_path, ["mlp_torch"], ["tflite"])
+    with pytest.raises(servables.ServeError, match="no model nope"):
+        servables.choose(manifest_path, ["nope"])
+
+
+# --- the front alone, in-process, over the real runtimes ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def front(chosen):
+    predicts = {s.name: servables.load(s) for s in chosen}
+
+    async def infer(s, request, body):
+        return predicts[s.name](request.arrays)
+
+    return app.Front(chosen, infer, max_body_bytes=1024 * 1024)
+
+
+@pytest.mark.parametrize("what,method,path,body,status", BAD_REQUESTS, ids=[c[0] for c in BAD_REQUESTS])
+def test_front_refuses_bad_requests(front, what, method, path, body, status):
+    got, answer = asyncio.run(front.handle(method, path, body))
+    assert got == status, answer
+    assert isinstance(json.loads(answer)["error"], str)
+
+
+def test_front_answers_golden_sets_within_tolerance(front, chosen, manifest_path):
+    for s, st in _golden_cases(manifest_path, chosen):
+        status, answer = asyncio.run(
+            front.handle("POST", f"/v2/models/{s.name}/infer", protocol.request_body(s.model, st.inputs))
+        )
+        _check_answer(s, st, status, answer)
+
+
+def test_front_metadata_and_health(front):
+    status, body = asyncio.run(front.handle("GET", "/v2/models/textcls_keras", b""))
+    assert status == 200
+    meta = json.loads(body)
+    assert meta["inputs"] == [
+        {"name": "tokens", "datatype": "INT32", "shape": [-1, -1]},
+        {"name": "mask", "datatype": "FP32", "shape": [-1, -1]},
+    ]
+    assert [o["name"] for o in meta["outputs"]] == ["logits", "embedding"]
+    assert asyncio.run(front.handle("GET", "/v2/health/ready", b""))[0] == 200
+    assert asyncio.run(front.handle("GET", "/v2/models/mlp_torch/versions/1", b""))[0] == 200
+
+
+def test_front_oversized_body_is_413(front):
+    status, body = asyncio.run(front.handle("POST", "/v2/models/mlp_torch/infer", b" " * (1024 * 1024 + 1)))
+    assert status == 413 and "limit" in json.loads(body)["error"]
+
+
+def test_front_requested_outputs_only(front):
+    body = _body(
+        {
+            "inputs": [
+                {"name": "tokens", "datatype": "INT32", "shape": [1, 3], "data": [1, 2, 3]},
+                {"name": "mask", "datatype": "FP32", "shape": [1, 3], "data": [1, 1, 0]},
+            ],
+            "outputs": [{"name": "embedding"}],
+            "id": "r-1",
+        }
+    )
+    status, answer = asyncio.run(front.handle("POST", "/v2/models/textcls_keras/infer", body))
+    doc = json.loads(answer)
+    assert status == 200 and doc["id"] == "r-1"
+    assert [(o["name"], o["shape"]) for o in doc["outputs"]] == [("embedding", [1, 32])]
+
+
+# --- the same suite against each engine, over HTTP ------------------------------------------------
+
+
+def _http(url: str, method: str, body: bytes = b"", timeout: float = 30.0) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=body if method == "POST" else None, method=method)
+    request.add_header("content-type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+@pytest.fixture(scope="module", params=["triton", "ray"])
+def served(request, manifest_path, chosen):
+    options = engine.Options(port=0, max_body_bytes=1024 * 1024, timeout_s=30.0)
+    try:
+        server = engine.start(request.param, manifest_path, chosen, options, lambda m: print(f"serve: {m}"))
+    except engine.EngineError as e:
+        pytest.fail(f"{request.param} did not start: {e}")
+    yield request.param, server
+    server.close()
+
+
+def test_engine_health_and_metadata(served):
+    name, server = served
+    assert _http(f"{server.url}/v2/health/ready", "GET")[0] == 200
+    status, body = _http(f"{server.url}/v2/models/chargpt_torch", "GET")
+    assert status == 200
+    meta = json.loads(body)
+    assert meta["inputs"] == [{"name": "tokens", "datatype": "INT64", "shape": [-1, -1]}]
+    assert meta["outputs"] == [{"name": "logits", "datatype": "FP32", "shape": [-1, -1, 158]}]
+    assert {r.model for r in server.rows} == set(MODELS) and all(r.engine == name for r in server.rows)
+
+
+def test_engine_answers_golden_sets_within_tolerance(served, chosen, manifest_path):
+    _, server = served
+    for s, st in _golden_cases(manifest_path, chosen):
+        status, body = _http(
+            f"{server.url}/v2/models/{s.name}/infer", "POST", protocol.request_body(s.model, st.inputs)
+        )
+        _check_answer(s, st, status, body)
+
+
+def test_engine_refuses_every_bad_request_and_keeps_serving(served, chosen, manifest_path):
+    _, server = served
+    wrong = []
+    for what, method, path, body, status in BAD_REQUESTS:
+        got, answer = _http(f"{server.url}{path}", method, body)
+        try:
+            message = json.loads(answer)["error"]
+        except (ValueError, KeyError):
+            message = None
+        if got != status or not isinstance(message, str):
+            wrong.append(f"{what}: {got} {answer[:200]!r}")
+    got, answer = _http(f"{server.url}/v2/models/mlp_torch/infer", "POST", b" " * (1024 * 1024 + 10))
+    if got != 413:
+        wrong.append(f"oversized body: {got} {answer[:200]!r}")
+    assert not wrong, "\n".join(wrong)
+    # still up, still right
+    s = next(s for s in chosen if s.name == "mlp_torch")
+    st = next(st for st in input_sets(manifest_path.parent, s.model) if st.name == "golden")
+    status, body = _http(f"{server.url}/v2/models/mlp_torch/infer", "POST", protocol.request_body(s.model, st.inputs))
+    _check_answer(s, st, status, body)
+
+
+def test_loadtest_through_the_engine(served, manifest_path):
+    from builder.serve import loadtest
+
+    _, server = served
+    model, rows = loadtest.golden_rows(manifest_path, "mlp_torch")
+    report = loadtest.run(
+        server.url,
+        "mlp_torch",
+        model,
+        rows,
+        loadtest.tolerance_of(model, "onnx"),
+        concurrency=8,
+        requests=300,
+        check_every=3,
+    )
+    assert report.ok == 300 and not report.errors, report.as_dict()
+    assert report.checked == 100 and report.mismatched == 0
+    assert report.percentile(99) is not None and report.throughput > 0
