@@ -117,15 +117,18 @@ def manifest(manifest_path) -> Path:
 
 def test_embedded_local_mode(manifest):
     """engine.start("ray", ..., Options(port=0)) with no address: a private Ray on 127.0.0.1, answering
-    the protocol; close() leaves none of its processes behind (and a second close() is harmless)."""
+    the protocol with an autoscaling deployment (--autoscale 1:2); close() leaves none of its
+    processes behind (and a second close() is harmless)."""
     import psutil
 
     chosen = servables.choose(manifest, [MODEL])
     began = time.monotonic()
     lines = []
-    server = engine.start("ray", manifest, chosen, Options(port=0), lines.append)
+    server = engine.start("ray", manifest, chosen, Options(port=0, autoscale=(1, 2)), lines.append)
     started = time.monotonic() - began
     try:
+        assert [(r.model, r.replicas) for r in server.rows] == [(MODEL, "1..2")]
+        assert 1 <= len(server.replica_pids()) <= 2
         ours = list(psutil.Process().children(recursive=True))
         assert any(p.name() == "raylet" for p in ours), ours
         report = _load(server, manifest, chosen[0], 400)
