@@ -286,6 +286,19 @@ class TritonServer:
             return False
         return status == 200
 
+    def replica_pids(self) -> list[int]:
+        """One process per model instance: Triton's Python backend stubs (bench-serve measures their
+        memory; the runtimes themselves live once in the child, shared by every instance)."""
+        import psutil
+
+        if self.child is None:
+            return []
+        try:
+            family = psutil.Process(self.child.pid).children(recursive=True)
+        except psutil.Error:
+            return []
+        return [p.pid for p in family if p.name().startswith("triton_python_b")]
+
     def wait(self) -> None:
         while self.child is not None and self.child.poll() is None:
             if self._thread is not None and not self._thread.is_alive():
