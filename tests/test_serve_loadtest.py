@@ -69,13 +69,11 @@ def served(mlp):
 
 def test_bounded_load_checks_answers(served, manifest_path):
     server, _ = served
-    model, rows = loadtest.golden_rows(manifest_path, "mlp_torch")
-    report = loadtest.run(
+    report = loadtest.run_model(
         server.url,
+        manifest_path,
         "mlp_torch",
-        model,
-        rows,
-        loadtest.tolerance_of(model, "onnx"),
+        "mlp_torch",
         concurrency=4,
         requests=120,
         check_every=4,
@@ -87,15 +85,13 @@ def test_bounded_load_checks_answers(served, manifest_path):
 
 def test_wrong_answers_are_counted(served, manifest_path):
     server, state = served
-    model, rows = loadtest.golden_rows(manifest_path, "mlp_torch")
     state["wrong"] = True
     try:
-        report = loadtest.run(
+        report = loadtest.run_model(
             server.url,
+            manifest_path,
             "mlp_torch",
-            model,
-            rows,
-            loadtest.tolerance_of(model, "onnx"),
+            "mlp_torch",
             concurrency=2,
             requests=20,
             check_every=1,
@@ -108,13 +104,11 @@ def test_wrong_answers_are_counted(served, manifest_path):
 
 def test_duration_bound_and_404_counted(served, manifest_path):
     server, _ = served
-    model, rows = loadtest.golden_rows(manifest_path, "mlp_torch")
-    report = loadtest.run(
+    report = loadtest.run_model(
         server.url,
+        manifest_path,
+        "mlp_torch",
         "nope",
-        model,
-        rows,
-        loadtest.tolerance_of(model, None),
         concurrency=2,
         requests=None,
         duration_s=0.5,

@@ -269,13 +269,10 @@ def test_loadtest_through_the_engine(served, manifest_path):
     from builder.serve import loadtest
 
     _, server = served
-    model, rows = loadtest.golden_rows(manifest_path, "mlp_torch")
-    report = loadtest.run(
+    report = loadtest.run_model(
         server.url,
+        manifest_path,
         "mlp_torch",
-        model,
-        rows,
-        loadtest.tolerance_of(model, "onnx"),
         concurrency=8,
         requests=300,
         check_every=3,

@@ -217,16 +217,13 @@ def cmd_loadtest(args: argparse.Namespace) -> int:
     from builder.serve import loadtest
 
     try:
-        model, rows = loadtest.golden_rows(args.manifest, args.model)
         name = args.name or args.model
-        fmt = name[len(args.model) + 1 :] if name.startswith(f"{args.model}-") else None
         requests = args.requests if (args.requests or args.duration) else 2000
-        report = loadtest.run(
+        report = loadtest.run_model(
             args.url,
+            args.manifest,
+            args.model,
             name,
-            model,
-            rows,
-            loadtest.tolerance_of(model, fmt),
             concurrency=args.concurrency,
             requests=requests,
             duration_s=args.duration,

@@ -211,6 +211,15 @@ def run(
     )
 
 
+def run_model(url: str, manifest: Path, model_id: str, name: str | None = None, **options) -> Report:
+    """`run` with the model's golden rows and its tolerance read from the manifest. `name` is the
+    served name (default: the id); an `{id}-{format}` name checks at that format's tolerance."""
+    model, rows = golden_rows(manifest, model_id)
+    name = name or model_id
+    fmt = name.removeprefix(f"{model_id}-") if name.startswith(f"{model_id}-") else None
+    return run(url, name, model, rows, tolerance_of(model, fmt), **options)
+
+
 def markdown(name: str, url: str, concurrency: int, report: Report) -> str:
     d = report.as_dict()
     lat = d["latency_ms"]
