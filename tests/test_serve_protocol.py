@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import urllib.error
 import urllib.request
 
@@ -17,6 +18,11 @@ import pytest
 from builder import compare
 from builder.serve import app, engine, protocol, servables
 from builder.verify.inputs import input_sets
+
+# JAX, once another test module imported it, warns at every fork of this process; Ray forks only
+# to exec its own processes at once (and the engine filters it around ray.init), but Ray's
+# background threads fork too, so the filter covers the whole module. Nothing else is filtered.
+pytestmark = pytest.mark.filterwarnings(r"ignore:os\.fork\(\) was called:RuntimeWarning")
 
 # A float model, an int64 model with a bounded dynamic dim, and a two-input two-output model.
 MODELS = ["mlp_torch", "chargpt_torch", "textcls_keras"]
@@ -212,19 +218,26 @@ def _http(url: str, method: str, body: bytes = b"", timeout: float = 30.0) -> tu
         return e.code, e.read()
 
 
-@pytest.fixture(scope="module", params=["triton", "ray"])
+# Ray's deployments autoscale (1..2 replicas): the suite checks that mode too, at no extra start.
+ENGINE_OPTIONS = {"triton": {}, "ray": {"autoscale": (1, 2)}}
+
+
+@pytest.fixture(scope="module", params=list(ENGINE_OPTIONS))
 def served(request, manifest_path, chosen):
-    options = engine.Options(port=0, max_body_bytes=1024 * 1024, timeout_s=30.0)
+    import psutil
+
+    options = engine.Options(port=0, max_body_bytes=1024 * 1024, timeout_s=30.0, **ENGINE_OPTIONS[request.param])
+    before = {p.pid for p in psutil.Process().children(recursive=True)}  # other tests' workers are not ours
     try:
         server = engine.start(request.param, manifest_path, chosen, options, lambda m: print(f"serve: {m}"))
     except engine.EngineError as e:
         pytest.fail(f"{request.param} did not start: {e}")
-    yield request.param, server
+    yield request.param, server, before
     server.close()
 
 
 def test_engine_health_and_metadata(served):
-    name, server = served
+    name, server, _ = served
     assert _http(f"{server.url}/v2/health/ready", "GET")[0] == 200
     status, body = _http(f"{server.url}/v2/models/chargpt_torch", "GET")
     assert status == 200
@@ -232,10 +245,12 @@ def test_engine_health_and_metadata(served):
     assert meta["inputs"] == [{"name": "tokens", "datatype": "INT64", "shape": [-1, -1]}]
     assert meta["outputs"] == [{"name": "logits", "datatype": "FP32", "shape": [-1, -1, 158]}]
     assert {r.model for r in server.rows} == set(MODELS) and all(r.engine == name for r in server.rows)
+    assert {r.replicas for r in server.rows} == {"1..2" if name == "ray" else "1"}
+    assert len(server.replica_pids()) >= len(MODELS)
 
 
 def test_engine_answers_golden_sets_within_tolerance(served, chosen, manifest_path):
-    _, server = served
+    _, server, _ = served
     for s, st in _golden_cases(manifest_path, chosen):
         status, body = _http(
             f"{server.url}/v2/models/{s.name}/infer", "POST", protocol.request_body(s.model, st.inputs)
@@ -244,7 +259,7 @@ def test_engine_answers_golden_sets_within_tolerance(served, chosen, manifest_pa
 
 
 def test_engine_refuses_every_bad_request_and_keeps_serving(served, chosen, manifest_path):
-    _, server = served
+    _, server, _ = served
     wrong = []
     for what, method, path, body, status in BAD_REQUESTS:
         got, answer = _http(f"{server.url}{path}", method, body)
@@ -268,7 +283,7 @@ def test_engine_refuses_every_bad_request_and_keeps_serving(served, chosen, mani
 def test_loadtest_through_the_engine(served, manifest_path):
     from builder.serve import loadtest
 
-    _, server = served
+    _, server, _ = served
     report = loadtest.run_model(
         server.url,
         manifest_path,
@@ -280,3 +295,20 @@ def test_loadtest_through_the_engine(served, manifest_path):
     assert report.ok == 300 and not report.errors, report.as_dict()
     assert report.checked == 100 and report.mismatched == 0
     assert report.percentile(99) is not None and report.throughput > 0
+
+
+def test_engine_close_leaves_no_process(served):
+    """Last in the module, so it closes each engine's server after the suite (close() is idempotent:
+    the fixture's own close is then a no-op). Every process the engine started must be gone."""
+    import psutil
+
+    _, server, before = served
+    ours = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
+    assert ours, "the engine runs in processes of its own"
+    server.close()
+    deadline = time.monotonic() + 15
+    while (
+        left := [p for p in ours if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    ) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not left, [(p.pid, p.name()) for p in left]

@@ -250,11 +250,15 @@ def _reap(processes: list, infos: list, grace_s: float = 10.0) -> None:
 
 @contextlib.contextmanager
 def _ray_noise():
-    """Ray 2.52's own warnings: a FutureWarning about accelerator env vars from ray.init, and the
-    /dev/null files it opens for its processes' output and never closes (collected here)."""
+    """Ray 2.52's own warnings: a FutureWarning about accelerator env vars from ray.init, the
+    /dev/null files it opens for its processes' output and never closes (collected here), and
+    JAX's warning about the forks Ray makes to start its processes."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Tip: In future versions of Ray", FutureWarning)
         warnings.filterwarnings("ignore", "unclosed file <_io.TextIOWrapper name='/dev/null'", ResourceWarning)
+        # JAX (when the process has imported it) warns at every fork; Ray forks only to exec its
+        # own processes at once, which is safe.
+        warnings.filterwarnings("ignore", r"os\.fork\(\) was called", RuntimeWarning)
         yield
 
 

@@ -406,6 +406,21 @@ def stop_group(child: subprocess.Popen) -> None:
         os.killpg(pgid, signal.SIGKILL)  # whatever is left: Triton, its stubs, their helpers
     with contextlib.suppress(subprocess.TimeoutExpired):
         child.wait(5)
+    # SIGKILL is delivered asynchronously: return only once no member of the group still runs.
+    deadline = time.monotonic() + 10
+    while _group_alive(pgid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of group `pgid` still runs (an exited one awaiting its reaper does not)."""
+    import psutil
+
+    for p in psutil.process_iter(["status"]):
+        with contextlib.suppress(psutil.Error, ProcessLookupError):
+            if os.getpgid(p.pid) == pgid and p.info["status"] not in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD):
+                return True
+    return False
 
 
 def _best(preferred: str, fallback: str) -> str:
