@@ -8,6 +8,7 @@ bad request must get its status code and a JSON {"error": ...}, and the server m
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 import urllib.error
@@ -203,6 +204,24 @@ def test_front_requested_outputs_only(front):
     doc = json.loads(answer)
     assert status == 200 and doc["id"] == "r-1"
     assert [(o["name"], o["shape"]) for o in doc["outputs"]] == [("embedding", [1, 32])]
+
+
+def test_values_outside_the_boundary_cast_are_a_bad_request(chosen):
+    """An artifact that runs int64 inputs as int32 (its boundary cast) refuses a value that does
+    not fit with 400 in the front, for every engine, before any runtime (or a batch) sees it."""
+    good = next(s for s in chosen if s.name == "chargpt_torch")
+    unbounded = [t | {"range": None} for t in good.model["inputs"]]  # so the range check does not answer first
+    cast = dataclasses.replace(
+        good,
+        model=good.model | {"inputs": [{k: v for k, v in t.items() if v is not None} for t in unbounded]},
+        artifact=good.artifact | {"boundary_dtypes": {"tokens": "int32"}},
+    )
+    ok = _body({"inputs": [{"name": "tokens", "datatype": "INT64", "shape": [1, 2], "data": [1, 2]}]})
+    assert protocol.parse_infer(ok, cast).arrays["tokens"].tolist() == [[1, 2]]
+    big = _body({"inputs": [{"name": "tokens", "datatype": "INT64", "shape": [1, 2], "data": [1, 2**31]}]})
+    with pytest.raises(protocol.ProtocolError, match=r"value 2147483648 at index 1 does not fit int32") as e:
+        protocol.parse_infer(big, cast)
+    assert e.value.status == 400
 
 
 # --- the same suite against each engine, over HTTP ------------------------------------------------

@@ -31,6 +31,15 @@ BOUNDARY_CASTS = {("int64", "int32"), ("bool", "int32"), ("uint8", "int32"), ("f
 Arrays = dict[str, np.ndarray]
 
 
+def boundary_problem(name: str, a: np.ndarray, target: str) -> str | None:
+    """Why input `name`'s values cannot take the boundary cast to `target` (one does not fit), or None."""
+    if not np.issubdtype(np.dtype(target), np.integer) or not a.size:
+        return None
+    info = np.iinfo(target)
+    bad = np.flatnonzero((a < info.min) | (a > info.max))
+    return f"input {name}: value {a.reshape(-1)[bad[0]]} at index {bad[0]} does not fit {target}" if bad.size else None
+
+
 @dataclasses.dataclass(frozen=True)
 class Dim:
     """A named dynamic dimension with optional bounds (inclusive)."""

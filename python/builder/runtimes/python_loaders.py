@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from builder import versions
+from builder import tensors, versions
 from builder.formats import FORMAT_TABLE
 
 Arrays = dict[str, np.ndarray]
@@ -227,11 +227,9 @@ def load(path: Path, artifact: dict, model: dict) -> Predict:
         target = boundary.get(name)
         if target is None:
             return a
-        if np.issubdtype(np.dtype(target), np.integer) and a.size:
-            info = np.iinfo(target)
-            bad = np.flatnonzero((a < info.min) | (a > info.max))
-            if bad.size:
-                raise ValueError(f"input {name}: value {a.reshape(-1)[bad[0]]} at index {bad[0]} does not fit {target}")
+        problem = tensors.boundary_problem(name, a, target)
+        if problem:
+            raise ValueError(problem)
         return a.astype(target)
 
     def call(arrays: Arrays) -> Arrays:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -21,6 +22,20 @@ HOST = "127.0.0.1"  # loopback only; put a real proxy in front to publish a serv
 ENGINES = {"triton": "builder.serve.triton", "ray": "builder.serve.ray_engine"}
 
 Progress = Callable[[str], None]
+
+
+def free_ports(n: int = 1) -> list[int]:
+    """`n` distinct free TCP ports on HOST (held together while chosen, so they differ)."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind((HOST, 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 class EngineError(RuntimeError):

@@ -22,6 +22,7 @@ import math
 
 import numpy as np
 
+from builder import tensors
 from builder.serve.servables import Servable
 
 # Manifest dtype <-> the protocol's datatype names.
@@ -88,6 +89,10 @@ def parse_infer(body: bytes, s: Servable) -> InferRequest:
     if missing:
         raise ProtocolError(400, f"missing input {', '.join(map(repr, missing))} for model {s.name!r}")
     check_dims(s, arrays)
+    for name, target in (s.artifact.get("boundary_dtypes") or {}).items():  # the runtime's casts (int64 -> int32)
+        problem = tensors.boundary_problem(name, arrays[name], target)
+        if problem:
+            raise ProtocolError(400, problem)
     outputs = [t["name"] for t in s.model["outputs"]]
     asked = doc.get("outputs")
     if asked is not None:

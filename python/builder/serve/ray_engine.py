@@ -18,7 +18,6 @@ import contextlib
 import gc
 import logging
 import os
-import socket
 import subprocess
 import threading
 import time
@@ -29,7 +28,7 @@ import numpy as np
 
 from builder.serve import servables as servables_mod
 from builder.serve.app import EngineUnavailable, Front
-from builder.serve.engine import HOST, EngineError, Options, Progress, Row
+from builder.serve.engine import HOST, EngineError, Options, Progress, Row, free_ports
 from builder.serve.protocol import ProtocolError, error_body
 from builder.serve.servables import Servable
 
@@ -42,12 +41,6 @@ LOG = {"log_level": "WARNING", "enable_access_log": False}  # replicas' and Serv
 def _is_loopback(address: str) -> bool:
     host = address.removeprefix("ray://").rsplit(":", 1)[0].strip("[]")
     return host == "localhost" or host.startswith("127.") or host == "::1"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 def _replicas(options: Options) -> str:
@@ -312,7 +305,7 @@ def start(manifest: Path, servables: list[Servable], options: Options, progress:
     progress(f"ray up in {time.monotonic() - before:.1f} s ({where}, {len(nodes)} node(s), ray {ray.__version__})")
     server = RayServer("", [], own, ray_pids)
     try:
-        port = options.port or _free_port()
+        port = options.port or free_ports(1)[0]
         serve.start(
             proxy_location="HeadOnly",
             http_options={"host": HOST, "port": port, "request_timeout_s": options.timeout_s + 5},

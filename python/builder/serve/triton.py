@@ -28,11 +28,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-import numpy as np
-
 import builder
 from builder.serve import app, protocol
-from builder.serve.engine import HOST, EngineError, Options, Progress, Row
+from builder.serve.engine import HOST, EngineError, Options, Progress, Row, free_ports
 from builder.serve.servables import Servable
 
 ENV_PYTHON = "DEPLOYKIT_TRITON_PYTHON"
@@ -60,19 +58,6 @@ def triton_python() -> Path:
         "Triton needs its own environment: run `make setup` (creates .venv-triton) "
         f"or set {ENV_PYTHON} to a Python with nvidia-pytriton 0.7"
     )
-
-
-def _free_ports(n: int) -> list[int]:
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind((HOST, 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def _listen(port: int) -> socket.socket:
@@ -125,7 +110,7 @@ class TritonServer:
 
     # --- starting -----------------------------------------------------------------------------
     def start_child(self, python: Path) -> None:
-        http, grpc, metrics = _free_ports(3)
+        http, grpc, metrics = free_ports(3)
         self.triton_url = f"http://{HOST}:{http}"
         self._http = Http(HOST, http)
         spec = {
@@ -266,7 +251,6 @@ class TritonServer:
 
     # --- serving ------------------------------------------------------------------------------
     async def _infer(self, s: Servable, request: protocol.InferRequest, body: bytes) -> bytes:
-        _check_boundary(s, request)
         status, answer = await self._http.request(b"POST", f"/v2/models/{s.name}/infer".encode(), body)
         if status == 200:
             return answer
@@ -429,21 +413,6 @@ def _best(preferred: str, fallback: str) -> str:
     except ImportError:
         return fallback
     return preferred
-
-
-def _check_boundary(s: Servable, request: protocol.InferRequest) -> None:
-    """The artifact's boundary casts refuse values that do not fit (python_loaders.load); refusing them
-    here keeps one bad request from failing a whole dynamic batch inside Triton."""
-    for name, target in (s.artifact.get("boundary_dtypes") or {}).items():
-        a = request.arrays.get(name)
-        if a is None or not a.size or not np.issubdtype(np.dtype(target), np.integer):
-            continue
-        info = np.iinfo(target)
-        bad = np.flatnonzero((a < info.min) | (a > info.max))
-        if bad.size:
-            raise protocol.ProtocolError(
-                400, f"input {name}: value {a.reshape(-1)[bad[0]]} at index {bad[0]} does not fit {target}"
-            )
 
 
 def _error_message(body: bytes) -> str:
