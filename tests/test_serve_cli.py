@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ import psutil
 import pytest
 
 from builder import compare
-from builder.serve import protocol, servables
+from builder.serve import engine, protocol, servables
 from builder.verify.inputs import input_sets
 
 
@@ -41,14 +40,8 @@ def test_usage_errors_are_one_line_with_exit_2(manifest_path, capsys, args, mess
     assert code == 2 and len(err) == 1 and message in err[0], err
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_serve_answers_then_ctrl_c_stops_everything(manifest_path):
-    port = _free_port()
+    port = engine.free_ports(1)[0]
     command = [sys.executable, "-m", "builder", "serve", "--manifest", str(manifest_path), "--models", "mlp_torch"]
     with subprocess.Popen(
         [*command, "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True

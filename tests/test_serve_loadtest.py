@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
 import time
 import urllib.error
@@ -13,13 +12,7 @@ import urllib.request
 
 import pytest
 
-from builder.serve import app, loadtest, servables
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from builder.serve import app, engine, loadtest, servables
 
 
 class _Uvicorn:
@@ -28,7 +21,7 @@ class _Uvicorn:
     def __init__(self, front: app.Front):
         import uvicorn
 
-        self.port = _free_port()
+        self.port = engine.free_ports(1)[0]
         config = uvicorn.Config(
             app.asgi_app(front), host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
         )
