@@ -1,11 +1,12 @@
-"""`serve --engine triton`: a real Triton Inference Server (2.51, inside PyTriton 0.7) behind the front.
+"""`serve --engine triton`: a real Triton Inference Server (2.51, as nvidia-pytriton 0.7 ships it) behind the front.
 
-PyTriton pins numpy<2, so Triton runs in its own environment (.venv-triton, `make setup`) as a child
-process (builder.serve.triton_child) that loads every servable with the runtime `verify` uses and
-binds it to Triton's Python backend on 127.0.0.1. This process runs the front (builder.serve.app)
-under uvicorn: every request is validated there, the same way for every engine (Triton's own HTTP
-front answers 500 to some bad requests), then its body is forwarded unchanged to Triton's HTTP port
-and Triton's answer is passed back as it is.
+PyTriton pins numpy<2, so Triton runs in its own environment (.venv-triton, `make setup`) under a
+child process (builder.serve.triton_child) that writes a model repository, one Python-backend model
+per servable, and starts Triton on 127.0.0.1. Each model instance (replica) is a Triton Python stub
+that loads its artifact with the runtime `verify` uses (builder.serve.triton_model). This process
+runs the front (builder.serve.app) under uvicorn: every request is validated there, the same way for
+every engine (Triton's own HTTP front answers 500 to some bad requests), then its body is forwarded
+unchanged to Triton's HTTP port and Triton's answer is passed back as it is.
 
 The child leads its own process group (Triton's server and its Python stubs are in it), so close()
 ends every process `start` started.
@@ -34,7 +35,7 @@ from builder.serve.engine import HOST, EngineError, Options, Progress, Row, free
 from builder.serve.servables import Servable
 
 ENV_PYTHON = "DEPLOYKIT_TRITON_PYTHON"
-BAD_REQUEST = "deploykit-bad-request: "  # triton_child.BAD_REQUEST: a predict error that is the client's fault
+BAD_REQUEST = "deploykit-bad-request: "  # triton_model.BAD_REQUEST: a predict error that is the client's fault
 STOP_TIMEOUT_S = 15.0  # SIGTERM, then SIGKILL to the whole group
 START_TIMEOUT_S = 120.0  # plus LOAD_TIMEOUT_S per served artifact
 LOAD_TIMEOUT_S = 30.0
@@ -110,7 +111,7 @@ class TritonServer:
 
     # --- starting -----------------------------------------------------------------------------
     def start_child(self, python: Path) -> None:
-        http, grpc, metrics = free_ports(3)
+        (http,) = free_ports(1)
         self.triton_url = f"http://{HOST}:{http}"
         self._http = Http(HOST, http)
         spec = {
@@ -121,8 +122,6 @@ class TritonServer:
             "max_batch": self.options.max_batch,
             "batch_wait_ms": self.options.batch_wait_ms,
             "http_port": http,
-            "grpc_port": grpc,
-            "metrics_port": metrics,
         }
         env = dict(os.environ, PYTHONPATH=str(Path(builder.__file__).resolve().parent.parent), PYTHONUNBUFFERED="1")
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -271,8 +270,8 @@ class TritonServer:
         return status == 200
 
     def replica_pids(self) -> list[int]:
-        """One process per model instance: Triton's Python backend stubs (bench-serve measures their
-        memory; the runtimes themselves live once in the child, shared by every instance)."""
+        """One process per model instance: Triton's Python backend stubs, each holding its own loaded
+        artifact (bench-serve measures their memory)."""
         import psutil
 
         if self.child is None:
