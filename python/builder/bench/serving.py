@@ -2,7 +2,8 @@
 
 For each engine and each setting (1 or 2 replicas, dynamic batching off or on) it starts the server
 (timed), records the resident memory of each replica process, and sends a bounded load through the
-protocol at each concurrency (loadtest: one golden row per request, every 10th answer checked). The
+protocol at each concurrency (`python -m builder loadtest` in its own process: one golden row per
+request, every 10th answer checked). The
 in-process row calls the same artifact's runtime directly, one row per call, from one thread: what
 the served numbers cost over it.
 
@@ -14,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -24,7 +27,10 @@ from builder.bench import machine
 from builder.serve import engine, loadtest, servables
 
 SETTINGS = [(1, 0), (2, 0), (1, 32), (2, 32)]  # (replicas, max batch; 0 = no batching)
-CONCURRENCY = (1, 8, 32)
+CONCURRENCY = (1, 8, 16, 32)
+# Issue 16's target: requests/s through the front at concurrency 16, one replica, no batching, seed MLP.
+TARGETS = {"triton": 1500.0}
+TARGET_CONCURRENCY = 16
 
 
 def rss_mb(pids: list[int]) -> list[float]:
@@ -56,10 +62,23 @@ def in_process(servable: servables.Servable, rows: list[dict], calls: int) -> di
     }
 
 
+def client_load(manifest: Path, url: str, model_id: str, name: str, concurrency: int, requests: int) -> dict:
+    """`python -m builder loadtest` in its own process, as a user runs it: in this process its event
+    loop would share the GIL with the Triton engine's front (a thread here) and halve both."""
+    with tempfile.TemporaryDirectory(prefix="deploykit-bench-serve-") as tmp:
+        out = Path(tmp) / "load.json"
+        command = [sys.executable, "-m", "builder", "loadtest", "--url", url, "--manifest", str(manifest)]
+        command += ["--model", model_id, "--name", name, "--concurrency", str(concurrency)]
+        command += ["--requests", str(requests), "--json", str(out)]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+        if not out.is_file():
+            raise RuntimeError(f"loadtest failed ({done.returncode}): {done.stderr.strip()[-400:]}")
+        return json.loads(out.read_text())
+
+
 def run(manifest: Path, engines: list[str], model_id: str, fmt: str, requests: int, progress) -> dict:
     (servable,) = servables.choose(manifest, [model_id], [fmt])
     model, rows = loadtest.golden_rows(manifest, model_id)
-    tolerance = loadtest.tolerance_of(model, fmt)
     golden = [
         {n: np.load(manifest.parent / p)[i : i + 1] for n, p in model["golden"][0]["inputs"].items()}
         for i in range(len(rows))
@@ -96,14 +115,35 @@ def run(manifest: Path, engines: list[str], model_id: str, fmt: str, requests: i
             try:
                 for c in CONCURRENCY:
                     progress(f"{label}: concurrency {c}")
-                    report = loadtest.run(
-                        server.url, servable.name, model, rows, tolerance, concurrency=c, requests=requests
-                    )
-                    run_entry["loads"].append({"concurrency": c} | report.as_dict())
+                    load = client_load(manifest, server.url, model_id, servable.name, c, requests)
+                    run_entry["loads"].append({"concurrency": c} | load)
             finally:
                 server.close()
             result["runs"].append(run_entry)
+    result["targets"] = targets(result["runs"])
     return result
+
+
+def targets(runs: list[dict]) -> list[dict]:
+    """Each engine's target against its 1-replica, no-batching run at TARGET_CONCURRENCY."""
+    out = []
+    for name, want in TARGETS.items():
+        got = [
+            load["throughput_rps"]
+            for r in runs
+            if r["engine"] == name and r.get("replicas") == 1 and not r.get("max_batch")
+            for load in r.get("loads", [])
+            if load["concurrency"] == TARGET_CONCURRENCY
+        ]
+        out.append(
+            {
+                "engine": name,
+                "target_rps": want,
+                "measured_rps": got[0] if got else None,
+                "met": bool(got) and got[0] >= want,
+            }
+        )
+    return out
 
 
 def markdown(result: dict) -> str:
@@ -134,6 +174,12 @@ def markdown(result: dict) -> str:
                 f"| {r['engine']} | {r['replicas']} | {batching} | {r['start_s']} | {r['replica_rss_mb'] or 'n/a'} | "
                 f"{load['concurrency']} | {load['throughput_rps']} | {lat['p50']} | {lat['p99']} | {errors} | {load['mismatched']} |"
             )
+    for t in result.get("targets", []):
+        verdict = "not measured" if t["measured_rps"] is None else ("met" if t["met"] else "missed")
+        lines.append(
+            f"\nTarget: {t['engine']}, 1 replica, no batching, concurrency {TARGET_CONCURRENCY}: "
+            f"{t['measured_rps']} requests/s against >= {t['target_rps']:g}: {verdict}."
+        )
     return "\n".join(lines) + "\n"
 
 

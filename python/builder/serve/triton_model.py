@@ -74,6 +74,9 @@ def batcher_for(folder: Path) -> Batcher:
     servable = servables_mod.Servable(spec["name"], spec["model"], spec["artifact"], Path(spec["path"]))
     names_in = [t["name"] for t in servable.model["inputs"]]
     names_out = [t["name"] for t in servable.model["outputs"]]
+    from builder.runtimes import python_loaders
+
+    python_loaders.single_threaded()  # this stub is one replica: Triton's instances give the parallelism
     return Batcher(servables_mod.load(servable), names_in, names_out, spec["batching"])
 
 
@@ -91,7 +94,9 @@ class TritonPythonModel:
         answers = []
         for result in self.batcher.run(datas):
             if isinstance(result, Exception):
-                message = f"{type(result).__name__}: {str(result).strip().splitlines()[0] if str(result).strip() else ''}"
+                message = (
+                    f"{type(result).__name__}: {str(result).strip().splitlines()[0] if str(result).strip() else ''}"
+                )
                 answers.append(pb.InferenceResponse(output_tensors=[], error=pb.TritonError(message)))
             else:
                 answers.append(pb.InferenceResponse(output_tensors=[pb.Tensor(n, result[n]) for n in names_out]))
