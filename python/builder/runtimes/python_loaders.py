@@ -30,7 +30,7 @@ _threads: int | None = None
 def single_threaded() -> None:
     """For a process that serves one replica (a Triton stub): each runtime runs a call on one thread,
     without spin-waiting between calls. Replicas give the parallelism, and the cores stay free for the
-    server's own front and transport (measured: +5-8% requests/s through the front on 2 cores)."""
+    server's own front and transport (measured: +6% requests/s through the front on 2 cores, docs/serving.md)."""
     global _threads
     _threads = 1
 
