@@ -100,8 +100,9 @@ def test_peer_rows_appear_with_their_ratio_and_interval(monkeypatch, tmp_path):
     docs = {"onnxruntime-java": JAVA_DOC, "onnxruntime-web": WEB_DOC}
     ran = []
 
-    def fake_tool(peer, root, manifest, names, counts):
+    def fake_tool(peer, root, manifest, names, counts, first=()):
         ran.append((peer.name, names, counts["repeat"]))
+        assert first == []  # no target model of the page among these
         return docs[peer.name]
 
     monkeypatch.setattr(peers, "_run_tool", fake_tool)
@@ -140,6 +141,34 @@ def test_peer_rows_appear_with_their_ratio_and_interval(monkeypatch, tmp_path):
     page = report.html_page(result)
     assert "## Peers" in page and "onnxruntime-web (onnx)" in page
     report.write(result, tmp_path / "report")  # JSON without NaN
+
+
+def test_first_prediction_is_asked_for_the_target_models_and_judged(monkeypatch, tmp_path):
+    models = {m: {"artifacts": [{"format": f} for f in ("onnx", "tfjs-graph")]} for m in ("mlp_torch", "cnn_torch")}
+    models["wide_torch"] = models["mlp_torch"]
+    rows = [_row(m, "chromium", "tfjs-graph") for m in ("mlp_torch", "cnn_torch", "wide_torch")]
+    asked = []
+    doc = {
+        "peers": [],
+        "first_prediction": [
+            {"model": "mlp_torch", "trials_ms": [640.0, 610.0, 700.0], "median_ms": 640.0},
+            {"model": "cnn_torch", "trials_ms": [1210.0, 1190.0, 1300.0], "median_ms": 1210.0},
+        ],
+    }
+
+    def fake_tool(peer, root, manifest, names, counts, first=()):
+        asked.append(list(first))
+        return doc
+
+    monkeypatch.setattr(peers, "_run_tool", fake_tool)
+    monkeypatch.setattr(peers.Peer, "unavailable", lambda self, root: None)
+    peers.attach(tmp_path / "manifest.json", rows, models, repeat=40, warmup=4, batch_repeat=5, root=tmp_path)
+    assert asked == [["mlp_torch", "cnn_torch"]]  # the page's target models only, in their order
+    assert rows[0]["first_prediction"]["target_ms"] == peers.FIRST_PREDICTION_TARGET_MS
+    assert "first_prediction" not in rows[2]
+    md = report.markdown(_result(rows))
+    assert "| mlp_torch | 640 | 640, 610, 700 | <= 1000 | met |" in md, md
+    assert "| cnn_torch | 1210 | 1210, 1190, 1300 | <= 1000 | missed |" in md, md
 
 
 def test_a_peer_that_cannot_run_says_why(tmp_path):

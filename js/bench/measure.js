@@ -8,6 +8,10 @@
 // 1024, with the ratio TF.js / onnxruntime-web.
 // Usage: node bench/measure.js [manifest.json] [--repeat N] [--warmup K] [--batch-repeat M]
 //          [--batch-warmup W] [--models ID ...] [--peers-only] [--json FILE]
+//          [--first-prediction ID ...] [--first-trials T]
+// --first-prediction: a person's first visit to the demo page for each model ID, T times, each in a
+// fresh Chromium profile (cold cache) with the page choosing its own backend: navigation start ->
+// first prediction shown, as `first_prediction` in the JSON (what bench judges the 1.0 s target on).
 // prints Markdown tables; --json FILE also writes the result: each launcher row with the TF.js
 // backend it ran and its wasm binary variant, and each peer comparison with every call's time
 // (`samples_us`), TF.js's backend, wasm variant and threads, and ort-web's version and threads
@@ -42,6 +46,8 @@ const { values, positionals } = parseArgs({
     'batch-warmup': { type: 'string', default: '1' },
     models: { type: 'string', multiple: true },
     'peers-only': { type: 'boolean', default: false },
+    'first-prediction': { type: 'string', multiple: true },
+    'first-trials': { type: 'string', default: '3' },
     json: { type: 'string' },
   },
 });
@@ -100,6 +106,42 @@ function timed(launcher, model, backend, input, n, k) {
   );
   if (r.status !== 0) throw new Error(`${launcher} ${model} ${backend}: exit ${r.status}: ${r.stderr.trim()}`);
   return JSON.parse(fs.readFileSync(t, 'utf8'));
+}
+
+/** A cold first visit per trial: a fresh browser profile, the page's own backend choice. */
+async function coldFirstPrediction(models, trials) {
+  const server = await startServer({ modelsDir: path.dirname(manifest) });
+  const out = [];
+  try {
+    for (const model of models) {
+      const times = [];
+      for (let t = 0; t < trials; t++) {
+        const browser = await launchChromium();
+        try {
+          const page = await browser.context.newPage();
+          await page.goto(`${server.url}app/?model=${model}`);
+          await page.waitForFunction(
+            () =>
+              document.getElementById('first-ms').dataset.ms ||
+              document.getElementById('status').dataset.state === 'error',
+            null,
+            { timeout: 120_000 },
+          );
+          const ms = await page.locator('#first-ms').getAttribute('data-ms');
+          if (!ms) throw new Error(`${model}: the page showed no prediction`);
+          times.push(Number(ms));
+        } finally {
+          await browser.close();
+        }
+      }
+      const sorted = [...times].sort((a, b) => a - b);
+      out.push({ model, trials_ms: times, median_ms: sorted[Math.floor(sorted.length / 2)] });
+      process.stderr.write(`first prediction ${model}: ${times.map((x) => x.toFixed(0)).join(', ')} ms\n`);
+    }
+  } finally {
+    await server.close();
+  }
+  return out;
 }
 
 async function firstPrediction(models, backends) {
@@ -284,6 +326,16 @@ if (!values['peers-only']) {
   );
   console.log('|---|---|---|---|---|---|---|---|');
   console.log(rows.join('\n'));
+}
+if (values['first-prediction']) {
+  const wanted = values['first-prediction'];
+  const ids = selected.filter((m) => wanted.includes(m.id)).map((m) => m.id);
+  result.first_prediction = await coldFirstPrediction(ids, Number(values['first-trials']));
+  console.log('\n| model | page start → first prediction, cold (ms, median) | trials (ms) |');
+  console.log('|---|---|---|');
+  for (const f of result.first_prediction) {
+    console.log(`| ${f.model} | ${f.median_ms.toFixed(0)} | ${f.trials_ms.map((x) => x.toFixed(0)).join(', ')} |`);
+  }
 }
 const withOnnx = models.filter((m) => m.artifacts.some((a) => a.format === 'onnx'));
 result.peers = [...(withOnnx.length ? await peers(withOnnx) : []), ...skipped];

@@ -125,6 +125,25 @@ def _peers_markdown(rows: list[dict], machine: dict) -> list[str]:
     return lines
 
 
+def first_prediction_markdown(rows: list[dict]) -> list[str]:
+    """The demo page's first visit per model (bench/peers.py) against its target."""
+    visits = [r["first_prediction"] for r in rows if r.get("first_prediction")]
+    if not visits:
+        return []
+    lines = [
+        "",
+        "## Page start to first prediction (Chromium, a fresh profile per visit, the page's own backend)",
+        "",
+        "| model | median ms | visits ms | target | verdict |",
+        "|---|---|---|---|---|",
+    ]
+    for v in visits:
+        verdict = "met" if v["median_ms"] <= v["target_ms"] else "missed"
+        visits_ms = ", ".join(f"{x:.0f}" for x in v["trials_ms"])
+        lines.append(f"| {v['model']} | {v['median_ms']:.0f} | {visits_ms} | <= {v['target_ms']:.0f} | {verdict} |")
+    return lines
+
+
 def versus_python(rows: list[dict]) -> list[dict]:
     """Batch-1 p50 of each client over the same artifact run in-process from Python, where both ran."""
     ok = {(r["model"], r["format"], r["runtime"]): r for r in rows if r["status"] == "ok"}
@@ -199,6 +218,7 @@ def markdown(result: dict) -> str:
     else:
         lines += ["- no client reported a bare-call timing here"]
     lines += _peers_markdown(result["inference"], m)
+    lines += first_prediction_markdown(result["inference"])
     scale = versus_python(result["inference"])
     if scale:
         lines += [
