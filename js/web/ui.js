@@ -457,20 +457,24 @@ async function runParity() {
 
 /** Starts the interactive page. */
 export async function startUi() {
+  const params = new URLSearchParams(location.search);
+  const wantBackend = params.get('backend');
+  const firstBackend = wantBackend && BACKENDS.includes(wantBackend) ? wantBackend : FIRST_BACKEND;
+  // The backend starts (the wasm binary compiles, its threads start) while the manifest downloads;
+  // a failure here is reported by reload's own load.
+  const warming = useBackend(firstBackend).catch(() => {});
   state.doc = await fetchManifest();
   const models = runnableModels(state.doc);
   if (models.length === 0)
     throw new Error(
       'The manifest lists no model with a tfjs-graph artifact (only Keras models are converted for TF.js).',
     );
-  const params = new URLSearchParams(location.search);
   for (const m of models)
     $('model').append(new Option(`${m.id}: ${signature(m.inputs)} → ${signature(m.outputs)}`, m.id));
   for (const b of BACKENDS) $('backend').append(new Option(b, b));
   const wantModel = params.get('model');
   if (wantModel) $select('model').value = wantModel;
-  const wantBackend = params.get('backend');
-  $select('backend').value = wantBackend && BACKENDS.includes(wantBackend) ? wantBackend : FIRST_BACKEND;
+  $select('backend').value = firstBackend;
   $('model').addEventListener('change', reload);
   $('backend').addEventListener('change', reload);
   $('parity-run').addEventListener('click', runParity);
@@ -486,6 +490,7 @@ export async function startUi() {
     $('status').dataset.state = 'error';
     return;
   }
+  await warming;
   await reload();
   // Probe the other backends only now, so the first prediction does not wait for them.
   const available = [];

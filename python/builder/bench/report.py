@@ -134,13 +134,18 @@ def first_prediction_markdown(rows: list[dict]) -> list[str]:
         "",
         "## Page start to first prediction (Chromium, a fresh profile per visit, the page's own backend)",
         "",
-        "| model | median ms | visits ms | target | verdict |",
-        "|---|---|---|---|---|",
+        "A model the page predicts only once a digit is drawn (the CNNs) is timed to 'model ready'.",
+        "",
+        "| model | page start to | median ms | visits ms | target | verdict |",
+        "|---|---|---|---|---|---|",
     ]
     for v in visits:
         verdict = "met" if v["median_ms"] <= v["target_ms"] else "missed"
         visits_ms = ", ".join(f"{x:.0f}" for x in v["trials_ms"])
-        lines.append(f"| {v['model']} | {v['median_ms']:.0f} | {visits_ms} | <= {v['target_ms']:.0f} | {verdict} |")
+        until = v.get("until", "first prediction")
+        lines.append(
+            f"| {v['model']} | {until} | {v['median_ms']:.0f} | {visits_ms} | <= {v['target_ms']:.0f} | {verdict} |"
+        )
     return lines
 
 
