@@ -39,11 +39,14 @@ export function initTf() {
     throw new LoadError('load', 'the TF.js wasm backend did not load (/vendor/tf-backend-wasm.es2017.min.js)');
   // The wasm binaries come from the page's own server (the demo: node_modules via /vendor/), never
   // a CDN. A cross-origin isolated page (the demo server's COOP/COEP headers) has
-  // SharedArrayBuffer, so the backend loads its threaded SIMD build, asking one XNNPACK thread per
-  // logical core (its worker is a blob: URL made from the bundle, no extra file); elsewhere
-  // it runs single-threaded SIMD, as Node does (the page test checks parity threaded).
+  // SharedArrayBuffer, so where TF.js would start two or more XNNPACK threads the backend loads
+  // its threaded SIMD build, asking one thread per logical core (its worker is a blob: URL made
+  // from the bundle, no extra file). Where it would start one (2-3 cores), or unisolated, it runs
+  // single-threaded SIMD, as Node does: the threaded build with one thread computes no faster and
+  // its worker costs a cold visit 100-150 ms (docs/measurements.md). The page test checks parity
+  // threaded.
   tf.wasm.setWasmPaths(wasmPaths);
-  if (globalThis.crossOriginIsolated === true) tf.wasm.setThreadsCount(wasmThreads());
+  if (globalThis.crossOriginIsolated === true && wasmThreadsStarted() > 1) tf.wasm.setThreadsCount(wasmThreads());
   else tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
   tf.enableProdMode();
   initialised = true;
@@ -55,6 +58,14 @@ export function initTf() {
  */
 export function wasmThreads(cores = globalThis.navigator?.hardwareConcurrency) {
   return Number.isInteger(cores) && cores > 0 ? cores : 1;
+}
+
+/**
+ * The XNNPACK threads TF.js 4.22's wasm backend starts for `cores` logical cores: cores / 2, at
+ * least 1, at most 8 (tfjs-backend-wasm/src/cc/backend.cc, init_with_threads_count).
+ */
+export function wasmThreadsStarted(cores = globalThis.navigator?.hardwareConcurrency) {
+  return Math.min(8, Math.max(1, Math.floor(wasmThreads(cores) / 2)));
 }
 
 /** `<binary>, N thread(s)` of the started wasm backend (the flags are known once it runs). */

@@ -79,6 +79,11 @@ describe('demo page in headless Chromium', { timeout: 240_000 }, () => {
     browser = await launchChromium({ onRequest: (url) => requests.push(url) });
     page = await browser.context.newPage();
     page.on('pageerror', (e) => pageErrors.push(e.message));
+    // Four logical cores, whatever this machine has: TF.js starts two wasm threads, so every parity
+    // run below is on the threaded SIMD build (a 2-core machine would get the single-threaded one).
+    await page.addInitScript(() =>
+      Object.defineProperty(Navigator.prototype, 'hardwareConcurrency', { get: () => 4, configurable: true }),
+    );
     const start = Date.now();
     await page.goto(`${server.url}app/`);
     await page.waitForFunction(() => document.getElementById('backend')?.dataset.available, null, { timeout: 60_000 });
@@ -101,12 +106,13 @@ describe('demo page in headless Chromium', { timeout: 240_000 }, () => {
     assert.ok(available.includes('wasm') && available.includes('cpu'), `available: ${available}`);
   });
 
-  it('is cross-origin isolated and runs the threaded SIMD wasm build, a thread per core', async () => {
+  it('is cross-origin isolated and, with 4 cores, runs the threaded SIMD wasm build', async () => {
     const { isolated, cores } = await page.evaluate(() => ({
       isolated: globalThis.crossOriginIsolated,
       cores: navigator.hardwareConcurrency,
     }));
     assert.equal(isolated, true);
+    assert.equal(cores, 4);
     const info = page.locator('#wasm-info');
     assert.equal(await info.getAttribute('data-isolated'), 'true');
     assert.equal(await info.getAttribute('data-binary'), 'tfjs-backend-wasm-threaded-simd.wasm');
@@ -156,6 +162,30 @@ describe('demo page in headless Chromium', { timeout: 240_000 }, () => {
     const rows = await page.locator('#parity tbody tr').evaluateAll((trs) => trs.map((tr) => ({ ...tr.dataset })));
     assert.ok(rows.length > 0);
     for (const r of rows) assert.deepEqual([r.backend, r.pass], [chosen, 'true'], `${r.set}: max abs ${r.maxAbs}`);
+  });
+
+  it('with 2 cores (TF.js would start one thread), isolated, loads the single-threaded SIMD build', async () => {
+    const two = await browser.context.newPage();
+    two.on('pageerror', (e) => pageErrors.push(e.message));
+    await two.addInitScript(() =>
+      Object.defineProperty(Navigator.prototype, 'hardwareConcurrency', { get: () => 2, configurable: true }),
+    );
+    const fetched = [];
+    two.on('request', (r) => fetched.push(r.url()));
+    try {
+      await two.goto(`${server.url}app/?model=mlp_keras&backend=wasm`);
+      await two.waitForFunction(() => document.getElementById('wasm-info')?.dataset.binary, null, {
+        timeout: 60_000,
+      });
+      assert.equal(await two.evaluate(() => globalThis.crossOriginIsolated), true);
+      const info = two.locator('#wasm-info');
+      assert.equal(await info.getAttribute('data-binary'), 'tfjs-backend-wasm-simd.wasm');
+      assert.equal(await info.getAttribute('data-threads'), '1');
+      assert.ok(!fetched.some((u) => u.endsWith('threaded-simd.wasm')), 'the threaded build was not fetched');
+      assert.ok(Number(await two.locator('#first-ms').getAttribute('data-ms')) > 0, 'a first prediction');
+    } finally {
+      await two.close();
+    }
   });
 
   it('works without cross-origin isolation: single-threaded SIMD wasm', async () => {
