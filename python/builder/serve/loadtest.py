@@ -206,9 +206,20 @@ def run(
         raise ValueError("give a request count or a duration (or both): a load test is bounded")
     if concurrency < 1 or (requests is not None and requests < 1) or (duration_s is not None and duration_s <= 0):
         raise ValueError("concurrency and requests must be at least 1, duration above 0")
-    return asyncio.run(
-        _run(url, name, model, rows, tolerance, concurrency, requests, duration_s, timeout_s, retries, check_every)
-    )
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        return runner.run(
+            _run(url, name, model, rows, tolerance, concurrency, requests, duration_s, timeout_s, retries, check_every)
+        )
+
+
+def _loop_factory():
+    """uvloop's event loop where it is installed: the load generator shares the machine with the
+    server it measures, and uvloop costs it less CPU per request than asyncio's own loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 def run_model(url: str, manifest: Path, model_id: str, name: str | None = None, **options) -> Report:
