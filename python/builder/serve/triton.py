@@ -33,9 +33,9 @@ import builder
 from builder.serve import app, protocol
 from builder.serve.engine import HOST, EngineError, Options, Progress, Row, free_ports
 from builder.serve.servables import Servable
+from builder.serve.triton_model import BAD_REQUEST  # a predict error that is the client's fault
 
 ENV_PYTHON = "DEPLOYKIT_TRITON_PYTHON"
-BAD_REQUEST = "deploykit-bad-request: "  # triton_model.BAD_REQUEST: a predict error that is the client's fault
 STOP_TIMEOUT_S = 15.0  # SIGTERM, then SIGKILL to the whole group
 START_TIMEOUT_S = 120.0  # plus LOAD_TIMEOUT_S per served artifact
 LOAD_TIMEOUT_S = 30.0

@@ -63,13 +63,12 @@ def emit(event: str, **fields) -> None:
         line = line[os.write(fd, line) :]
 
 
-def config_text(name: str, model: dict, replicas: int, max_batch: int, batch_wait_ms: float) -> str:
+def config_text(name: str, model: dict, batched: bool, replicas: int, max_batch: int, batch_wait_ms: float) -> str:
     """config.pbtxt of one servable. A model whose tensors all lead with the batch dim is batched:
     with --max-batch, Triton's dynamic batcher forms calls of up to max_batch rows, waiting
     batch_wait_ms to fill; without it Triton still hands over the requests that queued while the
     instance was busy in one `execute` (no added wait, each request predicted on its own: the same
-    numbers as one at a time). Other models take one request per call."""
-    batched = all(t["shape"] and t["shape"][0] == "batch" for t in model["inputs"] + model["outputs"])
+    numbers as one at a time). Other models take one request per call. `batched`: Servable.batched."""
     if not batched:
         max_batch_size = 0
     elif max_batch > 0:
@@ -105,7 +104,9 @@ def write_repository(root: Path, spec: dict) -> Path:
         batched = servables_mod.Servable(item["name"], item["model"], item["artifact"], Path(item["path"])).batched
         (folder / SERVABLE_FILE).write_text(json.dumps({**item, "batching": batched and spec["max_batch"] > 0}))
         (folder / "config.pbtxt").write_text(
-            config_text(item["name"], item["model"], spec["replicas"], spec["max_batch"], spec["batch_wait_ms"])
+            config_text(
+                item["name"], item["model"], batched, spec["replicas"], spec["max_batch"], spec["batch_wait_ms"]
+            )
         )
         (folder / "1" / "model.py").write_text(SHIM.format(root=str(Path(servables_mod.__file__).parents[2])))
     return repo
