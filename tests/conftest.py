@@ -10,6 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from builder import tf_env
+
+tf_env.set_before_import()  # as the CLI does: a test may import TensorFlow before it exports
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")
 # Every export in the tests compiles its AOTInductor packages (a cache hit would skip the compile

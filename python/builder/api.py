@@ -38,6 +38,9 @@ def export(
 
     Raises ValueError for a bad selection and builder.pipeline.ExportError when an artifact fails
     (the previous contents of `out` are then unchanged)."""
+    from builder import tf_env
+
+    tf_env.set_before_import()
     from builder import pipeline, ui
     from builder.config import ExportConfig
     from builder.formats import FORMATS, artifact_cache

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from builder import __version__, generate, quiet
+from builder import __version__, generate, quiet, tf_env
 from builder.formats import FORMATS, artifact_cache
 from builder.models import MODEL_IDS
 from builder.models.common import TRAINERS, TrainConfig, headline
@@ -511,6 +511,7 @@ COMMANDS = {
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    tf_env.set_before_import()  # every command may import TensorFlow
     try:
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from builder import tf_env
 from builder.formats import ExportContext, Exported, onnx_checks
 from builder.models.common import Trained
 from builder.versions import package_version
@@ -192,7 +193,13 @@ def convert_tfjs(saved_model: str, out: str) -> None:
         warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
         import tensorflowjs as tfjs
     with contextlib.redirect_stdout(io.StringIO()):
-        tfjs.converters.convert_tf_saved_model(saved_model, out, signature_def=SIGNATURE, saved_model_tags="serve")
+        try:
+            tfjs.converters.convert_tf_saved_model(saved_model, out, signature_def=SIGNATURE, saved_model_tags="serve")
+        except ValueError as e:
+            hint = tf_env.onednn_hint(str(e))
+            if hint:
+                raise ValueError(f"{' '.join(str(e).split())}{hint}") from e
+            raise
     _one_dimensional_fused_biases(Path(out) / "model.json")
     _unfuse_tensor_biases(Path(out) / "model.json")
 
