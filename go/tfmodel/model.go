@@ -28,6 +28,37 @@ import (
 // Format is the artifact format this package runs.
 const Format = "saved-model"
 
+// sessionOptions runs every op of a call on the calling thread (ConfigProto
+// inter_op_parallelism_threads < 0); the intra-op pool still parallelises large matmuls and
+// convolutions. With TensorFlow's default inter-op pool each Session.Run hands its ops to a
+// pool thread and sleeps until they are done, and a pool thread idle for more than ~10 µs has
+// gone to sleep too: a batch-1 call of the seed MLP paid 20 µs of wake-ups (51 -> 29 µs with
+// this setting, BenchmarkSessionRun; batch 1024 and the larger models no slower,
+// docs/measurements.md).
+//
+// Where TensorFlow's oneDNN rewrites may be on (TF_ENABLE_ONEDNN_OPTS is not "0": TensorFlow
+// turns them on by itself on AVX-512 VNNI and AMX CPUs), Grappler's remapper is also off: its
+// oneDNN fusion of MatMul+BiasAdd+Relu maps a NaN input to 0 where the reference gives NaN
+// (the golden "special" sets catch it). The environment variable is read when TensorFlow's
+// library loads, before any Go code runs, so the launcher (bin/deploykit-go) sets it to 0.
+var sessionOptions = &tf.SessionOptions{Config: mustMarshal(sessionConfig(os.Getenv("TF_ENABLE_ONEDNN_OPTS")))}
+
+func sessionConfig(onednn string) *corepb.ConfigProto {
+	c := &corepb.ConfigProto{InterOpParallelismThreads: -1}
+	if onednn != "0" {
+		c.GraphOptions = &corepb.GraphOptions{RewriteOptions: &corepb.RewriterConfig{Remapping: corepb.RewriterConfig_OFF}}
+	}
+	return c
+}
+
+func mustMarshal(m proto.Message) []byte {
+	b, err := proto.Marshal(m)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
 // Error classes. Every error Load and Predict return matches exactly one of these with
 // errors.Is; the CLI maps ErrInput to exit 2 and the others to exit 3.
 var (
@@ -164,7 +195,7 @@ func LoadManifest(man *manifest.Manifest, modelID string, opts ...Option) (*Mode
 		return nil, err
 	}
 
-	m.sm, err = tf.LoadSavedModel(dir, art.Tags, nil)
+	m.sm, err = tf.LoadSavedModel(dir, art.Tags, sessionOptions)
 	if err != nil {
 		return nil, classify(ErrLoad, fmt.Errorf("loading %q: %v", art.Path, firstLine(err.Error())))
 	}

@@ -16,7 +16,9 @@ import org.tensorflow.Result;
 import org.tensorflow.SavedModelBundle;
 import org.tensorflow.Session;
 import org.tensorflow.Signature;
+import org.tensorflow.proto.ConfigProto;
 import org.tensorflow.proto.MetaGraphDef;
+import org.tensorflow.proto.RewriterConfig;
 import org.tensorflow.proto.SignatureDef;
 import org.tensorflow.types.family.TType;
 
@@ -37,6 +39,30 @@ import org.tensorflow.types.family.TType;
  */
 public final class Model implements AutoCloseable {
   public static final String FORMAT = "saved-model";
+
+  /**
+   * Every op of a call runs on the calling thread (inter_op_parallelism_threads < 0); the intra-op
+   * pool still parallelises large matmuls and convolutions. With the default inter-op pool each
+   * Session.run hands its ops to a pool thread and sleeps until they finish, and a pool thread idle
+   * for more than ~10 us has gone to sleep too: batch-1 calls paid those wake-ups
+   * (docs/measurements.md). Where TensorFlow's oneDNN rewrites may be on (TF_ENABLE_ONEDNN_OPTS is
+   * not "0"; TensorFlow turns them on by itself on AVX-512 VNNI and AMX CPUs) Grappler's remapper
+   * is off too: its oneDNN fusion of MatMul+BiasAdd+Relu maps a NaN input to 0 where the reference
+   * gives NaN. The variable is read as the native library loads, so bin/deploykit-java sets it.
+   */
+  static ConfigProto sessionConfig(String onednn) {
+    ConfigProto.Builder config = ConfigProto.newBuilder().setInterOpParallelismThreads(-1);
+    if (!"0".equals(onednn)) {
+      config
+          .getGraphOptionsBuilder()
+          .getRewriteOptionsBuilder()
+          .setRemapping(RewriterConfig.Toggle.OFF);
+    }
+    return config.build();
+  }
+
+  private static final ConfigProto SESSION_CONFIG =
+      sessionConfig(System.getenv("TF_ENABLE_ONEDNN_OPTS"));
 
   /** Load options. */
   public record Options(boolean allowUnsafeOps) {
@@ -177,7 +203,11 @@ public final class Model implements AutoCloseable {
 
     SavedModelBundle bundle;
     try {
-      bundle = SavedModelBundle.loader(dir.toString()).withTags(tags).load();
+      bundle =
+          SavedModelBundle.loader(dir.toString())
+              .withTags(tags)
+              .withConfigProto(SESSION_CONFIG)
+              .load();
     } catch (RuntimeException e) {
       if (!DeploykitException.isTensorFlowError(e)) {
         throw e;
