@@ -81,3 +81,16 @@ def test_the_report_shows_intervals_not_bare_ratios():
     assert with_interval["interval"]["low"] < with_interval["ratio"] < with_interval["interval"]["high"]
     assert report._ratio(with_interval).startswith(f"{with_interval['ratio']:.2f}x [")
     assert report._ratio(without).endswith("(no samples, no interval)")
+
+
+def test_a_jit_runtime_warms_its_batch_1_job_up_past_compilation():
+    from builder.bench import inference
+    from builder.verify import runners
+
+    java = runners.RUNNERS["java"]
+    assert java.jit_warmup >= 10_000 and runners.RUNNERS["go"].jit_warmup == 0
+    model = {"id": "m", "inputs": [], "outputs": []}
+    one, big = inference._cli_jobs(model, {"format": "saved-model"}, None, None, 2000, 20, java.jit_warmup)
+    assert (one.warmup, big.warmup) == (java.jit_warmup, 2)  # the throughput batch keeps the default
+    one, big = inference._cli_jobs(model, {"format": "saved-model"}, None, None, 2000, 20)
+    assert (one.warmup, big.warmup) == (20, 2)

@@ -90,12 +90,14 @@ def _bench_python(runner, manifest: Path, model: dict, artifact: dict, x1, xb, r
     return {"load_ms": load_ms, "first_ms": first_ms, "latency_us": latency, "batch_latency_us": batch}
 
 
-def _cli_jobs(model: dict, artifact: dict, x1, xb, repeat: int, warmup: int) -> list[Job]:
-    """The two timed jobs of a cell: batch 1 (latency, and the bare runtime call beside it) and
-    the throughput batch (fewer calls: each is ~1,000x the work)."""
+def _cli_jobs(model: dict, artifact: dict, x1, xb, repeat: int, warmup: int, jit_warmup: int = 0) -> list[Job]:
+    """The two timed jobs of a cell: batch 1 (latency, and the bare runtime call beside it; warmed
+    up at least `jit_warmup` calls, CliRunner.jit_warmup) and the throughput batch (fewer calls:
+    each is ~1,000x the work)."""
     key = (model["id"], artifact["format"])
+    b1_warmup = max(warmup, jit_warmup)
     return [
-        Job((*key, "b1"), model, artifact["format"], x1, outputs=False, repeat=repeat, warmup=warmup),
+        Job((*key, "b1"), model, artifact["format"], x1, outputs=False, repeat=repeat, warmup=b1_warmup),
         Job(
             (*key, f"b{THROUGHPUT_BATCH}"),
             model,
@@ -178,7 +180,7 @@ def run(manifest: Path, models=None, runtimes=None, repeat: int = 200, warmup: i
                     row |= {"status": "unsupported", "reason": why}
                 elif isinstance(runner, CliRunner):
                     cli_cells.setdefault(runner.name, []).append(
-                        (row, _cli_jobs(model, artifact, x1, xb, repeat, warmup), per_model)
+                        (row, _cli_jobs(model, artifact, x1, xb, repeat, warmup, runner.jit_warmup), per_model)
                     )
                 else:
                     progress(f"{model['id']}/{artifact['format']} on {runner.name}")
