@@ -14,10 +14,11 @@ import os
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from builder import compare
-from builder.serve import engine, protocol, servables, triton
+from builder.serve import engine, protocol, servables, triton, triton_child, triton_model
 from builder.verify.inputs import input_sets
 
 MODELS = ["mlp_torch", "chargpt_torch"]  # float32; int64 tokens with a bounded dynamic seq dim
@@ -78,7 +79,42 @@ def test_replicas_and_batching_in_triton(served):
         with urllib.request.urlopen(f"{server.triton_url}/v2/models/{servable.name}/config", timeout=10) as r:
             config = json.loads(r.read())
         assert sum(g["count"] for g in config["instance_group"]) == 2
-        assert config["max_batch_size"] == 64 and "dynamic_batching" in config
+        # --max-batch 64 is the batcher's preferred size, not Triton's cap: a larger request is served.
+        assert config["max_batch_size"] == triton_child.QUEUED_ROWS
+        assert [int(x) for x in config["dynamic_batching"]["preferred_batch_size"]] == [64]
+
+
+def test_a_request_over_max_batch_rows_is_served_in_one_call(served, manifest_path):
+    server, chosen, _ = served
+    for servable in chosen:
+        golden = next(s for s in input_sets(manifest_path.parent, servable.model) if s.name == "golden")
+        # 100 rows: the golden rows and their reference outputs again (every row is independent)
+        big = dataclasses.replace(
+            golden,
+            inputs={k: np.concatenate([v, v])[:100] for k, v in golden.inputs.items()},
+            expected={k: np.concatenate([v, v])[:100] for k, v in golden.expected.items()},
+        )
+        status, doc = _post(
+            f"{server.url}/v2/models/{servable.name}/infer", protocol.request_body(servable.model, big.inputs)
+        )
+        _check(servable, big, status, doc)
+
+
+def test_the_batcher_stacks_up_to_max_rows_and_keeps_a_larger_request_whole():
+    calls = []
+
+    def predict(arrays):
+        calls.append(arrays["x"].shape[0])
+        return {"y": arrays["x"] * 2}
+
+    batcher = triton_model.Batcher(predict, ["x"], ["y"], batching=True, max_rows=4)
+    requests = [{"x": np.full((n, 3), float(i), np.float32)} for i, n in enumerate([1, 2, 1, 6, 1, 1])]
+    answers = batcher.run(requests)
+    assert calls == [4, 6, 2]  # 1+2+1, the 6-row request alone, 1+1
+    for request, answer in zip(requests, answers, strict=True):
+        np.testing.assert_array_equal(answer["y"], request["x"] * 2)
+    other = {"x": np.zeros((1, 5), np.float32)}  # other non-batch dims: never stacked with the rest
+    assert [len(g) for g in batcher.groups([requests[0], other, requests[2]])] == [1, 1, 1]
 
 
 def test_concurrent_rows_are_batched_to_the_same_numbers(served, manifest_path):

@@ -65,16 +65,14 @@ def emit(event: str, **fields) -> None:
 
 def config_text(name: str, model: dict, batched: bool, replicas: int, max_batch: int, batch_wait_ms: float) -> str:
     """config.pbtxt of one servable. A model whose tensors all lead with the batch dim is batched:
-    with --max-batch, Triton's dynamic batcher forms calls of up to max_batch rows, waiting
-    batch_wait_ms to fill; without it Triton still hands over the requests that queued while the
-    instance was busy in one `execute` (no added wait, each request predicted on its own: the same
-    numbers as one at a time). Other models take one request per call. `batched`: Servable.batched."""
-    if not batched:
-        max_batch_size = 0
-    elif max_batch > 0:
-        max_batch_size = max_batch
-    else:
-        max_batch_size = QUEUED_ROWS
+    with --max-batch, Triton's dynamic batcher sends a batch as soon as max_batch rows are queued
+    (its preferred size), else after batch_wait_ms, and the stub stacks them into calls of up to
+    max_batch rows (triton_model.Batcher); a request of more rows is still served, in one call of
+    its own (Triton refuses a request over max_batch_size, so that is not the cap). Without
+    --max-batch Triton still hands over the requests that queued while the instance was busy in one
+    `execute` (no added wait, each request predicted on its own: the same numbers as one at a time).
+    Other models take one request per call. `batched`: Servable.batched."""
+    max_batch_size = QUEUED_ROWS if batched else 0
 
     def tensor(t: dict) -> str:
         dims = [d if isinstance(d, int) else -1 for d in (t["shape"][1:] if batched else t["shape"])]
@@ -89,9 +87,13 @@ def config_text(name: str, model: dict, batched: bool, replicas: int, max_batch:
         "output [\n" + ",\n".join(tensor(t) for t in model["outputs"]) + "\n]",
         f"instance_group [ {{ kind: KIND_CPU count: {replicas} }} ]",
     ]
-    if batched:
-        wait_us = int(batch_wait_ms * 1000) if max_batch > 0 else 0
-        lines.append(f"dynamic_batching {{ max_queue_delay_microseconds: {wait_us} }}")
+    if batched and max_batch > 0:
+        wait_us = int(batch_wait_ms * 1000)
+        lines.append(
+            f"dynamic_batching {{ preferred_batch_size: [ {max_batch} ] max_queue_delay_microseconds: {wait_us} }}"
+        )
+    elif batched:
+        lines.append("dynamic_batching { max_queue_delay_microseconds: 0 }")
     return "\n".join(lines) + "\n"
 
 
@@ -102,7 +104,10 @@ def write_repository(root: Path, spec: dict) -> Path:
         folder = repo / item["name"]
         (folder / "1").mkdir(parents=True)
         batched = servables_mod.Servable(item["name"], item["model"], item["artifact"], Path(item["path"])).batched
-        (folder / SERVABLE_FILE).write_text(json.dumps({**item, "batching": batched and spec["max_batch"] > 0}))
+        batching = batched and spec["max_batch"] > 0
+        (folder / SERVABLE_FILE).write_text(
+            json.dumps({**item, "batching": batching, "max_rows": spec["max_batch"] if batching else 0})
+        )
         (folder / "config.pbtxt").write_text(
             config_text(
                 item["name"], item["model"], batched, spec["replicas"], spec["max_batch"], spec["batch_wait_ms"]

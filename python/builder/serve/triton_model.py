@@ -29,14 +29,40 @@ SERVABLE_FILE = "servable.json"
 
 class Batcher:
     """Runs the requests Triton hands over in one `execute`: one predict per request, or (batching)
-    one predict over the requests stacked along the batch dim, split back per request. A stacked call
-    that fails is retried request by request, so one bad request does not fail the others."""
+    one predict per group of consecutive requests stacked along the batch dim, split back per
+    request. A group holds up to `max_rows` rows (0: no cap); a request of more rows is a group of
+    its own. A stacked call that fails is retried request by request, so one bad request does not
+    fail the others."""
 
-    def __init__(self, predict, names_in: list[str], names_out: list[str], batching: bool):
+    def __init__(self, predict, names_in: list[str], names_out: list[str], batching: bool, max_rows: int = 0):
         self.predict, self.names_in, self.names_out, self.batching = predict, names_in, names_out, batching
+        self.max_rows = max_rows
 
     def run(self, datas: list[dict]) -> list[dict | Exception]:
-        if self.batching and len(datas) > 1 and self._stackable(datas):
+        if not self.batching or len(datas) < 2:
+            return [self._one(d) for d in datas]
+        answers: list[dict | Exception] = []
+        for group in self.groups(datas):
+            answers += self._group(group)
+        return answers
+
+    def groups(self, datas: list[dict]) -> list[list[dict]]:
+        """Consecutive requests with the same non-batch dims, up to max_rows rows together."""
+        groups: list[list[dict]] = []
+        rows = 0
+        for d in datas:
+            n = d[self.names_in[0]].shape[0]
+            fits = groups and self._stackable([groups[-1][0], d]) and (not self.max_rows or rows + n <= self.max_rows)
+            if fits:
+                groups[-1].append(d)
+                rows += n
+            else:
+                groups.append([d])
+                rows = n
+        return groups
+
+    def _group(self, datas: list[dict]) -> list[dict | Exception]:
+        if len(datas) > 1:
             try:
                 return self._stacked(datas)
             except Exception:  # noqa: BLE001 - retried one by one below, where each error is reported
@@ -77,7 +103,7 @@ def batcher_for(folder: Path) -> Batcher:
     from builder.runtimes import python_loaders
 
     python_loaders.single_threaded()  # this stub is one replica: Triton's instances give the parallelism
-    return Batcher(servables_mod.load(servable), names_in, names_out, spec["batching"])
+    return Batcher(servables_mod.load(servable), names_in, names_out, spec["batching"], spec.get("max_rows", 0))
 
 
 class TritonPythonModel:
