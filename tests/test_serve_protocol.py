@@ -14,6 +14,7 @@ import time
 import urllib.error
 import urllib.request
 
+import numpy as np
 import pytest
 
 from builder import compare
@@ -110,6 +111,38 @@ BAD_REQUESTS = [
         400,
     ),
     ("GET on infer", "GET", "/v2/models/mlp_torch/infer", b"", 405),
+    (
+        "binary_data_size without Inference-Header-Content-Length",
+        "POST",
+        "/v2/models/mlp_torch/infer",
+        _body({"inputs": [{**_mlp(None), "parameters": {"binary_data_size": 40}}]}),
+        400,
+    ),
+]
+
+
+def _binary(doc: dict, blob: bytes) -> tuple[bytes, dict[str, str]]:
+    head = _body(doc)
+    return head + blob, {protocol.HEADER_LENGTH: str(len(head))}
+
+
+_ROW_BYTES = np.arange(10, dtype="<f4").tobytes()
+_BIN_INPUT = {"name": "input", "datatype": "FP32", "shape": [1, 10], "parameters": {"binary_data_size": 40}}
+# (what, body, headers) of binary-extension requests to mlp_torch, each a 400 with a JSON error.
+BAD_BINARY = [
+    ("header not a byte count", _body({"inputs": [_mlp(ROW)]}), {protocol.HEADER_LENGTH: "ten"}),
+    ("header past the body", _body({"inputs": [_mlp(ROW)]}), {protocol.HEADER_LENGTH: "100000"}),
+    ("fewer bytes than the shape", *_binary({"inputs": [_BIN_INPUT]}, _ROW_BYTES[:36])),
+    (
+        "binary_data_size not the shape's",
+        *_binary({"inputs": [{**_BIN_INPUT, "parameters": {"binary_data_size": 36}}]}, _ROW_BYTES[:36]),
+    ),
+    ("bytes left over", *_binary({"inputs": [_BIN_INPUT]}, _ROW_BYTES + b"\0\0\0\0")),
+    ("both data and binary", *_binary({"inputs": [{**_BIN_INPUT, "data": ROW}]}, _ROW_BYTES)),
+    (
+        "parameters not an object",
+        *_binary({"inputs": [{**_BIN_INPUT, "parameters": [40]}]}, _ROW_BYTES),
+    ),
 ]
 
 
@@ -119,9 +152,9 @@ def _golden_cases(manifest_path, chosen: list[servables.Servable]):
     return [(s, st) for s in chosen for st in input_sets(root, s.model) if st.name in ("golden", "batch1", "special")]
 
 
-def _check_answer(s: servables.Servable, inputs_set, status: int, body: bytes) -> None:
+def _check_answer(s: servables.Servable, inputs_set, status: int, body: bytes, json_length=None) -> None:
     assert status == 200, body[:300]
-    got = protocol.response_arrays(s.model, json.loads(body))
+    got = protocol.decode_response(s.model, body, json_length)
     results = compare.compare_outputs(inputs_set.expected, got, s.artifact["tolerance"])
     bad = {n: r.as_dict() for n, r in results.items() if not r.passed}
     assert not bad, f"{s.name} {inputs_set.name}: {bad}"
@@ -169,6 +202,49 @@ def test_front_answers_golden_sets_within_tolerance(front, chosen, manifest_path
             front.handle("POST", f"/v2/models/{s.name}/infer", protocol.request_body(s.model, st.inputs))
         )
         _check_answer(s, st, status, answer)
+
+
+@pytest.mark.parametrize("what,body,headers", BAD_BINARY, ids=[c[0] for c in BAD_BINARY])
+def test_front_refuses_bad_binary_requests(front, what, body, headers):
+    status, answer = asyncio.run(front.answer("POST", "/v2/models/mlp_torch/infer", body, headers))
+    assert status == 400, answer
+    assert isinstance(json.loads(answer.body)["error"], str) and answer.header_length is None
+
+
+def test_front_binary_tensor_data_in_and_out(front, chosen, manifest_path):
+    """Every golden set as binary inputs, answered in binary; and binary in, JSON out."""
+    for s, st in _golden_cases(manifest_path, chosen):
+        body, json_length = protocol.binary_request_body(s.model, st.inputs)
+        status, answer = asyncio.run(
+            front.answer("POST", f"/v2/models/{s.name}/infer", body, {protocol.HEADER_LENGTH: str(json_length)})
+        )
+        assert answer.header_length is not None
+        _check_answer(s, st, status, answer.body, answer.header_length)
+        body, json_length = protocol.binary_request_body(s.model, st.inputs, binary_outputs=False)
+        status, answer = asyncio.run(
+            front.answer("POST", f"/v2/models/{s.name}/infer", body, {protocol.HEADER_LENGTH: str(json_length)})
+        )
+        assert answer.header_length is None
+        _check_answer(s, st, status, answer.body)
+
+
+def test_front_binary_output_asked_for_one_output(front):
+    tokens = np.array([[1, 2, 3]], dtype=np.int32)
+    doc = {
+        "inputs": [
+            {"name": "tokens", "datatype": "INT32", "shape": [1, 3], "parameters": {"binary_data_size": 12}},
+            {"name": "mask", "datatype": "FP32", "shape": [1, 3], "data": [1, 1, 0]},
+        ],
+        "outputs": [{"name": "logits"}, {"name": "embedding", "parameters": {"binary_data": True}}],
+    }
+    body, headers = _binary(doc, tokens.astype("<i4").tobytes())
+    status, answer = asyncio.run(front.answer("POST", "/v2/models/textcls_keras/infer", body, headers))
+    assert status == 200
+    head = json.loads(answer.body[: answer.header_length])
+    logits, embedding = head["outputs"]
+    assert "data" in logits and "parameters" not in logits
+    assert embedding["parameters"] == {"binary_data_size": 32 * 4} and "data" not in embedding
+    assert len(answer.body) == answer.header_length + 32 * 4
 
 
 def test_front_metadata_and_health(front):
@@ -227,14 +303,22 @@ def test_values_outside_the_boundary_cast_are_a_bad_request(chosen):
 # --- the same suite against each engine, over HTTP ------------------------------------------------
 
 
-def _http(url: str, method: str, body: bytes = b"", timeout: float = 30.0) -> tuple[int, bytes]:
+def _http(url: str, method: str, body: bytes = b"", timeout: float = 30.0, headers=None) -> tuple[int, bytes]:
+    return _http_full(url, method, body, timeout, headers)[:2]
+
+
+def _http_full(url: str, method: str, body: bytes = b"", timeout: float = 30.0, headers=None):
+    """(status, body, the answer's Inference-Header-Content-Length or None)."""
     request = urllib.request.Request(url, data=body if method == "POST" else None, method=method)
     request.add_header("content-type", "application/json")
+    for k, v in (headers or {}).items():
+        request.add_header(k, v)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as r:
-            return r.status, r.read()
+            length = r.headers.get(protocol.HEADER_LENGTH)
+            return r.status, r.read(), int(length) if length is not None else None
     except urllib.error.HTTPError as e:
-        return e.code, e.read()
+        return e.code, e.read(), None
 
 
 # Ray's deployments autoscale (1..2 replicas): the suite checks that mode too, at no extra start.
@@ -277,11 +361,24 @@ def test_engine_answers_golden_sets_within_tolerance(served, chosen, manifest_pa
         _check_answer(s, st, status, body)
 
 
+def test_engine_binary_tensor_data_in_and_out(served, chosen, manifest_path):
+    _, server, _ = served
+    for s, st in _golden_cases(manifest_path, chosen):
+        body, json_length = protocol.binary_request_body(s.model, st.inputs)
+        status, answer, answer_length = _http_full(
+            f"{server.url}/v2/models/{s.name}/infer", "POST", body, headers={protocol.HEADER_LENGTH: str(json_length)}
+        )
+        assert answer_length is not None, answer[:300]
+        _check_answer(s, st, status, answer, answer_length)
+
+
 def test_engine_refuses_every_bad_request_and_keeps_serving(served, chosen, manifest_path):
     _, server, _ = served
     wrong = []
-    for what, method, path, body, status in BAD_REQUESTS:
-        got, answer = _http(f"{server.url}{path}", method, body)
+    cases = [(what, method, path, body, status, None) for what, method, path, body, status in BAD_REQUESTS]
+    cases += [(what, "POST", "/v2/models/mlp_torch/infer", body, 400, h) for what, body, h in BAD_BINARY]
+    for what, method, path, body, status, headers in cases:
+        got, answer = _http(f"{server.url}{path}", method, body, headers=headers)
         try:
             message = json.loads(answer)["error"]
         except (ValueError, KeyError):

@@ -1,7 +1,7 @@
 """The HTTP front every engine answers through: routes of the Open Inference Protocol, one status
 code per kind of bad request (protocol.py), and the engine behind an `infer` coroutine.
 
-`Front.handle(method, path, body)` is plain async code with no web framework in it, so the same
+`Front.answer(method, path, body, headers)` is plain async code with no web framework in it, so the same
 front runs under uvicorn (Triton engine: `asgi_app`) and inside a Ray Serve ingress deployment's
 `__call__` (Ray engine), and a test can call it directly.
 """
@@ -20,11 +20,11 @@ from builder.serve.servables import Servable
 
 log = logging.getLogger("deploykit.serve")
 
-# infer(servable, parsed request, raw body) -> {output name: array}, or the response body itself
-# (bytes, already in the protocol's form, e.g. an engine's own answer passed through). Raise
-# ProtocolError for a request the runtime refuses (400), EngineUnavailable when no replica could
-# answer (503).
-Infer = Callable[[Servable, protocol.InferRequest, bytes], Awaitable[dict[str, np.ndarray] | bytes]]
+# infer(servable, parsed request, raw body) -> {output name: array}, or the response itself
+# (protocol.Encoded, already in the protocol's form, e.g. an engine's own answer passed through).
+# Raise ProtocolError for a request the runtime refuses (400), EngineUnavailable when no replica
+# could answer (503).
+Infer = Callable[[Servable, protocol.InferRequest, bytes], Awaitable[dict[str, np.ndarray] | protocol.Encoded]]
 
 
 class EngineUnavailable(Exception):
@@ -49,20 +49,32 @@ class Front:
         self.server_version = server_version
 
     async def handle(self, method: str, path: str, body: bytes) -> tuple[int, bytes]:
-        """(status, JSON body) for one request; never raises."""
+        """(status, JSON body) for one request without HTTP headers; never raises."""
+        status, answer = await self.answer(method, path, body)
+        return status, answer.body
+
+    async def answer(
+        self, method: str, path: str, body: bytes, headers: dict[str, str] | None = None
+    ) -> tuple[int, protocol.Encoded]:
+        """(status, body) for one request; `headers`: its HTTP headers, names in lower case (the
+        binary extension's Inference-Header-Content-Length). Never raises."""
         try:
-            return await self._route(method, path.rstrip("/"), body)
+            status, answer = await self._route(method, path.rstrip("/"), body, headers or {})
+            return status, answer if isinstance(answer, protocol.Encoded) else protocol.Encoded(answer)
         except ProtocolError as e:
-            return e.status, protocol.error_body(e.message)
+            return e.status, protocol.Encoded(protocol.error_body(e.message))
         except EngineUnavailable as e:
-            return 503, protocol.error_body(f"unavailable: {e}")
+            return 503, protocol.Encoded(protocol.error_body(f"unavailable: {e}"))
         except TimeoutError:
-            return 503, protocol.error_body(f"no answer within {self.timeout_s:g} s; retry")
+            return 503, protocol.Encoded(protocol.error_body(f"no answer within {self.timeout_s:g} s; retry"))
         except Exception as e:  # a runtime failure on a valid request: the server's fault, one line
             log.exception("infer failed")
-            return 500, protocol.error_body(f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+            message = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+            return 500, protocol.Encoded(protocol.error_body(message))
 
-    async def _route(self, method: str, path: str, body: bytes) -> tuple[int, bytes]:
+    async def _route(
+        self, method: str, path: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, bytes | protocol.Encoded]:
         parts = path.strip("/").split("/")
         if parts[:1] != ["v2"]:
             raise ProtocolError(404, f"no route {path!r}: the protocol's routes start with /v2")
@@ -96,12 +108,12 @@ class Front:
             self._method(method, "POST")
             if len(body) > self.max_body_bytes:
                 raise ProtocolError(413, f"body of {len(body)} bytes is over the limit of {self.max_body_bytes}")
-            request = protocol.parse_infer(body, s)
+            request = protocol.parse_infer(body, s, protocol.header_length(headers.get(protocol.HEADER_LENGTH)))
             async with asyncio.timeout(self.timeout_s):  # no extra task per request (wait_for makes one)
                 outputs = await self.infer(s, request, body)
-            if isinstance(outputs, bytes):  # an engine that already holds the protocol's answer
+            if isinstance(outputs, protocol.Encoded):  # an engine that already holds the protocol's answer
                 return 200, outputs
-            return 200, protocol.dumps(protocol.infer_response(s, request, outputs))
+            return 200, protocol.encode_response(s, request, outputs)
         raise ProtocolError(404, f"no route {path!r}")
 
     @staticmethod
@@ -128,29 +140,35 @@ def asgi_app(front: Front):
                     return
         if scope["type"] != "http":
             return
-        status, body = await _answer(front, scope, receive)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        status, answer = await _answer(front, scope, receive)
+        await send({"type": "http.response.start", "status": status, "headers": response_headers(answer)})
+        await send({"type": "http.response.body", "body": answer.body})
 
     return app
 
 
-async def _answer(front: Front, scope, receive) -> tuple[int, bytes]:
+def response_headers(answer: protocol.Encoded) -> list[tuple[bytes, bytes]]:
+    """Content-Type and Content-Length, and the binary extension's header when the body has binary data."""
+    if answer.header_length is None:
+        return [(b"content-type", b"application/json"), (b"content-length", str(len(answer.body)).encode())]
+    return [
+        (b"content-type", b"application/octet-stream"),
+        (b"content-length", str(len(answer.body)).encode()),
+        (protocol.HEADER_LENGTH.encode(), str(answer.header_length).encode()),
+    ]
+
+
+async def _answer(front: Front, scope, receive) -> tuple[int, protocol.Encoded]:
     limit = front.max_body_bytes
-    declared = dict(scope.get("headers") or []).get(b"content-length")
+    headers = dict(scope.get("headers") or [])
+    declared = headers.get(b"content-length")
     over = declared is not None and declared.isdigit() and int(declared) > limit
     chunks, size = [], 0
     while True:  # an oversized body is still read to its end (and dropped): a client that is
         # still sending when the server closes sees a broken pipe instead of the 413
         message = await receive()
         if message["type"] == "http.disconnect":
-            return 400, protocol.error_body("the client went away")
+            return 400, protocol.Encoded(protocol.error_body("the client went away"))
         chunk = message.get("body", b"")
         size += len(chunk)
         over = over or size > limit
@@ -159,5 +177,8 @@ async def _answer(front: Front, scope, receive) -> tuple[int, bytes]:
         if not message.get("more_body", False):
             break
     if over:
-        return 413, protocol.error_body(f"body of {max(size, int(declared or 0))} bytes is over the limit of {limit}")
-    return await front.handle(scope["method"], scope["path"], b"".join(chunks))
+        message = f"body of {max(size, int(declared or 0))} bytes is over the limit of {limit}"
+        return 413, protocol.Encoded(protocol.error_body(message))
+    binary = headers.get(protocol.HEADER_LENGTH.encode())
+    extra = {protocol.HEADER_LENGTH: binary.decode("latin-1")} if binary is not None else {}
+    return await front.answer(scope["method"], scope["path"], b"".join(chunks), extra)

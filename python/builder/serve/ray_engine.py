@@ -26,8 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
+from builder.serve import protocol
 from builder.serve import servables as servables_mod
-from builder.serve.app import EngineUnavailable, Front
+from builder.serve.app import EngineUnavailable, Front, response_headers
 from builder.serve.engine import HOST, EngineError, Options, Progress, Row, free_ports
 from builder.serve.protocol import ProtocolError, error_body
 from builder.serve.servables import Servable
@@ -134,10 +135,18 @@ def _ingress_deployment(serve, servables: list[Servable], models: dict, options:
         async def __call__(self, request) -> Response:
             declared = request.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > self.limit:
-                status, body = 413, error_body(f"body of {declared} bytes is over the limit of {self.limit}")
+                status = 413
+                answer = protocol.Encoded(error_body(f"body of {declared} bytes is over the limit of {self.limit}"))
             else:
-                status, body = await self.front.handle(request.method, request.url.path, await request.body())
-            return Response(body, status_code=status, media_type="application/json")
+                binary = request.headers.get(protocol.HEADER_LENGTH)
+                status, answer = await self.front.answer(
+                    request.method,
+                    request.url.path,
+                    await request.body(),
+                    {protocol.HEADER_LENGTH: binary} if binary is not None else {},
+                )
+            headers = {k.decode(): v.decode() for k, v in response_headers(answer) if k != b"content-length"}
+            return Response(answer.body, status_code=status, headers=headers)
 
         def stats(self) -> dict:
             """How many requests this ingress sent again after losing a replica, and answered 503."""

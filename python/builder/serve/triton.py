@@ -249,10 +249,14 @@ class TritonServer:
         ]
 
     # --- serving ------------------------------------------------------------------------------
-    async def _infer(self, s: Servable, request: protocol.InferRequest, body: bytes) -> bytes:
-        status, answer = await self._http.request(b"POST", f"/v2/models/{s.name}/infer".encode(), body)
+    async def _infer(self, s: Servable, request: protocol.InferRequest, body: bytes) -> protocol.Encoded:
+        # Triton speaks the binary extension itself: the body goes as it came, with its header, and
+        # Triton's answer comes back as it is, with its own.
+        status, answer, answer_json = await self._http.request(
+            b"POST", f"/v2/models/{s.name}/infer".encode(), body, request.json_length
+        )
         if status == 200:
-            return answer
+            return protocol.Encoded(answer, answer_json)
         message = _error_message(answer)
         if BAD_REQUEST in message:
             raise protocol.ProtocolError(400, message.split(BAD_REQUEST, 1)[1].splitlines()[0])
@@ -264,7 +268,7 @@ class TritonServer:
 
     async def _ready(self) -> bool:
         try:
-            status, _ = await self._http.request(b"GET", b"/v2/health/ready")
+            status, _, _ = await self._http.request(b"GET", b"/v2/health/ready")
         except app.EngineUnavailable:
             return False
         return status == 200
@@ -317,14 +321,20 @@ class Http:
         self.host, self.port = host, port
         self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
 
-    async def request(self, method: bytes, path: bytes, body: bytes = b"") -> tuple[int, bytes]:
-        """(status, body); raises app.EngineUnavailable when Triton cannot be reached."""
-        head = b"%s %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % (
+    async def request(
+        self, method: bytes, path: bytes, body: bytes = b"", json_length: int | None = None
+    ) -> tuple[int, bytes, int | None]:
+        """(status, body, the answer's Inference-Header-Content-Length); `json_length`: the request's
+        (binary tensor data follows its JSON). Raises app.EngineUnavailable when Triton cannot be reached."""
+        binary = b"" if json_length is None else b"Inference-Header-Content-Length: %d\r\n" % json_length
+        head = b"%s %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: %s\r\nContent-Length: %d\r\n%s\r\n" % (
             method,
             path,
             self.host.encode(),
             self.port,
+            b"application/json" if json_length is None else b"application/octet-stream",
             len(body),
+            binary,
         )
         for attempt in (0, 1):
             reused = bool(self.idle)
@@ -338,7 +348,7 @@ class Http:
                 if len(body) >= 65536:
                     writer.write(body)
                     await writer.drain()
-                status, length, keep = _parse_head(await reader.readuntil(b"\r\n\r\n"))
+                status, length, keep, answer_json = _parse_head(await reader.readuntil(b"\r\n\r\n"))
                 answer = await reader.readexactly(length)
                 done = True
             except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as e:
@@ -350,7 +360,7 @@ class Http:
                     writer.close()
                 else:
                     self.idle.append((reader, writer))
-            return status, answer
+            return status, answer, answer_json
         raise AssertionError("unreachable")
 
     def close(self) -> None:
@@ -358,21 +368,23 @@ class Http:
             self.idle.pop()[1].close()
 
 
-def _parse_head(head: bytes) -> tuple[int, int, bool]:
-    """(status, Content-Length, keep-alive) of a response head."""
+def _parse_head(head: bytes) -> tuple[int, int, bool, int | None]:
+    """(status, Content-Length, keep-alive, Inference-Header-Content-Length) of a response head."""
     lines = head.split(b"\r\n")
     status = int(lines[0].split(b" ", 2)[1])
-    length, keep = 0, True
+    length, keep, json_length = 0, True, None
     for line in lines[1:]:
         name, _, value = line.partition(b":")
         name = name.strip().lower()
         if name == b"content-length":
             length = int(value)
+        elif name == protocol.HEADER_LENGTH.encode():
+            json_length = int(value)
         elif name == b"connection" and value.strip().lower() == b"close":
             keep = False
         elif name == b"transfer-encoding":
             raise ValueError("chunked answers are not expected from Triton")
-    return status, length, keep
+    return status, length, keep, json_length
 
 
 def stop_group(child: subprocess.Popen) -> None:
