@@ -12,3 +12,16 @@ def golden_rows(specs, rows: int = 64, seed: int = 0, **sizes) -> np.ndarray | d
     specs = tuple(specs) if isinstance(specs, (tuple, list)) else (specs,)
     arrays = tensors.generate(specs, {"batch": rows, **sizes}, np.random.default_rng(seed))
     return arrays[specs[0].name] if len(specs) == 1 else arrays
+
+
+def documented(cell: dict) -> bool:
+    """A verify cell its runtime documents it cannot match on this machine (`unsupported_sets`:
+    TFLite's XNNPACK special set on AVX-512 CPUs), left out where a test wants every cell to pass."""
+    from builder.verify.runners import RUNNERS, unsupported_set
+
+    runner = RUNNERS.get(cell["runtime"])
+    return (
+        cell["status"] == "unsupported"
+        and runner is not None
+        and cell["reason"] == unsupported_set(runner, cell["input_set"])
+    )

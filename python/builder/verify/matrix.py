@@ -14,7 +14,7 @@ from builder import hashing
 from builder import manifest as manifest_io
 from builder.compare import Result, compare_outputs
 from builder.verify.inputs import InputSet, input_sets
-from builder.verify.runners import RUNNERS, CliRunner, Runner, unsupported
+from builder.verify.runners import RUNNERS, CliRunner, Runner, unsupported, unsupported_set
 
 # Decade bins of |a - b| for the report's histograms: exactly 0, below 1e-12, one bin per decade
 # from 1e-12 to 1, and at least 1.
@@ -218,6 +218,9 @@ def _run_cell(
 
     cells = []
     for s in sets:
+        if why := unsupported_set(runner, s.name):
+            cells.append(_cell(model, artifact, runner, s.name, "unsupported", why))
+            continue
         cell = _cell(model, artifact, runner, s.name, "error")
         try:
             with np.errstate(all="ignore"):

@@ -39,6 +39,31 @@ def unsupported(runner, artifact: dict) -> str | None:
     return check(artifact) if check else None
 
 
+def unsupported_set(runner, input_set: str) -> str | None:
+    """Why `runner` documents that it cannot match the reference on input set `input_set` on this
+    machine, or None (shown as `n/s`, like `unsupported`)."""
+    return dict(getattr(runner, "unsupported_sets", ())).get(input_set)
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags (Linux /proc/cpuinfo), empty where unknown."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    line = next((x for x in text.splitlines() if x.startswith("flags")), "")
+    return set(line.partition(":")[2].split())
+
+
+# TFLite 2.19's default XNNPACK delegate on AVX-512 CPUs answers NaN for the seed MLPs' rows of
+# +-1e30 (its AVX-512 sigmoid and GEMM kernels), where TensorFlow, the reference and XNNPACK's
+# AVX2 kernels give 0 or 1; TFLite's built-in kernels differ elsewhere (a lone +Inf feature).
+XNNPACK_AVX512 = (
+    "TFLite's XNNPACK kernels on AVX-512 CPUs answer NaN for inputs of +-1e30 where the reference "
+    "saturates (docs/findings.md)"
+)
+
+
 class RunnerError(RuntimeError):
     """The runtime failed to load or run an artifact (one line)."""
 
@@ -48,6 +73,7 @@ class PythonRunner:
     name: str
     formats: tuple[str, ...]
     package: str  # whose version identifies the runtime
+    unsupported_sets: tuple[tuple[str, str], ...] = ()  # (input set, why): see `unsupported_set`
 
     def unavailable(self) -> str | None:
         return None if package_version(self.package) != "not installed" else f"{self.package} is not installed"
@@ -229,7 +255,12 @@ RUNNERS: dict[str, Runner] = {
         PythonRunner("torch-python", TORCH_FORMATS, "torch"),
         PythonRunner("onnxruntime", ("onnx",), "onnxruntime"),
         PythonRunner("tf-python", ("saved-model",), "tensorflow"),
-        PythonRunner("tflite", ("tflite",), "tensorflow"),
+        PythonRunner(
+            "tflite",
+            ("tflite",),
+            "tensorflow",
+            (("special", XNNPACK_AVX512),) if "avx512f" in cpu_flags() else (),
+        ),
         NativeRunner(),
         CliRunner("cpp", TORCH_FORMATS, "deploykit-cpp", needs=SETUP.format("cpp")),
         # HotSpot's C2 compiles a method after ~5,000-15,000 calls (Tier4 thresholds); bench's default
