@@ -11,15 +11,25 @@ import numpy as np
 from builder.versions import producer
 
 
-def cpu_model() -> str:
+def _cpuinfo(field: str) -> str | None:
+    """The first value of `field` in Linux's /proc/cpuinfo, or None."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
             for line in cpuinfo:
-                if line.startswith("model name"):
+                if line.startswith(field):
                     return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or "unknown"
+    return None
+
+
+def cpu_model() -> str:
+    return _cpuinfo("model name") or platform.processor() or "unknown"
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags (`avx512f`, ...), empty where /proc/cpuinfo does not say."""
+    return set((_cpuinfo("flags") or "").split())
 
 
 def governor() -> str:

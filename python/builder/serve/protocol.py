@@ -86,14 +86,13 @@ class Encoded:
     header_length: int | None = None
 
 
-def header_length(value: str | bytes | None) -> int | None:
+def header_length(value: str | None) -> int | None:
     """The `Inference-Header-Content-Length` header's value; ProtocolError(400) if malformed."""
     if value is None:
         return None
-    text = value.decode("latin-1") if isinstance(value, bytes) else value
-    if not text.strip().isdigit():
-        raise ProtocolError(400, f"Inference-Header-Content-Length must be a byte count, got {text!r}")
-    return int(text)
+    if not value.strip().isdigit():
+        raise ProtocolError(400, f"Inference-Header-Content-Length must be a byte count, got {value!r}")
+    return int(value)
 
 
 def parse_infer(body: bytes, s: Servable, json_length: int | None = None) -> InferRequest:
@@ -155,15 +154,12 @@ def parse_infer(body: bytes, s: Servable, json_length: int | None = None) -> Inf
                 400, f"unknown output {', '.join(map(repr, unknown))}: model {s.name!r} has {', '.join(outputs)}"
             )
         outputs = [o["name"] for o in asked]
-    all_binary = _parameters(doc, "the request").get("binary_data_output") is True
-    binary_outputs = {o for o in outputs if all_binary}
-    for o in asked or []:
-        if _parameters(o, f"output {o['name']!r}").get("binary_data") is True:
-            binary_outputs.add(o["name"])
-        elif _parameters(o, f"output {o['name']!r}").get("binary_data") is False:
-            binary_outputs.discard(o["name"])
+    # An output's own `binary_data` wins over the request's `binary_data_output`.
+    default = _parameters(doc, "the request").get("binary_data_output") is True
+    own = {o["name"]: _parameters(o, f"output {o['name']!r}").get("binary_data") for o in asked or []}
+    binary_outputs = frozenset(n for n in outputs if (default if own.get(n) is None else own[n] is True))
     rid = doc.get("id")
-    return InferRequest(rid if isinstance(rid, str) else None, arrays, outputs, frozenset(binary_outputs), json_length)
+    return InferRequest(rid if isinstance(rid, str) else None, arrays, outputs, binary_outputs, json_length)
 
 
 def _parameters(item: dict, what: str) -> dict:

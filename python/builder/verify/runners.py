@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from builder.bench.machine import cpu_flags
 from builder.runtimes import native, python_loaders
 from builder.runtimes.python_loaders import Predict
 from builder.verify import clients
@@ -43,16 +44,6 @@ def unsupported_set(runner, input_set: str) -> str | None:
     """Why `runner` documents that it cannot match the reference on input set `input_set` on this
     machine, or None (shown as `n/s`, like `unsupported`)."""
     return dict(getattr(runner, "unsupported_sets", ())).get(input_set)
-
-
-def cpu_flags() -> set[str]:
-    """The CPU's feature flags (Linux /proc/cpuinfo), empty where unknown."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return set()
-    line = next((x for x in text.splitlines() if x.startswith("flags")), "")
-    return set(line.partition(":")[2].split())
 
 
 # TFLite 2.19's default XNNPACK delegate on AVX-512 CPUs answers NaN for the seed MLPs' rows of
