@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from builder import manifest as manifest_io
-from builder.bench import peers, stats
+from builder.bench import kernels, peers, stats
 from builder.bench.flops import onnx_flops_per_row
 from builder.verify.inputs import input_sets
 from builder.verify.runners import RUNNERS, CliRunner, Job, unsupported
@@ -155,12 +155,14 @@ def run(manifest: Path, models=None, runtimes=None, repeat: int = 200, warmup: i
     rows: list[dict] = []
     cli_cells: dict[str, list[tuple[dict, list[Job], tuple]]] = {}  # runner -> (row, its jobs, throughput args)
     selected: dict[str, dict] = {}
+    batches: dict[str, dict[str, np.ndarray]] = {}  # model -> its throughput batch, for the kernel profile
     for model in doc["models"]:
         if models and model["id"] not in models:
             continue
         selected[model["id"]] = model
         golden = next(s for s in input_sets(manifest.parent, model) if s.name == "golden").inputs
         x1, xb = batch_of_rows(golden, 1), batch_of_rows(golden, THROUGHPUT_BATCH)
+        batches[model["id"]] = xb
         per_model = (*flops_per_row(manifest, model, golden), *unit(model, golden))
         for artifact in model["artifacts"]:
             for runner in runners:
@@ -201,4 +203,5 @@ def run(manifest: Path, models=None, runtimes=None, repeat: int = 200, warmup: i
             row |= _cli_row(one["timing"], big["timing"])
             _add_throughput(row, *per_model)
     peers.attach(manifest, rows, selected, repeat, warmup, batch_repeats(repeat), progress)
+    kernels.attach(manifest, rows, batches, progress)
     return rows

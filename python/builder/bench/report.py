@@ -13,7 +13,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from builder.bench import stats
+from builder.bench import kernels, stats
 
 # Each client CLI against the same artifact run in-process from Python, for scale. The per-call
 # overhead itself is measured inside each client against its bare runtime call
@@ -224,6 +224,7 @@ def markdown(result: dict) -> str:
         lines += ["- no client reported a bare-call timing here"]
     lines += _peers_markdown(result["inference"], m)
     lines += first_prediction_markdown(result["inference"])
+    lines += kernels.markdown(result["inference"], peak)
     scale = versus_python(result["inference"])
     if scale:
         lines += [
