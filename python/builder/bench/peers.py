@@ -48,7 +48,9 @@ class Peer:
         if self.name == "onnxruntime-java":
             target = root / "java" / "deploykit-bench" / "target"
             classpath = f"{target / 'deploykit-bench.jar'}:{target / 'lib' / '*'}"
-            return ["java", "-Xms128m", "-Xmx128m", "-cp", classpath, "dev.deploykit.Bench", "--peers-only"]
+            # The JVM's default heap: JavaCPP caps TensorFlow's native memory at a multiple of -Xmx
+            # (maxPhysicalBytes), and chargpt_torch at batch 1024 needs more than 128 MB allows.
+            return ["java", "-cp", classpath, "dev.deploykit.Bench", "--peers-only"]
         return ["node", str(root / "js" / "bench" / "measure.js"), "--peers-only"]
 
     def unavailable(self, root: Path | None) -> str | None:

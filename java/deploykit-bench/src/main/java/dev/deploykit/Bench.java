@@ -164,7 +164,7 @@ public final class Bench {
         doc.put("load_ms", peer.loadMs());
         int[][] plan = {{1, o.repeat(), o.warmup()}, {BATCH, o.batchRepeat(), o.batchWarmup()}};
         for (int[] p : plan) {
-          Map<String, Tensor> x = random(model.entry(), p[0], 11);
+          Map<String, Tensor> x = goldenRows(manifest, model.entry(), p[0]);
           peer.feed(model.entry(), x);
           long s = System.nanoTime();
           peer.run();
@@ -282,6 +282,33 @@ public final class Bench {
       }
     }
     throw new IOException("no VmRSS in /proc/self/status");
+  }
+
+  /**
+   * {@code batch} rows cycled from the model's golden set, the inputs {@code python -m builder
+   * bench} times every other figure on (bench/inference.py, batch_of_rows): a model with a dynamic
+   * sequence dim runs at the golden length, not the smallest one (at 1 token, chargpt_torch's
+   * SavedModel, padded to its 48-token context, did 48x the work of ONNX Runtime's call).
+   */
+  static Map<String, Tensor> goldenRows(Manifest manifest, Manifest.ModelEntry entry, int batch) {
+    Manifest.Golden golden =
+        entry
+            .goldenSet("golden")
+            .orElseThrow(() -> new IllegalStateException(entry.id() + " has no golden set"));
+    Map<String, Tensor> out = new LinkedHashMap<>();
+    for (TensorSpec spec : entry.inputs()) {
+      Tensor rows = Npy.read(manifest.resolve(golden.inputs().get(spec.name())));
+      long[] shape = rows.shape().clone();
+      int rowBytes = Math.toIntExact(rows.bytes().length / shape[0]);
+      byte[] data = new byte[Math.multiplyExact(batch, rowBytes)];
+      for (int i = 0; i < batch; i++) {
+        System.arraycopy(
+            rows.bytes(), (int) (i % shape[0]) * rowBytes, data, i * rowBytes, rowBytes);
+      }
+      shape[0] = batch;
+      out.put(spec.name(), new Tensor(rows.dtype(), shape, data));
+    }
+    return out;
   }
 
   /**
