@@ -64,10 +64,12 @@ def test_the_report_judges_each_profiled_row_against_the_target():
         _row("chromium", 30.0, gemm_fast),
         _row("node-wasm", 5.0, {"status": "error", "reason": "boom"}),
         _row("java", 50.0),  # not profiled: not in the section
+        _row("chromium", 30.0, gemm_fast) | {"model": "mlp_torch"},  # profiled, judged against no target
     ]
     lines = kernels.markdown(rows, peak)
     table = [line for line in lines if line.startswith("| wide_torch")]
     assert len(table) == 4
+    assert next(line for line in lines if line.startswith("| mlp_torch")).endswith("| 30.0% | (no target) |")
     assert "missed: out of reach, the GEMM kernels alone are below it" in table[0]
     assert "10.0 GFLOP/s, 10.0% peak" in table[0]
     assert "_FusedMatMul 73%" in table[0] and "outside kernels 9%" in table[0]

@@ -21,9 +21,14 @@ import {
   fetchNpy,
   loadModel,
   setWasmFolder,
+  setWasmThreads,
+  wasmThreads,
 } from './loader.js';
 
 export { BACKENDS, BrowserModel, LoadError, ManifestError, fetchNpy };
+// Batch work on a cross-origin isolated page: `setWasmThreads(wasmThreads())` before the first
+// load runs one wasm thread per logical core (TF.js alone starts half as many).
+export { setWasmThreads, wasmThreads };
 export { Tensor, DTYPES } from '../src/common/tensor.js';
 export { InputError } from '../src/common/errors.js';
 export { readNpy, writeNpy, NpyError } from '../src/common/npy.js';

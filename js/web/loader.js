@@ -39,33 +39,79 @@ export function initTf() {
     throw new LoadError('load', 'the TF.js wasm backend did not load (/vendor/tf-backend-wasm.es2017.min.js)');
   // The wasm binaries come from the page's own server (the demo: node_modules via /vendor/), never
   // a CDN. A cross-origin isolated page (the demo server's COOP/COEP headers) has
-  // SharedArrayBuffer, so where TF.js would start two or more XNNPACK threads the backend loads
-  // its threaded SIMD build, asking one thread per logical core (its worker is a blob: URL made
-  // from the bundle, no extra file). Where it would start one (2-3 cores), or unisolated, it runs
-  // single-threaded SIMD, as Node does: the threaded build with one thread computes no faster and
-  // its worker costs a cold visit 100-150 ms (docs/measurements.md). The page test checks parity
-  // threaded.
+  // SharedArrayBuffer, so where it asks for two or more XNNPACK threads (wasmThreadsAsked) the
+  // backend loads its threaded SIMD build (its worker is a blob: URL made from the bundle, no
+  // extra file). Asking for one, or unisolated, it runs single-threaded SIMD, as Node does: the
+  // threaded build with one thread computes no faster, and its start costs a cold visit. The
+  // page test checks parity threaded.
   tf.wasm.setWasmPaths(wasmPaths);
-  if (globalThis.crossOriginIsolated === true && wasmThreadsStarted() > 1) tf.wasm.setThreadsCount(wasmThreads());
+  const threads = wasmThreadsAsked();
+  if (globalThis.crossOriginIsolated === true && threads > 1) tf.wasm.setThreadsCount(threads);
   else tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
   tf.enableProdMode();
   initialised = true;
 }
 
+const MAX_WASM_THREADS = 8;
+let threadsWanted = null;
+
 /**
- * XNNPACK threads asked of the wasm backend: one per logical core the browser reports. TF.js
- * 4.22 caps what it starts at hardwareConcurrency / 2 (1 to 8); wasmInfo says what it started.
+ * Sets how many XNNPACK threads the wasm backend runs (1 to 8; threads need a cross-origin
+ * isolated page), before the first model loads. Unset, the page asks for what TF.js would start
+ * by itself (wasmThreadsStarted). One per logical core (wasmThreads()) gives the most throughput
+ * on large batches, where each thread takes its share of a GEMM; on a 2-core machine it is 1.5x
+ * TF.js's default at batch 1024, but the threaded build starts 8 workers, which costs a cold
+ * visit 300-400 ms there (docs/measurements.md). bin/deploykit-browser's runner asks for one
+ * per logical core; the demo page keeps the default, for a quick first prediction.
+ * @param {number} n
  */
+export function setWasmThreads(n) {
+  if (!Number.isInteger(n) || n < 1 || n > MAX_WASM_THREADS)
+    throw new RangeError(`wasm threads must be an integer from 1 to ${MAX_WASM_THREADS}, got ${n}`);
+  if (initialised && n !== threadsWanted) throw new Error('the wasm threads must be set before the first model loads');
+  threadsWanted = n;
+}
+
+/** The XNNPACK threads the page asks of the wasm backend (setWasmThreads, or TF.js's own count). */
+export function wasmThreadsAsked() {
+  return threadsWanted ?? wasmThreadsStarted();
+}
+
+/** One XNNPACK thread per logical core the browser reports, at most 8. */
 export function wasmThreads(cores = globalThis.navigator?.hardwareConcurrency) {
-  return Number.isInteger(cores) && cores > 0 ? cores : 1;
+  return Number.isInteger(cores) && cores > 0 ? Math.min(cores, MAX_WASM_THREADS) : 1;
 }
 
 /**
- * The XNNPACK threads TF.js 4.22's wasm backend starts for `cores` logical cores: cores / 2, at
- * least 1, at most 8 (tfjs-backend-wasm/src/cc/backend.cc, init_with_threads_count).
+ * The XNNPACK threads TF.js 4.22's wasm backend starts by itself for `cores` logical cores:
+ * cores / 2, at least 1, at most 8 (tfjs-backend-wasm/src/cc/backend.cc, init_with_threads_count:
+ * it assumes two hardware threads per core).
  */
 export function wasmThreadsStarted(cores = globalThis.navigator?.hardwareConcurrency) {
-  return Math.min(8, Math.max(1, Math.floor(wasmThreads(cores) / 2)));
+  return Math.min(MAX_WASM_THREADS, Math.max(1, Math.floor(wasmThreads(cores) / 2)));
+}
+
+/**
+ * Starts the wasm backend with every thread asked for. TF.js 4.22's wasm module reads
+ * navigator.hardwareConcurrency once, as it instantiates, and caps its XNNPACK pool at half of it
+ * (backend.cc's `num_cores`), whatever setThreadsCount asks: a 2-core machine gets one thread.
+ * While the backend starts, the page reports at least twice the threads asked for; the browser's
+ * own value is back as soon as the backend has started (or failed).
+ * @param {() => Promise<unknown>} start
+ */
+async function withWasmCores(start) {
+  const nav = globalThis.navigator;
+  const threads = wasmThreadsAsked();
+  const cores = nav?.hardwareConcurrency;
+  if (!nav || 2 * threads <= cores || !(await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT'))) return start();
+  const own = Object.getOwnPropertyDescriptor(nav, 'hardwareConcurrency');
+  Object.defineProperty(nav, 'hardwareConcurrency', { value: 2 * threads, configurable: true });
+  try {
+    return await start();
+  } finally {
+    if (own) Object.defineProperty(nav, 'hardwareConcurrency', own);
+    else Reflect.deleteProperty(nav, 'hardwareConcurrency');
+  }
 }
 
 /** `<binary>, N thread(s)` of the started wasm backend (the flags are known once it runs). */
@@ -165,7 +211,7 @@ export async function useBackend(name) {
   if (tf.getBackend() === name) return;
   let ok;
   try {
-    ok = await tf.setBackend(name);
+    ok = name === 'wasm' ? await withWasmCores(() => tf.setBackend(name)) : await tf.setBackend(name);
   } catch (e) {
     throw new LoadError('load', `the '${name}' backend failed to start: ${e.message}`);
   }
