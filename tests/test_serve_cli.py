@@ -44,7 +44,13 @@ def test_serve_answers_then_ctrl_c_stops_everything(manifest_path):
     port = engine.free_ports(1)[0]
     command = [sys.executable, "-m", "builder", "serve", "--manifest", str(manifest_path), "--models", "mlp_torch"]
     with subprocess.Popen(
-        [*command, "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [*command, "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # Ctrl-C as in a terminal: a shell without job control (`make test &`, nohup) starts its
+        # background jobs with SIGINT ignored, and Python keeps an inherited ignored SIGINT ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     ) as proc:
         try:
             header = proc.stdout.readline()  # the table comes once the server is ready
