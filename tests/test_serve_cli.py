@@ -43,15 +43,18 @@ def test_usage_errors_are_one_line_with_exit_2(manifest_path, capsys, args, mess
 def test_serve_answers_then_ctrl_c_stops_everything(manifest_path):
     port = engine.free_ports(1)[0]
     command = [sys.executable, "-m", "builder", "serve", "--manifest", str(manifest_path), "--models", "mlp_torch"]
-    with subprocess.Popen(
-        [*command, "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        # Ctrl-C as in a terminal: a shell without job control (`make test &`, nohup) starts its
-        # background jobs with SIGINT ignored, and Python keeps an inherited ignored SIGINT ignored.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    ) as proc:
+    # Ctrl-C as in a terminal: a shell without job control (`make test &`, nohup) starts its
+    # background jobs with SIGINT ignored, a child inherits that through exec, and Python keeps an
+    # inherited ignored SIGINT ignored. A handled signal is reset to the default by exec, so serve
+    # starts with SIGINT handled. (Not preexec_fn: a fork after JAX's import warns, an error here.)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen(
+            [*command, "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    with proc:
         try:
             header = proc.stdout.readline()  # the table comes once the server is ready
             row = proc.stdout.readline()
