@@ -33,7 +33,7 @@ import { writeNpy } from '../src/common/npy.js';
 import { Tensor } from '../src/common/tensor.js';
 import { readManifest } from '../src/node/manifest_file.js';
 import { startServer } from '../src/server/server.js';
-import { launcherEntry, loadedVariant, peerEntry } from './peers.js';
+import { launcherEntry, loadedVariant, peerEntry, wasmBinary, wasmVariant, wire } from './peers.js';
 
 /* global document -- firstPrediction's page.waitForFunction callback runs in the page */
 
@@ -226,7 +226,6 @@ async function peers(models) {
       await page.goto(`${server.url}app/index.html?mode=runner`);
       await page.waitForFunction(() => globalThis.deploykit?.ready === true);
       const features = model.inputs[0].shape[1];
-      const wire = (t) => ({ dtype: t.dtype, shape: t.shape, b64: Buffer.from(t.bytes()).toString('base64') });
       const batches = [
         { rows: 1, repeat, warmup },
         { rows: 1024, repeat: batchRepeat, warmup: batchWarmup },
@@ -278,7 +277,7 @@ async function nodeWasmVariant() {
   await useBackend('wasm');
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
   const threads = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT');
-  return simd && threads ? 'threaded-simd' : simd ? 'simd' : 'plain';
+  return wasmVariant(wasmBinary(simd, threads));
 }
 
 const runtimes = [

@@ -22,6 +22,23 @@ export function wasmVariant(text) {
 }
 
 /**
+ * The TF.js wasm binary the backend loads for its SIMD and thread flags (tf.env() values).
+ * @param {unknown} simd
+ * @param {unknown} threads
+ */
+export function wasmBinary(simd, threads) {
+  return `tfjs-backend-wasm${simd && threads ? '-threaded-simd' : simd ? '-simd' : ''}.wasm`;
+}
+
+/**
+ * A tensor in the form page.evaluate passes to the runner page: dtype, shape and base64 bytes.
+ * @param {{dtype: string, shape: number[], bytes: () => Uint8Array}} t
+ */
+export function wire(t) {
+  return { dtype: t.dtype, shape: t.shape, b64: Buffer.from(t.bytes()).toString('base64') };
+}
+
+/**
  * The variant the page loaded, from the URLs the server served: the TF.js wasm binaries among
  * them (one, unless a page loaded twice); null when none was requested.
  * @param {string[]} urls

@@ -19,6 +19,7 @@ import { isLocal, launchChromium } from '../src/browser/chromium.js';
 import { readNpy } from '../src/common/npy.js';
 import { startServer } from '../src/server/server.js';
 import { kernelProfile } from '../web/profile.js';
+import { wasmBinary, wire } from './peers.js';
 
 const WHERE = ['node', 'chromium'];
 
@@ -73,9 +74,10 @@ async function inNode() {
       const model = await load(manifest, job.model, { backend: 'wasm' });
       const x = readInputs(job);
       const profile = await kernelProfile(tf, () => model.predictTensors(x), { warmup, runs });
-      const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
-      const threaded = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT');
-      const binary = `tfjs-backend-wasm${simd && threaded ? '-threaded-simd' : simd ? '-simd' : ''}.wasm`;
+      const binary = wasmBinary(
+        await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'),
+        await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT'),
+      );
       out.push({ ...base, ok: true, ...profile, wasm_binary: binary, threads: wasm.getThreadsCount() });
       model.dispose();
     } catch (e) {
@@ -101,12 +103,7 @@ async function inChromium() {
       page.setDefaultTimeout(600_000);
       await page.goto(`${server.url}app/index.html?mode=runner`);
       await page.waitForFunction(() => globalThis.deploykit?.ready === true);
-      const inputs = Object.fromEntries(
-        Object.entries(readInputs(job)).map(([name, t]) => [
-          name,
-          { dtype: t.dtype, shape: t.shape, b64: Buffer.from(t.bytes()).toString('base64') },
-        ]),
-      );
+      const inputs = Object.fromEntries(Object.entries(readInputs(job)).map(([name, t]) => [name, wire(t)]));
       const result = await page.evaluate(async (arg) => (await import(arg.module)).profileInPage(arg.job), {
         module: '/app/profile.js',
         job: {

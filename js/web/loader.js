@@ -77,9 +77,12 @@ export function wasmThreadsAsked() {
   return threadsWanted ?? wasmThreadsStarted();
 }
 
+/** The logical cores the browser reports (1 when it does not say). */
+const logicalCores = (cores) => (Number.isInteger(cores) && cores > 0 ? cores : 1);
+
 /** One XNNPACK thread per logical core the browser reports, at most 8. */
 export function wasmThreads(cores = globalThis.navigator?.hardwareConcurrency) {
-  return Number.isInteger(cores) && cores > 0 ? Math.min(cores, MAX_WASM_THREADS) : 1;
+  return Math.min(logicalCores(cores), MAX_WASM_THREADS);
 }
 
 /**
@@ -88,7 +91,7 @@ export function wasmThreads(cores = globalThis.navigator?.hardwareConcurrency) {
  * it assumes two hardware threads per core).
  */
 export function wasmThreadsStarted(cores = globalThis.navigator?.hardwareConcurrency) {
-  return Math.min(MAX_WASM_THREADS, Math.max(1, Math.floor(wasmThreads(cores) / 2)));
+  return Math.min(MAX_WASM_THREADS, Math.max(1, Math.floor(logicalCores(cores) / 2)));
 }
 
 /**

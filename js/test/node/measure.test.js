@@ -7,11 +7,34 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { launcherEntry, loadedVariant, peerEntry, wasmVariant } from '../../bench/peers.js';
+import { launcherEntry, loadedVariant, peerEntry, wasmBinary, wasmVariant } from '../../bench/peers.js';
+import { wasmThreads, wasmThreadsStarted } from '../../web/loader.js';
 
 const latency = { p50: 2, p90: 3, p99: 4, mean: 2.5 };
 
 describe('measure.js result entries', () => {
+  it('names the wasm binary TF.js loads for its SIMD and thread flags', () => {
+    assert.equal(wasmBinary(true, true), 'tfjs-backend-wasm-threaded-simd.wasm');
+    assert.equal(wasmBinary(true, false), 'tfjs-backend-wasm-simd.wasm');
+    assert.equal(wasmBinary(false, false), 'tfjs-backend-wasm.wasm');
+    assert.deepEqual(
+      [true, false].map((t) => wasmVariant(wasmBinary(true, t))),
+      ['threaded-simd', 'simd'],
+    );
+  });
+
+  it("counts wasm threads: one per logical core, or TF.js's own half of them, 1 to 8", () => {
+    const cores = [undefined, 1, 2, 3, 4, 10, 16, 32];
+    assert.deepEqual(
+      cores.map((c) => wasmThreads(c)),
+      [1, 1, 2, 3, 4, 8, 8, 8],
+    );
+    assert.deepEqual(
+      cores.map((c) => wasmThreadsStarted(c)),
+      [1, 1, 1, 1, 2, 5, 8, 8],
+    );
+  });
+
   it('names the TF.js wasm binary variant from a URL, a file name or a description', () => {
     assert.equal(wasmVariant('http://127.0.0.1:1/vendor/tfjs-backend-wasm.wasm'), 'plain');
     assert.equal(wasmVariant('tfjs-backend-wasm-simd.wasm'), 'simd');
